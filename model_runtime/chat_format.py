@@ -1,0 +1,58 @@
+"""Turns a conversation into the prompt text the model expects, with the GGUF's own template."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .errors import ModelFileError
+from .generation import Message
+from .reasoning import strip_reasoning
+
+# Used when a GGUF carries no chat template at all.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+THINK_OPEN = "<think>"
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Rendered prompt text and whether the template already opened a thinking block."""
+
+    text: str
+    starts_in_thinking: bool
+
+
+def wire_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
+    """Messages as the template sees them; past reasoning is never sent back (the R1 rule)."""
+    wire = []
+    for message in messages:
+        content = message.content
+        if message.role == "assistant":
+            content = strip_reasoning(content)
+        wire.append({"role": message.role, "content": content})
+    return wire
+
+
+def render_prompt(
+    template: str | None, messages: Sequence[Message], *, bos_token: str, eos_token: str
+) -> Prompt:
+    """Render with llama-cpp-python's sandboxed Jinja2 formatter, as the model's authors meant."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    try:
+        formatter = Jinja2ChatFormatter(
+            template=template or CHATML_TEMPLATE,
+            eos_token=eos_token,
+            bos_token=bos_token,
+            add_generation_prompt=True,
+        )
+        text = formatter(messages=wire_messages(messages)).prompt  # type: ignore[arg-type]
+    except Exception as exc:  # a broken template is the model file's fault
+        raise ModelFileError(f"The model's chat template could not be used: {exc}") from exc
+    return Prompt(text=text, starts_in_thinking=text.rstrip().endswith(THINK_OPEN))

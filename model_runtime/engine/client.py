@@ -1,0 +1,220 @@
+"""The GUI's (and CLI's) handle on the engine worker process."""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from .. import errors, paths
+from ..generation import (
+    Event,
+    Finished,
+    GenerationParams,
+    LoadRequest,
+    Message,
+    ModelSummary,
+)
+from . import protocol, worker
+
+POLL_SECONDS = 0.1
+STDERR_TAIL_LINES = 20
+
+_RAISABLE = {
+    name: getattr(errors, name)
+    for name in ("ModelFileError", "EngineError", "InsufficientMemory", "PonderError")
+}
+
+
+def describe_exit(exitcode: int | None) -> str:
+    """A person's words for how a process ended."""
+    if exitcode is None:
+        return "stopped answering"
+    if exitcode >= 0:
+        return f"exited with code {exitcode}"
+    try:
+        name = signal.Signals(-exitcode).name
+    except ValueError:
+        name = f"signal {-exitcode}"
+    hint = {
+        "SIGILL": " — this llama.cpp build uses processor instructions this CPU lacks",
+        "SIGKILL": " — often the system running out of memory",
+        "SIGSEGV": " — a crash inside llama.cpp",
+        "SIGABRT": " — llama.cpp aborted",
+        "SIGBUS": " — the model file changed or its disk went away while in use",
+    }.get(name, "")
+    return f"was killed by {name}{hint}"
+
+
+def tail_lines(path: Path, count: int) -> str:
+    """The last lines of a log file, without reading all of it."""
+    try:
+        with open(path, "rb") as log:
+            log.seek(max(0, path.stat().st_size - 16384))
+            lines = log.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(lines[-count:])
+
+
+class EngineClient:
+    """Starts and drives one worker process; one request at a time, cancel from any thread."""
+
+    def __init__(self, log_dir: Path | None = None) -> None:
+        self._log_dir = log_dir
+        self._process: Any = None
+        self._conn: Any = None
+        self._cancel_flag: Any = None
+        self._lock = threading.Lock()
+        self._gen_ids = itertools.count(1)
+        self._current_gen = 0
+        self.log_path: Path | None = None
+        self.summary: ModelSummary | None = None
+
+    # -- process lifetime ------------------------------------------------------------------
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def start(self) -> None:
+        """Start a fresh worker process (the previous one, if any, is stopped first)."""
+        self.close()
+        ctx = multiprocessing.get_context("spawn")
+        log_dir = self._log_dir or paths.logs_dir()
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_dir / f"engine-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+        self._cancel_flag = ctx.RawValue("q", 0)
+        parent, child = ctx.Pipe(duplex=True)
+        self._process = ctx.Process(
+            target=worker.main,
+            args=(child, self._cancel_flag, str(self.log_path)),
+            name="ponder-engine",
+            daemon=True,
+        )
+        self._process.start()
+        child.close()
+        self._conn = parent
+        self._receive()  # READY
+
+    def close(self) -> None:
+        """Stop the worker, politely first."""
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        self.summary = None
+        if process is None:
+            return
+        try:
+            conn.send((protocol.SHUTDOWN,))
+        except (OSError, ValueError):
+            pass
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=5)
+        conn.close()
+
+    def _crashed(self) -> errors.EngineCrashed:
+        process = self._process
+        if process is not None:
+            process.join(timeout=2)
+        exitcode = process.exitcode if process is not None else None
+        stderr = tail_lines(self.log_path, STDERR_TAIL_LINES) if self.log_path else ""
+        self._process = None
+        self.summary = None
+        return errors.EngineCrashed(
+            f"The engine process {describe_exit(exitcode)}. The model must be loaded again.",
+            exitcode=exitcode,
+            stderr_tail=stderr,
+        )
+
+    def _receive(self) -> tuple:
+        """The next message from the worker; EngineCrashed if it died instead."""
+        conn, process = self._conn, self._process
+        if conn is None or process is None:
+            raise errors.EngineError("The engine is not running.")
+        while True:
+            try:
+                if conn.poll(POLL_SECONDS):
+                    return conn.recv()  # type: ignore[no-any-return]
+            except (EOFError, OSError):
+                raise self._crashed() from None
+            if not process.is_alive() and not conn.poll(0):
+                raise self._crashed()
+
+    def _send(self, message: tuple) -> None:
+        if self._conn is None:
+            self.start()
+        try:
+            self._conn.send(message)
+        except (OSError, ValueError):
+            raise self._crashed() from None
+
+    @staticmethod
+    def _raise(reply: tuple) -> None:
+        _, _gen_id, name, message, extra = reply
+        if name == "ContextOverflow":
+            raise errors.ContextOverflow(message, **extra)
+        raise _RAISABLE.get(name, errors.EngineError)(message)
+
+    # -- requests --------------------------------------------------------------------------
+
+    def load(self, request: LoadRequest) -> ModelSummary:
+        """Load a model in the worker (starting one if needed); blocks until it is ready."""
+        with self._lock:
+            if not self.alive:
+                self.start()
+            self._send((protocol.LOAD, request))
+            reply = self._receive()
+            if reply[0] == protocol.ERROR:
+                self._raise(reply)
+            self.summary = reply[1]
+            return reply[1]  # type: ignore[no-any-return]
+
+    def unload(self) -> None:
+        with self._lock:
+            if not self.alive:
+                return
+            self._send((protocol.UNLOAD,))
+            self._receive()
+            self.summary = None
+
+    def new_generation_id(self) -> int:
+        return next(self._gen_ids)
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        params: GenerationParams | None = None,
+        *,
+        gen_id: int | None = None,
+    ) -> Iterator[Event]:
+        """Stream the answer's events; the last one is Finished. Cancel with cancel()."""
+        gen_id = gen_id if gen_id is not None else self.new_generation_id()
+        with self._lock:
+            self._current_gen = gen_id
+            self._send((protocol.GENERATE, gen_id, list(messages), params or GenerationParams()))
+            while True:
+                reply = self._receive()
+                if reply[0] == protocol.ERROR:
+                    self._raise(reply)
+                event = reply[1]
+                yield event
+                if isinstance(event, Finished) and event.gen_id == gen_id:
+                    return
+
+    def cancel(self, gen_id: int | None = None) -> None:
+        """Stop a generation now (the current one if no id is given); safe from any thread."""
+        flag = self._cancel_flag
+        if flag is not None:
+            flag.value = max(flag.value, gen_id if gen_id is not None else self._current_gen)

@@ -1,0 +1,16 @@
+"""Messages between the engine client and its worker process (tuples of plain, picklable data)."""
+
+from __future__ import annotations
+
+# client -> worker
+LOAD = "load"  # (LOAD, LoadRequest)
+GENERATE = "generate"  # (GENERATE, gen_id, [Message], GenerationParams)
+UNLOAD = "unload"  # (UNLOAD,)
+SHUTDOWN = "shutdown"  # (SHUTDOWN,)
+
+# worker -> client
+READY = "ready"  # (READY, pid)
+LOADED = "loaded"  # (LOADED, ModelSummary)
+UNLOADED = "unloaded"  # (UNLOADED,)
+EVENT = "event"  # (EVENT, Chunk | Finished)
+ERROR = "error"  # (ERROR, gen_id | None, error class name, message, extra dict)

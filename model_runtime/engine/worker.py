@@ -1,0 +1,343 @@
+"""The engine worker process: the one owner of a llama_cpp.Llama object.
+
+It runs in a child process so that anything llama.cpp does to the process (an abort,
+an illegal instruction, the OOM killer) takes down only the worker, never the window.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import faulthandler
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ..chat_format import Prompt, render_prompt
+from ..errors import ContextOverflow, EngineError, ModelFileError, PonderError
+from ..generation import (
+    Chunk,
+    Finished,
+    FinishReason,
+    GenerationParams,
+    GenerationStats,
+    LoadRequest,
+    Message,
+    ModelSummary,
+)
+from ..gguf_info import read_gguf_info
+from ..reasoning import ReasoningParser
+from . import protocol
+
+DEFAULT_MAX_CTX = 8192
+
+
+def physical_cores() -> int:
+    """Threads for llama.cpp: physical cores are faster than logical ones."""
+    try:
+        import psutil
+
+        return max(1, psutil.cpu_count(logical=False) or os.cpu_count() or 1)
+    except Exception:
+        return max(1, os.cpu_count() or 1)
+
+
+def unknown_architecture(log_path: str) -> str | None:
+    """The architecture llama.cpp said it doesn't know, from the tail of its log."""
+    try:
+        with open(log_path, "rb") as log:
+            log.seek(max(0, os.path.getsize(log_path) - 8192))
+            tail = log.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    marker = "unknown model architecture: '"
+    start = tail.rfind(marker)
+    if start < 0:
+        return None
+    start += len(marker)
+    end = tail.find("'", start)
+    return tail[start:end] if end > start else None
+
+
+class Engine:
+    """Loads one model and generates from it; called only from the worker's main thread."""
+
+    def __init__(self, cancel_flag: Any, log_path: str) -> None:
+        self._cancel_flag = cancel_flag  # shared int: the highest cancelled generation id
+        self._log_path = log_path
+        self._llm: Any = None
+        self._summary: ModelSummary | None = None
+        self._template: str | None = None
+        self._gen_id = 0
+        self._abort_cb: Any = None
+        self._no_abort_cb: Any = None
+        self._piece_buf = ctypes.create_string_buffer(256)
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def _llama(self, request: LoadRequest, **kwargs: Any) -> Any:
+        """Construct a Llama, turning llama.cpp's refusal into a ModelFileError that says why."""
+        from llama_cpp import Llama
+
+        try:
+            return Llama(model_path=request.model_path, verbose=True, **kwargs)
+        except ValueError as exc:
+            arch = unknown_architecture(self._log_path)
+            if arch:
+                raise ModelFileError(
+                    f"This llama.cpp build cannot run models of the '{arch}' architecture."
+                ) from exc
+            raise ModelFileError(
+                f"llama.cpp could not load {os.path.basename(request.model_path)}: the file "
+                "is damaged or incomplete, or its format is newer than this llama.cpp build."
+            ) from exc
+
+    def load(self, request: LoadRequest) -> ModelSummary:
+        """Load a model; a file that can't be loaded is refused before the current one goes."""
+        info = read_gguf_info(request.model_path)  # missing, not a GGUF, truncated
+        self._llama(request, vocab_only=True, n_ctx=8).close()  # architecture, vocabulary
+        self.unload()
+        from llama_cpp import llama_cpp
+
+        n_ctx_train = info.context_length or 2048
+        n_ctx = request.n_ctx or min(n_ctx_train, DEFAULT_MAX_CTX)
+        n_threads = request.n_threads or physical_cores()
+        started = time.perf_counter()
+        llm = self._llama(
+            request,
+            n_ctx=n_ctx,
+            n_batch=request.n_batch,
+            n_threads=n_threads,
+            n_threads_batch=n_threads,
+            n_gpu_layers=request.n_gpu_layers,
+            flash_attn=request.flash_attn,
+        )
+        self._llm = llm
+        self._template = llm.metadata.get("tokenizer.chat_template") or info.chat_template
+        self._setup_abort_callback()
+        probe = self._render([Message("user", "hi")])
+        self._summary = ModelSummary(
+            path=request.model_path,
+            name=info.name or os.path.splitext(os.path.basename(request.model_path))[0],
+            architecture=info.architecture,
+            quantization=info.quantization,
+            n_params=info.parameter_count,
+            n_ctx=llm.n_ctx(),
+            n_ctx_train=n_ctx_train,
+            n_threads=n_threads,
+            has_chat_template=self._template is not None,
+            starts_in_thinking=probe.starts_in_thinking,
+            load_seconds=time.perf_counter() - started,
+            system_info=llama_cpp.llama_print_system_info().decode("utf-8", "replace"),
+        )
+        return self._summary
+
+    def unload(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+            self._summary = None
+
+    def _setup_abort_callback(self) -> None:
+        """llama.cpp polls this during prompt evaluation, so Stop works mid-prompt."""
+        from llama_cpp import llama_cpp
+
+        flag = self._cancel_flag
+
+        def should_abort(_data: Any) -> bool:
+            return bool(flag.value >= self._gen_id)
+
+        self._abort_cb = llama_cpp.ggml_abort_callback(should_abort)
+        self._no_abort_cb = llama_cpp.ggml_abort_callback()  # NULL: no polling while decoding
+
+    def _set_abort_polling(self, on: bool) -> None:
+        from llama_cpp import llama_cpp
+
+        callback = self._abort_cb if on else self._no_abort_cb
+        llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, callback, None)
+
+    # -- generation ------------------------------------------------------------------------
+
+    def _render(self, messages: Sequence[Message]) -> Prompt:
+        llm = self._llm
+        model = llm._model
+        bos, eos = llm.token_bos(), llm.token_eos()
+        return render_prompt(
+            self._template,
+            messages,
+            bos_token=model.token_get_text(bos) if bos >= 0 else "",
+            eos_token=model.token_get_text(eos) if eos >= 0 else "",
+        )
+
+    def _piece(self, token: int) -> bytes:
+        """The bytes of one token (a piece can end inside a UTF-8 character)."""
+        from llama_cpp import llama_cpp
+
+        vocab, buf = self._llm._model.vocab, self._piece_buf
+        n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, False)
+        if n < 0:
+            self._piece_buf = buf = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, False)
+        return buf.raw[:n]
+
+    def _cancelled(self) -> bool:
+        return bool(self._cancel_flag.value >= self._gen_id)
+
+    def generate(self, gen_id: int, messages: Sequence[Message], params: GenerationParams, send):
+        """Stream Chunk events through send(), then one Finished event."""
+        if self._llm is None:
+            raise EngineError("No model is loaded.")
+        from llama_cpp import LlamaGrammar, llama_cpp
+
+        llm = self._llm
+        self._gen_id = gen_id
+        started = time.perf_counter()
+        prompt = self._render(messages)
+        tokens = llm.tokenize(prompt.text.encode("utf-8"), add_bos=False, special=True)
+        n_ctx = llm.n_ctx()
+        if len(tokens) >= n_ctx:
+            raise ContextOverflow(
+                f"The conversation is {len(tokens):,} tokens long, but the model's context "
+                f"holds {n_ctx:,}. Start a new chat or load the model with a longer context.",
+                n_prompt=len(tokens),
+                n_ctx=n_ctx,
+            )
+        n_cached = 0
+        for cached, new in zip(llm._input_ids.tolist(), tokens):
+            if cached != new:
+                break
+            n_cached += 1
+        n_cached = min(n_cached, len(tokens) - 1)
+        budget = min(params.max_tokens, n_ctx - len(tokens))
+        grammar = LlamaGrammar.from_string(params.grammar, verbose=False) if params.grammar else None
+        if params.seed is not None:
+            llm.set_seed(params.seed)
+
+        parser = ReasoningParser(starts_in_thinking=prompt.starts_in_thinking)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        vocab = llm._model.vocab
+        n_generated = n_thinking = 0
+        first_at = thinking_done_at = None
+        finish: FinishReason = "length"
+
+        def emit(segments) -> None:
+            for segment in segments:
+                send(Chunk(gen_id, segment.kind, segment.text))
+
+        self._set_abort_polling(True)
+        try:
+            stream = llm.generate(
+                tokens,
+                top_k=params.top_k,
+                top_p=params.top_p,
+                min_p=params.min_p,
+                temp=params.temperature,
+                repeat_penalty=params.repeat_penalty,
+                grammar=grammar,
+            )
+            for token in stream:
+                if first_at is None:
+                    first_at = time.perf_counter()
+                    self._set_abort_polling(False)
+                if self._cancelled():
+                    finish = "cancelled"
+                    break
+                if llama_cpp.llama_token_is_eog(vocab, token):
+                    finish = "stop"
+                    break
+                n_generated += 1
+                thinking = parser.in_thinking
+                emit(parser.feed(decoder.decode(self._piece(token))))
+                if thinking:
+                    n_thinking += 1
+                    if not parser.in_thinking:
+                        thinking_done_at = time.perf_counter()
+                if n_generated >= budget:
+                    break
+        except RuntimeError as exc:
+            if not self._cancelled():
+                raise EngineError(f"llama.cpp failed while generating: {exc}") from exc
+            finish = "cancelled"  # llama_decode aborted by the callback mid-prompt
+        finally:
+            self._set_abort_polling(False)
+        emit(parser.feed(decoder.decode(b"", final=True)))
+        unclosed = parser.in_thinking
+        emit(parser.finish())
+        ended = time.perf_counter()
+        if first_at is None:
+            first_at = ended
+        if unclosed:
+            thinking_done_at = ended
+        stats = GenerationStats(
+            n_prompt=len(tokens),
+            n_cached=n_cached,
+            n_evaluated=max(0, min(llm.n_tokens, len(tokens)) - n_cached),
+            n_generated=n_generated,
+            n_thinking=n_thinking,
+            ttft_seconds=first_at - started,
+            thinking_seconds=(thinking_done_at - first_at) if thinking_done_at else 0.0,
+            total_seconds=ended - started,
+            tokens_per_second=(n_generated - 1) / (ended - first_at)
+            if n_generated > 1 and ended > first_at
+            else 0.0,
+            finish_reason=finish,
+            unclosed_thinking=unclosed,
+        )
+        send(Finished(gen_id, stats))
+
+
+def redirect_stderr(log_path: str) -> Any:
+    """Send fds 1 and 2 (llama.cpp's own prints too) to the engine log file."""
+    log = open(log_path, "ab", buffering=0)  # noqa: SIM115 - lives as long as the process
+    os.dup2(log.fileno(), 2)
+    os.dup2(log.fileno(), 1)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stdout = sys.stderr
+    faulthandler.enable(file=log)
+    return log
+
+
+def error_reply(gen_id: int | None, exc: BaseException) -> tuple:
+    """An error the worker survived, sent back with its class name so the client can re-raise."""
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ContextOverflow):
+        extra = {"n_prompt": exc.n_prompt, "n_ctx": exc.n_ctx}
+    name = type(exc).__name__ if isinstance(exc, PonderError) else "EngineError"
+    message = str(exc) if isinstance(exc, PonderError) else f"{type(exc).__name__}: {exc}"
+    return (protocol.ERROR, gen_id, name, message, extra)
+
+
+def main(conn: Any, cancel_flag: Any, log_path: str) -> None:
+    """Entry point of the worker process: serve requests until told to shut down."""
+    redirect_stderr(log_path)
+    engine = Engine(cancel_flag, log_path)
+    conn.send((protocol.READY, os.getpid()))
+
+    def send(event: Any) -> None:
+        conn.send((protocol.EVENT, event))
+
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            break  # the client went away
+        kind = request[0]
+        if kind == protocol.SHUTDOWN:
+            break
+        try:
+            if kind == protocol.LOAD:
+                conn.send((protocol.LOADED, engine.load(request[1])))
+            elif kind == protocol.GENERATE:
+                _, gen_id, messages, params = request
+                try:
+                    engine.generate(gen_id, messages, params, send)
+                except Exception as exc:
+                    conn.send(error_reply(gen_id, exc))
+            elif kind == protocol.UNLOAD:
+                engine.unload()
+                conn.send((protocol.UNLOADED,))
+        except Exception as exc:
+            conn.send(error_reply(None, exc))
+    engine.unload()

@@ -1,0 +1,100 @@
+"""Plain data that crosses the engine boundary: messages, parameters, events, statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Role = Literal["system", "user", "assistant"]
+Kind = Literal["thinking", "answer"]
+FinishReason = Literal["stop", "length", "cancelled"]
+
+
+@dataclass(frozen=True)
+class Message:
+    """One turn of a conversation; an assistant's reasoning is kept apart from its answer."""
+
+    role: Role
+    content: str
+    reasoning: str = ""
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Sampling settings for one answer (R1's recommended temperature and top-p by default)."""
+
+    max_tokens: int = 4096
+    temperature: float = 0.6
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.0
+    seed: int | None = None
+    grammar: str | None = None  # GBNF text that constrains the output
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """What to load and how; the planner fills these in from the hardware."""
+
+    model_path: str
+    n_ctx: int = 0  # 0: the model's trained context, capped at DEFAULT_MAX_CTX
+    n_threads: int | None = None  # None: physical cores
+    n_gpu_layers: int = 0
+    n_batch: int = 512
+    flash_attn: bool = False
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """What the engine reports after a successful load."""
+
+    path: str
+    name: str
+    architecture: str
+    quantization: str
+    n_params: int
+    n_ctx: int
+    n_ctx_train: int
+    n_threads: int
+    has_chat_template: bool
+    starts_in_thinking: bool
+    load_seconds: float
+    system_info: str = ""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of streamed text, tagged with the generation it belongs to."""
+
+    gen_id: int
+    kind: Kind
+    text: str
+
+
+@dataclass(frozen=True)
+class GenerationStats:
+    """Per-answer figures shown under each message and in the status bar."""
+
+    n_prompt: int = 0  # tokens in the whole prompt
+    n_cached: int = 0  # of those, reused from the previous turn's KV cache
+    n_evaluated: int = 0  # of those, actually run through the model this time
+    n_generated: int = 0
+    n_thinking: int = 0
+    ttft_seconds: float = 0.0  # request to first token
+    thinking_seconds: float = 0.0
+    total_seconds: float = 0.0
+    tokens_per_second: float = 0.0  # generation speed after the first token
+    finish_reason: FinishReason = "stop"
+    unclosed_thinking: bool = False
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The last event of a generation."""
+
+    gen_id: int
+    stats: GenerationStats = field(default_factory=GenerationStats)
+
+
+Event = Chunk | Finished
