@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import mmap
+import io
 import os
 import struct
 from collections import Counter
@@ -31,6 +31,8 @@ _MAX_TENSOR_NAME = 63  # GGML_MAX_NAME minus the terminating NUL
 _INT64_MAX = 2**63 - 1
 _FTYPE_GUESSED = 1024
 _MIB = 1024 * 1024
+_FIRST_READ = 2 * _MIB  # the whole header of most models
+_WALK_BLOCK = 4096  # strings walked between checks on the buffer
 
 # GGUF metadata value types.
 _T_UINT8, _T_INT8, _T_UINT16, _T_INT16, _T_UINT32, _T_INT32 = 0, 1, 2, 3, 4, 5
@@ -239,51 +241,63 @@ def read_gguf_info(path: str | os.PathLike[str]) -> GgufInfo:
     if p.is_dir():
         raise ModelFileError(f"{p} is a folder, not a GGUF model file")
     try:
-        f = open(p, "rb")  # noqa: SIM115 - closed in the finally below, after the mmap
+        with open(p, "rb") as f:
+            file_size = os.fstat(f.fileno()).st_size
+            if file_size == 0:
+                raise ModelFileError(f"{p} is empty (0 bytes); it may be an incomplete download")
+            if f.read(4) != GGUF_MAGIC:
+                raise ModelFileError(f"{p} is not a GGUF model file")
+            f.seek(0)
+            return _Parser(p, f, file_size).parse()
     except FileNotFoundError:
         raise ModelFileError(f"Model file not found: {p}") from None
     except OSError as e:
-        raise ModelFileError(f"Cannot open model file {p}: {e.strerror or e}") from None
-    try:
-        file_size = os.fstat(f.fileno()).st_size
-        if file_size == 0:
-            raise ModelFileError(f"{p} is empty (0 bytes); it may be an incomplete download")
-        magic = f.read(4)
-        if magic != GGUF_MAGIC:
-            raise ModelFileError(f"{p} is not a GGUF model file")
-        buf = _map(f, min(file_size, MAX_METADATA_BYTES))
-        try:
-            return _Parser(p, buf, file_size).parse()
-        finally:
-            if isinstance(buf, mmap.mmap):
-                buf.close()
-    except OSError as e:
         raise ModelFileError(f"Cannot read model file {p}: {e.strerror or e}") from None
-    finally:
-        f.close()
 
 
-def _map(f: Any, length: int) -> mmap.mmap | bytes:
-    """Map the first length bytes of the file, or read them where mapping is not possible."""
-    try:
-        return mmap.mmap(f.fileno(), length, access=mmap.ACCESS_READ)
-    except (OSError, ValueError):
-        f.seek(0)
-        return bytes(f.read(length))
+def _read_fully(f: io.BufferedReader, view: memoryview) -> int:
+    """Fill view from f as far as the file goes; return the number of bytes read."""
+    done = 0
+    while done < len(view):
+        with view[done:] as rest:
+            n = f.readinto(rest)
+        if not n:
+            break
+        done += n
+    return done
 
 
 class _Truncated(Exception):
-    """Internal: a read ran past the end of the available bytes."""
+    """Internal: a read ran past the end of the file or of the metadata cap."""
+
+
+def _walk_strings(buf: bytearray, pos: int, n: int) -> int:
+    """The position after n length-prefixed strings starting at pos (the hot loop)."""
+    unpack = _U64.unpack_from
+    # Unrolled by four: the loop overhead is a fair share of the cost per string.
+    for _ in range(n >> 2):
+        pos += 8 + unpack(buf, pos)[0]
+        pos += 8 + unpack(buf, pos)[0]
+        pos += 8 + unpack(buf, pos)[0]
+        pos += 8 + unpack(buf, pos)[0]
+    for _ in range(n & 3):
+        pos += 8 + unpack(buf, pos)[0]
+    return pos
 
 
 class _Parser:
-    """One pass over a mapped GGUF header; every count and length is checked before use."""
+    """One pass over a GGUF header, read in growing bulk chunks; every count is checked first.
 
-    def __init__(self, path: Path, buf: mmap.mmap | bytes, file_size: int) -> None:
+    Plain reads rather than mmap: a mapped file that shrinks under us would kill the process
+    with SIGBUS, and the header is a few MiB at most.
+    """
+
+    def __init__(self, path: Path, f: io.BufferedReader, file_size: int) -> None:
         self.path = path
-        self.buf = buf
-        self.end = len(buf)
+        self.f = f
         self.file_size = file_size
+        self.limit = min(file_size, MAX_METADATA_BYTES)
+        self.buf = bytearray()
         self.pos = 0
         self.section = "header"
 
@@ -295,9 +309,9 @@ class _Parser:
 
     def truncated(self) -> ModelFileError:
         """A ModelFileError for a read past the end of the file (or of the metadata cap)."""
-        if self.end < self.file_size:
+        if self.limit < self.file_size:
             return self.damaged(
-                f"its {self.section} runs past the first {self.end / _MIB:g} MiB, "
+                f"its {self.section} runs past the first {self.limit / _MIB:g} MiB, "
                 "where a model's metadata must fit"
             )
         return ModelFileError(
@@ -306,8 +320,8 @@ class _Parser:
         )
 
     def need(self, n_bytes: int, what: str) -> None:
-        """Fail unless n_bytes more bytes are available (bounds counts before any loop)."""
-        if n_bytes > self.end - self.pos:
+        """Fail unless n_bytes more bytes can follow pos (bounds counts before any loop)."""
+        if n_bytes > self.limit - self.pos:
             if n_bytes > self.file_size - self.pos:
                 raise ModelFileError(
                     f"{self.path} is truncated or damaged: {what} do not fit in the file "
@@ -315,16 +329,38 @@ class _Parser:
                 )
             raise self.truncated()
 
-    # -- primitive reads -----------------------------------------------------------------------
+    # -- reading -------------------------------------------------------------------------------
+
+    def ensure(self, upto: int) -> None:
+        """Make the buffer hold bytes [0, upto), reading ahead in doubling chunks."""
+        if upto <= len(self.buf):
+            return
+        if upto > self.limit:
+            raise _Truncated
+        have = len(self.buf)
+        size = min(self.limit, max(upto, 2 * have, _FIRST_READ))
+        # readinto a preallocated buffer: several times faster than read() and concatenation.
+        new = bytearray(size)
+        new[:have] = self.buf
+        with memoryview(new) as view:
+            got = have + _read_fully(self.f, view[have:])
+        if got < size:  # the file shrank while we read it
+            del new[got:]
+            self.limit = self.file_size = got
+        self.buf = new
+        if got < upto:
+            raise _Truncated
 
     def u32(self) -> int:
         """Read a little-endian uint32."""
+        self.ensure(self.pos + 4)
         (v,) = _U32.unpack_from(self.buf, self.pos)
         self.pos += 4
         return int(v)
 
     def u64(self) -> int:
         """Read a little-endian uint64."""
+        self.ensure(self.pos + 8)
         (v,) = _U64.unpack_from(self.buf, self.pos)
         self.pos += 8
         return int(v)
@@ -332,11 +368,10 @@ class _Parser:
     def raw_string(self) -> bytes:
         """Read a length-prefixed string's bytes, its length checked against the file first."""
         n = self.u64()
-        if n > self.end - self.pos:
-            raise _Truncated
+        self.ensure(self.pos + n)
         start = self.pos
         self.pos = start + n
-        return self.buf[start : self.pos]
+        return bytes(self.buf[start : self.pos])
 
     def string(self) -> str:
         """Read a length-prefixed UTF-8 string (undecodable bytes become U+FFFD)."""
@@ -348,7 +383,7 @@ class _Parser:
         """Parse the whole header and build the GgufInfo."""
         try:
             return self._parse()
-        except (_Truncated, struct.error, IndexError):
+        except _Truncated:
             raise self.truncated() from None
         except OverflowError:
             raise self.damaged(f"a length in its {self.section} is impossibly large") from None
@@ -356,8 +391,7 @@ class _Parser:
             raise self.damaged(f"its {self.section} is too large to read") from None
 
     def _parse(self) -> GgufInfo:
-        if self.end < _HEADER.size:
-            raise _Truncated
+        self.ensure(_HEADER.size)
         _magic, version, n_tensors, n_kv = _HEADER.unpack_from(self.buf, 0)
         self.pos = _HEADER.size
         self._check_version(version)
@@ -414,6 +448,7 @@ class _Parser:
         """Read one metadata value of the given type; long arrays become GgufArray summaries."""
         s = _SCALAR_STRUCTS.get(vtype)
         if s is not None:
+            self.ensure(self.pos + s.size)
             (v,) = s.unpack_from(self.buf, self.pos)
             self.pos += s.size
             return v
@@ -436,6 +471,7 @@ class _Parser:
             start = self.pos
             self.pos += n * size
             if keep:
+                self.ensure(self.pos)
                 return struct.unpack_from(f"<{n}{fmt}", self.buf, start)
             return GgufArray(_VALUE_TYPE_NAMES[itype], n)
         if itype == _T_STRING:
@@ -449,27 +485,40 @@ class _Parser:
         raise self.damaged(f"metadata key {key!r} is an array of unknown type {itype}")
 
     def skip_strings(self, n: int) -> None:
-        """Walk past n length-prefixed strings without decoding them (the hot loop)."""
-        unpack = _U64.unpack_from
-        buf = self.buf
+        """Walk past n length-prefixed strings without decoding them, a block at a time."""
         pos = self.pos
-        # Unrolled by four: the loop overhead is a fair share of the cost per string.
-        for _ in range(n >> 2):
-            pos += 8 + unpack(buf, pos)[0]
-            pos += 8 + unpack(buf, pos)[0]
-            pos += 8 + unpack(buf, pos)[0]
-            pos += 8 + unpack(buf, pos)[0]
-        for _ in range(n & 3):
-            pos += 8 + unpack(buf, pos)[0]
-        if pos > self.end:
-            raise _Truncated
+        while n:
+            k = min(n, _WALK_BLOCK)
+            try:
+                after = _walk_strings(self.buf, pos, k)
+            except struct.error:  # a length prefix lies beyond what has been read so far
+                stop = self.first_unread_prefix(pos, k)
+                if stop + 8 <= len(self.buf):  # cannot happen; never spin on it
+                    raise _Truncated from None
+                self.ensure(stop + 8)
+                continue
+            except OverflowError:  # a position beyond any possible file
+                raise _Truncated from None
+            if after > self.limit:
+                raise _Truncated
+            pos = after
+            n -= k
         self.pos = pos
+
+    def first_unread_prefix(self, pos: int, n: int) -> int:
+        """Where the walk over n strings first meets a length prefix not yet in the buffer."""
+        buf = self.buf
+        end = len(buf)
+        for _ in range(n):
+            if pos + 8 > end:
+                break
+            pos += 8 + _U64.unpack_from(buf, pos)[0]
+        return pos
 
     def tensor_table(self, n_tensors: int) -> list[tuple[str, tuple[int, ...], int, int]]:
         """Read the tensor infos: (name, shape, ggml type, offset relative to the data)."""
         out = []
         seen: set[str] = set()
-        buf = self.buf
         for _ in range(n_tensors):
             raw = self.raw_string()
             name = raw.decode("utf-8", errors="replace")
@@ -481,6 +530,8 @@ class _Parser:
             n_dims = self.u32()
             if n_dims > _MAX_DIMS:
                 raise self.damaged(f"tensor {name!r} has {n_dims} dimensions")
+            self.ensure(self.pos + 8 * n_dims + _TYPE_AND_OFFSET.size)
+            buf = self.buf
             shape = struct.unpack_from(f"<{n_dims}Q", buf, self.pos)
             self.pos += 8 * n_dims
             n_elements = 1

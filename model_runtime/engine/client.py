@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing
 import os
@@ -112,12 +113,10 @@ class EngineClient:
         process, conn = self._process, self._conn
         self._process = self._conn = None
         self.summary = None
-        if process is None:
+        if process is None or conn is None:
             return
-        try:
+        with contextlib.suppress(OSError, ValueError):
             conn.send((protocol.SHUTDOWN,))
-        except (OSError, ValueError):
-            pass
         process.join(timeout=5)
         if process.is_alive():
             process.kill()
@@ -146,7 +145,7 @@ class EngineClient:
         while True:
             try:
                 if conn.poll(POLL_SECONDS):
-                    return conn.recv()  # type: ignore[no-any-return]
+                    return conn.recv()
             except (EOFError, OSError):
                 raise self._crashed() from None
             if not process.is_alive() and not conn.poll(0):
@@ -179,7 +178,7 @@ class EngineClient:
             if reply[0] == protocol.ERROR:
                 self._raise(reply)
             self.summary = reply[1]
-            return reply[1]  # type: ignore[no-any-return]
+            return reply[1]
 
     def unload(self) -> None:
         with self._lock:

@@ -121,8 +121,8 @@ class Engine:
         self._summary = ModelSummary(
             path=request.model_path,
             name=info.name or os.path.splitext(os.path.basename(request.model_path))[0],
-            architecture=info.architecture,
-            quantization=info.quantization,
+            architecture=info.architecture or "unknown",
+            quantization=info.quantization or "unknown",
             n_params=info.parameter_count,
             n_ctx=llm.n_ctx(),
             n_ctx_train=n_ctx_train,
@@ -205,13 +205,15 @@ class Engine:
                 n_ctx=n_ctx,
             )
         n_cached = 0
-        for cached, new in zip(llm._input_ids.tolist(), tokens):
+        for cached, new in zip(llm._input_ids.tolist(), tokens, strict=False):
             if cached != new:
                 break
             n_cached += 1
         n_cached = min(n_cached, len(tokens) - 1)
         budget = min(params.max_tokens, n_ctx - len(tokens))
-        grammar = LlamaGrammar.from_string(params.grammar, verbose=False) if params.grammar else None
+        grammar = (
+            LlamaGrammar.from_string(params.grammar, verbose=False) if params.grammar else None
+        )
         if params.seed is not None:
             llm.set_seed(params.seed)
 

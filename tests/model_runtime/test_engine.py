@@ -231,7 +231,7 @@ def test_r1_template_starts_inside_thinking(smollm2_r1: Path, tmp_path: Path) ->
 def test_missing_file(tmp_path: Path) -> None:
     client = EngineClient(log_dir=tmp_path)
     try:
-        with pytest.raises(ModelFileError, match="not found|does not exist|No such"):
+        with pytest.raises(ModelFileError, match=r"not found|does not exist|No such"):
             client.load(LoadRequest(model_path=str(tmp_path / "nope.gguf")))
     finally:
         client.close()
@@ -255,7 +255,7 @@ def test_truncated_gguf_keeps_the_loaded_model(smollm2: Path, tmp_path: Path) ->
     client = EngineClient(log_dir=tmp_path)
     try:
         client.load(LoadRequest(model_path=str(smollm2), n_ctx=512, n_threads=2))
-        with pytest.raises(ModelFileError, match="incomplete|truncated|damaged"):
+        with pytest.raises(ModelFileError, match=r"incomplete|truncated|damaged"):
             client.load(LoadRequest(model_path=str(cut)))
         assert client.summary is not None and client.summary.path == str(smollm2)
         _, after = collect(client.generate([Message("user", "Say hi.")], GREEDY))

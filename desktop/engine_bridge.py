@@ -1,0 +1,90 @@
+"""Qt bridge to the engine client: blocking engine calls run on threads, results come as signals."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from PySide6.QtCore import QObject, Signal
+
+from model_runtime.engine import EngineClient
+from model_runtime.errors import EngineCrashed
+from model_runtime.generation import Chunk, Finished, GenerationParams, LoadRequest, Message
+
+
+class EngineBridge(QObject):
+    """Owns an EngineClient; signals arrive on the GUI thread (queued connections)."""
+
+    loading = Signal(str)  # model path
+    loaded = Signal(object)  # ModelSummary
+    load_failed = Signal(object)  # exception
+    chunk = Signal(int, str, str)  # gen_id, kind, text
+    finished = Signal(int, object)  # gen_id, GenerationStats
+    failed = Signal(int, object)  # gen_id, exception
+    crashed = Signal(object)  # EngineCrashed
+
+    def __init__(self, client: EngineClient | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.client = client or EngineClient()
+        self.last_request: LoadRequest | None = None
+        self._threads: list[threading.Thread] = []
+
+    def _run(self, target, *args) -> None:
+        self._threads = [t for t in self._threads if t.is_alive()]
+        thread = threading.Thread(target=target, args=args, daemon=True, name="ponder-engine-io")
+        self._threads.append(thread)
+        thread.start()
+
+    @property
+    def summary(self):
+        return self.client.summary
+
+    def load(self, request: LoadRequest) -> None:
+        """Load in the background; emits loaded or load_failed (and crashed if the worker died)."""
+        self.last_request = request
+        self.loading.emit(request.model_path)
+        self._run(self._load, request)
+
+    def _load(self, request: LoadRequest) -> None:
+        try:
+            summary = self.client.load(request)
+        except EngineCrashed as exc:
+            self.load_failed.emit(exc)
+            self.crashed.emit(exc)
+        except Exception as exc:
+            self.load_failed.emit(exc)
+        else:
+            self.loaded.emit(summary)
+
+    def generate(self, messages: Sequence[Message], params: GenerationParams) -> int:
+        """Start a generation; returns its id, which tags every chunk of it."""
+        gen_id = self.client.new_generation_id()
+        self._run(self._generate, gen_id, list(messages), params)
+        return gen_id
+
+    def _generate(self, gen_id: int, messages: list[Message], params: GenerationParams) -> None:
+        try:
+            for event in self.client.generate(messages, params, gen_id=gen_id):
+                if isinstance(event, Chunk):
+                    self.chunk.emit(event.gen_id, event.kind, event.text)
+                elif isinstance(event, Finished):
+                    self.finished.emit(event.gen_id, event.stats)
+        except EngineCrashed as exc:
+            self.failed.emit(gen_id, exc)
+            self.crashed.emit(exc)
+        except Exception as exc:
+            self.failed.emit(gen_id, exc)
+
+    def cancel(self, gen_id: int | None = None) -> None:
+        self.client.cancel(gen_id)
+
+    def reload(self) -> None:
+        """Start a fresh worker and load the last model again (after a crash)."""
+        if self.last_request is not None:
+            self.load(self.last_request)
+
+    def shutdown(self) -> None:
+        self.client.cancel()
+        for thread in self._threads:
+            thread.join(timeout=2)
+        self.client.close()

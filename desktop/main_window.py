@@ -1,0 +1,231 @@
+"""The main window: composes the chat, the composer, the welcome panel and the status bar."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from model_runtime import __version__
+from model_runtime.generation import GenerationStats, LoadRequest, ModelSummary
+from model_runtime.starter import STARTER_NAME, starter_model_path
+
+from .chat_controller import ChatController
+from .chat_view import ChatView
+from .composer import Composer
+from .engine_bridge import EngineBridge
+from .error_messages import describe
+from .welcome import WelcomePanel
+
+
+class CrashBanner(QFrame):
+    """Shown when the engine process died: what happened, and a button to load the model again."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("crashBanner")
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)
+        self.reload_button = QPushButton("Reload model", self)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.reload_button)
+        self.hide()
+
+
+class MainWindow(QMainWindow):
+    """Wires the parts together; holds no chat or engine logic of its own."""
+
+    def __init__(self, bridge: EngineBridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Ponder")
+        self.resize(1000, 760)
+        self.bridge = bridge
+        self.starter_path = starter_model_path()
+
+        self.chat_view = ChatView()
+        self.welcome = WelcomePanel(self.starter_path is not None)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(self.chat_view)
+        self.composer = Composer()
+        self.banner = CrashBanner()
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.pages, 1)
+        layout.addWidget(self.composer)
+        self.setCentralWidget(central)
+
+        self.model_label = QLabel("No model loaded")
+        self.model_label.setObjectName("modelLabel")
+        self.speed_label = QLabel("")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)
+        self.progress.setMaximumWidth(160)
+        self.progress.hide()
+        status = self.statusBar()
+        status.addWidget(self.model_label, 1)
+        status.addPermanentWidget(self.progress)
+        status.addPermanentWidget(self.speed_label)
+
+        self.controller = ChatController(bridge, self.chat_view, self)
+        self._build_actions()
+        self._connect()
+        self.composer.set_can_send(False, "Load a model first")
+
+    # -- wiring ----------------------------------------------------------------------------
+
+    def _build_actions(self) -> None:
+        menu = self.menuBar().addMenu("&File")
+        self.open_action = QAction("&Open model…", self)
+        self.open_action.setShortcut(QKeySequence.StandardKey.Open)
+        self.open_action.triggered.connect(self.choose_model_file)
+        self.starter_action = QAction("Load the &starter model", self)
+        self.starter_action.setEnabled(self.starter_path is not None)
+        self.starter_action.triggered.connect(self.load_starter)
+        self.new_action = QAction("&New chat", self)
+        self.new_action.setShortcut(QKeySequence("Ctrl+N"))
+        self.new_action.triggered.connect(self.new_chat)
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        for action in (self.open_action, self.starter_action, self.new_action):
+            menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(quit_action)
+        chat_menu = self.menuBar().addMenu("&Chat")
+        self.stop_action = QAction("&Stop answer", self)
+        self.stop_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        self.stop_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.stop_action.triggered.connect(self.controller.stop)
+        chat_menu.addAction(self.stop_action)
+        self.addAction(self.stop_action)
+        focus = QShortcut(QKeySequence("Ctrl+L"), self)
+        focus.activated.connect(self.composer.edit.setFocus)
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About Ponder", self)
+        about.triggered.connect(self.show_about)
+        help_menu.addAction(about)
+
+    def _connect(self) -> None:
+        self.welcome.open_requested.connect(self.choose_model_file)
+        self.welcome.starter_requested.connect(self.load_starter)
+        self.composer.send_requested.connect(self.send)
+        self.composer.stop_requested.connect(self.controller.stop)
+        self.controller.busy_changed.connect(self._on_busy)
+        self.controller.answer_finished.connect(self._on_answer_finished)
+        self.bridge.loading.connect(self._on_loading)
+        self.bridge.loaded.connect(self._on_loaded)
+        self.bridge.load_failed.connect(self._on_load_failed)
+        self.bridge.crashed.connect(self._on_crashed)
+        self.banner.reload_button.clicked.connect(self.reload_model)
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def choose_model_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a GGUF model", "", "GGUF models (*.gguf);;All files (*)"
+        )
+        if path:
+            self.load_model(path)
+
+    def load_starter(self) -> None:
+        if self.starter_path is not None:
+            self.load_model(str(self.starter_path))
+
+    def load_model(self, path: str) -> None:
+        if self.controller.busy:
+            self.controller.stop()
+        self.bridge.load(LoadRequest(model_path=path))
+
+    def reload_model(self) -> None:
+        self.banner.hide()
+        self.bridge.reload()
+
+    def send(self, text: str) -> None:
+        self.pages.setCurrentWidget(self.chat_view)
+        self.controller.send(text)
+
+    def new_chat(self) -> None:
+        self.controller.new_chat()
+        self.composer.edit.setFocus()
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About Ponder",
+            f"<b>Ponder {__version__}</b><p>Private, offline chat with reasoning models, "
+            "on llama.cpp. Nothing you write leaves this computer.</p>",
+        )
+
+    # -- engine events ---------------------------------------------------------------------
+
+    def _on_loading(self, path: str) -> None:
+        self.model_label.setText(f"Loading {path.rsplit('/', 1)[-1]} …")
+        self.progress.show()
+        self.welcome.set_loading(True)
+        self.composer.set_can_send(False, "The model is loading")
+
+    def _on_loaded(self, summary: ModelSummary) -> None:
+        self.progress.hide()
+        self.welcome.set_loading(False)
+        name = (
+            STARTER_NAME
+            if self.starter_path and summary.path == str(self.starter_path)
+            else (summary.name)
+        )
+        self.model_label.setText(
+            f"{name} · {summary.quantization} · context {summary.n_ctx:,} · "
+            f"{summary.n_threads} threads"
+        )
+        self.composer.set_can_send(True)
+        self.composer.edit.setFocus()
+        if self.controller.messages:
+            self.pages.setCurrentWidget(self.chat_view)
+
+    def _on_load_failed(self, exc: BaseException) -> None:
+        self.progress.hide()
+        self.welcome.set_loading(False)
+        loaded = self.bridge.summary
+        self.model_label.setText(loaded.name if loaded else "No model loaded")
+        self.composer.set_can_send(loaded is not None, "" if loaded else "Load a model first")
+        title, text = describe(exc)
+        QMessageBox.warning(self, title, text)
+
+    def _on_crashed(self, exc: BaseException) -> None:
+        title, text = describe(exc)
+        self.banner.label.setText(f"{title}. {text}")
+        self.banner.show()
+        self.model_label.setText("No model loaded")
+        self.composer.set_can_send(False, "Reload the model first")
+
+    def _on_busy(self, busy: bool) -> None:
+        self.composer.set_busy(busy)
+        self.open_action.setEnabled(not busy)
+        if busy:
+            self.speed_label.setText("Generating…")
+
+    def _on_answer_finished(self, stats: GenerationStats) -> None:
+        self.speed_label.setText(f"{stats.tokens_per_second:.1f} tokens/s")
+
+    def closeEvent(self, event) -> None:
+        self.controller.stop()
+        self.bridge.shutdown()
+        super().closeEvent(event)

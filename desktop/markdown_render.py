@@ -1,0 +1,243 @@
+"""Markdown → Qt rich-text HTML for model answers, which are untrusted text.
+
+The output targets QTextDocument's HTML subset: inline styles only, tables for boxes.
+Raw HTML in the answer is escaped, only http/https/mailto links survive, images never
+become ``<img>`` (nothing is fetched or read), and fenced code is highlighted by Pygments.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml, unescapeAll
+from markdown_it.token import Token
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer
+from pygments.lexers import TextLexer, get_lexer_by_name
+from pygments.util import ClassNotFound
+
+COPY_SCHEME = "ponder-copy"
+"""Scheme of the "Copy" links above code blocks: ``ponder-copy:N`` copies ``code_blocks[N]``."""
+
+SAFE_LINK_SCHEMES = ("http", "https", "mailto")
+_IMAGE_LINK_SCHEMES = ("http", "https")
+_SCHEME_RE = re.compile(r"^([a-z][a-z0-9+.\-]*):", re.IGNORECASE)
+
+PYGMENTS_STYLE = "default"
+CODE_BACKGROUND = "#f6f8fa"
+CODE_HEADER_BACKGROUND = "#eaeef2"
+CODE_BORDER = "#d0d7de"
+MUTED_TEXT = "#57606a"
+LINK_COLOUR = "#0969da"
+
+_BORDER = f"1px solid {CODE_BORDER}"
+# Cell borders rather than a table border, so the header row has no divider.
+_CODE_BOX = (
+    f'<table width="100%" cellspacing="0" cellpadding="0" border="0"'
+    f' style="border-collapse: collapse; margin-top: 4px; margin-bottom: 12px;"'
+    f' bgcolor="{CODE_BACKGROUND}"><tr>'
+    f'<td bgcolor="{CODE_HEADER_BACKGROUND}"'
+    f' style="padding: 3px 10px; border-top: {_BORDER}; border-left: {_BORDER};">'
+    f'<span style="color: {MUTED_TEXT}; font-size: small;">{{lang}}</span></td>'
+    f'<td bgcolor="{CODE_HEADER_BACKGROUND}" align="right"'
+    f' style="padding: 3px 10px; border-top: {_BORDER}; border-right: {_BORDER};">'
+    f'<a href="{COPY_SCHEME}:{{index}}" style="color: {LINK_COLOUR}; text-decoration: none;'
+    f' font-size: small;">Copy</a></td></tr>'
+    f'<tr><td colspan="2" style="padding: 8px 10px; border: {_BORDER};">'
+    f'<pre style="margin: 0;">{{code}}</pre></td></tr></table>\n'
+)
+_BLOCKQUOTE_OPEN = (
+    '<table width="100%" cellspacing="0" cellpadding="0" border="0"'
+    ' style="border-collapse: collapse; margin-top: 4px; margin-bottom: 12px;"><tr>'
+    f'<td style="padding: 0px 12px; border-left: 3px solid {CODE_BORDER};'
+    f' color: {MUTED_TEXT};">\n'
+)
+_BLOCKQUOTE_CLOSE = "</td></tr></table>\n"
+_TABLE_OPEN = (
+    f'<table border="1" cellspacing="0" cellpadding="5"'
+    f' style="border-color: {CODE_BORDER}; border-style: solid; border-collapse: collapse;'
+    f' margin-top: 4px; margin-bottom: 12px;">\n'
+)
+_INLINE_CODE = f'<code style="background-color: {CODE_BACKGROUND};">{{code}}</code>'
+
+
+@dataclass
+class RenderedMarkdown:
+    """HTML for QTextDocument plus the raw text of each code block, in order."""
+
+    html: str
+    code_blocks: list[str] = field(default_factory=list)
+
+
+def render_markdown(text: str, code_index_start: int = 0) -> RenderedMarkdown:
+    """Render untrusted Markdown to safe Qt rich-text HTML.
+
+    ``code_index_start`` numbers the copy links of this fragment after earlier
+    fragments of the same answer (``ponder-copy:N`` with N counted from it).
+    """
+    env: dict[str, Any] = {"code_blocks": [], "code_index_start": code_index_start}
+    html = _markdown().render(text, env).rstrip("\n")
+    return RenderedMarkdown(html=html, code_blocks=env["code_blocks"])
+
+
+def split_stable(text: str) -> int:
+    """Offset up to which ``text`` is stable Markdown: more text appended later cannot
+    change how ``text[:offset]`` renders (bar reference definitions that come later).
+
+    The offset is the start of the last top-level block that follows a blank line,
+    counting only complete lines; an unclosed fence or a list still growing is one
+    block, so the cut is never inside them. 0 means nothing is stable yet.
+    """
+    starts = [0] + [m.end() for m in _LINE_BREAK_RE.finditer(text)]
+    # The last line is still being written unless the text ends with a line break.
+    complete = starts[-1]
+    if complete == 0:
+        return 0
+    tokens = _block_parser().parse(text[:complete])
+    best = 0
+    for token in tokens:
+        if token.level != 0 or token.nesting == -1 or token.map is None:
+            continue
+        line = token.map[0]
+        if line > 0 and _is_blank(text, starts[line - 1], starts[line]):
+            best = max(best, starts[line])
+    return best
+
+
+# A lone CR at the very end may still become CRLF, so it does not end a line yet.
+_LINE_BREAK_RE = re.compile(r"\r\n|\n|\r(?!$)")
+
+
+def _is_blank(text: str, start: int, end: int) -> bool:
+    return not text[start:end].strip(" \t\r\n")
+
+
+def _safe_href(url: str, schemes: Sequence[str]) -> str | None:
+    match = _SCHEME_RE.match(url.strip())
+    if match is None or match.group(1).lower() not in schemes:
+        return None
+    return url.strip()
+
+
+def _link_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    href = _safe_href(str(tokens[idx].attrGet("href") or ""), SAFE_LINK_SCHEMES)
+    env.setdefault("link_stack", []).append(href is not None)
+    if href is None:
+        return ""
+    return f'<a href="{escapeHtml(href)}">'
+
+
+def _link_close(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    stack = env.get("link_stack") or [False]
+    return "</a>" if stack.pop() else ""
+
+
+def _image(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    token = tokens[idx]
+    alt = self.renderInlineAsText(token.children or [], options, env)
+    label = escapeHtml(f"🖼 {alt}".rstrip())
+    href = _safe_href(str(token.attrGet("src") or ""), _IMAGE_LINK_SCHEMES)
+    inside_link = any(env.get("link_stack", []))
+    if href is None or inside_link:
+        return label
+    return f'<a href="{escapeHtml(href)}">{label}</a>'
+
+
+def _fence(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    token = tokens[idx]
+    info = unescapeAll(token.info).strip() if token.info else ""
+    lang = info.split(maxsplit=1)[0] if info else ""
+    return _code_box(token.content, lang, env)
+
+
+def _code_block(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    return _code_box(tokens[idx].content, "", env)
+
+
+def _code_box(content: str, lang: str, env: Any) -> str:
+    # The copied text is what is shown, without the final newline, so a pasted
+    # shell command does not run by itself.
+    code = content[:-1] if content.endswith("\n") else content
+    index = env["code_index_start"] + len(env["code_blocks"])
+    env["code_blocks"].append(code)
+    body = highlight(code, _lexer(lang), _formatter()) if code else ""
+    return _CODE_BOX.format(
+        lang=escapeHtml(lang or "text"), index=index, code=body.removesuffix("\n")
+    )
+
+
+def _code_inline(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    return _INLINE_CODE.format(code=escapeHtml(tokens[idx].content))
+
+
+def _table_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    return _TABLE_OPEN
+
+
+def _blockquote_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    return _BLOCKQUOTE_OPEN
+
+
+def _blockquote_close(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    return _BLOCKQUOTE_CLOSE
+
+
+def _th_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    tokens[idx].attrSet("bgcolor", CODE_HEADER_BACKGROUND)
+    return str(self.renderToken(tokens, idx, options, env))
+
+
+@lru_cache(maxsize=64)
+def _lexer(lang: str) -> Lexer:
+    if lang:
+        try:
+            return get_lexer_by_name(lang, stripnl=False, ensurenl=False)
+        except ClassNotFound:
+            pass
+    return TextLexer(stripnl=False, ensurenl=False)
+
+
+@lru_cache(maxsize=1)
+def _formatter() -> HtmlFormatter:
+    return HtmlFormatter(noclasses=True, nowrap=True, style=PYGMENTS_STYLE)
+
+
+def _base_parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.enable(["table", "strikethrough"])
+    # Parse every destination; the render rules decide what may become a link.
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
+    return md
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    md = _base_parser()
+    for name, rule in {
+        "link_open": _link_open,
+        "link_close": _link_close,
+        "image": _image,
+        "fence": _fence,
+        "code_block": _code_block,
+        "code_inline": _code_inline,
+        "table_open": _table_open,
+        "th_open": _th_open,
+        "blockquote_open": _blockquote_open,
+        "blockquote_close": _blockquote_close,
+    }.items():
+        md.add_render_rule(name, rule)
+    return md
+
+
+@lru_cache(maxsize=1)
+def _block_parser() -> MarkdownIt:
+    """Block structure only: split_stable needs line maps, not inline content."""
+    md = _base_parser()
+    md.core.ruler.enableOnly(["normalize", "block"])
+    return md

@@ -1,0 +1,125 @@
+"""The collapsible pane above an answer that shows the model's reasoning as it streams."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QFontMetrics, QTextCursor
+from PySide6.QtWidgets import QPlainTextEdit, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+
+MAX_BODY_LINES = 14
+
+
+def format_seconds(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes} min {seconds} s"
+
+
+class ThinkingPane(QWidget):
+    """Expanded and streaming while the model thinks; collapses to a summary when it answers."""
+
+    toggled = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("thinkingPane")
+        self._started = time.monotonic()
+        self._thinking = True
+        self._note = ""
+        self._seconds = 0.0
+        self._tokens: int | None = None
+        self.header = QToolButton(self)
+        self.header.setObjectName("thinkingHeader")
+        self.header.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.header.setCheckable(True)
+        self.header.setChecked(True)
+        self.header.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.header.setAutoRaise(True)
+        self.header.toggled.connect(self._on_toggled)
+        self.body = QPlainTextEdit(self)
+        self.body.setObjectName("thinkingBody")
+        self.body.setReadOnly(True)
+        self.body.setFrameShape(QPlainTextEdit.Shape.NoFrame)
+        self.body.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.body.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.body.document().contentsChanged.connect(self._fit_height)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.header, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.body)
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(1000)
+        self._ticker.timeout.connect(self._update_header)
+        self._ticker.start()
+        self._update_header()
+        self._fit_height()
+
+    @property
+    def expanded(self) -> bool:
+        return self.header.isChecked()
+
+    @property
+    def thinking(self) -> bool:
+        return self._thinking
+
+    def text(self) -> str:
+        return self.body.toPlainText()
+
+    def append(self, text: str) -> None:
+        """Add streamed reasoning at the end, keeping the view pinned to the newest line."""
+        bar = self.body.verticalScrollBar()
+        at_end = bar.value() >= bar.maximum() - 2
+        cursor = QTextCursor(self.body.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        cursor.insertText(text)
+        if at_end:
+            bar.setValue(bar.maximum())
+
+    def finish(self, seconds: float, tokens: int | None = None, note: str = "") -> None:
+        """Thinking is over: show the summary, and collapse if it was still streaming."""
+        was_thinking = self._thinking
+        self._thinking = False
+        self._ticker.stop()
+        self._seconds = seconds
+        self._tokens = tokens
+        self._note = note
+        self._update_header()
+        if was_thinking:
+            self.set_expanded(False)
+
+    def set_expanded(self, expanded: bool) -> None:
+        self.header.setChecked(expanded)
+
+    def _on_toggled(self, expanded: bool) -> None:
+        self.body.setVisible(expanded)
+        self._update_header()
+        self.toggled.emit(expanded)
+
+    def _update_header(self) -> None:
+        arrow = Qt.ArrowType.DownArrow if self.expanded else Qt.ArrowType.RightArrow
+        self.header.setArrowType(arrow)
+        if self._thinking:
+            label = f"Thinking… {format_seconds(time.monotonic() - self._started)}"
+        else:
+            label = f"Thought for {format_seconds(self._seconds)}"
+            if self._tokens:
+                label += f" · {self._tokens:,} tokens"
+            if self._note:
+                label += f" · {self._note}"
+        self.header.setText(label)
+
+    def _fit_height(self) -> None:
+        """Grow with the text up to MAX_BODY_LINES, then scroll inside."""
+        doc = self.body.document()
+        line = QFontMetrics(self.body.font()).lineSpacing()
+        lines = max(1, int(doc.size().height()))  # QPlainTextEdit's layout counts lines
+        height = min(lines, MAX_BODY_LINES) * line + 12
+        if self.body.height() != height:
+            self.body.setFixedHeight(height)
