@@ -7,8 +7,14 @@ import multiprocessing
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from model_runtime import __version__
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from .main_window import MainWindow
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 
@@ -26,14 +32,10 @@ def load_theme() -> str:
     return theme.read_text(encoding="utf-8") if theme.is_file() else ""
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    multiprocessing.freeze_support()
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+def create_application() -> QApplication:
+    """The QApplication with Ponder's name, icon and theme (reused if one exists)."""
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
-
-    from .engine_bridge import EngineBridge
-    from .main_window import MainWindow
 
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
@@ -44,7 +46,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
     app.setStyleSheet(load_theme())
-    window = MainWindow(EngineBridge())
+    return app
+
+
+def create_window() -> MainWindow:
+    """The main window with its own engine process (started on the first load)."""
+    from .engine_bridge import EngineBridge
+    from .main_window import MainWindow
+
+    return MainWindow(EngineBridge())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    multiprocessing.freeze_support()
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    app = create_application()
+    window = create_window()
     window.show()
     if args.model:
         window.load_model(args.model)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from model_runtime import __version__
+from model_runtime.errors import EngineCrashed
 from model_runtime.generation import GenerationStats, LoadRequest, ModelSummary
 from model_runtime.starter import STARTER_NAME, starter_model_path
 
@@ -30,21 +31,30 @@ from .error_messages import describe
 from .welcome import WelcomePanel
 
 
-class CrashBanner(QFrame):
-    """Shown when the engine process died: what happened, and a button to load the model again."""
+class NoticeBanner(QFrame):
+    """A non-blocking error strip above the chat; after an engine crash it offers a reload."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("crashBanner")
+        self.setObjectName("noticeBanner")
         self.label = QLabel(self)
         self.label.setWordWrap(True)
         self.label.setTextFormat(Qt.TextFormat.PlainText)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.reload_button = QPushButton("Reload model", self)
+        self.close_button = QPushButton("Dismiss", self)
+        self.close_button.clicked.connect(self.hide)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 8)
         layout.addWidget(self.label, 1)
         layout.addWidget(self.reload_button)
+        layout.addWidget(self.close_button)
         self.hide()
+
+    def show_error(self, title: str, text: str, *, offer_reload: bool = False) -> None:
+        self.label.setText(f"{title}. {text}")
+        self.reload_button.setVisible(offer_reload)
+        self.show()
 
 
 class MainWindow(QMainWindow):
@@ -63,7 +73,7 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.welcome)
         self.pages.addWidget(self.chat_view)
         self.composer = Composer()
-        self.banner = CrashBanner()
+        self.banner = NoticeBanner()
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -178,6 +188,7 @@ class MainWindow(QMainWindow):
     # -- engine events ---------------------------------------------------------------------
 
     def _on_loading(self, path: str) -> None:
+        self.banner.hide()
         self.model_label.setText(f"Loading {path.rsplit('/', 1)[-1]} …")
         self.progress.show()
         self.welcome.set_loading(True)
@@ -186,33 +197,35 @@ class MainWindow(QMainWindow):
     def _on_loaded(self, summary: ModelSummary) -> None:
         self.progress.hide()
         self.welcome.set_loading(False)
-        name = (
-            STARTER_NAME
-            if self.starter_path and summary.path == str(self.starter_path)
-            else (summary.name)
-        )
-        self.model_label.setText(
-            f"{name} · {summary.quantization} · context {summary.n_ctx:,} · "
-            f"{summary.n_threads} threads"
-        )
+        self.model_label.setText(self._model_text(summary))
         self.composer.set_can_send(True)
         self.composer.edit.setFocus()
         if self.controller.messages:
             self.pages.setCurrentWidget(self.chat_view)
 
+    def _model_text(self, summary: ModelSummary) -> str:
+        """The status bar's words for a loaded model."""
+        name = (
+            STARTER_NAME
+            if self.starter_path and summary.path == str(self.starter_path)
+            else summary.name
+        )
+        return (
+            f"{name} · {summary.quantization} · context {summary.n_ctx:,} · "
+            f"{summary.n_threads} threads"
+        )
+
     def _on_load_failed(self, exc: BaseException) -> None:
         self.progress.hide()
         self.welcome.set_loading(False)
         loaded = self.bridge.summary
-        self.model_label.setText(loaded.name if loaded else "No model loaded")
+        self.model_label.setText(self._model_text(loaded) if loaded else "No model loaded")
         self.composer.set_can_send(loaded is not None, "" if loaded else "Load a model first")
-        title, text = describe(exc)
-        QMessageBox.warning(self, title, text)
+        if not isinstance(exc, EngineCrashed):  # a crash has its own banner
+            self.banner.show_error(*describe(exc))
 
     def _on_crashed(self, exc: BaseException) -> None:
-        title, text = describe(exc)
-        self.banner.label.setText(f"{title}. {text}")
-        self.banner.show()
+        self.banner.show_error(*describe(exc), offer_reload=self.bridge.last_request is not None)
         self.model_label.setText("No model loaded")
         self.composer.set_can_send(False, "Reload the model first")
 

@@ -106,7 +106,7 @@ class ThinkingPane(QWidget):
         arrow = Qt.ArrowType.DownArrow if self.expanded else Qt.ArrowType.RightArrow
         self.header.setArrowType(arrow)
         if self._thinking:
-            label = f"Thinking… {format_seconds(time.monotonic() - self._started)}"
+            label = f"Thinking… {int(time.monotonic() - self._started)} s"
         else:
             label = f"Thought for {format_seconds(self._seconds)}"
             if self._tokens:
@@ -119,7 +119,15 @@ class ThinkingPane(QWidget):
         """Grow with the text up to MAX_BODY_LINES, then scroll inside."""
         doc = self.body.document()
         line = QFontMetrics(self.body.font()).lineSpacing()
-        lines = max(1, int(doc.size().height()))  # QPlainTextEdit's layout counts lines
+        lines = int(doc.size().height())  # QPlainTextEdit's layout counts lines
+        if doc.blockCount() > 1 and not doc.lastBlock().text():
+            lines -= 1  # reasoning ends with a newline; don't show an empty last line
+        lines = max(1, lines)
         height = min(lines, MAX_BODY_LINES) * line + 12
+        self.body.setVerticalScrollBarPolicy(
+            Qt.ScrollBarPolicy.ScrollBarAsNeeded
+            if lines > MAX_BODY_LINES
+            else Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+        )
         if self.body.height() != height:
             self.body.setFixedHeight(height)

