@@ -143,14 +143,25 @@ class AnswerView(QTextBrowser):
         self.set_markdown(text)
 
     def set_markdown_streaming(self, text: str) -> None:
-        """Show a growing answer: append what became stable, re-render only the tail.
+        """Show a growing answer: ``text`` is the whole answer so far, extending the last one."""
+        stream = self._stream
+        if stream is None or len(text) < stream.stable_len + len(stream.tail_text):
+            self._stream = None
+            self.append_markdown_streaming(text)
+        else:
+            self.append_markdown_streaming(text[stream.stable_len + len(stream.tail_text) :])
 
-        ``text`` is the whole answer so far; it must extend the previous call's text.
+    def append_markdown_streaming(self, delta: str) -> None:
+        """Add streamed text: append what became stable, re-render only the tail.
+
+        The work is proportional to the new text and the unstable tail, never to the whole
+        answer, so a long answer streams without quadratic cost.
         """
         stream = self._stream
-        if stream is None or len(text) < stream.stable_len:
+        if stream is None:
             stream = self._stream = _Stream()
             self._code_blocks = []
+        text = stream.tail_text + delta  # the unstable tail and what just arrived
         document = self.document()
         if stream.tail_pos == 0:
             # All of it is tail: clearing also drops the first block's old format.
@@ -162,16 +173,18 @@ class AnswerView(QTextBrowser):
             cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
             cursor.removeSelectedText()
             _restore_block_look(cursor, stream.tail_block)
-        newly_stable = split_stable(text[stream.stable_len :])
+        newly_stable = split_stable(text)
         if newly_stable:
-            chunk = text[stream.stable_len : stream.stable_len + newly_stable]
+            chunk = text[:newly_stable]
             rendered = render_markdown(chunk, code_index_start=len(self._code_blocks))
             self._insert_html(cursor, rendered.html)
             self._code_blocks.extend(rendered.code_blocks)
             stream.stable_len += newly_stable
+            text = text[newly_stable:]
             stream.tail_pos = document.characterCount() - 1
             stream.tail_block = _BlockLook.of(document.lastBlock())
-        tail = render_markdown(text[stream.stable_len :], code_index_start=len(self._code_blocks))
+        stream.tail_text = text
+        tail = render_markdown(text, code_index_start=len(self._code_blocks))
         self._insert_html(cursor, tail.html)
         stream.tail_code_blocks = tail.code_blocks
         cursor.endEditBlock()
@@ -268,6 +281,7 @@ class _Stream:
     """Where a streamed answer stands: a stable part rendered once, then the tail."""
 
     stable_len: int = 0  # characters of the answer rendered as the stable part
+    tail_text: str = ""  # the answer after the stable part, re-rendered on each update
     tail_pos: int = 0  # document position where the tail starts; 0: all of it is tail
     tail_block: _BlockLook | None = None  # the look of the last stable block
     tail_code_blocks: list[str] = field(default_factory=list)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from .message_widgets import AssistantMessage, UserMessage
 
@@ -25,6 +25,12 @@ class ChatView(QScrollArea):
         self._layout = QVBoxLayout(self._column)
         self._layout.setContentsMargins(16, 16, 16, 16)
         self._layout.setSpacing(14)
+        self.hint = QLabel(self._column)
+        self.hint.setObjectName("chatHint")
+        self.hint.setWordWrap(True)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setTextFormat(Qt.TextFormat.PlainText)
+        self._layout.addWidget(self.hint)
         self._layout.addStretch(1)
         outer = QWidget()
         outer.setObjectName("chatOuter")
@@ -45,7 +51,13 @@ class ChatView(QScrollArea):
         if self._follow:
             self.verticalScrollBar().setValue(maximum)
 
+    def set_hint(self, text: str) -> None:
+        """What an empty chat shows (which model is ready, what it is)."""
+        self.hint.setText(text)
+        self.hint.setVisible(not self.messages)
+
     def _append(self, widget: QWidget) -> None:
+        self.hint.hide()
         self._layout.insertWidget(self._layout.count() - 1, widget)
         self.messages.append(widget)
         self._column.setMinimumWidth(min(COLUMN_MAX_WIDTH, max(0, self.viewport().width())))
@@ -76,3 +88,4 @@ class ChatView(QScrollArea):
             self._layout.removeWidget(widget)
             widget.deleteLater()
         self.messages.clear()
+        self.hint.show()

@@ -57,6 +57,7 @@ class Composer(QWidget):
         self.button.clicked.connect(self._on_button)
         self._busy = False
         self._can_send = False
+        self._reason = ""
         layout = QHBoxLayout(self)
         layout.setContentsMargins(16, 8, 16, 12)
         layout.addWidget(self.edit, 1)
@@ -70,12 +71,12 @@ class Composer(QWidget):
 
     def set_can_send(self, can_send: bool, reason: str = "") -> None:
         self._can_send = can_send
-        self.button.setToolTip(reason)
+        self._reason = reason
         self._update()
 
     def _update(self) -> None:
         self.button.setText("Stop" if self._busy else "Send")
-        self.button.setToolTip("Stop the answer (Esc)" if self._busy else self.button.toolTip())
+        self.button.setToolTip("Stop the answer (Esc)" if self._busy else self._reason)
         self.button.setEnabled(self._busy or self._can_send)
 
     def _on_button(self) -> None:

@@ -26,6 +26,8 @@ class EngineBridge(QObject):
     def __init__(self, client: EngineClient | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.client = client or EngineClient()
+        # What "Reload" loads: the model that ran last, or the load the worker died in.
+        # A file the engine refused is not remembered: the model before it is still loaded.
         self.last_request: LoadRequest | None = None
         self._threads: list[threading.Thread] = []
 
@@ -41,7 +43,6 @@ class EngineBridge(QObject):
 
     def load(self, request: LoadRequest) -> None:
         """Load in the background; emits loaded or load_failed (and crashed if the worker died)."""
-        self.last_request = request
         self.loading.emit(request.model_path)
         self._run(self._load, request)
 
@@ -49,11 +50,13 @@ class EngineBridge(QObject):
         try:
             summary = self.client.load(request)
         except EngineCrashed as exc:
+            self.last_request = request
             self.load_failed.emit(exc)
             self.crashed.emit(exc)
         except Exception as exc:
             self.load_failed.emit(exc)
         else:
+            self.last_request = request
             self.loaded.emit(summary)
 
     def generate(self, messages: Sequence[Message], params: GenerationParams) -> int:

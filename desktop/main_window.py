@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 from model_runtime import __version__
 from model_runtime.errors import EngineCrashed
 from model_runtime.generation import GenerationStats, LoadRequest, ModelSummary
-from model_runtime.starter import STARTER_NAME, starter_model_path
+from model_runtime.starter import STARTER_NAME, STARTER_NOTE, starter_model_path
 
 from .chat_controller import ChatController
 from .chat_view import ChatView
@@ -116,7 +116,10 @@ class MainWindow(QMainWindow):
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
-        for action in (self.open_action, self.starter_action, self.new_action):
+        self.reload_action = QAction("&Reload model", self)
+        self.reload_action.setEnabled(False)
+        self.reload_action.triggered.connect(self.reload_model)
+        for action in (self.open_action, self.starter_action, self.reload_action, self.new_action):
             menu.addAction(action)
         menu.addSeparator()
         menu.addAction(quit_action)
@@ -195,13 +198,18 @@ class MainWindow(QMainWindow):
         self.composer.set_can_send(False, "The model is loading")
 
     def _on_loaded(self, summary: ModelSummary) -> None:
+        self.reload_action.setEnabled(False)
         self.progress.hide()
         self.welcome.set_loading(False)
         self.model_label.setText(self._model_text(summary))
         self.composer.set_can_send(True)
         self.composer.edit.setFocus()
-        if self.controller.messages:
-            self.pages.setCurrentWidget(self.chat_view)
+        starter = self.starter_path is not None and summary.path == str(self.starter_path)
+        self.chat_view.set_hint(
+            f"{self._model_text(summary).split(' · ')[0]} is ready. Ask it anything.\n\n"
+            + (STARTER_NOTE if starter else "Its reasoning streams into a pane above each answer.")
+        )
+        self.pages.setCurrentWidget(self.chat_view)
 
     def _model_text(self, summary: ModelSummary) -> str:
         """The status bar's words for a loaded model."""
@@ -226,14 +234,14 @@ class MainWindow(QMainWindow):
 
     def _on_crashed(self, exc: BaseException) -> None:
         self.banner.show_error(*describe(exc), offer_reload=self.bridge.last_request is not None)
+        self.reload_action.setEnabled(self.bridge.last_request is not None)
         self.model_label.setText("No model loaded")
         self.composer.set_can_send(False, "Reload the model first")
 
     def _on_busy(self, busy: bool) -> None:
         self.composer.set_busy(busy)
         self.open_action.setEnabled(not busy)
-        if busy:
-            self.speed_label.setText("Generating…")
+        self.speed_label.setText("Generating…" if busy else "")  # a finished answer sets its speed
 
     def _on_answer_finished(self, stats: GenerationStats) -> None:
         self.speed_label.setText(f"{stats.tokens_per_second:.1f} tokens/s")

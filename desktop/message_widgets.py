@@ -16,6 +16,13 @@ from .throttle import Throttle
 REPAINT_MS = 40
 
 
+def _joined(parts: list[str]) -> str:
+    """Join streamed pieces once, keeping the result as the single part."""
+    if len(parts) > 1:
+        parts[:] = ["".join(parts)]
+    return parts[0] if parts else ""
+
+
 class UserMessage(QFrame):
     """What the person wrote, shown as plain text (never interpreted)."""
 
@@ -41,15 +48,15 @@ class AssistantMessage(QFrame):
         super().__init__(parent)
         self.setObjectName("assistantMessage")
         self.gen_id = 0
-        self.answer = ""
-        self.reasoning = ""
+        self._answer_parts: list[str] = []  # joined lazily: no quadratic string building
+        self._reasoning_parts: list[str] = []
         self.stats: GenerationStats | None = None
         self.streaming = True
         self._started = time.monotonic()
         self._thinking_started: float | None = None
         self._answer_started: float | None = None
         self._pending_thinking: list[str] = []
-        self._answer_dirty = False
+        self._pending_answer: list[str] = []
         self.thinking: ThinkingPane | None = None
         self.answer_view = AnswerView(self)
         self.answer_view.hide()
@@ -65,6 +72,14 @@ class AssistantMessage(QFrame):
         self._layout.addWidget(self.status)
         self._repaint = Throttle(self._paint, REPAINT_MS, self)
 
+    @property
+    def answer(self) -> str:
+        return _joined(self._answer_parts)
+
+    @property
+    def reasoning(self) -> str:
+        return _joined(self._reasoning_parts)
+
     # -- streaming -------------------------------------------------------------------------
 
     def add_chunk(self, kind: str, text: str) -> None:
@@ -75,25 +90,25 @@ class AssistantMessage(QFrame):
                 self._layout.insertWidget(0, self.thinking)
             elif not self.thinking.thinking:  # a second thinking segment
                 self.thinking.set_expanded(True)
-            self.reasoning += text
+            self._reasoning_parts.append(text)
             self._pending_thinking.append(text)
         else:
             if self._answer_started is None:
                 self._answer_started = time.monotonic()
-            self.answer += text
-            self._answer_dirty = True
+            self._answer_parts.append(text)
+            self._pending_answer.append(text)
         self._repaint()
 
     def _paint(self) -> None:
         if self._pending_thinking and self.thinking is not None:
             self.thinking.append("".join(self._pending_thinking))
             self._pending_thinking.clear()
-        if self._answer_dirty:
-            self._answer_dirty = False
+        if self._pending_answer:
             if self.thinking is not None and self.thinking.thinking:
                 self._end_thinking()
             self.answer_view.show()
-            self.answer_view.set_markdown_streaming(self.answer)
+            self.answer_view.append_markdown_streaming("".join(self._pending_answer))
+            self._pending_answer.clear()
             self.status.setText("")
 
     def _end_thinking(self, tokens: int | None = None, note: str = "") -> None:

@@ -356,6 +356,24 @@ def test_streaming_matches_a_single_render(qtbot: Any, seed: int) -> None:
     assert streamed.code_blocks == single.code_blocks
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_appending_deltas_matches_a_single_render(qtbot: Any, seed: int) -> None:
+    """The chat streams only the new text; the view keeps its own unstable tail."""
+    single, streamed = AnswerView(), AnswerView()
+    for widget in (single, streamed):
+        qtbot.addWidget(widget)
+        widget.resize(700, 100)
+    single.set_markdown(LONG_ANSWER)
+    rnd = random.Random(seed)
+    start = 0
+    while start < len(LONG_ANSWER):
+        end = min(len(LONG_ANSWER), start + rnd.randint(1, 40))
+        streamed.append_markdown_streaming(LONG_ANSWER[start:end])
+        start = end
+    assert block_dump(streamed.document()) == block_dump(single.document())
+    assert streamed.code_blocks == single.code_blocks
+
+
 def test_copy_works_while_streaming(qtbot: Any, view: AnswerView) -> None:
     text = f"Intro\n\n```python\n{CODE}\n```\n\nMiddle\n\n```sh\necho tail\n"
     stream(view, text, seed=1, biggest=5)
