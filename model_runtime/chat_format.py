@@ -39,20 +39,25 @@ def wire_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
     return wire
 
 
-def render_prompt(
-    template: str | None, messages: Sequence[Message], *, bos_token: str, eos_token: str
-) -> Prompt:
-    """Render with llama-cpp-python's sandboxed Jinja2 formatter, as the model's authors meant."""
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+class PromptRenderer:
+    """The model's template compiled once, rendered per request in llama-cpp-python's sandbox."""
 
-    try:
-        formatter = Jinja2ChatFormatter(
-            template=template or CHATML_TEMPLATE,
-            eos_token=eos_token,
-            bos_token=bos_token,
-            add_generation_prompt=True,
-        )
-        text = formatter(messages=wire_messages(messages)).prompt  # type: ignore[arg-type]
-    except Exception as exc:  # a broken template is the model file's fault
-        raise ModelFileError(f"The model's chat template could not be used: {exc}") from exc
-    return Prompt(text=text, starts_in_thinking=text.rstrip().endswith(THINK_OPEN))
+    def __init__(self, template: str | None, *, bos_token: str, eos_token: str) -> None:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        try:
+            self._formatter = Jinja2ChatFormatter(
+                template=template or CHATML_TEMPLATE,
+                eos_token=eos_token,
+                bos_token=bos_token,
+                add_generation_prompt=True,
+            )
+        except Exception as exc:  # a template that doesn't compile is the model file's fault
+            raise ModelFileError(f"The model's chat template is broken: {exc}") from exc
+
+    def render(self, messages: Sequence[Message]) -> Prompt:
+        try:
+            text = self._formatter(messages=wire_messages(messages)).prompt  # type: ignore[arg-type]
+        except Exception as exc:  # e.g. raise_exception("Conversation roles must alternate")
+            raise ModelFileError(f"The model's chat template refused this chat: {exc}") from exc
+        return Prompt(text=text, starts_in_thinking=text.rstrip().endswith(THINK_OPEN))

@@ -129,7 +129,9 @@ class EngineClient:
             process.join(timeout=2)
         exitcode = process.exitcode if process is not None else None
         stderr = tail_lines(self.log_path, STDERR_TAIL_LINES) if self.log_path else ""
-        self._process = None
+        if self._conn is not None:
+            self._conn.close()
+        self._process = self._conn = None
         self.summary = None
         return errors.EngineCrashed(
             f"The engine process {describe_exit(exitcode)}. The model must be loaded again.",

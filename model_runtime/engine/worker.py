@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..chat_format import Prompt, render_prompt
+from ..chat_format import Prompt, PromptRenderer
 from ..errors import ContextOverflow, EngineError, ModelFileError, PonderError
 from ..generation import (
     Chunk,
@@ -69,7 +69,7 @@ class Engine:
         self._log_path = log_path
         self._llm: Any = None
         self._summary: ModelSummary | None = None
-        self._template: str | None = None
+        self._renderer: PromptRenderer | None = None
         self._gen_id = 0
         self._abort_cb: Any = None
         self._no_abort_cb: Any = None
@@ -83,7 +83,11 @@ class Engine:
 
         try:
             return Llama(model_path=request.model_path, verbose=True, **kwargs)
-        except ValueError as exc:
+        except Exception as exc:
+            if type(exc).__module__.startswith("jinja2"):  # Llama compiles the GGUF's template
+                raise ModelFileError(f"The model's chat template is broken: {exc}") from exc
+            if not isinstance(exc, ValueError):
+                raise
             arch = unknown_architecture(self._log_path)
             if arch:
                 raise ModelFileError(
@@ -97,7 +101,12 @@ class Engine:
     def load(self, request: LoadRequest) -> ModelSummary:
         """Load a model; a file that can't be loaded is refused before the current one goes."""
         info = read_gguf_info(request.model_path)  # missing, not a GGUF, truncated
-        self._llama(request, vocab_only=True, n_ctx=8).close()  # architecture, vocabulary
+        vocab = self._llama(request, vocab_only=True, n_ctx=8)  # architecture, vocabulary
+        try:
+            renderer = self._prompt_renderer(vocab, info.chat_template)  # a usable template
+            probe = renderer.render([Message("user", "hi")])
+        finally:
+            vocab.close()
         self.unload()
         from llama_cpp import llama_cpp
 
@@ -115,9 +124,8 @@ class Engine:
             flash_attn=request.flash_attn,
         )
         self._llm = llm
-        self._template = llm.metadata.get("tokenizer.chat_template") or info.chat_template
+        self._renderer = renderer
         self._setup_abort_callback()
-        probe = self._render([Message("user", "hi")])
         self._summary = ModelSummary(
             path=request.model_path,
             name=info.name or os.path.splitext(os.path.basename(request.model_path))[0],
@@ -127,12 +135,21 @@ class Engine:
             n_ctx=llm.n_ctx(),
             n_ctx_train=n_ctx_train,
             n_threads=n_threads,
-            has_chat_template=self._template is not None,
+            has_chat_template=bool(info.chat_template),
             starts_in_thinking=probe.starts_in_thinking,
             load_seconds=time.perf_counter() - started,
             system_info=llama_cpp.llama_print_system_info().decode("utf-8", "replace"),
         )
         return self._summary
+
+    @staticmethod
+    def _prompt_renderer(llm: Any, template: str | None) -> PromptRenderer:
+        bos, eos = llm.token_bos(), llm.token_eos()
+        return PromptRenderer(
+            template,
+            bos_token=llm._model.token_get_text(bos) if bos >= 0 else "",
+            eos_token=llm._model.token_get_text(eos) if eos >= 0 else "",
+        )
 
     def unload(self) -> None:
         if self._llm is not None:
@@ -161,15 +178,8 @@ class Engine:
     # -- generation ------------------------------------------------------------------------
 
     def _render(self, messages: Sequence[Message]) -> Prompt:
-        llm = self._llm
-        model = llm._model
-        bos, eos = llm.token_bos(), llm.token_eos()
-        return render_prompt(
-            self._template,
-            messages,
-            bos_token=model.token_get_text(bos) if bos >= 0 else "",
-            eos_token=model.token_get_text(eos) if eos >= 0 else "",
-        )
+        assert self._renderer is not None
+        return self._renderer.render(messages)
 
     def _piece(self, token: int) -> bytes:
         """The bytes of one token (a piece can end inside a UTF-8 character)."""
@@ -246,7 +256,7 @@ class Engine:
                 if self._cancelled():
                     finish = "cancelled"
                     break
-                if llama_cpp.llama_token_is_eog(vocab, token):
+                if llama_cpp.llama_vocab_is_eog(vocab, token):
                     finish = "stop"
                     break
                 n_generated += 1

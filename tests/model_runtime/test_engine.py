@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -277,5 +279,34 @@ def test_unknown_architecture(tmp_path: Path) -> None:
     try:
         with pytest.raises(ModelFileError, match="xlama"):
             client.load(LoadRequest(model_path=str(odd)))
+    finally:
+        client.close()
+
+
+def test_broken_chat_template_is_refused_before_the_loaded_model_goes(
+    smollm2: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken-template.gguf"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gguf.scripts.gguf_new_metadata",
+            str(smollm2),
+            str(broken),
+            "--chat-template",
+            "{% if messages %}never closed",
+            "--force",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    client = EngineClient(log_dir=tmp_path)
+    try:
+        client.load(LoadRequest(model_path=str(smollm2), n_ctx=512, n_threads=2))
+        with pytest.raises(ModelFileError, match="chat template"):
+            client.load(LoadRequest(model_path=str(broken)))
+        _, after = collect(client.generate([Message("user", "Say hi.")], GREEDY))
+        assert after.stats.n_generated > 0
     finally:
         client.close()
