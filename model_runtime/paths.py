@@ -14,30 +14,28 @@ def home() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def data_dir() -> Path:
-    """Models, conversations and logs."""
+def _folder(kind: str) -> Path:
+    """PONDER_HOME/<kind>, or the platform's user folder of that kind; created if missing."""
     override = home()
     if override is not None:
-        path = override / "data"
+        path = override / kind
     else:
         import platformdirs
 
-        path = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+        finder = platformdirs.user_data_dir if kind == "data" else platformdirs.user_config_dir
+        path = Path(finder(APP_NAME, appauthor=False))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def data_dir() -> Path:
+    """Models, conversations and logs."""
+    return _folder("data")
 
 
 def config_dir() -> Path:
     """Settings."""
-    override = home()
-    if override is not None:
-        path = override / "config"
-    else:
-        import platformdirs
-
-        path = Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _folder("config")
 
 
 def logs_dir() -> Path:

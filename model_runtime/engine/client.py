@@ -26,6 +26,7 @@ from . import protocol, worker
 
 POLL_SECONDS = 0.1
 STDERR_TAIL_LINES = 20
+KEEP_LOGS = 10
 
 _RAISABLE = {
     name: getattr(errors, name)
@@ -64,6 +65,13 @@ def tail_lines(path: Path, count: int) -> str:
     return "\n".join(lines[-count:])
 
 
+def prune_logs(log_dir: Path) -> None:
+    """Keep the newest KEEP_LOGS engine logs (names sort by time)."""
+    for old in sorted(log_dir.glob("engine-*.log"))[:-KEEP_LOGS]:
+        with contextlib.suppress(OSError):
+            old.unlink()
+
+
 class EngineClient:
     """Starts and drives one worker process; one request at a time, cancel from any thread."""
 
@@ -94,6 +102,7 @@ class EngineClient:
         ctx = multiprocessing.get_context("spawn")
         log_dir = self._log_dir or paths.logs_dir()
         log_dir.mkdir(parents=True, exist_ok=True)
+        prune_logs(log_dir)
         self.log_path = log_dir / f"engine-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
         self._cancel_flag = ctx.RawValue("q", 0)
         parent, child = ctx.Pipe(duplex=True)
