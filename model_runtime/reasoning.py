@@ -54,9 +54,12 @@ class ReasoningParser:
         self,
         *,
         starts_in_thinking: bool = False,
+        continuing: bool = False,
         open_tag: str = OPEN_TAG,
         close_tag: str = CLOSE_TAG,
     ) -> None:
+        """``continuing``: the stream goes on from text already shown (Continue, Answer now):
+        its first whitespace is kept, and thinking is known to have happened before."""
         if not open_tag or not close_tag or open_tag == close_tag:
             raise ValueError("open_tag and close_tag must be distinct, non-empty strings")
         self._open = open_tag
@@ -66,10 +69,10 @@ class ReasoningParser:
         self._prefixes = {tag: _prefixes_by_last_char(tag) for tag in (open_tag, close_tag)}
         self._in_thinking = starts_in_thinking
         self._pending = ""  # a proper prefix of a tag that is special in the current state
-        self._at_segment_start = True  # leading whitespace is still being dropped
+        self._at_segment_start = not continuing  # leading whitespace is still being dropped
         self._finished = False
         self._out: list[tuple[Kind, str]] = []
-        self.thinking_segments = 1 if starts_in_thinking else 0
+        self.thinking_segments = 1 if starts_in_thinking or continuing else 0
         """Thinking segments entered so far, counting one the template opened."""
         self.stray_close_tags = 0
         """Close tags dropped because they came in answer mode before any thinking."""

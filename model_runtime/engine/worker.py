@@ -28,6 +28,8 @@ from ..generation import (
     ModelSummary,
 )
 from ..gguf_info import read_gguf_info
+from ..reasoning import CLOSE_TAG as THINK_CLOSE
+from ..reasoning import OPEN_TAG as THINK_OPEN
 from ..reasoning import ReasoningParser
 from . import protocol
 
@@ -181,6 +183,25 @@ class Engine:
         assert self._renderer is not None
         return self._renderer.render(messages)
 
+    def _continued(self, messages: Sequence[Message]) -> Prompt:
+        """The prompt; a last assistant message is a partial answer that the model continues."""
+        if not messages or messages[-1].role != "assistant":
+            return self._render(messages)
+        partial = messages[-1]
+        prompt = self._render(messages[:-1])
+        text, thinking = prompt.text, prompt.starts_in_thinking
+        if partial.reasoning:
+            if not thinking:
+                text += THINK_OPEN + "\n"
+            text += partial.reasoning
+            thinking = True
+        if partial.content:
+            if thinking:
+                text = text.rstrip() + "\n" + THINK_CLOSE + "\n\n"
+            text += partial.content
+            thinking = False
+        return Prompt(text=text, starts_in_thinking=thinking)
+
     def _piece(self, token: int) -> bytes:
         """The bytes of one token (a piece can end inside a UTF-8 character)."""
         from llama_cpp import llama_cpp
@@ -204,7 +225,7 @@ class Engine:
         llm = self._llm
         self._gen_id = gen_id
         started = time.perf_counter()
-        prompt = self._render(messages)
+        prompt = self._continued(messages)
         tokens = llm.tokenize(prompt.text.encode("utf-8"), add_bos=False, special=True)
         n_ctx = llm.n_ctx()
         if len(tokens) >= n_ctx:
@@ -227,7 +248,10 @@ class Engine:
         if params.seed is not None:
             llm.set_seed(params.seed)
 
-        parser = ReasoningParser(starts_in_thinking=prompt.starts_in_thinking)
+        parser = ReasoningParser(
+            starts_in_thinking=prompt.starts_in_thinking,
+            continuing=messages[-1].role == "assistant",
+        )
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         vocab = llm._model.vocab
         n_generated = n_thinking = 0

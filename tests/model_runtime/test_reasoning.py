@@ -353,3 +353,14 @@ def test_large_chunks_are_linear(unit: str) -> None:
     assert elapsed < 2.0, f"{elapsed:.3f} s"  # a rescan per tag would take far longer
     small = unit * 1_000
     assert parse_chunks([small]) == reference(small)
+
+
+def test_continuing_keeps_the_first_whitespace_and_knows_thinking_happened() -> None:
+    answer = ReasoningParser(continuing=True)
+    assert answer.feed(" time, there was") == [Segment("answer", " time, there was")]
+    assert answer.feed(" a </think> tag") == [Segment("answer", " a </think> tag")]
+    thinking = ReasoningParser(starts_in_thinking=True, continuing=True)
+    assert thinking.feed(" more thought</think>\n\nAnswer") == [
+        Segment("thinking", " more thought"),
+        Segment("answer", "Answer"),
+    ]
