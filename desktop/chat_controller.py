@@ -1,32 +1,48 @@
-"""Runs one conversation: sends turns to the engine and routes its chunks to the right message."""
+"""Runs the open conversation: sends turns to the engine, saves every word as it streams."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
+from model_runtime.conversations import ConversationStore, StoredMessage
 from model_runtime.generation import GenerationParams, GenerationStats, Message
 
 from .chat_view import ChatView
 from .engine_bridge import EngineBridge
 from .error_messages import describe
-from .message_widgets import AssistantMessage
+from .message_widgets import AssistantMessage, UserMessage
+
+SAVE_MS = 500  # at most this much streamed text is lost if the process is killed
 
 
 class ChatController(QObject):
-    """Keeps the turns of the conversation; drops chunks of any generation but the current one."""
+    """One conversation at a time; drops chunks of any generation but the current one."""
 
     busy_changed = Signal(bool)
     answer_finished = Signal(object)  # GenerationStats
+    conversations_changed = Signal()  # a title, a new chat, an update: the sidebar refreshes
+    question_returned = Signal(str)  # a question that got no answer goes back to the composer
 
-    def __init__(self, bridge: EngineBridge, view: ChatView, parent: QObject | None = None):
+    def __init__(
+        self,
+        bridge: EngineBridge,
+        view: ChatView,
+        store: ConversationStore,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.bridge = bridge
         self.view = view
+        self.store = store
         self.params = GenerationParams()
         self.system_prompt = ""
-        self.messages: list[Message] = []
+        self.conversation_id: int | None = None
         self._current: AssistantMessage | None = None
+        self._current_id = 0  # the stored row of the answer that streams
         self._gen_id = 0
+        self._saver = QTimer(self)
+        self._saver.setInterval(SAVE_MS)
+        self._saver.timeout.connect(self._save_partial)
         bridge.chunk.connect(self._on_chunk)
         bridge.finished.connect(self._on_finished)
         bridge.failed.connect(self._on_failed)
@@ -35,30 +51,161 @@ class ChatController(QObject):
     def busy(self) -> bool:
         return self._current is not None
 
+    @property
+    def messages(self) -> list[Message]:
+        """The visible branch of the open conversation, as the model will see it."""
+        if self.conversation_id is None:
+            return []
+        return [
+            Message(m.role, m.content, m.reasoning)  # type: ignore[arg-type]
+            for m in self.store.visible_messages(self.conversation_id)
+            if m.role in ("user", "assistant") and m.state != "streaming"
+        ]
+
+    def _context(self) -> list[Message]:
+        system = [Message("system", self.system_prompt)] if self.system_prompt else []
+        return system + self.messages
+
+    # -- opening -----------------------------------------------------------------------------
+
+    def open(self, conversation_id: int | None) -> None:
+        """Show a stored conversation (None: a new, empty one)."""
+        self.stop()
+        self._end_generation()
+        self.conversation_id = conversation_id
+        self.view.clear()
+        if conversation_id is None:
+            return
+        conversation = self.store.conversation(conversation_id)
+        self.system_prompt = conversation.system_prompt
+        for message in self.store.visible_messages(conversation_id):
+            self._show(message)
+
+    def new_chat(self) -> None:
+        self.open(None)
+
+    def _show(self, message: StoredMessage) -> UserMessage | AssistantMessage | None:
+        branch = self.store.branch(message)
+        if message.role == "user":
+            user = self.view.add_user_message(message.content)
+            user.bind(message.id, branch)
+            user.edit_requested.connect(self.edit)
+            user.branch_requested.connect(self.switch_branch)
+            return user
+        if message.role == "assistant":
+            answer = self.view.add_assistant_message()
+            answer.show_stored(message)
+            answer.bind(message.id, branch)
+            self._connect_actions(answer)
+            return answer
+        return None
+
+    def _connect_actions(self, answer: AssistantMessage) -> None:
+        answer.regenerate_requested.connect(self.regenerate)
+        answer.continue_requested.connect(self.continue_answer)
+        answer.branch_requested.connect(self.switch_branch)
+
+    def _reload_view(self) -> None:
+        self.open(self.conversation_id)
+
+    # -- asking ------------------------------------------------------------------------------
+
     def send(self, text: str) -> None:
         """Add the user's turn and start the answer."""
         if self.busy or not text.strip():
             return
-        self.messages.append(Message("user", text))
-        self.view.add_user_message(text)
-        self._current = self.view.add_assistant_message()
+        if self.conversation_id is None:
+            summary = self.bridge.summary
+            conversation = self.store.create_conversation(
+                model=summary.name if summary else "",
+                system_prompt=self.system_prompt,
+                params=_params_dict(self.params),
+            )
+            self.conversation_id = conversation.id
+        stored = self.store.add_message(self.conversation_id, "user", text)
+        self._show(stored)
+        self._answer(parent_id=stored.id, reload=False)
+        self.conversations_changed.emit()
 
-        context = [Message("system", self.system_prompt)] if self.system_prompt else []
-        self._gen_id = self.bridge.generate(context + self.messages, self.params)
-        self._current.gen_id = self._gen_id
+    def regenerate(self, answer_id: int) -> None:
+        """Answer the same question again; the old answer stays as another version."""
+        if self.busy:
+            return
+        self._answer(parent_id=self.store.message(answer_id).parent_id, reload=True)
+
+    def edit(self, question_id: int, text: str) -> None:
+        """Ask an edited question; the original and its answers stay as another version."""
+        if self.busy or not text.strip() or self.conversation_id is None:
+            return
+        old = self.store.message(question_id)
+        stored = self.store.add_message(self.conversation_id, "user", text, parent_id=old.parent_id)
+        self._answer(parent_id=stored.id, reload=True)
+
+    def continue_answer(self, answer_id: int) -> None:
+        """Go on with an answer that was interrupted or stopped at the length limit."""
+        if self.busy or self.conversation_id is None:
+            return
+        self.store.switch_branch(answer_id)
+        self._reload_view()
+        context = self._context()  # ends with the partial answer, which the model continues
+        self.store.update_message(answer_id, state="streaming")
+        widget = self.view.messages[-1]
+        assert isinstance(widget, AssistantMessage)
+        widget.resume()
+        self._start(widget, answer_id, context)
+
+    def switch_branch(self, message_id: int) -> None:
+        if self.busy:
+            return
+        self.store.switch_branch(message_id)
+        self._reload_view()
+
+    def _answer(self, parent_id: int | None, *, reload: bool) -> None:
+        """Start a new answer after parent_id; reload redraws the chat for its new branch."""
+        assert self.conversation_id is not None
+        summary = self.bridge.summary
+        stored = self.store.add_message(
+            self.conversation_id,
+            "assistant",
+            parent_id=parent_id,
+            state="streaming",
+            model=summary.name if summary else "",
+        )
+        if reload:
+            self._reload_view()
+        else:
+            self._show(stored)
+        widget = self.view.messages[-1]
+        assert isinstance(widget, AssistantMessage)
+        widget.resume()
+        self._start(widget, stored.id, self._context())
+
+    def _start(self, widget: AssistantMessage, message_id: int, context: list[Message]) -> None:
+        self._current = widget
+        self._current_id = message_id
+        self._gen_id = self.bridge.generate(context, self.params)
+        widget.gen_id = self._gen_id
+        self._saver.start()
         self.busy_changed.emit(True)
 
     def stop(self) -> None:
         if self._current is not None:
             self.bridge.cancel(self._gen_id)
 
-    def new_chat(self) -> None:
-        self.stop()
-        self._finish_current()
-        self.messages.clear()
-        self.view.clear()
+    # -- streaming ---------------------------------------------------------------------------
 
-    def _finish_current(self) -> None:
+    def _save_partial(self) -> None:
+        """Write what has streamed so far; a hard kill loses at most SAVE_MS of text."""
+        if self._current is not None and self._current.dirty:
+            self._current.dirty = False
+            self.store.update_message(
+                self._current_id,
+                content=self._current.answer,
+                reasoning=self._current.reasoning,
+            )
+
+    def _end_generation(self) -> None:
+        self._saver.stop()
         if self._current is not None:
             self._current = None
             self.busy_changed.emit(False)
@@ -72,9 +219,23 @@ class ChatController(QObject):
             return
         message = self._current
         message.finish(stats)
-        self.messages.append(Message("assistant", message.answer, message.reasoning))
-        self._finish_current()
+        self.store.update_message(
+            self._current_id,
+            content=message.answer,
+            reasoning=message.reasoning,
+            reasoning_seconds=message.thinking_seconds,
+            reasoning_tokens=message.reasoning_tokens,
+            n_prompt=stats.n_prompt,
+            n_generated=message.generated_tokens,
+            tokens_per_second=stats.tokens_per_second,
+            finish_reason=stats.finish_reason,
+            state="complete",
+        )
+        stored = self.store.message(self._current_id)
+        message.bind(stored.id, self.store.branch(stored))
+        self._end_generation()
         self.answer_finished.emit(stats)
+        self.conversations_changed.emit()
 
     def _on_failed(self, gen_id: int, exc: BaseException) -> None:
         if self._current is None or gen_id != self._gen_id:
@@ -82,8 +243,28 @@ class ChatController(QObject):
         message = self._current
         title, text = describe(exc)
         message.fail(title, text)
-        if message.answer or message.reasoning:  # keep what streamed before the failure
-            self.messages.append(Message("assistant", message.answer, message.reasoning))
+        if message.answer or message.reasoning:  # keep what streamed; it can be continued
+            self.store.update_message(
+                self._current_id,
+                content=message.answer,
+                reasoning=message.reasoning,
+                state="interrupted",
+            )
+            message.mark_interrupted()
         else:
-            self.messages.pop()  # the question stays on screen; it can be asked again
-        self._finish_current()
+            stored = self.store.message(self._current_id)
+            self.store.delete_message(stored.id)
+            question = self.store.message(stored.parent_id) if stored.parent_id else None
+            if question is not None and self.store.child_count(question.id) == 0:
+                self.store.delete_message(question.id)  # unanswered: back to the composer
+                self.question_returned.emit(question.content)
+        self._end_generation()
+        self.conversations_changed.emit()
+
+
+def _params_dict(params: GenerationParams) -> dict[str, object]:
+    return {
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        "max_tokens": params.max_tokens,
+    }

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
@@ -13,12 +16,14 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QSplitter,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from model_runtime import __version__
+from model_runtime.conversations import ConversationStore, ConversationStoreError, default_store
 from model_runtime.errors import EngineCrashed
 from model_runtime.generation import GenerationStats, LoadRequest, ModelSummary
 from model_runtime.starter import STARTER_NAME, STARTER_NOTE, starter_model_path
@@ -28,7 +33,21 @@ from .chat_view import ChatView
 from .composer import Composer
 from .engine_bridge import EngineBridge
 from .error_messages import describe
+from .message_widgets import AssistantMessage
+from .sidebar import Sidebar
 from .welcome import WelcomePanel
+
+SHORTCUTS = (
+    ("Enter", "Send"),
+    ("Shift+Enter", "New line in the prompt"),
+    ("Esc", "Stop the answer"),
+    ("Ctrl+N", "New chat"),
+    ("Ctrl+F", "Search chats and reasoning"),
+    ("Ctrl+L", "Focus the prompt"),
+    ("Ctrl+Shift+C", "Copy the last answer (Shift+click Copy: with reasoning)"),
+    ("Ctrl+O", "Open a model"),
+    ("F1", "This list"),
+)
 
 
 class NoticeBanner(QFrame):
@@ -60,12 +79,19 @@ class NoticeBanner(QFrame):
 class MainWindow(QMainWindow):
     """Wires the parts together; holds no chat or engine logic of its own."""
 
-    def __init__(self, bridge: EngineBridge, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        bridge: EngineBridge,
+        store: ConversationStore | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Ponder")
-        self.resize(1000, 760)
+        self.resize(1180, 780)
         self.bridge = bridge
+        self.store = store if store is not None else default_store()
         self.starter_path = starter_model_path()
+        self.sidebar = Sidebar(self.store)
 
         self.chat_view = ChatView()
         self.welcome = WelcomePanel(self.starter_path is not None)
@@ -81,7 +107,14 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.banner)
         layout.addWidget(self.pages, 1)
         layout.addWidget(self.composer)
-        self.setCentralWidget(central)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.setObjectName("mainSplitter")
+        splitter.addWidget(self.sidebar)
+        splitter.addWidget(central)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([260, 920])
+        splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(splitter)
 
         self.model_label = QLabel("No model loaded")
         self.model_label.setObjectName("modelLabel")
@@ -95,7 +128,7 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.progress)
         status.addPermanentWidget(self.speed_label)
 
-        self.controller = ChatController(bridge, self.chat_view, self)
+        self.controller = ChatController(bridge, self.chat_view, self.store, self)
         self._build_actions()
         self._connect()
         self.composer.set_can_send(False, "Load a model first")
@@ -119,8 +152,12 @@ class MainWindow(QMainWindow):
         self.reload_action = QAction("&Reload model", self)
         self.reload_action.setEnabled(False)
         self.reload_action.triggered.connect(self.reload_model)
+        import_action = QAction("&Import chat…", self)
+        import_action.triggered.connect(self.import_chat)
         for action in (self.open_action, self.starter_action, self.reload_action, self.new_action):
             menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(import_action)
         menu.addSeparator()
         menu.addAction(quit_action)
         chat_menu = self.menuBar().addMenu("&Chat")
@@ -130,11 +167,24 @@ class MainWindow(QMainWindow):
         self.stop_action.triggered.connect(self.controller.stop)
         chat_menu.addAction(self.stop_action)
         self.addAction(self.stop_action)
-        focus = QShortcut(QKeySequence("Ctrl+L"), self)
-        focus.activated.connect(self.composer.edit.setFocus)
+        search = QAction("S&earch chats", self)
+        search.setShortcut(QKeySequence("Ctrl+F"))
+        search.triggered.connect(self.sidebar.focus_search)
+        copy_last = QAction("&Copy last answer", self)
+        copy_last.setShortcut(QKeySequence("Ctrl+Shift+C"))
+        copy_last.triggered.connect(self.copy_last_answer)
+        focus = QAction("&Focus the prompt", self)
+        focus.setShortcut(QKeySequence("Ctrl+L"))
+        focus.triggered.connect(self.composer.edit.setFocus)
+        for action in (search, copy_last, focus):
+            chat_menu.addAction(action)
         help_menu = self.menuBar().addMenu("&Help")
+        keys = QAction("&Keyboard shortcuts", self)
+        keys.setShortcut(QKeySequence(Qt.Key.Key_F1))
+        keys.triggered.connect(self.show_shortcuts)
         about = QAction("&About Ponder", self)
         about.triggered.connect(self.show_about)
+        help_menu.addAction(keys)
         help_menu.addAction(about)
 
     def _connect(self) -> None:
@@ -149,6 +199,12 @@ class MainWindow(QMainWindow):
         self.bridge.load_failed.connect(self._on_load_failed)
         self.bridge.crashed.connect(self._on_crashed)
         self.banner.reload_button.clicked.connect(self.reload_model)
+        self.sidebar.conversation_selected.connect(self.open_conversation)
+        self.sidebar.search_hit_selected.connect(self.open_conversation)
+        self.sidebar.conversation_deleted.connect(self._on_conversation_deleted)
+        self.sidebar.new_chat_requested.connect(self.new_chat)
+        self.controller.conversations_changed.connect(self._on_conversations_changed)
+        self.controller.question_returned.connect(self.composer.edit.setPlainText)
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -178,7 +234,49 @@ class MainWindow(QMainWindow):
 
     def new_chat(self) -> None:
         self.controller.new_chat()
+        self.sidebar.set_current(None)
+        if self.bridge.summary is not None:
+            self.pages.setCurrentWidget(self.chat_view)
         self.composer.edit.setFocus()
+
+    def open_conversation(self, conversation_id: int, _message_id: int | None = None) -> None:
+        """Show a stored conversation (from the list or a search hit)."""
+        self.controller.open(conversation_id)
+        self.sidebar.set_current(conversation_id)
+        self.pages.setCurrentWidget(self.chat_view)
+
+    def import_chat(self, path: str | None = None) -> None:
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Import a chat", "", "Ponder chat (*.json)")
+            if not path:
+                return
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            conversation = self.store.import_json(data)
+        except (OSError, ValueError, ConversationStoreError) as exc:
+            self.banner.show_error("This chat can't be imported", str(exc))
+            return
+        self.sidebar.refresh()
+        self.open_conversation(conversation.id)
+
+    def copy_last_answer(self) -> None:
+        answers = [m for m in self.chat_view.messages if isinstance(m, AssistantMessage)]
+        if answers:
+            answers[-1].copy_to_clipboard()
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(
+            f"<tr><td><b>{keys}</b></td><td>{what}</td></tr>" for keys, what in SHORTCUTS
+        )
+        QMessageBox.information(self, "Keyboard shortcuts", f"<table cellpadding=4>{rows}</table>")
+
+    def _on_conversations_changed(self) -> None:
+        self.sidebar.current_id = self.controller.conversation_id
+        self.sidebar.refresh()
+
+    def _on_conversation_deleted(self, conversation_id: int) -> None:
+        if conversation_id == self.controller.conversation_id:
+            self.new_chat()
 
     def show_about(self) -> None:
         QMessageBox.about(

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
+from model_runtime.conversations import Branch, StoredMessage
 from model_runtime.generation import GenerationStats
 
 from .answer_view import AnswerView
@@ -23,40 +33,120 @@ def _joined(parts: list[str]) -> str:
     return parts[0] if parts else ""
 
 
+class ActionBar(QWidget):
+    """Small buttons under a message: copy, edit, regenerate, continue, ◀ 1/2 ▶."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("actionBar")
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(2)
+        self.previous = self._button("◀", "Previous version")
+        self.position = QLabel(self)
+        self.position.setObjectName("branchPosition")
+        self.next = self._button("▶", "Next version")
+        for widget in (self.previous, self.position, self.next):
+            self._layout.addWidget(widget)
+        self._layout.addStretch(1)
+        self.set_branch(None, None)
+
+    def _button(self, text: str, tip: str) -> QToolButton:
+        button = QToolButton(self)
+        button.setText(text)
+        button.setToolTip(tip)
+        button.setAutoRaise(True)
+        button.setCursor(Qt.CursorShape.PointingHandCursor)
+        return button
+
+    def add(self, text: str, tip: str) -> QToolButton:
+        button = self._button(text, tip)
+        self._layout.insertWidget(self._layout.count() - 1, button)  # before the stretch
+        return button
+
+    def set_branch(self, message_id: int | None, branch: Branch | None) -> None:
+        """Show ◀ i/n ▶ when this turn has other versions."""
+        several = branch is not None and branch.count > 1
+        for widget in (self.previous, self.position, self.next):
+            widget.setVisible(several)
+        if several and branch is not None:
+            self.position.setText(f"{branch.index}/{branch.count}")
+            self.previous.setEnabled(branch.index > 1)
+            self.next.setEnabled(branch.index < branch.count)
+
+
 class UserMessage(QFrame):
     """What the person wrote, shown as plain text (never interpreted)."""
+
+    edit_requested = Signal(int, str)  # message id, the edited question
+    branch_requested = Signal(int)  # the sibling to show
 
     def __init__(self, text: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("userMessage")
         self.text = text
+        self.message_id = 0
+        self._branch: Branch | None = None
         label = QLabel(self)
         label.setObjectName("userText")
         label.setTextFormat(Qt.TextFormat.PlainText)
         label.setText(text)
         label.setWordWrap(True)
         label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(12, 8, 12, 8)
+        self.action_bar = ActionBar(self)
+        self.edit_button = self.action_bar.add("Edit", "Edit this question and ask again")
+        self.edit_button.clicked.connect(self._edit)
+        self.action_bar.previous.clicked.connect(lambda: self._step(-1))
+        self.action_bar.next.clicked.connect(lambda: self._step(1))
+        self.edit_button.hide()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 4)
         layout.addWidget(label)
+        layout.addWidget(self.action_bar)
+
+    def bind(self, message_id: int, branch: Branch) -> None:
+        self.message_id = message_id
+        self._branch = branch
+        self.edit_button.show()
+        self.action_bar.set_branch(message_id, branch)
+
+    def _step(self, step: int) -> None:
+        if self._branch is not None:
+            self.branch_requested.emit(self._branch.sibling_ids[self._branch.index - 1 + step])
+
+    def _edit(self) -> None:
+        text, ok = QInputDialog.getMultiLineText(self, "Edit question", "Question:", self.text)
+        if ok and text.strip() and text != self.text:
+            self.edit_requested.emit(self.message_id, text)
 
 
 class AssistantMessage(QFrame):
-    """An answer being streamed: text is buffered and painted at most every REPAINT_MS."""
+    """An answer: streamed text is buffered and painted at most every REPAINT_MS."""
+
+    regenerate_requested = Signal(int)
+    continue_requested = Signal(int)
+    branch_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("assistantMessage")
         self.gen_id = 0
+        self.message_id = 0
+        self.dirty = False  # streamed text not yet saved
         self._answer_parts: list[str] = []  # joined lazily: no quadratic string building
         self._reasoning_parts: list[str] = []
         self.stats: GenerationStats | None = None
         self.streaming = True
+        self.thinking_seconds = 0.0
+        self.reasoning_tokens = 0
+        self.generated_tokens = 0
+        self._earlier_tokens = (0, 0)  # (generated, reasoning) before a Continue
         self._started = time.monotonic()
         self._thinking_started: float | None = None
         self._answer_started: float | None = None
         self._pending_thinking: list[str] = []
         self._pending_answer: list[str] = []
+        self._branch: Branch | None = None
         self.thinking: ThinkingPane | None = None
         self.answer_view = AnswerView(self)
         self.answer_view.hide()
@@ -65,11 +155,28 @@ class AssistantMessage(QFrame):
         self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setWordWrap(True)
         self.status.setText("…")
+        self.action_bar = ActionBar(self)
+        self.copy_button = self.action_bar.add(
+            "Copy", "Copy the answer (Shift: with its reasoning)"
+        )
+        self.copy_button.clicked.connect(self.copy_to_clipboard)
+        self.regenerate_button = self.action_bar.add("Regenerate", "Answer again; keeps this one")
+        self.regenerate_button.clicked.connect(
+            lambda: self.regenerate_requested.emit(self.message_id)
+        )
+        self.continue_button = self.action_bar.add(
+            "Continue", "Go on from where the answer stopped"
+        )
+        self.continue_button.clicked.connect(lambda: self.continue_requested.emit(self.message_id))
+        self.action_bar.previous.clicked.connect(lambda: self._step(-1))
+        self.action_bar.next.clicked.connect(lambda: self._step(1))
+        self.action_bar.hide()
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(4, 4, 4, 4)
         self._layout.setSpacing(6)
         self._layout.addWidget(self.answer_view)
         self._layout.addWidget(self.status)
+        self._layout.addWidget(self.action_bar)
         self._repaint = Throttle(self._paint, REPAINT_MS, self)
 
     @property
@@ -80,16 +187,86 @@ class AssistantMessage(QFrame):
     def reasoning(self) -> str:
         return _joined(self._reasoning_parts)
 
-    # -- streaming -------------------------------------------------------------------------
+    # -- stored messages ---------------------------------------------------------------------
+
+    def show_stored(self, message: StoredMessage) -> None:
+        """Show a saved answer as it was (reasoning collapsed, figures, interrupted or not)."""
+        self.streaming = False
+        self._answer_parts = [message.content] if message.content else []
+        self._reasoning_parts = [message.reasoning] if message.reasoning else []
+        self.thinking_seconds = message.reasoning_seconds
+        self.reasoning_tokens = message.reasoning_tokens
+        self.generated_tokens = message.n_generated
+        if message.reasoning:
+            pane = self._ensure_pane()
+            pane.append(message.reasoning)
+            pane.finish(message.reasoning_seconds, message.reasoning_tokens or None)
+        if message.content:
+            self.answer_view.show()
+            self.answer_view.finish_markdown(message.content)
+        if message.state == "interrupted":
+            self.status.setText("Interrupted — Continue picks up where it stopped.")
+        else:
+            self.status.setText(
+                _figures(message.finish_reason, message.n_generated, message.tokens_per_second)
+            )
+        self._update_actions(message.state, message.finish_reason)
+
+    def bind(self, message_id: int, branch: Branch) -> None:
+        self.message_id = message_id
+        self._branch = branch
+        self.action_bar.set_branch(message_id, branch)
+
+    def _step(self, step: int) -> None:
+        if self._branch is not None:
+            self.branch_requested.emit(self._branch.sibling_ids[self._branch.index - 1 + step])
+
+    def _update_actions(self, state: str, finish_reason: str) -> None:
+        self.action_bar.setVisible(not self.streaming)
+        self.continue_button.setVisible(
+            state == "interrupted" or finish_reason in ("length", "cancelled")
+        )
+
+    def resume(self) -> None:
+        """Stream more into this answer (Continue): the text so far stays."""
+        self.streaming = True
+        self.action_bar.hide()
+        self._earlier_tokens = (self.generated_tokens, self.reasoning_tokens)
+        self._started = time.monotonic()
+        if self.answer:
+            self._answer_started = self._started
+            self.answer_view.set_markdown_streaming(self.answer)
+        elif self.thinking is not None:
+            self._thinking_started = self._started - self.thinking_seconds
+            self.thinking.resume()
+        self.status.setText("…")
+
+    def copy_to_clipboard(self) -> None:
+        modifiers = QGuiApplication.keyboardModifiers()
+        with_reasoning = bool(modifiers & Qt.KeyboardModifier.ShiftModifier)
+        QGuiApplication.clipboard().setText(self.copy_text(with_reasoning=with_reasoning))
+
+    def copy_text(self, *, with_reasoning: bool = False) -> str:
+        if with_reasoning and self.reasoning.strip():
+            return f"<think>\n{self.reasoning.strip()}\n</think>\n\n{self.answer}"
+        return self.answer
+
+    # -- streaming ---------------------------------------------------------------------------
+
+    def _ensure_pane(self) -> ThinkingPane:
+        if self.thinking is None:
+            self.thinking = ThinkingPane(self)
+            self._layout.insertWidget(0, self.thinking)
+        return self.thinking
 
     def add_chunk(self, kind: str, text: str) -> None:
+        self.dirty = True
         if kind == "thinking":
             if self.thinking is None:
                 self._thinking_started = time.monotonic()
-                self.thinking = ThinkingPane(self)
-                self._layout.insertWidget(0, self.thinking)
-            elif not self.thinking.thinking:  # a second thinking segment
-                self.thinking.set_expanded(True)
+                self._ensure_pane()
+            elif self.thinking is not None and not self.thinking.thinking:
+                self.thinking.resume()  # a second thinking segment
             self._reasoning_parts.append(text)
             self._pending_thinking.append(text)
         else:
@@ -114,7 +291,8 @@ class AssistantMessage(QFrame):
     def _end_thinking(self, tokens: int | None = None, note: str = "") -> None:
         assert self.thinking is not None
         end = self._answer_started or time.monotonic()
-        self.thinking.finish(end - (self._thinking_started or self._started), tokens, note)
+        self.thinking_seconds = end - (self._thinking_started or self._started)
+        self.thinking.finish(self.thinking_seconds, tokens, note)
 
     def finish(self, stats: GenerationStats) -> None:
         """The answer is complete: final Markdown render, thinking summary, figures."""
@@ -122,23 +300,20 @@ class AssistantMessage(QFrame):
         self._paint()
         self.streaming = False
         self.stats = stats
+        earlier_generated, earlier_reasoning = self._earlier_tokens
+        self.generated_tokens = earlier_generated + stats.n_generated
+        self.reasoning_tokens = earlier_reasoning + stats.n_thinking
         if self.thinking is not None:
             note = "no answer yet" if stats.unclosed_thinking else ""
-            end = self._answer_started or time.monotonic()
-            seconds = stats.thinking_seconds or end - (self._thinking_started or self._started)
-            self.thinking.finish(seconds, stats.n_thinking, note)
+            if self.thinking.thinking or stats.n_thinking:
+                end = self._answer_started or time.monotonic()
+                self.thinking_seconds = end - (self._thinking_started or self._started)
+            self.thinking.finish(self.thinking_seconds, self.reasoning_tokens or None, note)
         if self.answer:
             self.answer_view.finish_markdown(self.answer)
-        parts = []
-        if stats.finish_reason == "cancelled":
-            parts.append("Stopped")
-        elif stats.finish_reason == "length":
-            parts.append("Stopped at the length limit")
-        parts.append(f"{stats.n_generated:,} tokens")
-        if stats.tokens_per_second:
-            parts.append(f"{stats.tokens_per_second:.1f} tokens/s")
-        parts.append(f"first token after {stats.ttft_seconds:.2f} s")
-        self.status.setText(" · ".join(parts))
+        figures = _figures(stats.finish_reason, self.generated_tokens, stats.tokens_per_second)
+        self.status.setText(f"{figures} · first token after {stats.ttft_seconds:.2f} s")
+        self._update_actions("complete", stats.finish_reason)
 
     def fail(self, title: str, message: str) -> None:
         """Show an error in place of (or after) the partial answer; what streamed stays."""
@@ -153,3 +328,19 @@ class AssistantMessage(QFrame):
         self.status.setText(f"⚠ {title}: {message}")
         self.status.style().unpolish(self.status)
         self.status.style().polish(self.status)
+
+    def mark_interrupted(self) -> None:
+        """The partial answer was kept: offer to continue it."""
+        self._update_actions("interrupted", "")
+
+
+def _figures(finish_reason: str, generated: int, tokens_per_second: float) -> str:
+    parts = []
+    if finish_reason == "cancelled":
+        parts.append("Stopped")
+    elif finish_reason == "length":
+        parts.append("Stopped at the length limit")
+    parts.append(f"{generated:,} tokens")
+    if tokens_per_second:
+        parts.append(f"{tokens_per_second:.1f} tokens/s")
+    return " · ".join(parts)

@@ -6,7 +6,7 @@ import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFontMetrics, QTextCursor
-from PySide6.QtWidgets import QPlainTextEdit, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QSizePolicy, QTextEdit, QToolButton, QVBoxLayout, QWidget
 
 MAX_BODY_LINES = 14
 
@@ -42,11 +42,12 @@ class ThinkingPane(QWidget):
         self.header.setCursor(Qt.CursorShape.PointingHandCursor)
         self.header.setAutoRaise(True)
         self.header.toggled.connect(self._on_toggled)
-        self.body = QPlainTextEdit(self)
+        self.body = QTextEdit(self)
         self.body.setObjectName("thinkingBody")
         self.body.setReadOnly(True)
-        self.body.setFrameShape(QPlainTextEdit.Shape.NoFrame)
-        self.body.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.body.setFrameShape(QTextEdit.Shape.NoFrame)
+        self.body.setLineWrapMode(QTextEdit.LineWrapMode.WidgetWidth)
+        self.body.setAcceptRichText(False)
         self.body.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.body.document().contentsChanged.connect(self._fit_height)
         layout = QVBoxLayout(self)
@@ -86,6 +87,7 @@ class ThinkingPane(QWidget):
         """Thinking is over: show the summary, and collapse if it was still streaming."""
         was_thinking = self._thinking
         self._thinking = False
+        self._trim_trailing_space()
         self._ticker.stop()
         self._seconds = seconds
         self._tokens = tokens
@@ -93,6 +95,26 @@ class ThinkingPane(QWidget):
         self._update_header()
         if was_thinking:
             self.set_expanded(False)
+
+    def _trim_trailing_space(self) -> None:
+        """R1 ends its reasoning with blank lines; don't show them as empty space."""
+        text = self.body.toPlainText()
+        extra = len(text) - len(text.rstrip())
+        if extra:
+            cursor = QTextCursor(self.body.document())
+            cursor.movePosition(QTextCursor.MoveOperation.End)
+            cursor.movePosition(
+                QTextCursor.MoveOperation.Left, QTextCursor.MoveMode.KeepAnchor, extra
+            )
+            cursor.removeSelectedText()
+
+    def resume(self) -> None:
+        """Thinking goes on (Continue, or a second thinking segment): stream and expand again."""
+        self._started = time.monotonic() - self._seconds
+        self._thinking = True
+        self._ticker.start()
+        self._update_header()
+        self.set_expanded(True)
 
     def set_expanded(self, expanded: bool) -> None:
         self.header.setChecked(expanded)
@@ -118,16 +140,22 @@ class ThinkingPane(QWidget):
     def _fit_height(self) -> None:
         """Grow with the text up to MAX_BODY_LINES, then scroll inside."""
         doc = self.body.document()
+        doc.setTextWidth(self.body.viewport().width())
         line = QFontMetrics(self.body.font()).lineSpacing()
-        lines = int(doc.size().height())  # QPlainTextEdit's layout counts lines
+        text_height = doc.size().height()
         if doc.blockCount() > 1 and not doc.lastBlock().text():
-            lines -= 1  # reasoning ends with a newline; don't show an empty last line
-        lines = max(1, lines)
-        height = min(lines, MAX_BODY_LINES) * line + 12
+            text_height -= line  # reasoning ends with a newline; no empty last line
+        limit = MAX_BODY_LINES * line
+        frame = self.body.frameWidth() * 2 + 4
         self.body.setVerticalScrollBarPolicy(
             Qt.ScrollBarPolicy.ScrollBarAsNeeded
-            if lines > MAX_BODY_LINES
+            if text_height > limit
             else Qt.ScrollBarPolicy.ScrollBarAlwaysOff
         )
+        height = int(min(text_height, limit)) + frame
         if self.body.height() != height:
             self.body.setFixedHeight(height)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_height()
