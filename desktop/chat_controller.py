@@ -13,6 +13,7 @@ from .error_messages import describe
 from .message_widgets import AssistantMessage, UserMessage
 
 SAVE_MS = 500  # at most this much streamed text is lost if the process is killed
+PAGE = 30  # messages built when a conversation opens, and per "show earlier"
 
 
 class ChatController(QObject):
@@ -43,6 +44,8 @@ class ChatController(QObject):
         self._saver = QTimer(self)
         self._saver.setInterval(SAVE_MS)
         self._saver.timeout.connect(self._save_partial)
+        self._older: list[StoredMessage] = []  # not built yet: above what the view shows
+        view.earlier_requested.connect(self.show_earlier)
         bridge.chunk.connect(self._on_chunk)
         bridge.finished.connect(self._on_finished)
         bridge.failed.connect(self._on_failed)
@@ -78,27 +81,39 @@ class ChatController(QObject):
             return
         conversation = self.store.conversation(conversation_id)
         self.system_prompt = conversation.system_prompt
-        for message in self.store.visible_messages(conversation_id):
+        visible = self.store.visible_messages(conversation_id)
+        self._older = visible[:-PAGE]
+        for message in visible[-PAGE:]:
             self._show(message)
+        self.view.set_earlier(len(self._older))
+
+    def show_earlier(self) -> None:
+        """Build the next page of older messages above the ones shown."""
+        if not self._older:
+            return
+        page, self._older = self._older[-PAGE:], self._older[:-PAGE]
+        self.view.prepend([self._widget_for(message) for message in page])
+        self.view.set_earlier(len(self._older))
 
     def new_chat(self) -> None:
         self.open(None)
 
-    def _show(self, message: StoredMessage) -> UserMessage | AssistantMessage | None:
+    def _show(self, message: StoredMessage) -> None:
+        self.view.append(self._widget_for(message))
+
+    def _widget_for(self, message: StoredMessage) -> UserMessage | AssistantMessage:
         branch = self.store.branch(message)
         if message.role == "user":
-            user = self.view.add_user_message(message.content)
+            user = UserMessage(message.content)
             user.bind(message.id, branch)
             user.edit_requested.connect(self.edit)
             user.branch_requested.connect(self.switch_branch)
             return user
-        if message.role == "assistant":
-            answer = self.view.add_assistant_message()
-            answer.show_stored(message)
-            answer.bind(message.id, branch)
-            self._connect_actions(answer)
-            return answer
-        return None
+        answer = AssistantMessage()
+        answer.show_stored(message)
+        answer.bind(message.id, branch)
+        self._connect_actions(answer)
+        return answer
 
     def _connect_actions(self, answer: AssistantMessage) -> None:
         answer.regenerate_requested.connect(self.regenerate)

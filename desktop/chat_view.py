@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from .message_widgets import AssistantMessage, UserMessage
 
@@ -11,7 +13,13 @@ COLUMN_MAX_WIDTH = 860
 
 
 class ChatView(QScrollArea):
-    """Messages stacked top to bottom; stays pinned to the bottom while the user is there."""
+    """Messages stacked top to bottom; stays pinned to the bottom while the user is there.
+
+    A long conversation shows its last messages first; older ones are built when the user
+    scrolls to the top (or clicks "Show earlier messages"), so opening it stays fast.
+    """
+
+    earlier_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -31,6 +39,11 @@ class ChatView(QScrollArea):
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.hint.setTextFormat(Qt.TextFormat.PlainText)
         self._layout.addWidget(self.hint)
+        self.earlier_button = QPushButton("Show earlier messages", self._column)
+        self.earlier_button.setObjectName("earlierButton")
+        self.earlier_button.clicked.connect(self.earlier_requested)
+        self.earlier_button.hide()
+        self._layout.addWidget(self.earlier_button, 0, Qt.AlignmentFlag.AlignHCenter)
         self._layout.addStretch(1)
         outer = QWidget()
         outer.setObjectName("chatOuter")
@@ -38,14 +51,42 @@ class ChatView(QScrollArea):
         outer_layout.setContentsMargins(0, 0, 0, 0)
         outer_layout.addWidget(self._column, 0, Qt.AlignmentFlag.AlignHCenter)
         self.setWidget(outer)
+        self._outer = outer
         self._follow = True
         bar = self.verticalScrollBar()
         bar.valueChanged.connect(self._on_scrolled)
         bar.rangeChanged.connect(self._on_range_changed)
+        bar.actionTriggered.connect(self._on_user_scroll)  # not layout changes
         self.messages: list[QWidget] = []
 
     def _on_scrolled(self, value: int) -> None:
         self._follow = value >= self.verticalScrollBar().maximum() - 8
+
+    def _on_user_scroll(self, _action: int) -> None:
+        """The user scrolled (wheel, keys, drag): at the top, build older messages."""
+        QTimer.singleShot(0, self._maybe_load_earlier)
+
+    def _maybe_load_earlier(self) -> None:
+        if self.verticalScrollBar().value() == 0 and self.earlier_button.isVisible():
+            self.earlier_requested.emit()
+
+    def set_earlier(self, count: int) -> None:
+        """How many older messages are not built yet (0 hides the button)."""
+        self.earlier_button.setText(f"Show {count:,} earlier messages")
+        self.earlier_button.setVisible(count > 0)
+
+    def prepend(self, widgets: Sequence[QWidget]) -> None:
+        """Put older messages above the first one, keeping what the user looks at in place."""
+        bar = self.verticalScrollBar()
+        before = bar.maximum() - bar.value()
+        first = self._layout.indexOf(self.earlier_button) + 1
+        for offset, widget in enumerate(widgets):
+            self._layout.insertWidget(first + offset, widget)
+        self.messages[:0] = widgets
+        self._follow = False
+        self._column.adjustSize()
+        self._outer.adjustSize()
+        bar.setValue(bar.maximum() - before)
 
     def _on_range_changed(self, _minimum: int, maximum: int) -> None:
         if self._follow:
@@ -56,7 +97,7 @@ class ChatView(QScrollArea):
         self.hint.setText(text)
         self.hint.setVisible(not self.messages)
 
-    def _append(self, widget: QWidget) -> None:
+    def append(self, widget: QWidget) -> None:
         self.hint.hide()
         self._layout.insertWidget(self._layout.count() - 1, widget)
         self.messages.append(widget)
@@ -75,12 +116,12 @@ class ChatView(QScrollArea):
 
     def add_user_message(self, text: str) -> UserMessage:
         widget = UserMessage(text)
-        self._append(widget)
+        self.append(widget)
         return widget
 
     def add_assistant_message(self) -> AssistantMessage:
         widget = AssistantMessage()
-        self._append(widget)
+        self.append(widget)
         return widget
 
     def clear(self) -> None:
@@ -88,4 +129,5 @@ class ChatView(QScrollArea):
             self._layout.removeWidget(widget)
             widget.deleteLater()
         self.messages.clear()
+        self.earlier_button.hide()
         self.hint.show()

@@ -199,8 +199,8 @@ class AssistantMessage(QFrame):
         self.generated_tokens = message.n_generated
         if message.reasoning:
             pane = self._ensure_pane()
-            pane.append(message.reasoning)
             pane.finish(message.reasoning_seconds, message.reasoning_tokens or None)
+            pane.set_text_later(message.reasoning.rstrip())
         if message.content:
             self.answer_view.show()
             self.answer_view.finish_markdown(message.content)

@@ -33,6 +33,7 @@ class ThinkingPane(QWidget):
         self._thinking = True
         self._note = ""
         self._seconds = 0.0
+        self._deferred: str | None = None
         self._tokens: int | None = None
         self.header = QToolButton(self)
         self.header.setObjectName("thinkingHeader")
@@ -71,7 +72,14 @@ class ThinkingPane(QWidget):
         return self._thinking
 
     def text(self) -> str:
-        return self.body.toPlainText()
+        return self._deferred if self._deferred is not None else self.body.toPlainText()
+
+    def set_text_later(self, text: str) -> None:
+        """Saved reasoning: laid out only when the pane is first opened (long chats stay fast)."""
+        if self.expanded:
+            self.append(text)
+        else:
+            self._deferred = text
 
     def append(self, text: str) -> None:
         """Add streamed reasoning at the end, keeping the view pinned to the newest line."""
@@ -120,6 +128,9 @@ class ThinkingPane(QWidget):
         self.header.setChecked(expanded)
 
     def _on_toggled(self, expanded: bool) -> None:
+        if expanded and self._deferred is not None:
+            text, self._deferred = self._deferred, None
+            self.append(text)
         self.body.setVisible(expanded)
         self._update_header()
         self.toggled.emit(expanded)
