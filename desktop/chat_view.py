@@ -53,6 +53,14 @@ class ChatView(QScrollArea):
         self.setWidget(outer)
         self._outer = outer
         self._follow = True
+        self._bottom_timer = QTimer(self)  # owned by the view: never fires after it is gone
+        self._bottom_timer.setSingleShot(True)
+        self._bottom_timer.setInterval(0)
+        self._bottom_timer.timeout.connect(self._to_bottom)
+        self._earlier_timer = QTimer(self)
+        self._earlier_timer.setSingleShot(True)
+        self._earlier_timer.setInterval(0)
+        self._earlier_timer.timeout.connect(self._maybe_load_earlier)
         bar = self.verticalScrollBar()
         bar.valueChanged.connect(self._on_scrolled)
         bar.rangeChanged.connect(self._on_range_changed)
@@ -64,7 +72,7 @@ class ChatView(QScrollArea):
 
     def _on_user_scroll(self, _action: int) -> None:
         """The user scrolled (wheel, keys, drag): at the top, build older messages."""
-        QTimer.singleShot(0, self._maybe_load_earlier)
+        self._earlier_timer.start()
 
     def _maybe_load_earlier(self) -> None:
         if self.verticalScrollBar().value() == 0 and self.earlier_button.isVisible():
@@ -110,9 +118,10 @@ class ChatView(QScrollArea):
 
     def scroll_to_end(self) -> None:
         self._follow = True
-        QTimer.singleShot(
-            0, lambda: self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
-        )
+        self._bottom_timer.start()  # after the layout has grown
+
+    def _to_bottom(self) -> None:
+        self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
 
     def add_user_message(self, text: str) -> UserMessage:
         widget = UserMessage(text)
