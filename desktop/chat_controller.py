@@ -8,6 +8,7 @@ from model_runtime.conversations import ConversationStore, StoredMessage
 from model_runtime.generation import GenerationParams, GenerationStats, Message
 
 from .chat_view import ChatView
+from .conversation_settings import params_from_dict, params_to_dict
 from .engine_bridge import EngineBridge
 from .error_messages import describe
 from .message_widgets import AssistantMessage, UserMessage
@@ -23,6 +24,7 @@ class ChatController(QObject):
     answer_finished = Signal(object)  # GenerationStats
     conversations_changed = Signal()  # a title, a new chat, an update: the sidebar refreshes
     question_returned = Signal(str)  # a question that got no answer goes back to the composer
+    context_used = Signal(int)  # tokens the conversation takes in the model's context
 
     def __init__(
         self,
@@ -81,7 +83,10 @@ class ChatController(QObject):
             return
         conversation = self.store.conversation(conversation_id)
         self.system_prompt = conversation.system_prompt
+        self.params = params_from_dict(conversation.params, self.params)
         visible = self.store.visible_messages(conversation_id)
+        answered = [m for m in visible if m.role == "assistant" and m.n_prompt]
+        self.context_used.emit(answered[-1].n_prompt + answered[-1].n_generated if answered else 0)
         self._older = visible[:-PAGE]
         for message in visible[-PAGE:]:
             self._show(message)
@@ -97,6 +102,23 @@ class ChatController(QObject):
 
     def new_chat(self) -> None:
         self.open(None)
+        self.context_used.emit(0)
+
+    def apply_settings(self, system_prompt: str, params: GenerationParams) -> None:
+        """New settings for this conversation (and the next new ones)."""
+        self.system_prompt, self.params = system_prompt, params
+        if self.conversation_id is not None:
+            self.store.update_conversation(
+                self.conversation_id, system_prompt=system_prompt, params=params_to_dict(params)
+            )
+
+    def delete_message(self, message_id: int) -> None:
+        """Remove a message and what followed it on its branch."""
+        if self.busy:
+            return
+        self.store.delete_message(message_id)
+        self._reload_view()
+        self.conversations_changed.emit()
 
     def _show(self, message: StoredMessage) -> None:
         self.view.append(self._widget_for(message))
@@ -108,6 +130,7 @@ class ChatController(QObject):
             user.bind(message.id, branch)
             user.edit_requested.connect(self.edit)
             user.branch_requested.connect(self.switch_branch)
+            user.delete_requested.connect(self.delete_message)
             return user
         answer = AssistantMessage()
         answer.show_stored(message)
@@ -119,6 +142,7 @@ class ChatController(QObject):
         answer.regenerate_requested.connect(self.regenerate)
         answer.continue_requested.connect(self.continue_answer)
         answer.branch_requested.connect(self.switch_branch)
+        answer.delete_requested.connect(self.delete_message)
 
     def _reload_view(self) -> None:
         self.open(self.conversation_id)
@@ -134,7 +158,7 @@ class ChatController(QObject):
             conversation = self.store.create_conversation(
                 model=summary.name if summary else "",
                 system_prompt=self.system_prompt,
-                params=_params_dict(self.params),
+                params=params_to_dict(self.params),
             )
             self.conversation_id = conversation.id
         stored = self.store.add_message(self.conversation_id, "user", text)
@@ -249,6 +273,7 @@ class ChatController(QObject):
         stored = self.store.message(self._current_id)
         message.bind(stored.id, self.store.branch(stored))
         self._end_generation()
+        self.context_used.emit(stats.n_prompt + stats.n_generated)
         self.answer_finished.emit(stats)
         self.conversations_changed.emit()
 
@@ -275,11 +300,3 @@ class ChatController(QObject):
                 self.question_returned.emit(question.content)
         self._end_generation()
         self.conversations_changed.emit()
-
-
-def _params_dict(params: GenerationParams) -> dict[str, object]:
-    return {
-        "temperature": params.temperature,
-        "top_p": params.top_p,
-        "max_tokens": params.max_tokens,
-    }

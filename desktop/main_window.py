@@ -31,6 +31,7 @@ from model_runtime.starter import STARTER_NAME, STARTER_NOTE, starter_model_path
 from .chat_controller import ChatController
 from .chat_view import ChatView
 from .composer import Composer
+from .conversation_settings import ConversationSettings
 from .engine_bridge import EngineBridge
 from .error_messages import describe
 from .message_widgets import AssistantMessage
@@ -46,6 +47,7 @@ SHORTCUTS = (
     ("Ctrl+L", "Focus the prompt"),
     ("Ctrl+Shift+C", "Copy the last answer (Shift+click Copy: with reasoning)"),
     ("Ctrl+O", "Open a model"),
+    ("Ctrl+,", "Conversation settings (system prompt, sampling)"),
     ("F1", "This list"),
 )
 
@@ -119,6 +121,8 @@ class MainWindow(QMainWindow):
         self.model_label = QLabel("No model loaded")
         self.model_label.setObjectName("modelLabel")
         self.speed_label = QLabel("")
+        self.context_label = QLabel("")
+        self.context_label.setObjectName("contextMeter")
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
         self.progress.setMaximumWidth(160)
@@ -126,6 +130,7 @@ class MainWindow(QMainWindow):
         status = self.statusBar()
         status.addWidget(self.model_label, 1)
         status.addPermanentWidget(self.progress)
+        status.addPermanentWidget(self.context_label)
         status.addPermanentWidget(self.speed_label)
 
         self.controller = ChatController(bridge, self.chat_view, self.store, self)
@@ -176,7 +181,10 @@ class MainWindow(QMainWindow):
         focus = QAction("&Focus the prompt", self)
         focus.setShortcut(QKeySequence("Ctrl+L"))
         focus.triggered.connect(self.composer.edit.setFocus)
-        for action in (search, copy_last, focus):
+        settings = QAction("Conversation &settings…", self)
+        settings.setShortcut(QKeySequence("Ctrl+,"))
+        settings.triggered.connect(self.edit_conversation_settings)
+        for action in (search, copy_last, focus, settings):
             chat_menu.addAction(action)
         help_menu = self.menuBar().addMenu("&Help")
         keys = QAction("&Keyboard shortcuts", self)
@@ -205,6 +213,7 @@ class MainWindow(QMainWindow):
         self.sidebar.new_chat_requested.connect(self.new_chat)
         self.controller.conversations_changed.connect(self._on_conversations_changed)
         self.controller.question_returned.connect(self.composer.edit.setPlainText)
+        self.controller.context_used.connect(self._on_context_used)
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -258,6 +267,24 @@ class MainWindow(QMainWindow):
             return
         self.sidebar.refresh()
         self.open_conversation(conversation.id)
+
+    def edit_conversation_settings(self) -> None:
+        dialog = ConversationSettings(self.controller.system_prompt, self.controller.params, self)
+        if dialog.exec():
+            self.controller.apply_settings(dialog.result_system_prompt(), dialog.result_params())
+
+    def _on_context_used(self, tokens: int) -> None:
+        """The context meter: how full the model's context is after the last answer."""
+        summary = self.bridge.summary
+        if not tokens or summary is None:
+            self.context_label.setText("")
+            return
+        share = tokens / summary.n_ctx
+        self.context_label.setText(f"Context {tokens:,} / {summary.n_ctx:,} ({share:.0%})")
+        self.context_label.setToolTip(
+            "Tokens this conversation takes in the model's context. Past reasoning is not "
+            "sent back, so it costs context only while the model writes it."
+        )
 
     def copy_last_answer(self) -> None:
         answers = [m for m in self.chat_view.messages if isinstance(m, AssistantMessage)]

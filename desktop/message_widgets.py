@@ -80,6 +80,7 @@ class UserMessage(QFrame):
 
     edit_requested = Signal(int, str)  # message id, the edited question
     branch_requested = Signal(int)  # the sibling to show
+    delete_requested = Signal(int)
 
     def __init__(self, text: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -96,6 +97,9 @@ class UserMessage(QFrame):
         self.action_bar = ActionBar(self)
         self.edit_button = self.action_bar.add("Edit", "Edit this question and ask again")
         self.edit_button.clicked.connect(self._edit)
+        self.delete_button = self.action_bar.add("Delete", "Delete this question and what followed")
+        self.delete_button.clicked.connect(lambda: self.delete_requested.emit(self.message_id))
+        self.delete_button.hide()
         self.action_bar.previous.clicked.connect(lambda: self._step(-1))
         self.action_bar.next.clicked.connect(lambda: self._step(1))
         self.edit_button.hide()
@@ -108,6 +112,7 @@ class UserMessage(QFrame):
         self.message_id = message_id
         self._branch = branch
         self.edit_button.show()
+        self.delete_button.show()
         self.action_bar.set_branch(message_id, branch)
 
     def _step(self, step: int) -> None:
@@ -126,6 +131,7 @@ class AssistantMessage(QFrame):
     regenerate_requested = Signal(int)
     continue_requested = Signal(int)
     branch_requested = Signal(int)
+    delete_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -168,6 +174,8 @@ class AssistantMessage(QFrame):
             "Continue", "Go on from where the answer stopped"
         )
         self.continue_button.clicked.connect(lambda: self.continue_requested.emit(self.message_id))
+        self.delete_button = self.action_bar.add("Delete", "Delete this answer and what followed")
+        self.delete_button.clicked.connect(lambda: self.delete_requested.emit(self.message_id))
         self.action_bar.previous.clicked.connect(lambda: self._step(-1))
         self.action_bar.next.clicked.connect(lambda: self._step(1))
         self.action_bar.hide()
