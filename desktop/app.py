@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from model_runtime import __version__
+from model_runtime.errors import PonderError
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
@@ -51,17 +52,28 @@ def create_application() -> QApplication:
 
 def create_window() -> MainWindow:
     """The main window with its own engine process (started on the first load)."""
+    from model_runtime.conversations import default_store
+
     from .engine_bridge import EngineBridge
     from .main_window import MainWindow
+    from .sidebar import UNDO_SECONDS
 
-    return MainWindow(EngineBridge())
+    store = default_store()
+    store.purge_deleted(older_than_seconds=UNDO_SECONDS)  # deletions the app closed on
+    return MainWindow(EngineBridge(), store)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     multiprocessing.freeze_support()
     args = parse_args(sys.argv[1:] if argv is None else argv)
     app = create_application()
-    window = create_window()
+    try:
+        window = create_window()
+    except PonderError as exc:  # e.g. a conversation database from a newer Ponder
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.critical(None, "Ponder can't start", str(exc))
+        return 1
     window.show()
     if args.model:
         window.load_model(args.model)
