@@ -25,6 +25,7 @@ class ChatController(QObject):
     conversations_changed = Signal()  # a title, a new chat, an update: the sidebar refreshes
     question_returned = Signal(str)  # a question that got no answer goes back to the composer
     context_used = Signal(int)  # tokens the conversation takes in the model's context
+    thinking_changed = Signal(bool)  # the streaming answer entered or left its reasoning
 
     def __init__(
         self,
@@ -51,6 +52,8 @@ class ChatController(QObject):
         bridge.chunk.connect(self._on_chunk)
         bridge.finished.connect(self._on_finished)
         bridge.failed.connect(self._on_failed)
+        bridge.thinking_ended.connect(self._on_thinking_ended)
+        self._thinking = False
 
     @property
     def busy(self) -> bool:
@@ -75,8 +78,7 @@ class ChatController(QObject):
 
     def open(self, conversation_id: int | None) -> None:
         """Show a stored conversation (None: a new, empty one)."""
-        self.stop()
-        self._end_generation()
+        self.leave()
         self.conversation_id = conversation_id
         self.view.clear()
         if conversation_id is None:
@@ -134,6 +136,8 @@ class ChatController(QObject):
             return user
         answer = AssistantMessage()
         answer.show_stored(message)
+        if self.store.child_count(message.id):
+            answer.continue_button.hide()  # followed up: going on would not fit what came after
         answer.bind(message.id, branch)
         self._connect_actions(answer)
         return answer
@@ -162,6 +166,9 @@ class ChatController(QObject):
             )
             self.conversation_id = conversation.id
         stored = self.store.add_message(self.conversation_id, "user", text)
+        for widget in self.view.messages:
+            if isinstance(widget, AssistantMessage):
+                widget.continue_button.hide()  # followed up now
         self._show(stored)
         self._answer(parent_id=stored.id, reload=False)
         self.conversations_changed.emit()
@@ -182,7 +189,7 @@ class ChatController(QObject):
 
     def continue_answer(self, answer_id: int) -> None:
         """Go on with an answer that was interrupted or stopped at the length limit."""
-        if self.busy or self.conversation_id is None:
+        if self.busy or self.conversation_id is None or self.store.child_count(answer_id):
             return
         self.store.switch_branch(answer_id)
         self._reload_view()
@@ -231,6 +238,23 @@ class ChatController(QObject):
         if self._current is not None:
             self.bridge.cancel(self._gen_id)
 
+    def leave(self) -> None:
+        """Stop the answer that streams and keep all of it as interrupted: Continue goes on."""
+        self.stop()
+        if self._current is not None:  # its late end is dropped, so save it now
+            self.store.update_message(
+                self._current_id,
+                content=self._current.answer,
+                reasoning=self._current.reasoning,
+                state="interrupted",
+            )
+        self._end_generation()
+
+    def answer_now(self) -> None:
+        """End the reasoning of the answer that streams; the model answers with what it has."""
+        if self._current is not None and self._thinking:
+            self.bridge.answer_now(self._gen_id)
+
     # -- streaming ---------------------------------------------------------------------------
 
     def _save_partial(self) -> None:
@@ -245,6 +269,7 @@ class ChatController(QObject):
 
     def _end_generation(self) -> None:
         self._saver.stop()
+        self._set_thinking(False)
         if self._current is not None:
             self._current = None
             self.busy_changed.emit(False)
@@ -252,6 +277,16 @@ class ChatController(QObject):
     def _on_chunk(self, gen_id: int, kind: str, text: str) -> None:
         if self._current is not None and gen_id == self._gen_id:
             self._current.add_chunk(kind, text)
+            self._set_thinking(kind == "thinking")
+
+    def _set_thinking(self, thinking: bool) -> None:
+        if thinking != self._thinking:
+            self._thinking = thinking
+            self.thinking_changed.emit(thinking)
+
+    def _on_thinking_ended(self, gen_id: int, ended: object) -> None:
+        if self._current is not None and gen_id == self._gen_id:
+            self._current.note_thinking_ended(ended)  # type: ignore[arg-type]
 
     def _on_finished(self, gen_id: int, stats: GenerationStats) -> None:
         if self._current is None or gen_id != self._gen_id:
@@ -297,6 +332,9 @@ class ChatController(QObject):
             question = self.store.message(stored.parent_id) if stored.parent_id else None
             if question is not None and self.store.child_count(question.id) == 0:
                 self.store.delete_message(question.id)  # unanswered: back to the composer
+                if self.store.conversation(question.conversation_id).current_leaf is None:
+                    self.store.remove(question.conversation_id)  # nothing left of it
+                    self.conversation_id = None
                 self.question_returned.emit(question.content)
         self._end_generation()
         self.conversations_changed.emit()

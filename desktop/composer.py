@@ -46,6 +46,7 @@ class Composer(QWidget):
 
     send_requested = Signal(str)
     stop_requested = Signal()
+    answer_now_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -55,19 +56,31 @@ class Composer(QWidget):
         self.button = QPushButton("Send", self)
         self.button.setObjectName("sendButton")
         self.button.clicked.connect(self._on_button)
+        self.answer_now = QPushButton("Answer now", self)
+        self.answer_now.setObjectName("answerNowButton")
+        self.answer_now.setToolTip("End the thinking here and let the model answer (Ctrl+Enter)")
+        self.answer_now.clicked.connect(self.answer_now_requested)
+        self.answer_now.hide()
         self._busy = False
         self._can_send = False
         self._reason = ""
         layout = QHBoxLayout(self)
         layout.setContentsMargins(16, 8, 16, 12)
         layout.addWidget(self.edit, 1)
+        layout.addWidget(self.answer_now, 0, Qt.AlignmentFlag.AlignBottom)
         layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignBottom)
         self._update()
 
     def set_busy(self, busy: bool) -> None:
         """While an answer streams, the button stops it; Enter does not send."""
         self._busy = busy
+        if not busy:
+            self.answer_now.hide()
         self._update()
+
+    def set_thinking(self, thinking: bool) -> None:
+        """While the model thinks, offer to end its reasoning."""
+        self.answer_now.setVisible(thinking and self._busy)
 
     def set_can_send(self, can_send: bool, reason: str = "") -> None:
         self._can_send = can_send

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -32,24 +33,60 @@ PRESETS: dict[str, tuple[float, float]] = {
 }
 CUSTOM = "Custom"
 
+# what the budget box offers: (label, tokens, seconds)
+BUDGETS: tuple[tuple[str, int | None, float | None], ...] = (
+    ("No limit", None, None),
+    ("1,000 tokens", 1000, None),
+    ("4,000 tokens", 4000, None),
+    ("16,000 tokens", 16000, None),
+    ("30 seconds", None, 30.0),
+    ("2 minutes", None, 120.0),
+    ("10 minutes", None, 600.0),
+)
+LOOP_POLICIES = {
+    "answer": "End the thinking and answer",
+    "stop": "Stop the answer",
+    "off": "Do nothing",
+}
 
-def params_to_dict(params: GenerationParams) -> dict[str, float | int]:
-    """What a conversation stores of its sampling settings."""
+
+def params_to_dict(params: GenerationParams) -> dict[str, object]:
+    """What a conversation stores of its sampling and reasoning settings."""
+    thinking = params.thinking
     return {
         "temperature": params.temperature,
         "top_p": params.top_p,
         "max_tokens": params.max_tokens,
+        "budget_tokens": thinking.budget_tokens,
+        "budget_seconds": thinking.budget_seconds,
+        "loop_policy": thinking.loop_policy,
+        "keep_reasoning": params.keep_reasoning,
     }
+
+
+def _number(value: object) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+    return float(value) if ok else None  # type: ignore[arg-type]
 
 
 def params_from_dict(values: dict[str, object], base: GenerationParams) -> GenerationParams:
     """Stored settings over the defaults; unknown or broken values are ignored."""
-    changes: dict[str, float | int] = {}
+    changes: dict[str, object] = {}
     for key, kind in (("temperature", float), ("top_p", float), ("max_tokens", int)):
-        value = values.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            changes[key] = kind(value)
-    return replace(base, **changes)  # type: ignore[arg-type]
+        number = _number(values.get(key))
+        if number is not None:
+            changes[key] = kind(number)
+    if isinstance(values.get("keep_reasoning"), bool):
+        changes["keep_reasoning"] = values["keep_reasoning"]
+    thinking = base.thinking
+    if "budget_tokens" in values:
+        tokens = _number(values["budget_tokens"])
+        thinking = replace(thinking, budget_tokens=int(tokens) if tokens else None)
+    if "budget_seconds" in values:
+        thinking = replace(thinking, budget_seconds=_number(values["budget_seconds"]) or None)
+    if values.get("loop_policy") in LOOP_POLICIES:
+        thinking = replace(thinking, loop_policy=values["loop_policy"])  # type: ignore[arg-type]
+    return replace(base, thinking=thinking, **changes)  # type: ignore[arg-type]
 
 
 class ConversationSettings(QDialog):
@@ -83,6 +120,27 @@ class ConversationSettings(QDialog):
         self.max_tokens.setSingleStep(512)
         self.max_tokens.setValue(params.max_tokens)
         self.max_tokens.setToolTip("Reasoning counts too: R1 often thinks for thousands of tokens.")
+        self.budget = QComboBox(self)
+        for label, tokens, seconds in BUDGETS:
+            self.budget.addItem(label, (tokens, seconds))
+        current = (params.thinking.budget_tokens, params.thinking.budget_seconds)
+        if self.budget.findData(current) < 0:  # a budget set elsewhere: keep it selectable
+            self.budget.addItem(
+                f"{current[0] or current[1]} ({'tokens' if current[0] else 's'})", current
+            )
+        self.budget.setCurrentIndex(self.budget.findData(current))
+        self.budget.setToolTip(
+            "When the model has thought this long, Ponder ends its reasoning and it answers."
+        )
+        self.loop_policy = QComboBox(self)
+        for key, label in LOOP_POLICIES.items():
+            self.loop_policy.addItem(label, key)
+        self.loop_policy.setCurrentIndex(self.loop_policy.findData(params.thinking.loop_policy))
+        self.keep_reasoning = QCheckBox("Send past reasoning back to the model", self)
+        self.keep_reasoning.setChecked(params.keep_reasoning)
+        self.keep_reasoning.setToolTip(
+            "Off by default, as DeepSeek advises for R1: past reasoning only fills the context."
+        )
         self._sync_preset()
         self.preset.currentTextChanged.connect(self._apply_preset)
         self.temperature.valueChanged.connect(self._sync_preset)
@@ -99,6 +157,9 @@ class ConversationSettings(QDialog):
         form.addRow("Temperature", self.temperature)
         form.addRow("Top-p", self.top_p)
         form.addRow("Max tokens per answer", self.max_tokens)
+        form.addRow("Thinking budget", self.budget)
+        form.addRow("When reasoning loops", self.loop_policy)
+        form.addRow("", self.keep_reasoning)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(buttons)
@@ -117,11 +178,20 @@ class ConversationSettings(QDialog):
         self.preset.blockSignals(False)
 
     def result_params(self) -> GenerationParams:
+        tokens, seconds = self.budget.currentData()
+        thinking = replace(
+            self._params.thinking,
+            budget_tokens=tokens,
+            budget_seconds=seconds,
+            loop_policy=self.loop_policy.currentData(),
+        )
         return replace(
             self._params,
             temperature=self.temperature.value(),
             top_p=self.top_p.value(),
             max_tokens=self.max_tokens.value(),
+            thinking=thinking,
+            keep_reasoning=self.keep_reasoning.isChecked(),
         )
 
     def result_system_prompt(self) -> str:

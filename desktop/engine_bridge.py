@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, Signal
 from model_runtime.engine import EngineClient
 from model_runtime.errors import EngineCrashed
 from model_runtime.generation import Chunk, Finished, GenerationParams, LoadRequest, Message
+from model_runtime.reasoning_control import ThinkingEnded
 
 
 class EngineBridge(QObject):
@@ -20,6 +21,7 @@ class EngineBridge(QObject):
     load_failed = Signal(object)  # exception
     chunk = Signal(int, str, str)  # gen_id, kind, text
     finished = Signal(int, object)  # gen_id, GenerationStats
+    thinking_ended = Signal(int, object)  # gen_id, ThinkingEnded (answer now, budget, loop)
     failed = Signal(int, object)  # gen_id, exception
     crashed = Signal(object)  # EngineCrashed
 
@@ -72,6 +74,8 @@ class EngineBridge(QObject):
                     self.chunk.emit(event.gen_id, event.kind, event.text)
                 elif isinstance(event, Finished):
                     self.finished.emit(event.gen_id, event.stats)
+                elif isinstance(event, ThinkingEnded):
+                    self.thinking_ended.emit(event.gen_id, event)
         except EngineCrashed as exc:
             self.failed.emit(gen_id, exc)
             self.crashed.emit(exc)
@@ -80,6 +84,9 @@ class EngineBridge(QObject):
 
     def cancel(self, gen_id: int | None = None) -> None:
         self.client.cancel(gen_id)
+
+    def answer_now(self, gen_id: int | None = None) -> None:
+        self.client.answer_now(gen_id)
 
     def reload(self) -> None:
         """Start a fresh worker and load the last model again (after a crash)."""

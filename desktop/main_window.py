@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
@@ -42,6 +42,7 @@ SHORTCUTS = (
     ("Enter", "Send"),
     ("Shift+Enter", "New line in the prompt"),
     ("Esc", "Stop the answer"),
+    ("Ctrl+Enter", "Answer now: end the model's thinking"),
     ("Ctrl+N", "New chat"),
     ("Ctrl+F", "Search chats and reasoning"),
     ("Ctrl+L", "Focus the prompt"),
@@ -171,6 +172,10 @@ class MainWindow(QMainWindow):
         self.stop_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         self.stop_action.triggered.connect(self.controller.stop)
         chat_menu.addAction(self.stop_action)
+        self.answer_now_action = QAction("&Answer now", self)
+        self.answer_now_action.setShortcut(QKeySequence("Ctrl+Return"))
+        self.answer_now_action.triggered.connect(self.controller.answer_now)
+        chat_menu.addAction(self.answer_now_action)
         self.addAction(self.stop_action)
         search = QAction("S&earch chats", self)
         search.setShortcut(QKeySequence("Ctrl+F"))
@@ -200,6 +205,8 @@ class MainWindow(QMainWindow):
         self.welcome.starter_requested.connect(self.load_starter)
         self.composer.send_requested.connect(self.send)
         self.composer.stop_requested.connect(self.controller.stop)
+        self.composer.answer_now_requested.connect(self.controller.answer_now)
+        self.controller.thinking_changed.connect(self.composer.set_thinking)
         self.controller.busy_changed.connect(self._on_busy)
         self.controller.answer_finished.connect(self._on_answer_finished)
         self.bridge.loading.connect(self._on_loading)
@@ -288,8 +295,8 @@ class MainWindow(QMainWindow):
 
     def copy_last_answer(self) -> None:
         answers = [m for m in self.chat_view.messages if isinstance(m, AssistantMessage)]
-        if answers:
-            answers[-1].copy_to_clipboard()
+        if answers:  # the answer alone: Shift is down for this shortcut, not for "with reasoning"
+            QGuiApplication.clipboard().setText(answers[-1].copy_text())
 
     def show_shortcuts(self) -> None:
         rows = "".join(
@@ -372,6 +379,6 @@ class MainWindow(QMainWindow):
         self.speed_label.setText(f"{stats.tokens_per_second:.1f} tokens/s")
 
     def closeEvent(self, event) -> None:
-        self.controller.stop()
+        self.controller.leave()
         self.bridge.shutdown()
         super().closeEvent(event)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from model_runtime.conversations import Branch, StoredMessage
 from model_runtime.generation import GenerationStats
+from model_runtime.reasoning_control import ThinkingEnded
 
 from .answer_view import AnswerView
 from .thinking_pane import ThinkingPane
@@ -153,6 +154,7 @@ class AssistantMessage(QFrame):
         self._pending_thinking: list[str] = []
         self._pending_answer: list[str] = []
         self._branch: Branch | None = None
+        self._ended_note = ""
         self.thinking: ThinkingPane | None = None
         self.answer_view = AnswerView(self)
         self.answer_view.hide()
@@ -300,7 +302,11 @@ class AssistantMessage(QFrame):
         assert self.thinking is not None
         end = self._answer_started or time.monotonic()
         self.thinking_seconds = end - (self._thinking_started or self._started)
-        self.thinking.finish(self.thinking_seconds, tokens, note)
+        self.thinking.finish(self.thinking_seconds, tokens, note or self._ended_note)
+
+    def note_thinking_ended(self, ended: ThinkingEnded) -> None:
+        """Ponder ended the reasoning (answer now, budget, loop): say so in the pane."""
+        self._ended_note = ended.describe()
 
     def finish(self, stats: GenerationStats) -> None:
         """The answer is complete: final Markdown render, thinking summary, figures."""
@@ -312,7 +318,7 @@ class AssistantMessage(QFrame):
         self.generated_tokens = earlier_generated + stats.n_generated
         self.reasoning_tokens = earlier_reasoning + stats.n_thinking
         if self.thinking is not None:
-            note = "no answer yet" if stats.unclosed_thinking else ""
+            note = "no answer yet" if stats.unclosed_thinking else self._ended_note
             if self.thinking.thinking or stats.n_thinking:
                 end = self._answer_started or time.monotonic()
                 self.thinking_seconds = end - (self._thinking_started or self._started)

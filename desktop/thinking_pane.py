@@ -5,8 +5,16 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QFontMetrics, QTextCursor
-from PySide6.QtWidgets import QSizePolicy, QTextEdit, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtGui import QFontMetrics, QGuiApplication, QTextCursor
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLineEdit,
+    QSizePolicy,
+    QTextEdit,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 MAX_BODY_LINES = 14
 
@@ -51,10 +59,27 @@ class ThinkingPane(QWidget):
         self.body.setAcceptRichText(False)
         self.body.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.body.document().contentsChanged.connect(self._fit_height)
+        self.find_box = QLineEdit(self)
+        self.find_box.setObjectName("thinkingFind")
+        self.find_box.setPlaceholderText("Find in reasoning")
+        self.find_box.setClearButtonEnabled(True)
+        self.find_box.setMaximumWidth(200)
+        self.find_box.returnPressed.connect(self.find_next)
+        self.copy_button = QToolButton(self)
+        self.copy_button.setText("Copy")
+        self.copy_button.setToolTip("Copy the reasoning")
+        self.copy_button.setAutoRaise(True)
+        self.copy_button.clicked.connect(self.copy_reasoning)
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.header)
+        top.addStretch(1)
+        top.addWidget(self.find_box)
+        top.addWidget(self.copy_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        layout.addWidget(self.header, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addLayout(top)
         layout.addWidget(self.body)
         self._ticker = QTimer(self)
         self._ticker.setInterval(1000)
@@ -127,7 +152,23 @@ class ThinkingPane(QWidget):
     def set_expanded(self, expanded: bool) -> None:
         self.header.setChecked(expanded)
 
+    def copy_reasoning(self) -> None:
+        QGuiApplication.clipboard().setText(self.text().strip())
+
+    def find_next(self) -> bool:
+        """Select the next match of the search text in the reasoning (wrapping around)."""
+        needle = self.find_box.text()
+        if not needle:
+            return False
+        self.set_expanded(True)
+        if self.body.find(needle):
+            return True
+        self.body.moveCursor(QTextCursor.MoveOperation.Start)
+        return self.body.find(needle)
+
     def _on_toggled(self, expanded: bool) -> None:
+        self.find_box.setVisible(expanded)
+        self.copy_button.setVisible(expanded)
         if expanded and self._deferred is not None:
             text, self._deferred = self._deferred, None
             self.append(text)
@@ -144,6 +185,8 @@ class ThinkingPane(QWidget):
             label = f"Thought for {format_seconds(self._seconds)}"
             if self._tokens:
                 label += f" · {self._tokens:,} tokens"
+                if self._seconds >= 0.5:
+                    label += f" · {self._tokens / self._seconds:.0f} tokens/s"
             if self._note:
                 label += f" · {self._note}"
         self.header.setText(label)

@@ -28,13 +28,20 @@ class Prompt:
     starts_in_thinking: bool
 
 
-def wire_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
-    """Messages as the template sees them; past reasoning is never sent back (the R1 rule)."""
+def wire_messages(
+    messages: Sequence[Message], *, keep_reasoning: bool = False
+) -> list[dict[str, str]]:
+    """Messages as the template sees them; past reasoning is left out unless asked (R1 rule).
+
+    Some templates (R1's own) drop the reasoning of earlier turns themselves either way.
+    """
     wire = []
     for message in messages:
         content = message.content
         if message.role == "assistant":
             content = strip_reasoning(content)
+            if keep_reasoning and message.reasoning.strip():
+                content = f"{THINK_OPEN}\n{message.reasoning.strip()}\n</think>\n\n{content}"
         wire.append({"role": message.role, "content": content})
     return wire
 
@@ -55,9 +62,10 @@ class PromptRenderer:
         except Exception as exc:  # a template that doesn't compile is the model file's fault
             raise ModelFileError(f"The model's chat template is broken: {exc}") from exc
 
-    def render(self, messages: Sequence[Message]) -> Prompt:
+    def render(self, messages: Sequence[Message], *, keep_reasoning: bool = False) -> Prompt:
+        wire = wire_messages(messages, keep_reasoning=keep_reasoning)
         try:
-            text = self._formatter(messages=wire_messages(messages)).prompt  # type: ignore[arg-type]
+            text = self._formatter(messages=wire).prompt  # type: ignore[arg-type]
         except Exception as exc:  # e.g. raise_exception("Conversation roles must alternate")
             raise ModelFileError(f"The model's chat template refused this chat: {exc}") from exc
         return Prompt(text=text, starts_in_thinking=text.rstrip().endswith(THINK_OPEN))

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import __version__
+from . import __version__, cli_hardware, cli_models
 from .errors import EngineCrashed, PonderError
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="print a GGUF file's metadata")
     info.add_argument("model", help="path to a .gguf file")
     info.set_defaults(handler=run_info)
+    cli_hardware.register(commands)
+    cli_models.register(commands)
     return parser
 
 

@@ -307,6 +307,12 @@ class ConversationStore:
     def undo_delete(self, conversation_id: int) -> None:
         self._db.execute("UPDATE conversations SET deleted = NULL WHERE id = ?", (conversation_id,))
 
+    def remove(self, conversation_id: int) -> None:
+        """Remove one conversation for good at once (one whose only question got no answer)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM messages WHERE conversation_id = ?", (conversation_id,))
+            db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+
     def purge_deleted(self, older_than_seconds: float = 0.0) -> int:
         """Remove deleted conversations for good (the app does this at start, after a day)."""
         cutoff = time.time() - older_than_seconds
@@ -435,6 +441,14 @@ class ConversationStore:
         )
         return Branch(index=ids.index(message.id) + 1, count=len(ids), sibling_ids=ids)
 
+    def child_count(self, message_id: int) -> int:
+        """How many messages follow this one, on all branches."""
+        return int(
+            self._db.execute(
+                "SELECT COUNT(*) FROM messages WHERE parent_id = ?", (message_id,)
+            ).fetchone()[0]
+        )
+
     def switch_branch(self, message_id: int) -> None:
         """Show the branch through this message (its newest continuation)."""
         message = self.message(message_id)
@@ -549,7 +563,7 @@ class ConversationStore:
                     "UPDATE conversations SET current_leaf = ? WHERE id = ?",
                     (new_ids.get(leaf) if leaf is not None else None, conversation_id),
                 )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, sqlite3.Error) as exc:
             raise ConversationStoreError(f"The conversation export is incomplete: {exc}") from exc
         return self.conversation(conversation_id)
 

@@ -43,3 +43,44 @@ class EngineCrashed(PonderError, RuntimeError):
 
 class GenerationCancelled(PonderError):
     """A generation was stopped by the user before it finished."""
+
+
+class DownloadCancelled(PonderError):
+    """A download was paused or cancelled before it finished; its bytes on disk are kept."""
+
+
+class OfflineMode(DownloadError):
+    """Ponder is in offline mode, so it refused to open a network connection."""
+
+
+class ConnectionFailed(DownloadError):
+    """The network failed (no connection, dropped, stalled, server error); retrying may help."""
+
+
+class AuthenticationRequired(DownloadError, PermissionError):
+    """The Hub wants a valid access token (HTTP 401)."""
+
+
+class AccessDenied(DownloadError, PermissionError):
+    """The token is valid but may not read this repository (HTTP 403)."""
+
+
+class GatedRepo(AccessDenied):
+    """The repository is gated: its conditions must be accepted on the Hub's website first."""
+
+
+class RepoNotFound(DownloadError, FileNotFoundError):
+    """The repository, revision or file does not exist on the Hub (or is private)."""
+
+
+class ChecksumMismatch(DownloadError):
+    """A downloaded file's sha256 differs from the Hub's; the file was deleted."""
+
+
+class NotEnoughDisk(DownloadError):
+    """The model does not fit in the free disk space (checked before the first byte)."""
+
+    def __init__(self, message: str, *, needed: int, free: int) -> None:
+        super().__init__(message)
+        self.needed = needed
+        self.free = free

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .reasoning_control import ThinkingEnded, ThinkingPolicy
+
 Role = Literal["system", "user", "assistant"]
 Kind = Literal["thinking", "answer"]
-FinishReason = Literal["stop", "length", "cancelled"]
+FinishReason = Literal["stop", "length", "cancelled", "loop"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class GenerationParams:
     repeat_penalty: float = 1.0
     seed: int | None = None
     grammar: str | None = None  # GBNF text that constrains the output
+    thinking: ThinkingPolicy = field(default_factory=ThinkingPolicy)
+    keep_reasoning: bool = False  # send past reasoning back (R1's advice: don't)
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,12 @@ class LoadRequest:
     n_gpu_layers: int = 0
     n_batch: int = 512
     flash_attn: bool = False
+    n_threads_batch: int | None = None  # None: n_threads
+    type_k: str | None = None  # KV cache types ("f16", "q8_0" …); None: llama.cpp's f16
+    type_v: str | None = None
+    use_mmap: bool = True
+    use_mlock: bool = False
+    tensor_overrides: tuple[str, ...] = ()  # regexes of tensors kept in system memory
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,8 @@ class GenerationStats:
     tokens_per_second: float = 0.0  # generation speed after the first token
     finish_reason: FinishReason = "stop"
     unclosed_thinking: bool = False
+    n_injected: int = 0  # tokens Ponder wrote into the answer (closing the reasoning)
+    thinking_ended: ThinkingEnded | None = None  # set when Ponder, not the model, ended it
 
 
 @dataclass(frozen=True)
@@ -97,4 +109,4 @@ class Finished:
     stats: GenerationStats = field(default_factory=GenerationStats)
 
 
-Event = Chunk | Finished
+Event = Chunk | ThinkingEnded | Finished

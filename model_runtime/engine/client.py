@@ -80,6 +80,7 @@ class EngineClient:
         self._process: Any = None
         self._conn: Any = None
         self._cancel_flag: Any = None
+        self._answer_now_flag: Any = None
         self._lock = threading.Lock()
         self._gen_ids = itertools.count(1)
         self._current_gen = 0
@@ -105,10 +106,11 @@ class EngineClient:
         prune_logs(log_dir)
         self.log_path = log_dir / f"engine-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
         self._cancel_flag = ctx.RawValue("q", 0)
+        self._answer_now_flag = ctx.RawValue("q", 0)
         parent, child = ctx.Pipe(duplex=True)
         self._process = ctx.Process(
             target=worker.main,
-            args=(child, self._cancel_flag, str(self.log_path)),
+            args=(child, self._cancel_flag, self._answer_now_flag, str(self.log_path)),
             name="ponder-engine",
             daemon=True,
         )
@@ -226,5 +228,11 @@ class EngineClient:
     def cancel(self, gen_id: int | None = None) -> None:
         """Stop a generation now (the current one if no id is given); safe from any thread."""
         flag = self._cancel_flag
+        if flag is not None:
+            flag.value = max(flag.value, gen_id if gen_id is not None else self._current_gen)
+
+    def answer_now(self, gen_id: int | None = None) -> None:
+        """End the model's reasoning and let it answer (same KV cache); safe from any thread."""
+        flag = self._answer_now_flag
         if flag is not None:
             flag.value = max(flag.value, gen_id if gen_id is not None else self._current_gen)

@@ -10,13 +10,14 @@ import codecs
 import ctypes
 import faulthandler
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from ..chat_format import Prompt, PromptRenderer
-from ..errors import ContextOverflow, EngineError, ModelFileError, PonderError
+from ..errors import ContextOverflow, EngineError, InsufficientMemory, ModelFileError, PonderError
 from ..generation import (
     Chunk,
     Finished,
@@ -28,9 +29,19 @@ from ..generation import (
     ModelSummary,
 )
 from ..gguf_info import read_gguf_info
+from ..memory_estimate import kv_type_id
 from ..reasoning import CLOSE_TAG as THINK_CLOSE
 from ..reasoning import OPEN_TAG as THINK_OPEN
 from ..reasoning import ReasoningParser
+from ..reasoning_control import (
+    CLOSING_LINES,
+    EndReason,
+    LoopDetector,
+    ThinkingEnded,
+    ThinkingPolicy,
+    is_r1_family,
+)
+from ..tensor_overrides import model_params_patch
 from . import protocol
 
 DEFAULT_MAX_CTX = 8192
@@ -46,14 +57,27 @@ def physical_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def unknown_architecture(log_path: str) -> str | None:
-    """The architecture llama.cpp said it doesn't know, from the tail of its log."""
+def _log_tail(log_path: str) -> str:
     try:
         with open(log_path, "rb") as log:
             log.seek(max(0, os.path.getsize(log_path) - 8192))
-            tail = log.read().decode("utf-8", "replace")
+            return log.read().decode("utf-8", "replace")
     except OSError:
-        return None
+        return ""
+
+
+def allocation_failure(log_path: str) -> str | None:
+    """The line where llama.cpp said it could not allocate memory, from the tail of its log."""
+    tail = _log_tail(log_path)
+    found = re.findall(
+        r"^.*(?:failed to allocate|insufficient memory|out of memory).*$", tail, re.M
+    )
+    return found[-1].strip() if found else None
+
+
+def unknown_architecture(log_path: str) -> str | None:
+    """The architecture llama.cpp said it doesn't know, from the tail of its log."""
+    tail = _log_tail(log_path)
     marker = "unknown model architecture: '"
     start = tail.rfind(marker)
     if start < 0:
@@ -66,12 +90,15 @@ def unknown_architecture(log_path: str) -> str | None:
 class Engine:
     """Loads one model and generates from it; called only from the worker's main thread."""
 
-    def __init__(self, cancel_flag: Any, log_path: str) -> None:
+    def __init__(self, cancel_flag: Any, answer_now_flag: Any, log_path: str) -> None:
         self._cancel_flag = cancel_flag  # shared int: the highest cancelled generation id
+        self._answer_now_flag = answer_now_flag  # likewise: "stop thinking, answer now"
         self._log_path = log_path
         self._llm: Any = None
+        self._params_patch: Any = None
         self._summary: ModelSummary | None = None
         self._renderer: PromptRenderer | None = None
+        self._force_think = False
         self._gen_id = 0
         self._abort_cb: Any = None
         self._no_abort_cb: Any = None
@@ -90,6 +117,10 @@ class Engine:
                 raise ModelFileError(f"The model's chat template is broken: {exc}") from exc
             if not isinstance(exc, ValueError):
                 raise
+            failure = allocation_failure(self._log_path)
+            if failure:
+                message = f"llama.cpp ran out of memory while loading: {failure}"
+                raise InsufficientMemory(message) from exc
             arch = unknown_architecture(self._log_path)
             if arch:
                 raise ModelFileError(
@@ -116,17 +147,31 @@ class Engine:
         n_ctx = request.n_ctx or min(n_ctx_train, DEFAULT_MAX_CTX)
         n_threads = request.n_threads or physical_cores()
         started = time.perf_counter()
-        llm = self._llama(
-            request,
-            n_ctx=n_ctx,
-            n_batch=request.n_batch,
-            n_threads=n_threads,
-            n_threads_batch=n_threads,
-            n_gpu_layers=request.n_gpu_layers,
-            flash_attn=request.flash_attn,
-        )
+        kv_types = {
+            key: kv_type_id(name)
+            for key, name in (("type_k", request.type_k), ("type_v", request.type_v))
+            if name
+        }
+        with model_params_patch(request.tensor_overrides) as params_patch:
+            llm = self._llama(
+                request,
+                n_ctx=n_ctx,
+                n_batch=request.n_batch,
+                n_threads=n_threads,
+                n_threads_batch=request.n_threads_batch or n_threads,
+                n_gpu_layers=request.n_gpu_layers,
+                flash_attn=request.flash_attn,
+                use_mmap=request.use_mmap,
+                use_mlock=request.use_mlock,
+                **kv_types,
+            )
         self._llm = llm
+        self._params_patch = params_patch  # the override patterns llama.cpp was given
         self._renderer = renderer
+        # R1's usage notes: make the reply start with <think> when the template doesn't
+        self._force_think = not probe.starts_in_thinking and is_r1_family(
+            info.name, os.path.basename(request.model_path)
+        )
         self._setup_abort_callback()
         self._summary = ModelSummary(
             path=request.model_path,
@@ -138,7 +183,7 @@ class Engine:
             n_ctx_train=n_ctx_train,
             n_threads=n_threads,
             has_chat_template=bool(info.chat_template),
-            starts_in_thinking=probe.starts_in_thinking,
+            starts_in_thinking=probe.starts_in_thinking or self._force_think,
             load_seconds=time.perf_counter() - started,
             system_info=llama_cpp.llama_print_system_info().decode("utf-8", "replace"),
         )
@@ -179,17 +224,22 @@ class Engine:
 
     # -- generation ------------------------------------------------------------------------
 
-    def _render(self, messages: Sequence[Message]) -> Prompt:
+    def _render(self, messages: Sequence[Message], keep_reasoning: bool = False) -> Prompt:
         assert self._renderer is not None
-        return self._renderer.render(messages)
+        return self._renderer.render(messages, keep_reasoning=keep_reasoning)
 
-    def _continued(self, messages: Sequence[Message]) -> Prompt:
+    def _continued(self, messages: Sequence[Message], keep_reasoning: bool = False) -> Prompt:
         """The prompt; a last assistant message is a partial answer that the model continues."""
         if not messages or messages[-1].role != "assistant":
-            return self._render(messages)
+            prompt = self._render(messages, keep_reasoning)
+            if self._force_think and not prompt.starts_in_thinking:
+                return Prompt(text=prompt.text + THINK_OPEN + "\n", starts_in_thinking=True)
+            return prompt
         partial = messages[-1]
-        prompt = self._render(messages[:-1])
+        prompt = self._render(messages[:-1], keep_reasoning)
         text, thinking = prompt.text, prompt.starts_in_thinking
+        if self._force_think and not thinking:
+            text, thinking = text + THINK_OPEN + "\n", True
         if partial.reasoning:
             if not thinking:
                 text += THINK_OPEN + "\n"
@@ -213,6 +263,24 @@ class Engine:
             n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, False)
         return buf.raw[:n]
 
+    def _end_reason(
+        self, policy: ThinkingPolicy, n_thinking: int, first_at: float | None, loop: str | None
+    ) -> tuple[EndReason | None, str]:
+        """Whether Ponder should end the reasoning now, and why."""
+        if self._answer_now_flag.value >= self._gen_id:
+            return "asked", ""
+        if policy.budget_tokens is not None and n_thinking >= policy.budget_tokens:
+            return "budget_tokens", ""
+        if (
+            policy.budget_seconds is not None
+            and first_at is not None
+            and time.perf_counter() - first_at >= policy.budget_seconds
+        ):
+            return "budget_seconds", ""
+        if loop is not None:
+            return "loop", loop
+        return None, ""
+
     def _cancelled(self) -> bool:
         return bool(self._cancel_flag.value >= self._gen_id)
 
@@ -225,7 +293,7 @@ class Engine:
         llm = self._llm
         self._gen_id = gen_id
         started = time.perf_counter()
-        prompt = self._continued(messages)
+        prompt = self._continued(messages, params.keep_reasoning)
         tokens = llm.tokenize(prompt.text.encode("utf-8"), add_bos=False, special=True)
         n_ctx = llm.n_ctx()
         if len(tokens) >= n_ctx:
@@ -262,18 +330,24 @@ class Engine:
             for segment in segments:
                 send(Chunk(gen_id, segment.kind, segment.text))
 
+        policy = params.thinking
+        loops = LoopDetector() if policy.loop_policy != "off" else None
+        ended_by: ThinkingEnded | None = None
+        n_injected = 0
         self._set_abort_polling(True)
         try:
-            stream = llm.generate(
-                tokens,
-                top_k=params.top_k,
-                top_p=params.top_p,
-                min_p=params.min_p,
-                temp=params.temperature,
-                repeat_penalty=params.repeat_penalty,
-                grammar=grammar,
-            )
-            for token in stream:
+            sampling = {
+                "top_k": params.top_k,
+                "top_p": params.top_p,
+                "min_p": params.min_p,
+                "temp": params.temperature,
+                "repeat_penalty": params.repeat_penalty,
+                "grammar": grammar,
+            }
+            written = list(tokens)  # the prompt and every token since: the KV cache's content
+            stream = llm.generate(written, **sampling)
+            token = next(stream)
+            while True:
                 if first_at is None:
                     first_at = time.perf_counter()
                     self._set_abort_polling(False)
@@ -284,14 +358,46 @@ class Engine:
                     finish = "stop"
                     break
                 n_generated += 1
+                written.append(token)
                 thinking = parser.in_thinking
-                emit(parser.feed(decoder.decode(self._piece(token))))
+                text = decoder.decode(self._piece(token))
+                emit(parser.feed(text))
+                reason: EndReason | None = None
+                detail = ""
                 if thinking:
                     n_thinking += 1
                     if not parser.in_thinking:
                         thinking_done_at = time.perf_counter()
+                    elif ended_by is None:  # Ponder ends the reasoning once per answer
+                        found = loops.feed(token, text) if loops is not None else None
+                        reason, detail = self._end_reason(policy, n_thinking, first_at, found)
+                if reason == "loop" and policy.loop_policy == "stop":
+                    ended_by = ThinkingEnded(gen_id, reason, n_thinking, detail)
+                    send(ended_by)
+                    finish = "loop"
+                    break
                 if n_generated >= budget:
                     break
+                if reason is None:
+                    token = next(stream)
+                    continue
+                # End the reasoning in place: closing words and </think>, same KV cache.
+                ended_by = ThinkingEnded(gen_id, reason, n_thinking, detail)
+                closing = CLOSING_LINES[reason] + THINK_CLOSE + "\n\n"
+                injected = llm.tokenize(closing.encode("utf-8"), add_bos=False, special=True)
+                if n_generated + len(injected) >= budget:
+                    break
+                emit(parser.feed(decoder.decode(b"", final=True) + closing))
+                thinking_done_at = time.perf_counter()
+                n_injected += len(injected)
+                send(ended_by)
+                # a new generate() finds everything but the new tokens in its KV cache
+                stream.close()
+                written += injected
+                stream = llm.generate(written, **sampling)
+                token = next(stream)
+        except StopIteration:
+            finish = "stop"
         except RuntimeError as exc:
             if not self._cancelled():
                 raise EngineError(f"llama.cpp failed while generating: {exc}") from exc
@@ -320,6 +426,8 @@ class Engine:
             else 0.0,
             finish_reason=finish,
             unclosed_thinking=unclosed,
+            n_injected=n_injected,
+            thinking_ended=ended_by,
         )
         send(Finished(gen_id, stats))
 
@@ -345,10 +453,10 @@ def error_reply(gen_id: int | None, exc: BaseException) -> tuple:
     return (protocol.ERROR, gen_id, name, message, extra)
 
 
-def main(conn: Any, cancel_flag: Any, log_path: str) -> None:
+def main(conn: Any, cancel_flag: Any, answer_now_flag: Any, log_path: str) -> None:
     """Entry point of the worker process: serve requests until told to shut down."""
     redirect_stderr(log_path)
-    engine = Engine(cancel_flag, log_path)
+    engine = Engine(cancel_flag, answer_now_flag, log_path)
     conn.send((protocol.READY, os.getpid()))
 
     def send(event: Any) -> None:

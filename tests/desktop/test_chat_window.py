@@ -248,7 +248,8 @@ def test_thinking_pane_streams_then_collapses(loaded: MainWindow, qtbot: Any) ->
     assert not pane.expanded and not pane.body.isVisible()
     assert stats.n_thinking > 0
     match = re.fullmatch(
-        r"Thought for ([\d.]+ s|\d+ min \d+ s) · ([\d,]+) tokens", pane.header.text()
+        r"Thought for ([\d.]+ s|\d+ min \d+ s) · ([\d,]+) tokens( · \d+ tokens/s)?",
+        pane.header.text(),
     )
     assert match, pane.header.text()
     assert int(match.group(2).replace(",", "")) == stats.n_thinking

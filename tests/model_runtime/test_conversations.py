@@ -239,6 +239,24 @@ def test_import_rejects_what_is_not_an_export(store: ConversationStore, data) ->
     assert store.conversations() == []
 
 
+def test_import_of_a_broken_export_adds_nothing(store: ConversationStore) -> None:
+    exported = store.export_json(chat(store, ("Why?", "Hm.", "Because.")))
+    exported["messages"][1]["role"] = None  # the database refuses it, half way through
+    with pytest.raises(ConversationStoreError):
+        store.import_json(exported)
+    assert len(store.conversations()) == 1
+
+
+def test_remove_deletes_one_conversation_at_once(store: ConversationStore) -> None:
+    kept, gone = chat(store, ("Why?", "", "Because.")), chat(store, ("How?", "", "So."))
+    store.delete(kept)  # waiting for its undo: not touched
+    store.remove(gone)
+    assert store.search("how") == []
+    assert store._db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 2
+    store.undo_delete(kept)
+    assert [c.id for c in store.conversations()] == [kept]
+
+
 def test_markdown_export_with_and_without_reasoning(store: ConversationStore) -> None:
     conversation_id = chat(store, ("Why?", "Because I thought so.", "**Because.**"))
     with_reasoning = store.export_markdown(conversation_id)

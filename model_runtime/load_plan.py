@@ -1,0 +1,98 @@
+"""The planner's answer: LoadPlan (how to load, what it takes) and its Verdict (does it fit)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from .generation import LoadRequest
+from .hardware import HardwareInfo
+from .memory_estimate import MemoryEstimate
+from .model_profile import ModelProfile
+
+
+class Fit(str, enum.Enum):
+    """Whether a plan fits this machine."""
+
+    FITS = "fits"
+    FITS_WITH_OFFLOAD = "fits with offload"
+    DOES_NOT_FIT = "does not fit"
+
+
+@dataclass(frozen=True)
+class PlanOverrides:
+    """What the user chose; None leaves it to the planner."""
+
+    n_ctx: int | None = None
+    n_gpu_layers: int | None = None
+    cpu_expert_layers: int | None = None  # MoE: keep the experts of this many first layers in RAM
+    flash_attn: bool | None = None
+    type_k: str | None = None  # KV cache types: f16, q8_0, q4_0 …
+    type_v: str | None = None
+    n_threads: int | None = None
+    n_batch: int | None = None
+    use_mmap: bool | None = None
+    use_mlock: bool | None = None
+    use_gpu: bool = True
+    force: bool = False  # load even though the verdict says it does not fit
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Fits / fits with offload / does not fit, with the figures and what would fit instead."""
+
+    fit: Fit
+    reason: str
+    host_needed: int
+    host_available: int
+    device_needed: int
+    device_available: int
+    max_ctx: int = 0  # the longest context (≤ the trained one) that fits; 0: none
+    suggestions: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True unless the plan does not fit."""
+        return self.fit is not Fit.DOES_NOT_FIT
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """How to load a model on this machine, what it will take, and whether it fits."""
+
+    model_path: str
+    n_ctx: int
+    n_batch: int
+    n_threads: int
+    n_threads_batch: int
+    n_gpu_layers: int
+    cpu_expert_layers: int
+    flash_attn: bool
+    type_k: str
+    type_v: str
+    use_mmap: bool
+    use_mlock: bool
+    tensor_overrides: tuple[str, ...]  # regexes of tensors kept in system memory
+    estimate: MemoryEstimate
+    verdict: Verdict
+    forced: bool = False
+    notes: tuple[str, ...] = ()
+    profile: ModelProfile | None = field(default=None, repr=False, compare=False)
+    hardware: HardwareInfo | None = field(default=None, repr=False, compare=False)
+
+    def to_load_request(self) -> LoadRequest:
+        """The engine's request for this plan."""
+        return LoadRequest(
+            model_path=self.model_path,
+            n_ctx=self.n_ctx,
+            n_threads=self.n_threads,
+            n_threads_batch=self.n_threads_batch,
+            n_gpu_layers=self.n_gpu_layers,
+            n_batch=self.n_batch,
+            flash_attn=self.flash_attn,
+            type_k=self.type_k,
+            type_v=self.type_v,
+            use_mmap=self.use_mmap,
+            use_mlock=self.use_mlock,
+            tensor_overrides=self.tensor_overrides,
+        )

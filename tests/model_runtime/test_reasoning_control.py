@@ -1,0 +1,200 @@
+"""Reasoning controls on the real model: answer now, thinking budgets, the loop breaker."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from model_runtime.engine import EngineClient
+from model_runtime.generation import Chunk, Finished, GenerationParams, LoadRequest, Message
+from model_runtime.reasoning_control import (
+    LoopDetector,
+    ThinkingEnded,
+    ThinkingPolicy,
+    is_r1_family,
+)
+
+
+def run(events):
+    chunks, ended, finished = [], [], None
+    for event in events:
+        if isinstance(event, Chunk):
+            chunks.append(event)
+        elif isinstance(event, ThinkingEnded):
+            ended.append(event)
+        elif isinstance(event, Finished):
+            finished = event
+    assert finished is not None
+    return chunks, ended, finished
+
+
+def kinds_in_order(chunks: list[Chunk]) -> list[str]:
+    order: list[str] = []
+    for chunk in chunks:
+        if not order or order[-1] != chunk.kind:
+            order.append(chunk.kind)
+    return order
+
+
+# -- the detector on its own ---------------------------------------------------------------
+
+
+def test_a_repeated_span_is_a_loop() -> None:
+    detector = LoopDetector()
+    rng = random.Random(1)
+    prose = [rng.randrange(50_000) for _ in range(300)]
+    assert all(detector.feed(t, f"w{t} ") is None for t in prose)  # varied reasoning: no loop
+    paragraph = [rng.randrange(50_000) for _ in range(30)]
+    found = None
+    count = 0
+    for count, token in enumerate(paragraph * 10):  # noqa: B007 - read after the loop
+        found = found or detector.feed(token, f"w{token} ")
+        if found:
+            break
+    assert found is not None and "30 tokens" in found
+    assert count < 30 * 3 + detector.check_every  # caught by the third repetition
+
+
+def test_a_short_stutter_must_be_long_to_count() -> None:
+    detector = LoopDetector()
+    results = [detector.feed(7, "the ") for _ in range(40)]
+    assert not any(results)  # "the the the …" 40 times is under min_span_tokens
+    assert any(detector.feed(7, "the ") for _ in range(16))
+
+
+def test_text_that_compresses_too_well_is_a_loop() -> None:
+    detector = LoopDetector(max_period=8)  # the token check can't see this one
+    rng = random.Random(2)
+    sentence = "So the answer must be checked again because the numbers do not add up. "
+    found = None
+    for _ in range(200):
+        found = found or detector.feed(rng.randrange(50_000), sentence)
+    assert found is not None and "compress" in found
+
+
+def test_r1_family_by_name() -> None:
+    assert is_r1_family("DeepSeek-R1-Distill-Qwen-7B")
+    assert is_r1_family(None, "DeepSeek-R1-0528-Qwen3-8B-Q4_K_M.gguf")
+    assert not is_r1_family("SmolLM2 135M", "smollm2.gguf")
+
+
+# -- on the real model ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def r1_engine(smollm2_r1: Path, tmp_path_factory: pytest.TempPathFactory):
+    """SmolLM2 under an R1 template: it starts inside <think> and never closes it itself."""
+    client = EngineClient(log_dir=tmp_path_factory.mktemp("logs"))
+    client.load(LoadRequest(model_path=str(smollm2_r1), n_ctx=2048, n_threads=2))
+    yield client
+    client.close()
+
+
+QUESTION = [Message("user", "What is the sum of the first ten odd numbers?")]
+
+
+@pytest.mark.slow
+def test_loop_breaker_ends_a_looping_reasoning_and_an_answer_follows(r1_engine) -> None:
+    # greedy with a repeat penalty below 1 makes this model repeat itself
+    params = GenerationParams(max_tokens=600, temperature=0.0, repeat_penalty=0.7)
+    chunks, ended, finished = run(r1_engine.generate(QUESTION, params))
+    assert len(ended) == 1 and ended[0].reason == "loop"
+    assert ended[0].at_token < 400  # bounded: caught early, not at the token limit
+    assert kinds_in_order(chunks) == ["thinking", "answer"]
+    thinking = "".join(c.text for c in chunks if c.kind == "thinking")
+    assert "repeating myself" in thinking  # the closing line Ponder wrote
+    assert "</think>" not in thinking
+    stats = finished.stats
+    assert stats.thinking_ended == ended[0]
+    assert stats.n_injected > 0 and not stats.unclosed_thinking
+
+
+@pytest.mark.slow
+def test_loop_policy_stop_stops(r1_engine) -> None:
+    params = GenerationParams(
+        max_tokens=600,
+        temperature=0.0,
+        repeat_penalty=0.7,
+        thinking=ThinkingPolicy(loop_policy="stop"),
+    )
+    chunks, ended, finished = run(r1_engine.generate(QUESTION, params))
+    assert finished.stats.finish_reason == "loop"
+    assert ended and ended[0].reason == "loop"
+    assert kinds_in_order(chunks) == ["thinking"]
+
+
+@pytest.mark.slow
+def test_budget_ends_thinking_near_the_budget_without_re_evaluating_the_prompt(
+    r1_engine,
+) -> None:
+    params = GenerationParams(
+        max_tokens=200, temperature=0.8, seed=4, thinking=ThinkingPolicy(budget_tokens=40)
+    )
+    chunks, ended, finished = run(r1_engine.generate(QUESTION, params))
+    assert [e.reason for e in ended] == ["budget_tokens"]
+    assert 40 <= ended[0].at_token <= 41  # within a token of the budget
+    stats = finished.stats
+    # an answer follows (this small model may open another <think> later; that one is its own)
+    assert kinds_in_order(chunks)[:2] == ["thinking", "answer"]
+    assert any(c.kind == "answer" and c.text.strip() for c in chunks)
+    # the prompt was evaluated once; the closing line went into the same KV cache
+    assert stats.n_evaluated == stats.n_prompt - stats.n_cached
+    assert stats.n_injected > 0
+
+
+@pytest.mark.slow
+def test_answer_now(r1_engine) -> None:
+    params = GenerationParams(max_tokens=400, temperature=0.8, seed=5)
+    gen_id = r1_engine.new_generation_id()
+    chunks, ended = [], []
+    finished = None
+    for event in r1_engine.generate(QUESTION, params, gen_id=gen_id):
+        if isinstance(event, Chunk):
+            chunks.append(event)
+            if len(chunks) == 12:
+                threading.Thread(target=r1_engine.answer_now, args=(gen_id,)).start()
+        elif isinstance(event, ThinkingEnded):
+            ended.append(event)
+        else:
+            finished = event
+    assert [e.reason for e in ended] == ["asked"]
+    assert 12 <= ended[0].at_token < 30
+    assert kinds_in_order(chunks) == ["thinking", "answer"]
+    assert finished is not None and finished.stats.finish_reason in ("stop", "length")
+
+
+@pytest.mark.slow
+def test_r1_models_are_made_to_think_when_their_template_does_not(
+    smollm2: Path, tmp_path: Path
+) -> None:
+    renamed = tmp_path / "renamed.gguf"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gguf.scripts.gguf_new_metadata",
+            str(smollm2),
+            str(renamed),
+            "--general-name",
+            "DeepSeek-R1-Distill-Qwen-1.5B",
+            "--force",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    client = EngineClient(log_dir=tmp_path)
+    try:
+        summary = client.load(LoadRequest(model_path=str(renamed), n_ctx=512, n_threads=2))
+        assert summary.starts_in_thinking  # ChatML template, but an R1 model: <think> forced
+        params = GenerationParams(
+            max_tokens=12, temperature=0.0, thinking=ThinkingPolicy(loop_policy="off")
+        )
+        chunks, _, _ = run(client.generate(QUESTION, params))
+        assert chunks[0].kind == "thinking"
+    finally:
+        client.close()
