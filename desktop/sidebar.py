@@ -112,7 +112,8 @@ class Sidebar(QWidget):
                 self._heading("No matches")
             for hit in hits:
                 where = "reasoning" if hit.in_reasoning else "chat"
-                item = QListWidgetItem(f"{hit.title or 'Untitled'}\n{where}: {hit.excerpt}")
+                excerpt = " ".join(hit.excerpt.split())  # one line, whatever the text's breaks
+                item = QListWidgetItem(f"{hit.title or 'Untitled'}\n{where}: {excerpt}")
                 item.setData(ID_ROLE, hit.conversation_id)
                 item.setData(MESSAGE_ROLE, hit.message_id)
                 item.setToolTip(hit.excerpt)

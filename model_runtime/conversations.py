@@ -480,8 +480,8 @@ class ConversationStore:
         rows = self._db.execute(
             """
             SELECT m.conversation_id, m.id, c.title,
-                   snippet(messages_fts, 0, '[', ']', '…', 10) AS in_content,
-                   snippet(messages_fts, 1, '[', ']', '…', 10) AS in_reasoning
+                   snippet(messages_fts, 0, char(2), char(3), '…', 10) AS in_content,
+                   snippet(messages_fts, 1, char(2), char(3), '…', 10) AS in_reasoning
             FROM messages_fts
             JOIN messages m ON m.id = messages_fts.rowid
             JOIN conversations c ON c.id = m.conversation_id
@@ -492,8 +492,9 @@ class ConversationStore:
         )
         hits = []
         for row in rows:
-            in_reasoning = "[" not in row["in_content"]
+            in_reasoning = "\x02" not in row["in_content"]  # match markers no text contains
             excerpt = row["in_reasoning"] if in_reasoning else row["in_content"]
+            excerpt = excerpt.replace("\x02", "[").replace("\x03", "]")
             hits.append(SearchHit(row[0], row[1], row["title"], excerpt, in_reasoning))
         return hits
 

@@ -187,6 +187,10 @@ def test_full_text_search_over_answers_and_reasoning(store: ConversationStore) -
     assert not answer_hit.in_reasoning
     assert store.search('"; DROP TABLE messages; --') == []  # quotes are only text
     assert store.search("   ") == []
+    bracket = chat(store, ("Lists", "", "Use a[0] to get the first item of a list."))
+    hit = store.search("first")[0]
+    assert hit.conversation_id == bracket and not hit.in_reasoning  # a literal [ is just text
+    assert "[first]" in hit.excerpt and "a[0]" in hit.excerpt
 
 
 def test_streamed_updates_are_searchable(store: ConversationStore) -> None:
