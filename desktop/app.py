@@ -15,6 +15,7 @@ from model_runtime.errors import PonderError
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
+    from .crash_reporter import CrashReporter
     from .main_window import MainWindow
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
@@ -25,6 +26,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--version", action="version", version=f"Ponder {__version__}")
     parser.add_argument("model", nargs="?", help="a .gguf file to load at start")
     parser.add_argument("--starter", action="store_true", help="load the starter model at start")
+    hook = parser.add_argument_group("automation, for smoke tests of bundles (installer/README.md)")
+    hook.add_argument("--ask", metavar="QUESTION", help="once the model has loaded, ask this")
+    hook.add_argument("--screenshot", metavar="PNG", help="then save the window to this file")
+    hook.add_argument("--quit-when-done", action="store_true", help="then quit")
     return parser.parse_args(argv)
 
 
@@ -35,17 +40,16 @@ def load_theme() -> str:
 
 def create_application() -> QApplication:
     """The QApplication with Ponder's name, icon and theme (reused if one exists)."""
-    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
+
+    from .identity import app_icon
 
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("Ponder")
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("ponder")
-    icon = RESOURCES / "icons" / "ponder.svg"
-    if icon.is_file():
-        app.setWindowIcon(QIcon(str(icon)))
+    app.setWindowIcon(app_icon())
     app.setStyleSheet(load_theme())
     return app
 
@@ -66,6 +70,25 @@ def create_window() -> MainWindow:
 def main(argv: Sequence[str] | None = None) -> int:
     multiprocessing.freeze_support()
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    from .crash_reporter import CrashReporter
+
+    reporter = CrashReporter()
+    reporter.install()  # from here on, an unexpected exception leaves a report
+    try:
+        return run(args, reporter)
+    finally:
+        reporter.uninstall()
+
+
+def run(args: argparse.Namespace, reporter: CrashReporter) -> int:
+    """Show the window, then the welcome (first run) or earlier crash reports, and run."""
+    from PySide6.QtCore import Qt, QTimer
+
+    from model_runtime.first_run import is_first_run, mark_welcomed
+
+    from .automation import ScriptedRun, process_age
+    from .error_messages import describe
+
     app = create_application()
     try:
         window = create_window()
@@ -74,7 +97,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         QMessageBox.critical(None, "Ponder can't start", str(exc))
         return 1
+    reporter.expected_error.connect(  # queued: the error may come from any thread
+        lambda exc: window.banner.show_error(*describe(exc)), Qt.ConnectionType.QueuedConnection
+    )
     window.show()
+    scripted = args.ask is not None or args.screenshot is not None or args.quit_when_done
+    if scripted:
+        ScriptedRun(
+            window, ask=args.ask, screenshot=args.screenshot, quit_when_done=args.quit_when_done
+        ).start(process_age())
+    else:
+        QTimer.singleShot(0, lambda: reporter.offer_pending(window))
+        if is_first_run():
+            QTimer.singleShot(0, window.show_welcome)
+            mark_welcomed()
     if args.model:
         window.load_model(args.model)
     elif args.starter:

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, Signal
 
+from model_runtime import planner
 from model_runtime.engine import EngineClient
 from model_runtime.errors import EngineCrashed
 from model_runtime.generation import Chunk, Finished, GenerationParams, LoadRequest, Message
+from model_runtime.hardware import HardwareInfo
+from model_runtime.load_plan import LoadPlan, PlanOverrides
+from model_runtime.plan_loading import load_planned
 from model_runtime.reasoning_control import ThinkingEnded
 
 
 class EngineBridge(QObject):
     """Owns an EngineClient; signals arrive on the GUI thread (queued connections)."""
 
+    planned = Signal(object)  # LoadPlan
     loading = Signal(str)  # model path
+    plan_loaded = Signal(object)  # PlannedLoad, just before loaded
     loaded = Signal(object)  # ModelSummary
     load_failed = Signal(object)  # exception
     chunk = Signal(int, str, str)  # gen_id, kind, text
@@ -32,6 +38,7 @@ class EngineBridge(QObject):
         # A file the engine refused is not remembered: the model before it is still loaded.
         self.last_request: LoadRequest | None = None
         self._threads: list[threading.Thread] = []
+        self._plan_seq = 0  # only the newest plan is reported
 
     def _run(self, target, *args) -> None:
         self._threads = [t for t in self._threads if t.is_alive()]
@@ -43,14 +50,43 @@ class EngineBridge(QObject):
     def summary(self):
         return self.client.summary
 
+    def plan(
+        self, path: str, overrides: PlanOverrides, hardware: Callable[[], HardwareInfo]
+    ) -> None:
+        """Read the model and plan its load in the background; emits planned or load_failed."""
+        self._plan_seq += 1
+        self._run(self._plan, self._plan_seq, path, overrides, hardware)
+
+    def _plan(
+        self, seq: int, path: str, overrides: PlanOverrides, hardware: Callable[[], HardwareInfo]
+    ) -> None:
+        try:
+            plan = planner.plan_load(path, hardware(), overrides)
+        except Exception as exc:
+            if seq == self._plan_seq:
+                self.load_failed.emit(exc)
+        else:
+            if seq == self._plan_seq:
+                self.planned.emit(plan)
+
     def load(self, request: LoadRequest) -> None:
         """Load in the background; emits loaded or load_failed (and crashed if the worker died)."""
         self.loading.emit(request.model_path)
         self._run(self._load, request)
 
-    def _load(self, request: LoadRequest) -> None:
+    def load_plan(self, plan: LoadPlan) -> None:
+        """Load a plan that fits (or was forced), retrying once with a safer one if it fails."""
+        self.loading.emit(plan.model_path)
+        self._run(self._load, plan.to_load_request(), plan)
+
+    def _load(self, request: LoadRequest, plan: LoadPlan | None = None) -> None:
         try:
-            summary = self.client.load(request)
+            if plan is None:
+                summary = self.client.load(request)
+            else:
+                done = load_planned(self.client, plan)
+                request, summary = done.plan.to_load_request(), done.summary
+                self.plan_loaded.emit(done)
         except EngineCrashed as exc:
             self.last_request = request
             self.load_failed.emit(exc)

@@ -3,12 +3,36 @@
 from __future__ import annotations
 
 from model_runtime.errors import (
+    AccessDenied,
+    AuthenticationRequired,
+    ChecksumMismatch,
+    ConnectionFailed,
     ContextOverflow,
+    DownloadCancelled,
+    DownloadError,
     EngineCrashed,
     EngineError,
+    GatedRepo,
     InsufficientMemory,
     ModelFileError,
+    NotEnoughDisk,
+    OfflineMode,
     PonderError,
+    RepoNotFound,
+)
+
+# Download errors, most specific first: (class, title).
+_DOWNLOAD_TITLES: tuple[tuple[type[BaseException], str], ...] = (
+    (OfflineMode, "Offline mode is on"),
+    (GatedRepo, "This model is gated"),
+    (AuthenticationRequired, "A Hugging Face token is needed"),
+    (AccessDenied, "Access denied"),
+    (RepoNotFound, "Not found on the Hub"),
+    (ChecksumMismatch, "The download was damaged"),
+    (NotEnoughDisk, "Not enough disk space"),
+    (ConnectionFailed, "The connection failed"),
+    (DownloadCancelled, "Stopped"),
+    (DownloadError, "The download failed"),
 )
 
 
@@ -22,6 +46,9 @@ def describe(exc: BaseException) -> tuple[str, str]:
         return "The engine stopped", f"{exc} Your conversation is safe."
     if isinstance(exc, InsufficientMemory):
         return "Not enough memory", str(exc)
+    for kind, title in _DOWNLOAD_TITLES:
+        if isinstance(exc, kind):
+            return title, str(exc)
     if isinstance(exc, EngineError | PonderError):
         return "Something went wrong", str(exc)
     if isinstance(exc, FileNotFoundError):

@@ -18,23 +18,32 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from model_runtime import __version__
 from model_runtime.conversations import ConversationStore, ConversationStoreError, default_store
 from model_runtime.errors import EngineCrashed
 from model_runtime.generation import GenerationStats, LoadRequest, ModelSummary
+from model_runtime.hardware import HardwareInfo
+from model_runtime.load_plan import LoadPlan
+from model_runtime.plan_loading import PlannedLoad
 from model_runtime.starter import STARTER_NAME, STARTER_NOTE, starter_model_path
 
 from .chat_controller import ChatController
 from .chat_view import ChatView
 from .composer import Composer
 from .conversation_settings import ConversationSettings
+from .download_bridge import DownloadBridge
 from .engine_bridge import EngineBridge
 from .error_messages import describe
+from .hardware_probe import HardwareProbe
+from .load_controller import LoadController
+from .load_panel import LoadPanel, plan_status
 from .message_widgets import AssistantMessage
+from .model_manager import ModelManagerDialog
+from .settings_dialog import SettingsDialog
 from .sidebar import Sidebar
 from .welcome import WelcomePanel
 
@@ -48,7 +57,9 @@ SHORTCUTS = (
     ("Ctrl+L", "Focus the prompt"),
     ("Ctrl+Shift+C", "Copy the last answer (Shift+click Copy: with reasoning)"),
     ("Ctrl+O", "Open a model"),
+    ("Ctrl+Shift+M", "Models: download, import, choose one"),
     ("Ctrl+,", "Conversation settings (system prompt, sampling)"),
+    ("Ctrl+Alt+S", "Settings: hardware, privacy"),
     ("F1", "This list"),
 )
 
@@ -87,7 +98,10 @@ class MainWindow(QMainWindow):
         bridge: EngineBridge,
         store: ConversationStore | None = None,
         parent: QWidget | None = None,
+        *,
+        hardware: HardwareInfo | None = None,
     ) -> None:
+        """hardware: a machine to plan for instead of this one (tests simulate small ones)."""
         super().__init__(parent)
         self.setWindowTitle("Ponder")
         self.resize(1180, 780)
@@ -128,13 +142,28 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, 0)
         self.progress.setMaximumWidth(160)
         self.progress.hide()
+        self.plan_label = QLabel("")
+        self.plan_label.setObjectName("planLabel")
+        self.details_button = QToolButton()
+        self.details_button.setObjectName("planDetails")
+        self.details_button.setText("Details…")
+        self.details_button.setAutoRaise(True)
+        self.details_button.hide()
         status = self.statusBar()
         status.addWidget(self.model_label, 1)
+        status.addPermanentWidget(self.plan_label)
+        status.addPermanentWidget(self.details_button)
         status.addPermanentWidget(self.progress)
         status.addPermanentWidget(self.context_label)
         status.addPermanentWidget(self.speed_label)
 
         self.controller = ChatController(bridge, self.chat_view, self.store, self)
+        self.downloads = DownloadBridge(parent=self)  # lives as long as the window; quits with it
+        self.downloads.start()
+        self.model_manager: ModelManagerDialog | None = None
+        self.hardware = HardwareProbe(hardware, self)
+        self.load_panel = LoadPanel(self)
+        self.loader = LoadController(bridge, self.load_panel, self.hardware, self)
         self._build_actions()
         self._connect()
         self.composer.set_can_send(False, "Load a model first")
@@ -160,10 +189,19 @@ class MainWindow(QMainWindow):
         self.reload_action.triggered.connect(self.reload_model)
         import_action = QAction("&Import chat…", self)
         import_action.triggered.connect(self.import_chat)
-        for action in (self.open_action, self.starter_action, self.reload_action, self.new_action):
+        self.settings_action = QAction("Se&ttings…", self)
+        self.settings_action.setShortcut(QKeySequence("Ctrl+Alt+S"))
+        self.settings_action.triggered.connect(self.show_settings)
+        self.models_action = QAction("&Models…", self)
+        self.models_action.setShortcut(QKeySequence("Ctrl+Shift+M"))
+        self.models_action.triggered.connect(self.show_model_manager)
+        for action in (self.open_action, self.models_action, self.starter_action):
+            menu.addAction(action)
+        for action in (self.reload_action, self.new_action):
             menu.addAction(action)
         menu.addSeparator()
         menu.addAction(import_action)
+        menu.addAction(self.settings_action)
         menu.addSeparator()
         menu.addAction(quit_action)
         chat_menu = self.menuBar().addMenu("&Chat")
@@ -197,7 +235,10 @@ class MainWindow(QMainWindow):
         keys.triggered.connect(self.show_shortcuts)
         about = QAction("&About Ponder", self)
         about.triggered.connect(self.show_about)
+        welcome = QAction("&Welcome…", self)
+        welcome.triggered.connect(self.show_welcome)
         help_menu.addAction(keys)
+        help_menu.addAction(welcome)
         help_menu.addAction(about)
 
     def _connect(self) -> None:
@@ -210,6 +251,11 @@ class MainWindow(QMainWindow):
         self.controller.busy_changed.connect(self._on_busy)
         self.controller.answer_finished.connect(self._on_answer_finished)
         self.bridge.loading.connect(self._on_loading)
+        self.loader.planning.connect(self._on_loading)
+        self.loader.refused.connect(self._on_refused)
+        self.loader.plan_in_use.connect(self._on_plan_in_use)
+        self.loader.adjusted.connect(self._on_adjusted)
+        self.details_button.clicked.connect(self.loader.show_details)
         self.bridge.loaded.connect(self._on_loaded)
         self.bridge.load_failed.connect(self._on_load_failed)
         self.bridge.crashed.connect(self._on_crashed)
@@ -231,14 +277,26 @@ class MainWindow(QMainWindow):
         if path:
             self.load_model(path)
 
+    def show_model_manager(self) -> None:
+        """The model manager (download, import, verify); its Load loads the chosen model here."""
+        if self.model_manager is None:
+            self.model_manager = ModelManagerDialog(
+                self.downloads, self, hardware=self.hardware.info
+            )
+            self.model_manager.load_requested.connect(self.load_model)
+        self.model_manager.show()
+        self.model_manager.raise_()
+        self.model_manager.activateWindow()
+
     def load_starter(self) -> None:
         if self.starter_path is not None:
             self.load_model(str(self.starter_path))
 
     def load_model(self, path: str) -> None:
+        """Plan the load for this machine; a plan that fits loads at once, one that doesn't asks."""
         if self.controller.busy:
             self.controller.stop()
-        self.bridge.load(LoadRequest(model_path=path))
+        self.loader.load(LoadRequest(model_path=path))
 
     def reload_model(self) -> None:
         self.banner.hide()
@@ -255,8 +313,12 @@ class MainWindow(QMainWindow):
             self.pages.setCurrentWidget(self.chat_view)
         self.composer.edit.setFocus()
 
-    def open_conversation(self, conversation_id: int, _message_id: int | None = None) -> None:
-        """Show a stored conversation (from the list or a search hit)."""
+    def open_conversation(self, conversation_id: int, message_id: int | None = None) -> None:
+        """Show a stored conversation; a search hit on another branch switches to that branch."""
+        if message_id is not None:
+            visible = {m.id for m in self.store.visible_messages(conversation_id)}
+            if message_id not in visible:
+                self.store.switch_branch(message_id)
         self.controller.open(conversation_id)
         self.sidebar.set_current(conversation_id)
         self.pages.setCurrentWidget(self.chat_view)
@@ -274,6 +336,12 @@ class MainWindow(QMainWindow):
             return
         self.sidebar.refresh()
         self.open_conversation(conversation.id)
+
+    def show_settings(self) -> None:
+        """The settings dialog: this machine's hardware, offline mode and the network log."""
+        dialog = SettingsDialog(self.hardware, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
 
     def edit_conversation_settings(self) -> None:
         dialog = ConversationSettings(self.controller.system_prompt, self.controller.params, self)
@@ -313,12 +381,21 @@ class MainWindow(QMainWindow):
             self.new_chat()
 
     def show_about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About Ponder",
-            f"<b>Ponder {__version__}</b><p>Private, offline chat with reasoning models, "
-            "on llama.cpp. Nothing you write leaves this computer.</p>",
+        """Version, the llama.cpp backends of this build, licences of components and models."""
+        from .about_dialog import AboutDialog
+
+        AboutDialog(self.hardware, self).exec()
+
+    def show_welcome(self) -> None:
+        """The first-run welcome (Help → Welcome): this computer, a model for it, the starter."""
+        from .first_run_dialog import FirstRunDialog
+
+        dialog = FirstRunDialog(
+            self.hardware, starter_available=self.starter_path is not None, parent=self
         )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.starter_requested.connect(self.load_starter)
+        dialog.open()
 
     # -- engine events ---------------------------------------------------------------------
 
@@ -364,10 +441,27 @@ class MainWindow(QMainWindow):
         if not isinstance(exc, EngineCrashed):  # a crash has its own banner
             self.banner.show_error(*describe(exc))
 
+    def _on_refused(self, _plan: LoadPlan, exc: BaseException) -> None:
+        """A plan that does not fit: nothing was loaded; the load panel says what would fit."""
+        self._on_load_failed(exc)
+
+    def _on_plan_in_use(self, plan: LoadPlan, how: str) -> None:
+        self.plan_label.setText(plan_status(plan, how))
+        self.plan_label.setToolTip(plan.verdict.reason)
+        self.details_button.show()
+
+    def _on_adjusted(self, done: PlannedLoad) -> None:
+        self.banner.show_error(
+            "Loaded with safer settings",
+            f"The first try failed ({done.first_error}). Changed: {', '.join(done.changes)}.",
+        )
+
     def _on_crashed(self, exc: BaseException) -> None:
         self.banner.show_error(*describe(exc), offer_reload=self.bridge.last_request is not None)
         self.reload_action.setEnabled(self.bridge.last_request is not None)
         self.model_label.setText("No model loaded")
+        self.plan_label.setText("")
+        self.details_button.hide()
         self.composer.set_can_send(False, "Reload the model first")
 
     def _on_busy(self, busy: bool) -> None:
@@ -380,5 +474,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.controller.leave()
+        self.load_panel.hide()
         self.bridge.shutdown()
+        self.downloads.close()
         super().closeEvent(event)

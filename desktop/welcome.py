@@ -25,6 +25,8 @@ class WelcomePanel(QWidget):
         )
         subtitle.setObjectName("welcomeSubtitle")
         subtitle.setWordWrap(True)
+        subtitle.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        subtitle.setFixedWidth(480)  # wrapped labels need a width, or the layout squeezes them
         self.open_button = QPushButton("Open a GGUF model…", self)
         self.open_button.setObjectName("openModelButton")
         self.open_button.clicked.connect(self.open_requested)
@@ -48,10 +50,18 @@ class WelcomePanel(QWidget):
             button.setMinimumWidth(280)
             layout.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addSpacing(6)
-        note.setMaximumWidth(460)
+        note.setFixedWidth(460)
         note.setAlignment(Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(note, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addStretch(3)
+
+    def showEvent(self, event) -> None:
+        """Wrapped labels get their height once the theme's fonts apply."""
+        super().showEvent(event)
+        for label in self.findChildren(QLabel):
+            if label.wordWrap():
+                label.ensurePolished()
+                label.setMinimumHeight(label.heightForWidth(label.width()))
 
     def set_loading(self, loading: bool) -> None:
         self.open_button.setDisabled(loading)

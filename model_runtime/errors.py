@@ -84,3 +84,28 @@ class NotEnoughDisk(DownloadError):
         super().__init__(message)
         self.needed = needed
         self.free = free
+
+
+class RemoteEngineError(PonderError, ConnectionError):
+    """Talking to a remote (OpenAI-compatible) engine failed; the message says how."""
+
+
+class RemoteUnreachable(RemoteEngineError):
+    """No connection could be made to the endpoint (refused, unknown host, connect timeout)."""
+
+
+class RemoteTimeout(RemoteEngineError, TimeoutError):
+    """The endpoint went silent for longer than the read timeout."""
+
+
+class RemoteAuthFailed(RemoteEngineError, PermissionError):
+    """The endpoint refused the API key (HTTP 401 or 403)."""
+
+
+class RemoteAnswerCutOff(RemoteEngineError):
+    """The stream broke mid-answer; the text already streamed is kept and carried here."""
+
+    def __init__(self, message: str, *, reasoning: str = "", answer: str = "") -> None:
+        super().__init__(message)
+        self.reasoning = reasoning
+        self.answer = answer

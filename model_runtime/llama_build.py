@@ -140,3 +140,17 @@ def detect_llama_build() -> LlamaBuild:
         devices=devices,
         features=parse_system_info(info),
     )
+
+
+CPU_FEATURES_SHOWN = ("AVX", "AVX2", "AVX512", "FMA", "F16C", "NEON", "SVE", "AMX_INT8")
+
+
+def backend_summary(build: LlamaBuild) -> str:
+    """The build's backends in words: "CUDA + CPU (AVX2, FMA)", "CPU (AVX, AVX2) only"."""
+    # Backends with a device here, and those compiled in whose device is absent (CUDA, no GPU).
+    gpus = sorted(build.gpu_backends | {name for name in build.features if name != "CPU"})
+    cpu = [name for name in CPU_FEATURES_SHOWN if build.cpu_feature(name)]
+    cpu_text = f"CPU ({', '.join(cpu)})" if cpu else "CPU"
+    if gpus:
+        return f"{' + '.join(gpus)} + {cpu_text}"
+    return f"{cpu_text} only" if build.features or build.devices else "CPU only"

@@ -136,7 +136,7 @@ def test_welcome_then_starter_model_loads(window: MainWindow, qtbot: Any, smollm
         assert window.model_label.text() == f"Loading {window.starter_path.name} …"
         assert not window.progress.isHidden()
     assert loaded.args[0].path == str(smollm2)
-    assert window.bridge.last_request == LoadRequest(model_path=str(smollm2))  # the defaults
+    assert window.bridge.last_request == window.loader.plan.to_load_request()  # as planned
     assert window.model_label.text().startswith(STARTER_NAME)
     assert "Q4_1" in window.model_label.text()
     assert window.composer.button.isEnabled()

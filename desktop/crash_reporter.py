@@ -1,0 +1,48 @@
+"""The GUI's side of crash handling: hooks installed at start, reports offered on the next one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QWidget
+
+from model_runtime.crash_log import CrashHandler, crash_dir, mark_offered, pending_reports
+
+from .crash_dialog import CrashReportsDialog
+
+
+class CrashReporter(QObject):
+    """Owns the CrashHandler. Its signals may be emitted on any thread: connect them queued."""
+
+    expected_error = Signal(object)  # a PonderError nobody caught: shown in words, no report
+    report_written = Signal(str)  # the path of a new crash report
+
+    def __init__(self, folder: Path | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.folder = folder or crash_dir()
+        self.handler = CrashHandler(
+            self.folder,
+            on_expected=self._relay_expected,
+            on_report=lambda path: self.report_written.emit(str(path)),
+        )
+
+    def _relay_expected(self, exc: BaseException) -> None:
+        self.expected_error.emit(exc)
+
+    def install(self) -> None:
+        self.handler.install()
+
+    def uninstall(self) -> None:
+        self.handler.uninstall()
+
+    def offer_pending(self, parent: QWidget | None) -> CrashReportsDialog | None:
+        """Show the reports of earlier runs that were not offered yet (non-modal); None if none."""
+        reports = pending_reports(self.folder)
+        if not reports:
+            return None
+        mark_offered(reports, self.folder)
+        dialog = CrashReportsDialog(reports, self.folder, parent)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog

@@ -1,0 +1,55 @@
+"""Looks at this machine off the GUI thread and shares what it found (tests pass a fixed one)."""
+
+from __future__ import annotations
+
+import threading
+
+from PySide6.QtCore import QObject, Qt, Signal
+
+from model_runtime.hardware import HardwareInfo
+from model_runtime.hardware_check import HardwareCheck, check_hardware
+
+
+class HardwareProbe(QObject):
+    """The machine as detected (llama.cpp asked in a child process); `detected` on each result."""
+
+    detected = Signal(object)  # HardwareInfo
+    _done = Signal(object)  # HardwareCheck, from a worker thread
+
+    def __init__(self, hardware: HardwareInfo | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.fixed = hardware is not None
+        self.info: HardwareInfo | None = hardware
+        self.problem = ""  # why the llama.cpp build is unknown, when it is
+        self._lock = threading.Lock()
+        self._running = False
+        self._done.connect(self._finish, Qt.ConnectionType.QueuedConnection)
+
+    def get(self) -> HardwareInfo:
+        """The machine, detected first if need be (blocks: call it on a worker thread)."""
+        with self._lock:
+            if self.info is None:
+                check = check_hardware()
+                self.info, self.problem = check.hardware, check.problem
+                self._done.emit(check)
+            return self.info
+
+    def request(self) -> None:
+        """Detect again in the background (free memory changes); `detected` follows."""
+        if self.fixed and self.info is not None:
+            self.detected.emit(self.info)
+            return
+        if self._running:
+            return
+        self._running = True
+        threading.Thread(target=self._run, daemon=True, name="ponder-hardware").start()
+
+    def _run(self) -> None:
+        check = check_hardware()
+        with self._lock:
+            self.info, self.problem = check.hardware, check.problem
+        self._done.emit(check)
+
+    def _finish(self, check: HardwareCheck) -> None:
+        self._running = False
+        self.detected.emit(check.hardware)

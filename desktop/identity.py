@@ -1,0 +1,36 @@
+"""Ponder's name, icon and promise, as every window shows them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtGui import QIcon, QPixmap
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+ICONS = RESOURCES / "icons"
+ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
+
+TAGLINE = "Private, offline chat with reasoning models, on llama.cpp."
+PRIVACY_TITLE = "Your conversations stay on this computer"
+PRIVACY_PROMISE = (
+    "Ponder runs models here, on your own hardware. What you write and what the model "
+    "answers never leave this computer: no account, no telemetry, no cloud. Ponder connects "
+    "to the internet only for downloads you start."
+)
+
+
+def app_icon() -> QIcon:
+    """The app icon: the rendered PNG sizes, or the SVG where they are missing."""
+    icon = QIcon()
+    for size in ICON_SIZES:
+        png = ICONS / f"ponder-{size}.png"
+        if png.is_file():
+            icon.addFile(str(png))
+    if icon.isNull() and (ICONS / "ponder.svg").is_file():
+        icon = QIcon(str(ICONS / "ponder.svg"))
+    return icon
+
+
+def icon_pixmap(size: int) -> QPixmap:
+    """The icon at `size` logical pixels (sharp on high-DPI screens)."""
+    return app_icon().pixmap(size, size)

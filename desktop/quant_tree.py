@@ -1,0 +1,218 @@
+"""A tree of models and their quantizations: size, fit badge, and Download / Resume / Load."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import QHeaderView, QPushButton, QTreeWidget, QTreeWidgetItem, QWidget
+
+from model_runtime.hardware import HardwareInfo
+from model_runtime.manifest import COMPLETE
+from model_runtime.progress import Progress
+from model_runtime.store import StoredModel, model_id_for
+
+from .fit_badge import estimate_fit
+from .units import size_text
+
+NAME, SIZE, FIT, ACTION = range(4)
+ROW_HEIGHT = 28  # room for a button in each row
+ACTIVE = ("queued", "downloading", "checking", "verifying")
+GRAY = QColor("#6b717b")
+RED = QColor("#b3261e")
+
+
+@dataclass(frozen=True)
+class QuantRow:
+    """One quantization as a row: its name, total size (None until listed) and part count."""
+
+    name: str
+    size: int | None = None
+    parts: int = 1
+    offered: bool = True  # False: the repository has no such files
+    recommended: bool = False
+
+
+class QuantTree(QTreeWidget):
+    """Top-level rows are models (or repos); their children are quantizations."""
+
+    download_requested = Signal(str, str)  # repo_id, quant
+    load_requested = Signal(str)  # model path
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("quantTree")
+        self.setColumnCount(4)
+        self.setHeaderLabels(["Model", "Size", "On this computer", ""])
+        self.setRootIsDecorated(True)
+        self.setUniformRowHeights(True)
+        self.setAlternatingRowColors(False)
+        self.setSelectionMode(QTreeWidget.SelectionMode.SingleSelection)
+        header = self.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
+        for column, width in ((SIZE, 90), (FIT, 190), (ACTION, 110)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
+            self.setColumnWidth(column, width)
+        self.hardware: HardwareInfo | None = None
+        self.online = True
+        self._groups: dict[str, QTreeWidgetItem] = {}
+        self._repos: dict[str, str] = {}  # group key -> repo id of its quant rows
+        self._stored: dict[str, StoredModel] = {}
+        self._active: dict[str, Progress] = {}
+
+    # -- building --------------------------------------------------------------------------
+
+    def add_group(self, key: str, title: str, note: str = "", tooltip: str = "") -> QTreeWidgetItem:
+        """A model (or repository) row; its quantizations go under it."""
+        item = QTreeWidgetItem(self, [title, "", note, ""])
+        item.setSizeHint(NAME, QSize(0, ROW_HEIGHT))
+        font = QFont(item.font(NAME))
+        font.setBold(True)
+        item.setFont(NAME, font)
+        item.setForeground(FIT, QBrush(GRAY))
+        if tooltip:
+            item.setToolTip(NAME, tooltip)
+        self._groups[key] = item
+        return item
+
+    def remove_all(self) -> None:
+        """Remove every row."""
+        self.clear()
+        self._groups.clear()
+        self._repos.clear()
+
+    def group(self, key: str) -> QTreeWidgetItem | None:
+        return self._groups.get(key)
+
+    def set_note(self, key: str, note: str, *, error: bool = False, tooltip: str = "") -> None:
+        """The words beside a model row: where its files come from, or what went wrong."""
+        item = self._groups[key]
+        item.setText(FIT, note)
+        item.setToolTip(FIT, tooltip or note)
+        item.setForeground(FIT, QBrush(RED if error else GRAY))
+
+    def set_quants(self, key: str, repo_id: str | None, rows: list[QuantRow]) -> None:
+        """Replace a model's quantization rows (repo_id None: not known yet)."""
+        group = self._groups[key]
+        group.takeChildren()
+        if repo_id:
+            self._repos[key] = repo_id
+        for row in rows:
+            label = row.name + (" · recommended" if row.recommended else "")
+            if row.parts > 1:
+                label += f" · {row.parts} parts"
+            item = QTreeWidgetItem(group, [label, "", "", ""])
+            item.setSizeHint(NAME, QSize(0, ROW_HEIGHT))
+            item.setData(NAME, Qt.ItemDataRole.UserRole, row)
+            item.setTextAlignment(SIZE, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if row.offered:  # a view shows its item widgets itself: leave none to hide
+                button = QPushButton(self)
+                button.setObjectName("quantAction")
+                button.clicked.connect(lambda _=False, k=key, r=row: self._clicked(k, r))
+                self.setItemWidget(item, ACTION, button)
+            self._show_row(key, item)
+
+    def quant_item(self, key: str, quant: str) -> QTreeWidgetItem | None:
+        """The row of one quantization of a model."""
+        group = self._groups.get(key)
+        children = [group.child(i) for i in range(group.childCount())] if group else []
+        for child in children:
+            if child is not None and self.row_of(child).name.upper() == quant.upper():
+                return child
+        return None
+
+    def button(self, key: str, quant: str) -> QPushButton | None:
+        """The Download / Resume / Load button of a quantization's row."""
+        item = self.quant_item(key, quant)
+        widget = self.itemWidget(item, ACTION) if item is not None else None
+        return widget if isinstance(widget, QPushButton) else None
+
+    @staticmethod
+    def row_of(item: QTreeWidgetItem) -> QuantRow:
+        return item.data(NAME, Qt.ItemDataRole.UserRole)
+
+    # -- state -----------------------------------------------------------------------------
+
+    def set_hardware(self, hw: HardwareInfo) -> None:
+        self.hardware = hw
+        self._refresh()
+
+    def set_online(self, online: bool) -> None:
+        self.online = online
+        self._refresh()
+
+    def set_states(self, stored: list[StoredModel], active: list[Progress]) -> None:
+        """What the store holds and what is downloading: each row's button follows."""
+        self._stored = {m.model_id: m for m in stored}
+        self._active = {p.model_id: p for p in active if p.state in ACTIVE}
+        self._refresh()
+
+    def _refresh(self) -> None:
+        for key, group in self._groups.items():
+            for i in range(group.childCount()):
+                child = group.child(i)
+                if child is not None:
+                    self._show_row(key, child)
+
+    def _model_id(self, key: str, row: QuantRow) -> str | None:
+        repo_id = self._repos.get(key)
+        return model_id_for(repo_id, row.name.upper()) if repo_id else None
+
+    def _show_row(self, key: str, item: QTreeWidgetItem) -> None:
+        row = self.row_of(item)
+        if not row.offered:
+            item.setText(SIZE, "—")
+            item.setText(FIT, "not offered")
+            item.setForeground(FIT, QBrush(GRAY))
+            item.setToolTip(FIT, "The repository has no files of this quantization.")
+        else:
+            model_id = self._model_id(key, row)
+            stored = self._stored.get(model_id) if model_id else None
+            size = (
+                row.size if row.size is not None or stored is None else stored.manifest.total_size
+            )
+            unknown = "…" if self.online else "—"  # "…": the Hub is being asked
+            item.setText(SIZE, size_text(size) if size is not None else unknown)
+            if size is not None and self.hardware is not None:
+                badge = estimate_fit(size, self.hardware)
+                item.setText(FIT, f"● {badge.text}")
+                item.setForeground(FIT, QBrush(QColor(badge.color)))
+                item.setToolTip(FIT, badge.tooltip)
+            else:
+                item.setText(FIT, "")
+        button = self.itemWidget(item, ACTION)
+        if isinstance(button, QPushButton):
+            self._show_button(button, key, row)
+
+    def _show_button(self, button: QPushButton, key: str, row: QuantRow) -> None:
+        model_id = self._model_id(key, row)
+        stored = self._stored.get(model_id) if model_id else None
+        active = self._active.get(model_id) if model_id else None
+        primary = stored is not None and stored.state == COMPLETE
+        if button.property("primary") != primary:
+            button.setProperty("primary", primary)
+            button.style().unpolish(button)
+            button.style().polish(button)
+        if primary and stored is not None:
+            button.setText("Load")
+            button.setEnabled(True)
+            button.setToolTip(str(stored.model_path))
+        elif active is not None:
+            button.setText(f"{active.fraction:.0%}" if active.total else "Queued")
+            button.setEnabled(False)
+            button.setToolTip("Downloading: see the Downloads tab.")
+        else:
+            button.setText("Resume" if stored is not None else "Download")
+            ready = self.online and row.size is not None and model_id is not None
+            button.setEnabled(ready)
+            button.setToolTip("" if self.online else "Offline mode is on.")
+
+    def _clicked(self, key: str, row: QuantRow) -> None:
+        model_id = self._model_id(key, row)
+        stored = self._stored.get(model_id) if model_id else None
+        if stored is not None and stored.state == COMPLETE:
+            self.load_requested.emit(str(stored.model_path))
+        elif model_id is not None:
+            self.download_requested.emit(self._repos[key], row.name)

@@ -1,0 +1,264 @@
+"""Settings: what this computer offers models (Hardware), and offline mode with the network log."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from model_runtime import netlog
+from model_runtime.gpu_probe import PREFERRED_BACKEND
+from model_runtime.hardware import HardwareInfo, describe_hardware
+from model_runtime.llama_build import parse_system_info, rebuild_command
+
+from .hardware_probe import HardwareProbe
+
+OFFLINE_NOTE = (
+    "Chatting and loading models never use the network. Only searching the Hugging Face Hub, "
+    "downloading models and signing in do; in offline mode Ponder refuses those too."
+)
+COLUMNS = ("When", "Host", "Why", "Request")
+
+
+def local_time(iso: str) -> str:
+    """An ISO 8601 UTC time from the log, in this computer's time zone."""
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return iso
+
+
+def features_text(system_info: str) -> str:
+    """llama.cpp's system info as one line per backend: 'CPU: SSE3, AVX, AVX2, FMA'."""
+    lines = []
+    for backend, flags in parse_system_info(system_info).items():
+        on = [k if v == "1" else f"{k} {v}" for k, v in flags.items() if v != "0"]
+        lines.append(f"{backend}: {', '.join(on) or 'none'}")
+    return "\n".join(lines) or system_info.strip()
+
+
+def env_forces_offline() -> bool:
+    """True when PONDER_OFFLINE=1 (or true/yes/on) holds Ponder offline whatever the setting."""
+    return os.environ.get(netlog.OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _label(text: str, parent: QWidget, name: str = "", *, wrap: bool = True) -> QLabel:
+    label = QLabel(text, parent)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(wrap)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    if name:
+        label.setObjectName(name)
+    return label
+
+
+class HardwareTab(QWidget):
+    """describe_hardware() as a form, its warnings, and the rebuild command for an unused GPU."""
+
+    def __init__(self, probe: HardwareProbe, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.probe = probe
+        self.lines: list[str] = []
+        self.rebuild_commands: list[str] = []
+        self.area = QScrollArea(self)
+        self.area.setWidgetResizable(True)
+        self.area.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.area.setWidget(_label("Looking at this computer…", self))
+        self.refresh_button = QPushButton("Look again", self)
+        self.refresh_button.setToolTip("Read free memory and the GPUs again")
+        self.refresh_button.clicked.connect(self.probe.request)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.refresh_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.area, 1)
+        layout.addLayout(row)
+        probe.detected.connect(self.show_hardware)
+        if probe.info is not None:
+            self.show_hardware(probe.info)
+        probe.request()  # detect, or read the free memory afresh
+
+    def show_hardware(self, hw: HardwareInfo) -> None:
+        self.lines = describe_hardware(hw)
+        page = QWidget()
+        form = QFormLayout(page)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+        form.setHorizontalSpacing(16)
+        intro = "What Ponder plans each model load for. The memory figures are read afresh."
+        form.addRow(_label(intro, page, "settingsNote"))
+        if hw.system:
+            form.addRow("System", _label(hw.system, page, wrap=False))
+        unusable = [g for g in hw.gpus if not g.usable]
+        notes = []
+        for line in self.lines:
+            key, _, value = line.partition(": ")
+            if key == "Note":  # an unusable GPU's note comes with its command below
+                if not any(value.startswith(f"{g.name} cannot") for g in unusable):
+                    notes.append(value)
+            elif key == "llama.cpp features" and hw.build is not None:
+                text = features_text(hw.build.system_info)
+                features = _label(text, page, "buildFeatures", wrap=False)
+                form.addRow(key, features)
+            else:
+                form.addRow(key, _label(value, page, wrap=False))
+        if self.probe.problem:
+            notes.append(self.probe.problem)
+        for note in notes:
+            form.addRow(_label(f"⚠ {note}", page, "hardwareNote"))
+        self.rebuild_commands = []
+        for gpu in unusable:
+            backend = PREFERRED_BACKEND.get(gpu.vendor, "Vulkan")
+            command = rebuild_command(backend)
+            self.rebuild_commands.append(command)
+            text = (
+                f"⚠ {gpu.name} cannot be used by this llama.cpp build. To use it, install a "
+                f"{backend} build in Ponder's Python environment, then restart Ponder:"
+            )
+            form.addRow(_label(text, page, "hardwareNote"))
+            form.addRow(self._command_row(command, page))
+        self.area.setWidget(page)
+
+    @staticmethod
+    def _command_row(command: str, parent: QWidget) -> QWidget:
+        row = QWidget(parent)
+        field = QLineEdit(command, row)
+        field.setObjectName("rebuildCommand")
+        field.setReadOnly(True)
+        field.setToolTip(command)
+        field.setCursorPosition(0)
+        copy = QPushButton("Copy", row)
+        copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(command))
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(field, 1)
+        layout.addWidget(copy)
+        return row
+
+
+class PrivacyTab(QWidget):
+    """The offline switch, and every connection Ponder has made: when, to which host, and why."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.offline = QCheckBox("Offline mode: make no network connection at all", self)
+        self.offline.setObjectName("offlineSwitch")
+        note = _label(OFFLINE_NOTE, self, "settingsNote")
+        self.forced_note = _label(
+            f"{netlog.OFFLINE_ENV}=1 is set, so Ponder is offline whatever this says.",
+            self,
+            "settingsNote",
+        )
+        self.summary = _label("", self)
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setObjectName("networkLog")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        for column in range(len(COLUMNS) - 1):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.refresh_button = QPushButton("Refresh", self)
+        self.clear_button = QPushButton("Clear log", self)
+        buttons = QHBoxLayout()
+        buttons.addWidget(_label(f"Kept in {netlog.log_path()}", self, "settingsNote"), 1)
+        buttons.addWidget(self.refresh_button)
+        buttons.addWidget(self.clear_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.offline)
+        layout.addWidget(note)
+        layout.addWidget(self.forced_note)
+        layout.addSpacing(8)
+        title = QLabel("Network log", self)
+        title.setObjectName("sectionTitle")
+        layout.addWidget(title)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+
+        self.offline.toggled.connect(self._on_offline_toggled)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.clear_button.clicked.connect(self._clear)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read the offline state and the log again."""
+        forced = env_forces_offline()
+        self.offline.blockSignals(True)
+        self.offline.setChecked(netlog.is_offline())
+        self.offline.blockSignals(False)
+        self.offline.setEnabled(not forced)
+        self.forced_note.setVisible(forced)
+        events = list(reversed(netlog.read_log()))  # newest first
+        self.table.setRowCount(len(events))
+        for row, event in enumerate(events):
+            cells = (
+                local_time(event.time),
+                event.host,
+                event.purpose,
+                f"{event.method} {event.target}",
+            )
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.table.setItem(row, column, item)
+        if events:
+            last = events[0]
+            self.summary.setText(
+                f"{len(events)} connection{'s' if len(events) != 1 else ''} logged; the last "
+                f"on {local_time(last.time)} to {last.host} ({last.purpose})."
+            )
+        else:
+            self.summary.setText("No connection logged: Ponder has not used the network.")
+
+    def _on_offline_toggled(self, offline: bool) -> None:
+        netlog.set_offline_setting(offline)
+        self.refresh()
+
+    def _clear(self) -> None:
+        netlog.clear_log()
+        self.refresh()
+
+
+class SettingsDialog(QDialog):
+    """Application settings (non-modal): the Hardware and Privacy tabs."""
+
+    def __init__(self, probe: HardwareProbe, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("settingsDialog")
+        self.setWindowTitle("Settings")
+        self.resize(720, 520)
+        self.tabs = QTabWidget(self)
+        self.hardware_tab = HardwareTab(probe, self.tabs)
+        self.privacy_tab = PrivacyTab(self.tabs)
+        self.tabs.addTab(self.hardware_tab, "Hardware")
+        self.tabs.addTab(self.privacy_tab, "Privacy")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(buttons)

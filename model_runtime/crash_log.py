@@ -1,0 +1,263 @@
+"""Crash reports: unexpected Python exceptions and native crashes, kept for the next start.
+
+Reports are plain text files in data_dir()/crashes/. Python exceptions (sys.excepthook,
+threading.excepthook) are written as they happen; a native crash (SIGSEGV, SIGILL, abort)
+is written by faulthandler into a file opened at start, which stays empty unless the
+process dies. Errors Ponder raises on purpose (PonderError) are not crashes: they go to
+`on_expected`, for the GUI to show in words.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import faulthandler
+import os
+import platform
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from . import __version__, paths
+from .errors import PonderError
+
+NATIVE_MARKER = "--- native crash (faulthandler) ---\n"
+OFFERED_FILE = "offered"  # names of the reports already shown
+
+
+def crash_dir() -> Path:
+    """data_dir()/crashes, created if missing."""
+    path = paths.data_dir() / "crashes"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _stamp() -> str:
+    return time.strftime("%Y%m%d-%H%M%S")
+
+
+def _header(kind: str) -> str:
+    frozen = "bundle" if getattr(sys, "frozen", False) else "source"
+    return (
+        f"Ponder {__version__} ({frozen}) — {kind}\n"
+        f"Time: {time.strftime('%Y-%m-%d %H:%M:%S %z')}\n"
+        f"System: {platform.system()} {platform.release()} {platform.machine()}; "
+        f"Python {platform.python_version()}; pid {os.getpid()}\n"
+    )
+
+
+def format_report(
+    exc_type: type[BaseException],
+    exc: BaseException,
+    tb: TracebackType | None,
+    *,
+    thread: str | None = None,
+) -> str:
+    """A report's text: what and where, then the traceback."""
+    where = f"in thread {thread!r}" if thread else "in the main thread"
+    lines = traceback.format_exception(exc_type, exc, tb)
+    return _header(f"unexpected error {where}") + "\n" + "".join(lines)
+
+
+def write_report(text: str, folder: Path | None = None) -> Path:
+    """Save a report (written whole, then renamed: never a half file) and return its path."""
+    folder = folder or crash_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    base = f"crash-{_stamp()}-{os.getpid()}"
+    path = folder / f"{base}.txt"
+    n = 1
+    while path.exists():
+        n += 1
+        path = folder / f"{base}-{n}.txt"
+    partial = path.with_suffix(".part")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+    return path
+
+
+@dataclass(frozen=True)
+class CrashReport:
+    """One report on disk."""
+
+    path: Path
+
+    @property
+    def created(self) -> float:
+        try:
+            return self.path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    def text(self) -> str:
+        try:
+            return self.path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            return f"(the report can't be read: {exc})"
+
+    @property
+    def summary(self) -> str:
+        """One line: the exception, or the native crash's first line."""
+        lines = [line for line in self.text().splitlines() if line.strip()]
+        if NATIVE_MARKER.strip() in lines:
+            after = lines[lines.index(NATIVE_MARKER.strip()) + 1 :]
+            return after[0].strip() if after else "native crash"
+        tail = [line for line in lines if not line.startswith((" ", "\t"))]
+        return tail[-1] if tail else self.path.name
+
+    def delete(self) -> None:
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+
+def _pid_of(path: Path) -> int | None:
+    parts = path.stem.split("-")  # native-YYYYmmdd-HHMMSS-PID
+    try:
+        return int(parts[3])
+    except (IndexError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    import psutil
+
+    return bool(psutil.pid_exists(pid))
+
+
+def _offered(folder: Path) -> set[str]:
+    try:
+        return set((folder / OFFERED_FILE).read_text(encoding="utf-8").split())
+    except OSError:
+        return set()
+
+
+def collect_native(folder: Path) -> None:
+    """Turn native-crash files of dead processes into reports; drop the empty ones."""
+    for path in folder.glob("native-*.log"):
+        pid = _pid_of(path)
+        if pid is not None and _alive(pid):
+            continue  # a running Ponder's (or our own) armed file
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        _, marker, crash = text.partition(NATIVE_MARKER)
+        with contextlib.suppress(OSError):
+            if marker and crash.strip():
+                path.replace(
+                    path.with_name(path.name.replace("native-", "crash-", 1)[:-4] + ".txt")
+                )
+            else:
+                path.unlink()
+
+
+def all_reports(folder: Path | None = None) -> list[CrashReport]:
+    """Every report in the folder, newest first."""
+    folder = folder or crash_dir()
+    collect_native(folder)
+    reports = [CrashReport(p) for p in folder.glob("crash-*.txt")]
+    return sorted(reports, key=lambda r: (r.created, r.path.name), reverse=True)
+
+
+def pending_reports(folder: Path | None = None) -> list[CrashReport]:
+    """Reports not yet offered to the user, newest first."""
+    folder = folder or crash_dir()
+    seen = _offered(folder)
+    return [r for r in all_reports(folder) if r.path.name not in seen]
+
+
+def mark_offered(reports: list[CrashReport], folder: Path | None = None) -> None:
+    """Remember that these reports were shown, so the next start does not offer them again."""
+    folder = folder or crash_dir()
+    names = _offered(folder) | {r.path.name for r in reports}
+    present = {p.name for p in folder.glob("crash-*.txt")}
+    (folder / OFFERED_FILE).write_text("\n".join(sorted(names & present)) + "\n", encoding="utf-8")
+
+
+ExcHook = Callable[[type[BaseException], BaseException, TracebackType | None], object]
+
+
+class CrashHandler:
+    """Installs the hooks; `on_expected` gets PonderErrors, `on_report` each new report's path."""
+
+    def __init__(
+        self,
+        folder: Path | None = None,
+        *,
+        on_expected: Callable[[BaseException], None] | None = None,
+        on_report: Callable[[Path], None] | None = None,
+    ) -> None:
+        self.folder = folder or crash_dir()
+        self.on_expected = on_expected
+        self.on_report = on_report
+        self.native_path: Path | None = None
+        self._native_file: IO[str] | None = None
+        self._previous_hook: ExcHook | None = None
+        self._previous_thread_hook: Callable[[threading.ExceptHookArgs], object] | None = None
+
+    def install(self, *, native: bool = True) -> None:
+        """Take over sys.excepthook and threading.excepthook; arm faulthandler with a file."""
+        self._previous_hook = sys.excepthook
+        self._previous_thread_hook = threading.excepthook
+        sys.excepthook = self.handle
+        threading.excepthook = self._handle_thread
+        if native:
+            self._arm_faulthandler()
+
+    def uninstall(self) -> None:
+        """Restore the hooks; remove the native-crash file if nothing crashed."""
+        if self._previous_hook is not None:
+            sys.excepthook = self._previous_hook
+        if self._previous_thread_hook is not None:
+            threading.excepthook = self._previous_thread_hook
+        self._previous_hook = self._previous_thread_hook = None
+        if self._native_file is not None:
+            faulthandler.disable()
+            self._native_file.close()
+            self._native_file = None
+            if self.native_path is not None:
+                with contextlib.suppress(OSError):
+                    self.native_path.unlink()
+
+    def _arm_faulthandler(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.native_path = self.folder / f"native-{_stamp()}-{os.getpid()}.log"
+        self._native_file = open(self.native_path, "w", encoding="utf-8")  # noqa: SIM115
+        self._native_file.write(_header("native crash (the process died)") + NATIVE_MARKER)
+        self._native_file.flush()
+        faulthandler.enable(self._native_file, all_threads=True)
+
+    def handle(
+        self,
+        exc_type: type[BaseException],
+        exc: BaseException,
+        tb: TracebackType | None,
+        thread: str | None = None,
+    ) -> None:
+        """The excepthook: expected errors to on_expected, the rest into a report."""
+        if issubclass(exc_type, PonderError) and self.on_expected is not None:
+            self.on_expected(exc)
+            return
+        if issubclass(exc_type, KeyboardInterrupt):
+            sys.__excepthook__(exc_type, exc, tb)
+            return
+        try:
+            path = write_report(format_report(exc_type, exc, tb, thread=thread), self.folder)
+        except OSError:
+            path = None
+        if sys.stderr is not None:  # a windowed bundle on Windows has none
+            traceback.print_exception(exc_type, exc, tb, file=sys.stderr)
+        if path is not None and self.on_report is not None:
+            self.on_report(path)
+
+    def _handle_thread(self, args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit or args.exc_value is None:
+            return
+        name = args.thread.name if args.thread is not None else None
+        self.handle(args.exc_type, args.exc_value, args.exc_traceback, thread=name)

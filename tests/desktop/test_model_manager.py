@@ -1,0 +1,527 @@
+"""The model manager against a loopback Hub: catalog sizes and fit, search, downloads, the store.
+
+The real huggingface_hub client talks to tests.hub_server through HF_ENDPOINT; the token goes
+to an in-memory keyring. Every wait is on a signal or a condition, never a sleep.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QMessageBox
+
+from desktop.download_bridge import DownloadBridge
+from desktop.engine_bridge import EngineBridge
+from desktop.error_messages import describe
+from desktop.main_window import MainWindow
+from desktop.model_import import cached_quants
+from desktop.model_manager import ModelManagerDialog
+from desktop.quant_tree import FIT, SIZE
+from desktop.units import size_text
+from model_runtime import credentials
+from model_runtime.catalog import load_catalog
+from model_runtime.download_manager import DownloadManager
+from model_runtime.downloads import DownloadOptions, DownloadRequest
+from model_runtime.errors import (
+    AuthenticationRequired,
+    ChecksumMismatch,
+    GatedRepo,
+    NotEnoughDisk,
+    OfflineMode,
+    RepoNotFound,
+)
+from model_runtime.manifest import Manifest, ModelFile
+from model_runtime.store import ModelStore
+from tests.gguf_factory import write_tiny_model
+from tests.hub_server import TOKEN, FakeHub
+
+FAST = DownloadOptions(stall_seconds=2, backoff_base=0.02, backoff_max=0.1, max_retries=3)
+MIB = 1024 * 1024
+HUB_MS = 20_000
+LOAD_MS = 60_000
+QWEN_15B = "r1-distill-qwen-1.5b"
+QWEN_REPO = "unsloth/DeepSeek-R1-Distill-Qwen-1.5B-GGUF"
+Q8_FILE = "DeepSeek-R1-Distill-Qwen-1.5B-Q8_0.gguf"
+
+
+def noise(n: int, seed: int = 0) -> bytes:
+    """n bytes that do not compress or repeat."""
+    out = bytearray()
+    block = hashlib.sha256(str(seed).encode()).digest()
+    while len(out) < n:
+        block = hashlib.sha256(block).digest()
+        out += block * 64
+    return bytes(out[:n])
+
+
+@pytest.fixture
+def catalog_repo(fake_hub: FakeHub, tmp_path: Path) -> dict[str, Path]:
+    """The first repo of the smallest catalog model, holding two tiny real GGUFs."""
+    src = tmp_path / "published"
+    src.mkdir()
+    files = {
+        Q8_FILE: write_tiny_model(src / Q8_FILE, name="Tiny R1 Distill", seed=1),
+        "DeepSeek-R1-Distill-Qwen-1.5B-Q4_K_M.gguf": write_tiny_model(
+            src / "q4.gguf", n_layer=1, seed=2
+        ),
+    }
+    fake_hub.add_repo(QWEN_REPO, {**files, "README.md": b"# R1 1.5B\n"}, downloads=9000)
+    return files
+
+
+@pytest.fixture
+def bridge(fake_hub: FakeHub) -> Iterator[DownloadBridge]:
+    """The app's download bridge over a fresh store, with short retry delays."""
+    bridge = DownloadBridge(DownloadManager(options=FAST))
+    yield bridge
+    bridge.close()
+
+
+def _finish(dialog: ModelManagerDialog) -> None:
+    dialog.close()
+    dialog.tasks.cancel_all()
+    assert dialog.tasks.wait(15), "a background task did not end"
+
+
+@pytest.fixture
+def dialog(qtbot: Any, bridge: DownloadBridge) -> Iterator[ModelManagerDialog]:
+    """A shown model manager; its background tasks end before the fake Hub stops."""
+    dialog = ModelManagerDialog(bridge)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    qtbot.waitUntil(lambda: dialog.hardware is not None, timeout=HUB_MS)
+    yield dialog
+    _finish(dialog)
+
+
+def wait_listed(qtbot: Any, dialog: ModelManagerDialog, model_id: str = QWEN_15B) -> None:
+    with qtbot.waitSignal(
+        dialog.recommended.listed,
+        timeout=HUB_MS,
+        check_params_cb=lambda listed: listed.model_id == model_id,
+    ):
+        pass
+
+
+def wait_ended(qtbot: Any, bridge: DownloadBridge, model_id: str, state: str) -> Any:
+    return qtbot.waitSignal(
+        bridge.ended,
+        timeout=HUB_MS,
+        check_params_cb=lambda p: p.model_id == model_id and p.state == state,
+    )
+
+
+def answer(monkeypatch: pytest.MonkeyPatch, button: QMessageBox.StandardButton) -> list[str]:
+    """Make QMessageBox.question answer `button`; returns the questions asked."""
+    asked: list[str] = []
+
+    def question(parent: object, title: str, text: str, *args: object) -> object:
+        asked.append(text)
+        return button
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    return asked
+
+
+# -- Recommended ---------------------------------------------------------------------------
+
+
+def test_recommended_lists_the_catalog_then_hub_sizes_and_a_fit_badge(
+    qtbot: Any, dialog: ModelManagerDialog, catalog_repo: dict[str, Path], fake_hub: FakeHub
+) -> None:
+    tree = dialog.recommended.tree
+    for model in load_catalog():
+        group = tree.group(model.id)
+        assert group is not None and group.text(0) == model.name
+        assert group.childCount() == len(model.quants)
+
+    wait_listed(qtbot, dialog)
+
+    q8 = tree.quant_item(QWEN_15B, "Q8_0")
+    assert q8 is not None
+    assert q8.text(0) == "Q8_0 · recommended"
+    assert q8.text(SIZE) == size_text(catalog_repo[Q8_FILE].stat().st_size)
+    assert q8.text(FIT) == "● Fits"  # a few hundred KiB fit any computer
+    assert "Needs about" in q8.toolTip(FIT) and "RAM free" in q8.toolTip(FIT)
+    assert tree.button(QWEN_15B, "Q8_0").text() == "Download"  # type: ignore[union-attr]
+    q6 = tree.quant_item(QWEN_15B, "Q6_K")
+    assert q6 is not None and q6.text(FIT) == "not offered"
+    assert tree.button(QWEN_15B, "Q6_K") is None
+    assert tree.group(QWEN_15B).text(FIT) == "from unsloth"  # type: ignore[union-attr]
+    # The listing ran on a worker thread and asked the Hub for file metadata (sizes, sha256).
+    asked = [s for s in fake_hub.seen if s.path == f"/api/models/{QWEN_REPO}"]
+    assert asked and asked[0].query.get("blobs") == ["true"]
+    # A catalog model the (fake) Hub lacks says so in words, in its row.
+    wait_listed(qtbot, dialog, "r1")
+    assert tree.group("r1").text(FIT) == "A Hugging Face token is needed"  # type: ignore[union-attr]
+
+
+# -- Search --------------------------------------------------------------------------------
+
+
+def test_search_shows_results_with_popularity_then_quants_with_sizes(
+    qtbot: Any, dialog: ModelManagerDialog, fake_hub: FakeHub
+) -> None:
+    fake_hub.add_repo(
+        "acme/R1-Distill-GGUF",
+        {"R1-Q4_K_M.gguf": noise(3000), "R1-Q8_0.gguf": noise(5000)},
+        downloads=12_345,
+        likes=67,
+    )
+    fake_hub.add_repo("other/R1-Distill-More-GGUF", {"x-IQ4_XS.gguf": b"c"}, downloads=90)
+    tab = dialog.search
+    dialog.tabs.setCurrentWidget(tab)
+
+    tab.query.setText("r1-distill")
+    with qtbot.waitSignal(tab.results_shown, timeout=HUB_MS) as shown:
+        qtbot.mouseClick(tab.search_button, Qt.MouseButton.LeftButton)
+
+    assert [r.repo_id for r in shown.args[0]] == [
+        "acme/R1-Distill-GGUF",
+        "other/R1-Distill-More-GGUF",
+    ]
+    group = tab.tree.group("acme/R1-Distill-GGUF")
+    assert group is not None and group.text(FIT).startswith("↓ 12k   ♥ 67")
+    assert [group.child(i).text(0) for i in range(group.childCount())] == ["Q4_K_M", "Q8_0"]
+    assert group.child(0).text(SIZE) == "…"  # sizes come with the repo's listing
+
+    with qtbot.waitSignal(tab.listing_shown, timeout=HUB_MS):
+        group.setExpanded(True)
+
+    q4 = tab.tree.quant_item("acme/R1-Distill-GGUF", "Q4_K_M")
+    assert q4 is not None and q4.text(SIZE) == "2.9 KiB" and q4.text(FIT) == "● Fits"
+    assert tab.tree.button("acme/R1-Distill-GGUF", "Q8_0").isEnabled()  # type: ignore[union-attr]
+
+
+def test_a_401_and_a_404_are_said_plainly_and_a_saved_token_opens_the_repo(
+    qtbot: Any, dialog: ModelManagerDialog, fake_hub: FakeHub, memory_keyring: Any
+) -> None:
+    fake_hub.add_repo("acme/Private-GGUF", {"p-Q4_0.gguf": noise(1000)}, private=True)
+    tab = dialog.search
+    dialog.tabs.setCurrentWidget(tab)
+
+    tab.query.setText("acme/Private-GGUF")  # owner/name: the repo itself is opened too
+    with qtbot.waitSignal(tab.failed, timeout=HUB_MS) as failed:
+        tab.search()
+    assert isinstance(failed.args[0], AuthenticationRequired)
+    assert tab.notice.isVisible() and tab.notice.kind == "error"
+    assert tab.notice.text().startswith("A Hugging Face token is needed. Logging in is needed")
+
+    # A wrong token is refused by the Hub and never kept.
+    row = dialog.token_row
+    row.edit.setText("hf_wrong")
+    with qtbot.waitSignal(row.failed, timeout=HUB_MS) as refused:
+        qtbot.keyClick(row.edit, Qt.Key.Key_Return)
+    assert "refused this access token" in refused.args[0]
+    assert memory_keyring.passwords == {}
+    # The right one is checked (whoami), saved in the keyring, and not shown back.
+    row.edit.setText(TOKEN)
+    with qtbot.waitSignal(row.saved, timeout=HUB_MS) as saved:
+        qtbot.mouseClick(row.save_button, Qt.MouseButton.LeftButton)
+    assert saved.args[0] == "ponder-tester"
+    assert credentials.get_token() == TOKEN
+    assert row.edit.text() == "" and "saved (hidden)" in row.edit.placeholderText()
+    assert TOKEN not in dialog.notice.text() and TOKEN not in row.status.text()
+
+    with qtbot.waitSignal(tab.listing_shown, timeout=HUB_MS):
+        tab.search()
+    assert tab.tree.quant_item("acme/Private-GGUF", "Q4_0") is not None
+
+    tab.query.setText("acme/No-Such-GGUF")  # with a token, the Hub says 404
+    with qtbot.waitSignal(tab.failed, timeout=HUB_MS) as failed:
+        tab.search()
+    assert isinstance(failed.args[0], RepoNotFound)
+    assert tab.notice.text() == (
+        "Not found on the Hub. The Hub has no acme/No-Such-GGUF. Check the name."
+    )
+
+
+def test_a_gated_download_fails_with_what_to_do(
+    qtbot: Any, dialog: ModelManagerDialog, fake_hub: FakeHub, bridge: DownloadBridge
+) -> None:
+    fake_hub.add_repo("acme/Gated-GGUF", {"g-Q4_0.gguf": noise(1000)}, gated=True)
+
+    with wait_ended(qtbot, bridge, "acme--Gated-GGUF--Q4_0", "failed"):
+        dialog.download("acme/Gated-GGUF", "Q4_0")
+
+    row = dialog.downloads_tab.row("acme--Gated-GGUF--Q4_0")
+    assert row is not None and row.state == "failed"
+    assert "gated" in row.detail.text() and "accept its conditions" in row.detail.text()
+    assert row.resume_button.isVisibleTo(row) and not row.pause_button.isVisibleTo(row)
+
+
+# -- Downloads -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def window(qtbot: Any, fake_hub: FakeHub) -> Iterator[MainWindow]:
+    """A main window with its own engine; no worker process outlives it."""
+    engine = EngineBridge()
+    win = MainWindow(engine)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    if win.model_manager is not None:
+        _finish(win.model_manager)
+    win.close()
+    engine.shutdown()
+    assert multiprocessing.active_children() == []
+
+
+def test_a_quant_downloads_verified_appears_on_this_computer_and_loads(
+    qtbot: Any, window: MainWindow, catalog_repo: dict[str, Path]
+) -> None:
+    window.models_action.trigger()
+    dialog = window.model_manager
+    assert dialog is not None and dialog.isVisible()
+    wait_listed(qtbot, dialog)
+    model_id = f"{QWEN_REPO.replace('/', '--')}--Q8_0"
+    button = dialog.recommended.tree.button(QWEN_15B, "Q8_0")
+    assert button is not None
+
+    with wait_ended(qtbot, window.downloads, model_id, "complete-verified"):
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        dialog.close()  # downloads belong to the app: they go on without the dialog
+    window.models_action.trigger()
+    assert window.model_manager is dialog and dialog.isVisible()
+
+    row = dialog.downloads_tab.row(model_id)
+    assert row is not None and row.bar.value() == 1000 and row.percent.text() == "100%"
+    size = size_text(catalog_repo[Q8_FILE].stat().st_size)
+    assert row.detail.text() == f"Complete · verified · {size} of {size}"
+    assert row.title.text() == "DeepSeek-R1-Distill-Qwen-1.5B · Q8_0"
+    assert not row.pause_button.isVisibleTo(row) and row.load_button.isVisibleTo(row)
+    stored = ModelStore().get(model_id)
+    assert stored.manifest.is_usable
+    assert stored.model_path.read_bytes() == catalog_repo[Q8_FILE].read_bytes()
+    assert button.text() == "Load"  # the quant's row follows the store
+
+    store = dialog.store_tab
+    dialog.tabs.setCurrentWidget(store)
+    assert store.select(model_id)
+    assert [store.table.item(0, c).text() for c in range(4)] == [  # type: ignore[union-attr]
+        "DeepSeek-R1-Distill-Qwen-1.5B",
+        "Q8_0",
+        size,
+        "Ready",
+    ]
+    qtbot.waitUntil(lambda: store.table.item(0, 4).text() == "● Fits", timeout=HUB_MS)  # type: ignore[union-attr]
+    assert "layers on the GPU" in store.table.item(0, 4).toolTip()  # type: ignore[union-attr]
+
+    with (
+        qtbot.waitSignal(dialog.load_requested) as chosen,
+        qtbot.waitSignal(window.bridge.loaded, timeout=LOAD_MS) as loaded,
+    ):
+        qtbot.mouseClick(store.load_button, Qt.MouseButton.LeftButton)
+    assert chosen.args == [str(stored.model_path)]
+    assert loaded.args[0].path == str(stored.model_path)
+    assert not dialog.isVisible()  # out of the way of the chat
+    assert window.composer.button.isEnabled()
+
+
+def test_pause_resume_and_cancel_from_the_row(
+    qtbot: Any,
+    dialog: ModelManagerDialog,
+    bridge: DownloadBridge,
+    fake_hub: FakeHub,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake_hub.add_repo("acme/Slow-GGUF", {"Slow-Q4_0.gguf": noise(3 * MIB, 1)})
+    fake_hub.add_repo("acme/Gone-GGUF", {"Gone-Q4_0.gguf": noise(2 * MIB, 2)})
+    fake_hub.rate = 2 * MIB
+    slow, gone = "acme--Slow-GGUF--Q4_0", "acme--Gone-GGUF--Q4_0"
+    tab = dialog.downloads_tab
+
+    with qtbot.waitSignal(
+        bridge.progress,
+        timeout=HUB_MS,
+        check_params_cb=lambda p: p.model_id == slow and p.done > MIB // 4,
+    ):
+        dialog.download("acme/Slow-GGUF", "Q4_0")
+    row = tab.row(slow)
+    assert row is not None and row.pause_button.isVisibleTo(row)
+    assert dialog.tabs.tabText(dialog.tabs.indexOf(tab)) == "Downloads (1)"
+    assert "MiB/s" in row.detail.text() or "KiB/s" in row.detail.text()
+
+    with wait_ended(qtbot, bridge, slow, "paused"):
+        qtbot.mouseClick(row.pause_button, Qt.MouseButton.LeftButton)
+    paused_at = ModelStore().partial_bytes(ModelStore().get(slow).manifest)
+    assert 0 < paused_at < 3 * MIB
+    assert row.resume_button.isVisibleTo(row) and not row.pause_button.isVisibleTo(row)
+    assert row.detail.text().startswith("Paused · ")
+
+    fake_hub.rate = None
+    with wait_ended(qtbot, bridge, slow, "complete-verified"):
+        qtbot.mouseClick(row.resume_button, Qt.MouseButton.LeftButton)
+    starts = fake_hub.range_starts("Slow-Q4_0.gguf")
+    assert starts[0] == 0 and starts[-1] > 0  # the resumed request asked for the rest only
+    assert ModelStore().get(slow).manifest.is_usable
+
+    fake_hub.rate = MIB
+    with qtbot.waitSignal(
+        bridge.progress, timeout=HUB_MS, check_params_cb=lambda p: p.model_id == gone and p.done > 0
+    ):
+        dialog.download("acme/Gone-GGUF", "Q4_0")
+    asked = answer(monkeypatch, QMessageBox.StandardButton.Yes)
+    with wait_ended(qtbot, bridge, gone, "cancelled"):
+        qtbot.mouseClick(tab.row(gone).cancel_button, Qt.MouseButton.LeftButton)  # type: ignore[union-attr]
+    assert asked and "delete the" in asked[0]
+    assert tab.row(gone) is None
+    assert ModelStore().find(gone) is None and not ModelStore().folder(gone).exists()
+
+
+def test_an_interrupted_download_resumes_at_start(
+    qtbot: Any, fake_hub: FakeHub, bridge: DownloadBridge
+) -> None:
+    fake_hub.add_repo("acme/Again-GGUF", {"Again-Q4_0.gguf": noise(2 * MIB, 4)})
+    fake_hub.rate = MIB
+    model_id = bridge.add(DownloadRequest("acme/Again-GGUF", "Q4_0"))
+    with qtbot.waitSignal(bridge.progress, timeout=HUB_MS, check_params_cb=lambda p: p.done > 0):
+        pass
+    bridge.close()  # quitting mid-download leaves it "downloading"
+    assert ModelStore().get(model_id).state == "downloading"
+    fake_hub.rate = None
+
+    again = DownloadBridge(DownloadManager(options=FAST))
+    try:
+        with wait_ended(qtbot, again, model_id, "complete-verified"):
+            assert again.start() == [model_id]
+    finally:
+        again.close()
+
+
+# -- On this computer ----------------------------------------------------------------------
+
+
+def test_import_verify_reveal_and_delete_with_confirmation(
+    qtbot: Any,
+    dialog: ModelManagerDialog,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source = write_tiny_model(tmp_path / "Mine-Q8_0.gguf", name="My Tiny Model")
+    store = dialog.store_tab
+    dialog.tabs.setCurrentWidget(store)
+    assert "No models yet" in store.summary.text()
+
+    with qtbot.waitSignal(store.task_done, timeout=HUB_MS):
+        store.import_file(str(source), "link")
+    assert source.exists()
+    assert [m.model_id for m in store.models] == ["local--Mine-Q8_0"]
+    assert store.notice.text() == "Imported My Tiny Model; it is ready to load."
+    assert store.select("local--Mine-Q8_0") and store.load_button.isEnabled()
+
+    with qtbot.waitSignal(store.task_done, timeout=HUB_MS):
+        qtbot.mouseClick(store.verify_button, Qt.MouseButton.LeftButton)
+    assert store.notice.text() == "All 1 file(s) of local--Mine-Q8_0 match their sha256."
+
+    opened: list[QUrl] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    qtbot.mouseClick(store.reveal_button, Qt.MouseButton.LeftButton)
+    assert [u.toLocalFile() for u in opened] == [str(ModelStore().folder("local--Mine-Q8_0"))]
+
+    asked = answer(monkeypatch, QMessageBox.StandardButton.Cancel)
+    qtbot.mouseClick(store.delete_button, Qt.MouseButton.LeftButton)
+    assert asked and asked[0].startswith("Delete My Tiny Model (")
+    assert ModelStore().find("local--Mine-Q8_0") is not None  # Cancel keeps it
+
+    answer(monkeypatch, QMessageBox.StandardButton.Yes)
+    qtbot.mouseClick(store.delete_button, Qt.MouseButton.LeftButton)
+    assert ModelStore().find("local--Mine-Q8_0") is None
+    assert store.table.rowCount() == 0 and store.notice.text().startswith("Deleted My Tiny Model")
+    assert source.exists()  # deleting a linked model leaves the person's file alone
+
+
+def test_a_verify_runs_in_the_background_and_can_be_cancelled(
+    qtbot: Any, dialog: ModelManagerDialog, tmp_path: Path
+) -> None:
+    store = ModelStore()
+    big = 256 * MIB  # 64 blocks of hashing: Cancel lands long before the end
+    manifest = Manifest(
+        "acme--Big-GGUF--Q4_0", "Big", "hub", [ModelFile("Big-Q4_0.gguf", big, None, True)]
+    )
+    manifest.state = "complete-verified"
+    stored = store.save(manifest)
+    with open(stored.folder / "Big-Q4_0.gguf", "wb") as f:
+        f.truncate(big)
+    tab = dialog.store_tab
+    dialog.tabs.setCurrentWidget(tab)
+    tab.refresh()
+    assert tab.select("acme--Big-GGUF--Q4_0")
+
+    with qtbot.waitSignal(tab.task_done, timeout=HUB_MS):
+        qtbot.mouseClick(tab.verify_button, Qt.MouseButton.LeftButton)
+        assert tab.job.isVisibleTo(tab) and not tab.verify_button.isEnabled()
+        qtbot.mouseClick(tab.job.cancel_button, Qt.MouseButton.LeftButton)
+
+    assert tab.notice.text().startswith("Stopped. Checking ")
+    assert not tab.job.isVisibleTo(tab) and tab.verify_button.isEnabled()
+    assert store.get("acme--Big-GGUF--Q4_0").state == "complete-verified"  # nothing recorded
+
+
+def test_the_hugging_face_cache_lists_its_quants(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "hf" / "models--acme--Cached-GGUF"
+    data = noise(4096, 7)
+    sha = hashlib.sha256(data).hexdigest()
+    (cache / "blobs").mkdir(parents=True)
+    (cache / "blobs" / sha).write_bytes(data)
+    (cache / "snapshots" / "abc").mkdir(parents=True)
+    (cache / "snapshots" / "abc" / "Cached-Q4_0.gguf").symlink_to(cache / "blobs" / sha)
+    (cache / "refs").mkdir()
+    (cache / "refs" / "main").write_text("abc")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+
+    assert cached_quants() == [("acme/Cached-GGUF", "Q4_0", 4096)]
+
+
+# -- Offline -------------------------------------------------------------------------------
+
+
+def test_offline_mode_says_so_and_makes_no_request(
+    qtbot: Any, fake_hub: FakeHub, catalog_repo: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PONDER_OFFLINE", "1")
+    bridge = DownloadBridge(DownloadManager(options=FAST))
+    assert bridge.start() == []
+    dialog = ModelManagerDialog(bridge)
+    qtbot.addWidget(dialog)
+    try:
+        dialog.show()
+        qtbot.waitExposed(dialog)
+        assert "Offline mode is on" in dialog.recommended.notice.text()
+        assert not dialog.recommended.refresh_button.isEnabled()
+        assert not dialog.recommended.tree.button(QWEN_15B, "Q8_0").isEnabled()  # type: ignore[union-attr]
+        dialog.tabs.setCurrentWidget(dialog.search)
+        assert dialog.search.notice.isVisible() and "Offline mode" in dialog.search.notice.text()
+        assert not dialog.search.query.isEnabled() and not dialog.search.search_button.isEnabled()
+        dialog.search.query.setText("r1")
+        dialog.search.search()
+        dialog.search.list_repo(QWEN_REPO)
+        assert not dialog.tasks.busy or dialog.tasks.wait(10)
+    finally:
+        _finish(dialog)
+        bridge.close()
+    assert fake_hub.seen == []
+
+
+# -- Words ---------------------------------------------------------------------------------
+
+
+def test_download_errors_have_titles_that_say_what_happened() -> None:
+    assert describe(OfflineMode("x"))[0] == "Offline mode is on"
+    assert describe(GatedRepo("x"))[0] == "This model is gated"
+    assert describe(AuthenticationRequired("x"))[0] == "A Hugging Face token is needed"
+    assert describe(RepoNotFound("x"))[0] == "Not found on the Hub"
+    assert describe(ChecksumMismatch("x"))[0] == "The download was damaged"
+    assert describe(NotEnoughDisk("x", needed=2, free=1))[0] == "Not enough disk space"

@@ -1,0 +1,163 @@
+"""The settings dialog: this computer's hardware, offline mode, and the network log."""
+
+from __future__ import annotations
+
+import multiprocessing
+from typing import Any
+
+import psutil
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit
+
+from desktop.engine_bridge import EngineBridge
+from desktop.hardware_probe import HardwareProbe
+from desktop.main_window import MainWindow
+from desktop.settings_dialog import SettingsDialog, local_time
+from model_runtime import netlog
+from model_runtime.errors import OfflineMode
+from model_runtime.gpu_probe import GpuInfo
+from model_runtime.hardware import CpuInfo, HardwareInfo
+from model_runtime.llama_build import LlamaBuild, rebuild_command
+
+GIB = 1024**3
+DETECT_MS = 90_000  # llama.cpp is asked in a child process
+
+
+def texts(dialog: SettingsDialog) -> list[str]:
+    return [label.text() for label in dialog.hardware_tab.findChildren(QLabel)]
+
+
+def tick(qtbot: Any, box: QCheckBox) -> None:
+    """A click on a check box's box (a stretched box's middle is past its label)."""
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(6, box.height() // 2))
+
+
+@pytest.fixture
+def open_dialog(qtbot: Any):
+    dialogs: list[SettingsDialog] = []
+
+    def open_(probe: HardwareProbe) -> SettingsDialog:
+        dialog = SettingsDialog(probe)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        dialogs.append(dialog)
+        return dialog
+
+    yield open_
+    for dialog in dialogs:
+        dialog.close()
+
+
+@pytest.mark.slow
+def test_hardware_tab_shows_this_computer(open_dialog: Any, qtbot: Any) -> None:
+    probe = HardwareProbe()
+    dialog = open_dialog(probe)
+    assert dialog.tabs.currentWidget() is dialog.hardware_tab
+    qtbot.waitUntil(lambda: bool(dialog.hardware_tab.lines), timeout=DETECT_MS)
+    hw = probe.info
+    assert hw is not None
+    shown = texts(dialog)
+    ram = f"{psutil.virtual_memory().total / GIB:.1f} GiB"
+    cpu = next(t for t in shown if t.startswith(hw.cpu.model))
+    assert f"{hw.cpu.physical_cores} cores" in cpu
+    assert any(t.startswith(ram) for t in shown)
+    if hw.build is not None:
+        build = next(t for t in shown if "GPU offload" in t)
+        assert build.startswith(", ".join(sorted(hw.build.gpu_backends)) or "CPU only")
+        features = next(t for t in shown if t.startswith("CPU: "))
+        assert ("AVX2" in features.split(", ")) == hw.build.cpu_feature("AVX2")
+    assert multiprocessing.active_children() == []  # the llama.cpp check has ended
+
+
+def test_a_gpu_the_build_cannot_use_comes_with_the_rebuild_command(
+    open_dialog: Any, qtbot: Any
+) -> None:
+    gpu = GpuInfo(
+        index=0,
+        vendor="nvidia",
+        name="NVIDIA GeForce RTX 4070 (simulated)",
+        memory_total=12 * GIB,
+        memory_free=11 * GIB,
+        usable=False,
+        build_hint=f"To use it, install a CUDA build: {rebuild_command('CUDA')}",
+    )
+    hw = HardwareInfo(
+        cpu=CpuInfo("Simulated CPU", 8, 16, avx2=True, avx512=False),
+        ram_total=32 * GIB,
+        ram_available=24 * GIB,
+        gpus=(gpu,),
+        build=LlamaBuild(gpu_offload=False, system_info="CPU : AVX2 = 1 |"),
+    )
+    dialog = open_dialog(HardwareProbe(hw))
+    shown = texts(dialog)
+    assert "Simulated CPU — 8 cores, 16 threads (AVX2)" in shown
+    assert any(
+        t.startswith("NVIDIA GeForce RTX 4070 (simulated)") and "not usable" in t for t in shown
+    )
+    note = next(t for t in shown if t.startswith("⚠ NVIDIA GeForce RTX 4070"))
+    assert "install a CUDA build" in note and rebuild_command("CUDA") not in note
+    assert "CPU: AVX2" in shown
+    assert dialog.hardware_tab.rebuild_commands == [rebuild_command("CUDA")]
+    field = dialog.hardware_tab.findChild(QLineEdit, "rebuildCommand")
+    assert field.text() == rebuild_command("CUDA") and field.isReadOnly()
+    assert "GGML_CUDA=on" in field.text()
+
+
+def test_privacy_tab_shows_the_network_log_and_switches_offline_mode(
+    open_dialog: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = netlog.record("huggingface.co", "GET", "/api/models", why="search")
+    netlog.record("cas-bridge.xethub.hf.co", "GET", "/xet/blob", why="download")
+    hw = HardwareInfo(cpu=CpuInfo("Simulated CPU", 2, 2), ram_total=8 * GIB, ram_available=GIB)
+    dialog = open_dialog(HardwareProbe(hw))
+    dialog.tabs.setCurrentIndex(1)
+    tab = dialog.privacy_tab
+    assert dialog.tabs.currentWidget() is tab and tab.isVisible()
+
+    table = tab.table
+    rows = [[table.item(r, c).text() for c in range(4)] for r in range(table.rowCount())]
+    assert [row[1:] for row in rows] == [  # newest first
+        ["cas-bridge.xethub.hf.co", "download", "GET /xet/blob"],
+        ["huggingface.co", "search", "GET /api/models"],
+    ]
+    assert rows[1][0] == local_time(first.time)
+    assert tab.summary.text().startswith("2 connections logged; the last on ")
+    assert "to cas-bridge.xethub.hf.co (download)" in tab.summary.text()
+
+    # offline mode: saved for every later Ponder process, and obeyed
+    assert not tab.offline.isChecked() and not netlog.is_offline()
+    tick(qtbot, tab.offline)
+    assert tab.offline.isChecked() and netlog.offline_setting() and netlog.is_offline()
+    with pytest.raises(OfflineMode):
+        netlog.require_online("search the Hub")
+    tick(qtbot, tab.offline)
+    assert not netlog.offline_setting() and not netlog.is_offline()
+
+    # a new entry shows on Refresh; Clear empties the log
+    netlog.record("huggingface.co", "HEAD", "/repo/resolve/main/x.gguf", why="metadata")
+    qtbot.mouseClick(tab.refresh_button, Qt.MouseButton.LeftButton)
+    assert table.rowCount() == 3 and table.item(0, 2).text() == "metadata"
+    qtbot.mouseClick(tab.clear_button, Qt.MouseButton.LeftButton)
+    assert table.rowCount() == 0 and netlog.read_log() == []
+    assert tab.summary.text() == "No connection logged: Ponder has not used the network."
+
+    # PONDER_OFFLINE=1 holds whatever the switch says
+    monkeypatch.setenv(netlog.OFFLINE_ENV, "1")
+    tab.refresh()
+    assert tab.offline.isChecked() and not tab.offline.isEnabled()
+    assert tab.forced_note.isVisible()
+
+
+def test_file_menu_opens_settings(qtbot: Any) -> None:
+    hw = HardwareInfo(cpu=CpuInfo("Simulated CPU", 2, 2), ram_total=8 * GIB, ram_available=GIB)
+    window = MainWindow(EngineBridge(), hardware=hw)
+    qtbot.addWidget(window)
+    assert window.settings_action.shortcut().toString() == "Ctrl+Alt+S"
+    window.settings_action.trigger()
+    dialog = window.findChild(SettingsDialog)
+    assert dialog is not None and dialog.isVisible() and not dialog.isModal()
+    assert "Simulated CPU — 2 cores, 2 threads" in texts(dialog)
+    dialog.close()
+    window.close()
+    window.bridge.shutdown()

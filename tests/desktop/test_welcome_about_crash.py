@@ -1,0 +1,210 @@
+"""First-run welcome, About, and crash reports offered on the next start (pytest-qt)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QWidget
+
+import desktop.crash_dialog as crash_dialog
+from desktop import app as desktop_app
+from desktop.about_dialog import AboutDialog
+from desktop.crash_dialog import CrashReportsDialog
+from desktop.crash_reporter import CrashReporter
+from desktop.first_run_dialog import FirstRunDialog
+from desktop.hardware_probe import HardwareProbe
+from desktop.identity import PRIVACY_PROMISE
+from desktop.main_window import MainWindow
+from model_runtime.crash_log import CrashHandler, crash_dir, pending_reports
+from model_runtime.errors import EngineError
+from model_runtime.first_run import is_first_run
+from model_runtime.hardware import CpuInfo, HardwareInfo
+from model_runtime.llama_build import LlamaBuild, parse_system_info
+
+GIB = 1024**3
+SYSTEM_INFO = "CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | FMA = 1 | F16C = 1 | OPENMP = 1 |"
+
+
+def simulated() -> HardwareInfo:
+    """Two cores, 16 GiB, no GPU, a portable AVX2 build of llama.cpp."""
+    build = LlamaBuild(False, SYSTEM_INFO, features=parse_system_info(SYSTEM_INFO))
+    return HardwareInfo(
+        CpuInfo("Simulated CPU", 2, 4, True, False), 16 * GIB, 12 * GIB, build=build
+    )
+
+
+def test_about_names_the_backend_and_every_licence(qtbot: Any) -> None:
+    dialog = AboutDialog(HardwareProbe(simulated()))
+    qtbot.addWidget(dialog)
+    assert dialog.backend_label.text() == "CPU (AVX, AVX2, FMA, F16C) only"
+    rows = dict(dialog.licence_rows())
+    assert rows["Ponder"] == "MIT"
+    assert rows["llama.cpp"] == "MIT"
+    assert rows["Qt 6"] == "LGPL-3.0-only"
+    assert rows["PySide6 (Qt for Python)"] == "LGPL-3.0-only"
+    assert rows["Python"] == "PSF-2.0"
+    assert rows["huggingface_hub"] == "Apache-2.0"
+    assert rows["numpy"].startswith("BSD-3-Clause")  # and every other package Ponder runs on
+    starter = [dialog.models.item(0, c).text() for c in range(3)]  # type: ignore[union-attr]
+    assert starter == ["SmolLM2 135M Instruct (starter)", "Apache-2.0", "comes with Ponder"]
+    texts = [w.text() for w in dialog.findChildren(type(dialog.backend_label))]
+    assert PRIVACY_PROMISE in texts
+    assert "Running from source (Python environment)" in texts
+
+
+def test_the_welcome_shows_this_computer_a_model_for_it_and_the_starter(qtbot: Any) -> None:
+    dialog = FirstRunDialog(HardwareProbe(simulated()), starter_available=True)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    summary = dialog.hardware_label.text().splitlines()
+    assert summary[0].startswith("CPU: Simulated CPU — 2 cores, 4 threads")
+    assert summary[-1] == "llama.cpp: CPU (AVX, AVX2, FMA, F16C) only"
+    assert dialog.recommendation is not None
+    assert dialog.recommend_label.text().startswith("DeepSeek-R1-Distill-Qwen-1.5B (Q8_0")
+    assert "nothing leaves" not in dialog.recommend_label.text()
+    privacy = dialog.privacy.findChildren(type(dialog.hardware_label))
+    assert any("only for downloads you start" in label.text() for label in privacy)
+    # every wrapped label has room for all its lines
+    for label in dialog.findChildren(type(dialog.hardware_label)):
+        if label.isVisible() and label.wordWrap():
+            assert label.height() >= label.heightForWidth(label.width()), label.text()
+    with qtbot.waitSignal(dialog.starter_requested):
+        qtbot.mouseClick(dialog.starter_button, Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible()
+
+
+def test_without_the_starter_its_button_is_off(qtbot: Any) -> None:
+    dialog = FirstRunDialog(HardwareProbe(simulated()), starter_available=False)
+    qtbot.addWidget(dialog)
+    assert not dialog.starter_button.isEnabled()
+
+
+def write_report(message: str) -> None:
+    try:
+        raise RuntimeError(message)
+    except RuntimeError as exc:
+        CrashHandler(crash_dir()).handle(type(exc), exc, exc.__traceback__)
+
+
+def test_the_crash_dialog_copies_opens_and_deletes(qtbot: Any, monkeypatch) -> None:
+    write_report("first")
+    write_report("second")
+    opened: list[str] = []
+    monkeypatch.setattr(crash_dialog.QDesktopServices, "openUrl", lambda url: opened.append(url))
+    dialog = CrashReporter().offer_pending(None)
+    assert isinstance(dialog, CrashReportsDialog)
+    qtbot.addWidget(dialog)
+    assert dialog.list.count() == 2 and "RuntimeError" in dialog.text.toPlainText()
+    qtbot.mouseClick(dialog.copy_button, Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text() == dialog.text.toPlainText()
+    qtbot.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
+    assert [u.toLocalFile() for u in opened] == [str(crash_dir())]  # type: ignore[attr-defined]
+    qtbot.mouseClick(dialog.delete_button, Qt.MouseButton.LeftButton)
+    assert dialog.list.count() == 1 and len(list(crash_dir().glob("crash-*.txt"))) == 1
+    qtbot.mouseClick(dialog.delete_button, Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible() and list(crash_dir().glob("crash-*.txt")) == []
+
+
+def top_level(kind: type) -> list[Any]:
+    return [w for w in QApplication.topLevelWidgets() if isinstance(w, kind) and w.isVisible()]
+
+
+def run_app(check: Callable[[MainWindow], bool], timeout_s: float = 90) -> tuple[int, MainWindow]:
+    """desktop.app.main() until `check(window)` holds (polled); then close and return."""
+    seen: dict[str, Any] = {}
+    started = QTimer()
+    ticks = [0]
+
+    def poll() -> None:
+        ticks[0] += 1
+        windows = top_level(MainWindow)
+        if not windows:
+            return
+        window = seen.setdefault("window", windows[0])
+        if check(window) or ticks[0] * 0.1 > timeout_s:
+            seen["ok"] = ticks[0] * 0.1 <= timeout_s
+            started.stop()
+            for widget in top_level(QWidget):
+                if widget is not window:
+                    widget.close()
+            window.close()
+            QApplication.instance().quit()  # type: ignore[union-attr]
+
+    started.timeout.connect(poll)
+    started.start(100)
+    code = desktop_app.main([])
+    assert seen.get("ok"), "the app did not get there in time"
+    return code, seen["window"]
+
+
+def hardware_known(window: MainWindow) -> bool:
+    return window.hardware.info is not None
+
+
+@pytest.mark.slow
+def test_the_first_start_welcomes_and_the_next_offers_the_crash_report(qtbot: Any) -> None:
+    excepthook = sys.excepthook
+    assert is_first_run()
+    write_report("a crash in an earlier run")
+
+    def first(window: MainWindow) -> bool:
+        welcome, crashes = top_level(FirstRunDialog), top_level(CrashReportsDialog)
+        if not (welcome and crashes and hardware_known(window)):
+            return False
+        assert "Simulated" not in welcome[0].hardware_label.text()  # this machine, for real
+        assert "CPU:" in welcome[0].hardware_label.text()
+        assert crashes[0].list.count() == 1
+        assert "a crash in an earlier run" in crashes[0].text.toPlainText()
+        return True
+
+    code, _window = run_app(first)
+    assert code == 0 and not is_first_run()
+    assert sys.excepthook is excepthook  # main() put the hooks back
+    assert pending_reports() == []  # offered once: the next start stays quiet
+
+    raised: list[bool] = []
+
+    def refuse() -> None:
+        raise EngineError("The engine refused the request.")
+
+    def second(window: MainWindow) -> bool:
+        assert not top_level(FirstRunDialog) and not top_level(CrashReportsDialog)
+        # an expected error that escapes a slot is shown in words, not reported as a crash
+        if not window.banner.isVisible():
+            if not raised:
+                raised.append(True)
+                QTimer.singleShot(0, refuse)  # a slot that raises, as Qt calls it
+            return False
+        assert window.banner.label.text() == (
+            "Something went wrong. The engine refused the request."
+        )
+        return True
+
+    code, _window = run_app(second)
+    assert code == 0 and pending_reports() == [] and len(list(crash_dir().glob("crash-*.txt"))) == 1
+    for child in multiprocessing.active_children():
+        child.join(10)
+    assert multiprocessing.active_children() == []
+
+
+def test_help_offers_the_welcome_and_about(qtbot: Any) -> None:
+    from desktop.engine_bridge import EngineBridge
+
+    window = MainWindow(EngineBridge(), hardware=simulated())
+    qtbot.addWidget(window)
+    titles = [a.text() for a in window.menuBar().actions()]
+    help_menu = window.menuBar().actions()[titles.index("&Help")].menu()
+    names = [a.text() for a in help_menu.actions()]  # type: ignore[union-attr]
+    assert "&Welcome…" in names and "&About Ponder" in names
+    window.show_welcome()
+    (welcome,) = top_level(FirstRunDialog)
+    assert welcome.recommendation is not None
+    welcome.close()
+    window.close()
+    window.bridge.shutdown()
