@@ -54,15 +54,23 @@ def _version(distribution: str) -> str:
         return ""
 
 
+def _field(meta: metadata.PackageMetadata, key: str) -> str:
+    """A metadata field, or "" when missing (some finders raise KeyError, others give None)."""
+    try:
+        return meta[key] or ""
+    except KeyError:
+        return ""
+
+
 def _licence_of(dist: metadata.Distribution) -> str:
     meta = dist.metadata
-    name = _key(meta["Name"] or "")
+    name = _key(_field(meta, "Name"))
     if name in _LICENCE_NAMES:
         return _LICENCE_NAMES[name]
-    expression = meta["License-Expression"] or ""
+    expression = _field(meta, "License-Expression")
     if expression:
         return expression
-    text = (meta["License"] or "").strip()
+    text = _field(meta, "License").strip()
     if text and "\n" not in text and len(text) < 60:
         return text
     classifiers = [
@@ -129,13 +137,13 @@ def dependency_distributions(root: str = "ponder") -> list[metadata.Distribution
                 continue
             pending.append(re.split(r"[\s;<>=!~\[(]", requirement, maxsplit=1)[0])
     seen.pop(_key(root), None)
-    return sorted(seen.values(), key=lambda d: _key(d.metadata["Name"] or ""))
+    return sorted(seen.values(), key=lambda d: _key(_field(d.metadata, "Name")))
 
 
 def python_components(root: str = "ponder") -> list[Component]:
     """Every Python distribution Ponder runs on, with its version and licence."""
     return [
-        Component(d.metadata["Name"] or "?", d.version, _licence_of(d))
+        Component(_field(d.metadata, "Name") or "?", d.version, _licence_of(d))
         for d in dependency_distributions(root)
     ]
 
@@ -147,7 +155,7 @@ def collect_licence_texts(out: Path, root: str = "ponder") -> Path:
     out.mkdir(parents=True)
     index = []
     for dist in dependency_distributions(root):
-        name = dist.metadata["Name"] or "unknown"
+        name = _field(dist.metadata, "Name") or "unknown"
         files = [
             f
             for f in dist.files or []

@@ -144,9 +144,10 @@ def test_recommended_lists_the_catalog_then_hub_sizes_and_a_fit_badge(
         assert group.childCount() == len(model.quants)
 
     wait_listed(qtbot, dialog)
-
     q8 = tree.quant_item(QWEN_15B, "Q8_0")
     assert q8 is not None
+    # the listing may come from the model's second repo: wait for its sizes to land
+    qtbot.waitUntil(lambda: q8.text(SIZE) != "…", timeout=HUB_MS)
     assert q8.text(0) == "Q8_0 · recommended"
     assert q8.text(SIZE) == size_text(catalog_repo[Q8_FILE].stat().st_size)
     assert q8.text(FIT) == "● Fits"  # a few hundred KiB fit any computer
