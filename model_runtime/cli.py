@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import __version__, cli_hardware, cli_models
+from . import __version__, cli_hardware, cli_models, cli_serve
 from .errors import EngineCrashed, PonderError
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(handler=run_info)
     cli_hardware.register(commands)
     cli_models.register(commands)
+    cli_serve.register(commands)
     return parser
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +23,10 @@ Step = dict[str, Any] | tuple
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     stub: OpenAIStub
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # clients hang up on purpose
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -1,0 +1,436 @@
+"""Remote engines: any OpenAI-compatible endpoint (llama-server, vLLM, SGLang, Ollama, Ponder's
+own server) as a model source, with the same events as EngineClient.generate.
+
+Reasoning comes from ``reasoning_content`` (or ``reasoning``) deltas when the server
+separates it (llama-server ``--reasoning-format deepseek``, vLLM's reasoning parsers), else
+from ``<think>`` tags in the content. Every request is refused in offline mode before a socket
+opens, and written to the network log as "remote-engine". Stop closes the connection. When a
+stream breaks after text arrived, the events already yielded stand and RemoteAnswerCutOff
+(carrying the partial text) says the answer was cut off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import __version__, netlog
+from .addresses import is_loopback
+from .endpoints import Endpoint, normalize_base_url
+from .errors import (
+    RemoteAnswerCutOff,
+    RemoteAuthFailed,
+    RemoteEngineError,
+    RemoteTimeout,
+    RemoteUnreachable,
+)
+from .generation import (
+    Chunk,
+    Event,
+    Finished,
+    FinishReason,
+    GenerationParams,
+    GenerationStats,
+    Message,
+)
+from .openai_format import messages_to_wire
+from .reasoning import OPEN_TAG, ReasoningParser
+from .reasoning_control import is_r1_family
+
+WHY = "remote-engine"
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 300.0  # a big model on slow machines may think over a long prompt for minutes
+
+
+class _Stream:
+    """Turns one response's deltas into Chunks, and counts what it saw."""
+
+    def __init__(self, gen_id: int, starts_in_thinking: bool) -> None:
+        self.gen_id = gen_id
+        self.hint = starts_in_thinking
+        self.separated: bool | None = None  # None until the first text says which kind
+        self.parser: ReasoningParser | None = None
+        self.lookahead = ""  # inline text held until it shows whether it opens with <think>
+        self.at_start = {"thinking": True, "answer": True}
+        self.text: dict[str, list[str]] = {"thinking": [], "answer": []}
+        self.n_deltas = self.n_thinking_deltas = 0
+        self.first_at: float | None = None
+        self.answer_at: float | None = None
+
+    def _chunks(self, kind: str, text: str) -> list[Chunk]:
+        if self.at_start[kind]:  # as the local parser does: no leading blank lines
+            text = text.lstrip()
+            if not text:
+                return []
+            self.at_start[kind] = False
+        now = time.perf_counter()
+        if self.first_at is None:
+            self.first_at = now
+        if kind == "answer" and self.answer_at is None:
+            self.answer_at = now
+        self.text[kind].append(text)
+        return [Chunk(self.gen_id, "thinking" if kind == "thinking" else "answer", text)]
+
+    def reasoning(self, text: str) -> list[Chunk]:
+        if self.separated is None:
+            self.separated = True
+        self.n_deltas += 1
+        self.n_thinking_deltas += 1
+        return self._chunks("thinking", text)
+
+    def content(self, text: str) -> list[Chunk]:
+        self.n_deltas += 1
+        if self.separated is None:
+            self.separated = False
+        if self.separated:
+            return self._chunks("answer", text)
+        if self.parser is None:
+            self.lookahead += text
+            head = self.lookahead.lstrip()
+            if len(head) < len(OPEN_TAG) and OPEN_TAG.startswith(head):
+                return []  # could still be "<think>"
+            # The template may have opened the thinking in the prompt (R1): then no open tag.
+            self.parser = ReasoningParser(
+                starts_in_thinking=self.hint and not head.startswith(OPEN_TAG)
+            )
+            text, self.lookahead = self.lookahead, ""
+        if self.parser.in_thinking:
+            self.n_thinking_deltas += 1
+        return self._segments(self.parser.feed(text))
+
+    def _segments(self, segments) -> list[Chunk]:
+        return [c for s in segments for c in self._chunks(s.kind, s.text)]
+
+    def finish(self) -> list[Chunk]:
+        if self.parser is None and self.lookahead:  # the whole stream was a bit of "<think>"
+            self.parser = ReasoningParser(starts_in_thinking=self.hint)
+            return self._segments(self.parser.feed(self.lookahead) + self.parser.finish())
+        return self._segments(self.parser.finish()) if self.parser is not None else []
+
+    @property
+    def unclosed(self) -> bool:
+        return self.parser is not None and self.parser.unclosed
+
+    def partial(self) -> tuple[str, str]:
+        return "".join(self.text["thinking"]), "".join(self.text["answer"])
+
+
+class RemoteEngine:
+    """An OpenAI-compatible endpoint as an engine: generate() streams Chunk … Finished."""
+
+    can_answer_now = False  # the remote server decides when its model stops reasoning
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str | None = None,
+        api_key: str | None = None,
+        *,
+        starts_in_thinking: bool | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        read_timeout: float = READ_TIMEOUT,
+    ) -> None:
+        self.base_url = normalize_base_url(base_url)
+        self.model = model
+        self._api_key = api_key or None
+        self.starts_in_thinking = starts_in_thinking
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self._http: Any = None
+        self._gen_ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._cancelled: set[int] = set()  # generations stopped, kept until they end
+        self._current_gen = 0
+        self._socket: socket.socket | None = None
+
+    @classmethod
+    def from_endpoint(cls, endpoint: Endpoint, **kwargs: Any) -> RemoteEngine:
+        """A saved endpoint, with its API key from the keyring."""
+        return cls(
+            endpoint.base_url,
+            endpoint.model,
+            endpoint.api_key(),
+            starts_in_thinking=endpoint.starts_in_thinking,
+            **kwargs,
+        )
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).hostname or ""
+
+    @property
+    def leaves_this_computer(self) -> bool:
+        """Whether prompts go to another machine (anything but loopback)."""
+        return not is_loopback(self.host)
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def __enter__(self) -> RemoteEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _before_request(request: Any) -> None:
+        """httpx hook, before any socket opens: refuse in offline mode, else log."""
+        netlog.require_online(f"connect to the remote engine at {request.url.host}")
+        netlog.record(request.url.host, request.method, request.url.path, why=WHY)
+
+    def _client(self) -> Any:
+        if self._http is None:
+            import httpx2
+
+            headers = {"User-Agent": f"ponder/{__version__}"}
+            if self._api_key:
+                headers["Authorization"] = f"Bearer {self._api_key}"
+            self._http = httpx2.Client(
+                headers=headers,
+                timeout=httpx2.Timeout(
+                    connect=self.connect_timeout,
+                    read=self.read_timeout,
+                    write=self.connect_timeout,
+                    pool=self.connect_timeout,
+                ),
+                event_hooks={"request": [self._before_request]},
+                trust_env=self.leaves_this_computer,  # loopback never goes through a proxy
+            )
+        return self._http
+
+    def _unreachable(self, exc: Exception) -> RemoteEngineError:
+        import httpx2
+
+        if isinstance(exc, httpx2.TimeoutException):
+            return RemoteUnreachable(
+                f"The remote engine at {self.base_url} did not answer within "
+                f"{self.connect_timeout:g} s."
+            )
+        reason = exc.__context__ or exc
+        if isinstance(reason, ConnectionRefusedError) or "refused" in str(exc).lower():
+            why = "the connection was refused (is the server running, on this port?)"
+        else:
+            why = str(exc) or type(exc).__name__
+        return RemoteUnreachable(f"Cannot reach the remote engine at {self.base_url}: {why}.")
+
+    def _refused(self, response: Any) -> RemoteEngineError:
+        """The error for an HTTP error status, with the server's own message if it sent one."""
+        try:
+            response.read()
+            error = response.json().get("error")
+            message = error.get("message") if isinstance(error, dict) else str(error or "")
+        except (ValueError, AttributeError, OSError):
+            message = ""
+        message = (message or response.text[:300] or response.reason_phrase).strip()
+        status = response.status_code
+        if status in (401, 403):
+            what = "needs an API key" if not self._api_key else "refused the API key"
+            return RemoteAuthFailed(
+                f"The remote engine at {self.base_url} {what} (HTTP {status}: {message})."
+            )
+        return RemoteEngineError(
+            f"The remote engine at {self.base_url} refused the request (HTTP {status}: {message})."
+        )
+
+    def list_models(self) -> list[str]:
+        """The model ids the server offers (GET /models)."""
+        import httpx2
+
+        netlog.require_online(f"connect to the remote engine at {self.host}")
+        try:
+            response = self._client().get(self.base_url + "/models")
+        except httpx2.TransportError as exc:
+            raise self._unreachable(exc) from None
+        if response.status_code >= 400:
+            raise self._refused(response)
+        try:
+            data = response.json()["data"]
+            return [str(item["id"]) for item in data]
+        except (ValueError, KeyError, TypeError):
+            raise RemoteEngineError(
+                f"{self.base_url}/models did not answer like an OpenAI-compatible server."
+            ) from None
+
+    def resolve_model(self) -> str:
+        """The model to ask for: the one chosen, or the first the server lists."""
+        if self.model is None:
+            models = self.list_models()
+            if not models:
+                raise RemoteEngineError(f"The remote engine at {self.base_url} offers no model.")
+            self.model = models[0]
+        return self.model
+
+    # -- generation ------------------------------------------------------------------------
+
+    def new_generation_id(self) -> int:
+        return next(self._gen_ids)
+
+    def cancel(self, gen_id: int | None = None) -> None:
+        """Stop a generation (the current one if no id is given) by closing its connection."""
+        with self._lock:
+            gen_id = gen_id or self._current_gen
+            self._cancelled.add(gen_id)
+            if self._socket is not None and gen_id == self._current_gen:
+                with contextlib.suppress(OSError):
+                    self._socket.shutdown(socket.SHUT_RDWR)  # wakes a blocked read
+
+    def answer_now(self, gen_id: int | None = None) -> None:
+        """Not possible remotely: the server's own settings decide (can_answer_now is False)."""
+
+    def _is_cancelled(self, gen_id: int) -> bool:
+        return gen_id in self._cancelled
+
+    def _body(self, model: str, messages: Sequence[Message], params: GenerationParams) -> dict:
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": messages_to_wire(messages, params.keep_reasoning),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_tokens": params.max_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+        }
+        if params.seed is not None:
+            body["seed"] = params.seed
+        if params.grammar:
+            body["grammar"] = params.grammar  # llama-server's extension
+        return body
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        params: GenerationParams | None = None,
+        *,
+        gen_id: int | None = None,
+    ) -> Iterator[Event]:
+        """Stream the answer's events; the last one is Finished. Cancel with cancel()."""
+        import httpx2
+
+        params = params or GenerationParams()
+        gen_id = gen_id if gen_id is not None else self.new_generation_id()
+        netlog.require_online(f"connect to the remote engine at {self.host}")
+        with self._lock:
+            self._current_gen = gen_id
+        model = self.resolve_model()
+        hint = self.starts_in_thinking
+        stream = _Stream(gen_id, is_r1_family(model) if hint is None else hint)
+        body = self._body(model, messages, params)
+        started = time.perf_counter()
+        usage: dict[str, Any] = {}
+        finish: FinishReason | None = None
+        broken: tuple[str, bool] | None = None  # why the stream broke, and whether it stalled
+        try:
+            with self._client().stream(
+                "POST", self.base_url + "/chat/completions", json=body
+            ) as response:
+                if response.status_code >= 400:
+                    raise self._refused(response)
+                network = response.extensions.get("network_stream")
+                with self._lock:
+                    self._socket = network.get_extra_info("socket") if network else None
+                for line in response.iter_lines():
+                    if self._is_cancelled(gen_id):
+                        finish = "cancelled"
+                        break
+                    if not line.startswith("data:"):
+                        continue  # blank lines between events, comments, "event:" lines
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        finish = finish or "stop"
+                        break
+                    chunk = self._decode(data, stream)
+                    if chunk.get("usage"):
+                        usage = chunk["usage"]
+                    for choice in chunk.get("choices") or ():
+                        delta = choice.get("delta") or {}
+                        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                        if isinstance(reasoning, str) and reasoning:
+                            yield from stream.reasoning(reasoning)
+                        content = delta.get("content")
+                        if isinstance(content, str) and content:
+                            yield from stream.content(content)
+                        if choice.get("finish_reason"):
+                            finish = "length" if choice["finish_reason"] == "length" else "stop"
+                if finish is None and self._is_cancelled(gen_id):
+                    finish = "cancelled"
+                if finish is None:
+                    broken = ("the server closed the stream before it ended", False)
+        except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:
+            raise self._unreachable(exc) from None
+        except httpx2.TransportError as exc:
+            if not self._is_cancelled(gen_id):
+                stalled = isinstance(exc, httpx2.ReadTimeout)
+                why = f"the server sent nothing for {self.read_timeout:g} s"
+                broken = (why if stalled else "the connection dropped", stalled)
+            finish = "cancelled"
+        finally:
+            with self._lock:
+                self._socket = None
+                self._cancelled.discard(gen_id)
+        yield from stream.finish()  # text held back as a possible tag is text after all
+        if broken is not None:
+            raise self._cut_off(stream, *broken)
+        yield Finished(gen_id, self._stats(stream, usage, finish, started))
+
+    def _decode(self, data: str, stream: _Stream) -> dict:
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            raise self._cut_off(stream, "the server sent something that is not JSON") from None
+        if not isinstance(chunk, dict):
+            raise self._cut_off(stream, "the server sent something unexpected")
+        error = chunk.get("error")
+        if error:
+            message = error.get("message") if isinstance(error, dict) else str(error)
+            raise self._cut_off(stream, f"the server reported an error: {message}")
+        return chunk
+
+    def _cut_off(self, stream: _Stream, why: str, stalled: bool = False) -> RemoteEngineError:
+        """The error for a broken stream: a timeout or drop before any text, else a cut-off."""
+        reasoning, answer = stream.partial()
+        if not reasoning and not answer:
+            cls = RemoteTimeout if stalled else RemoteEngineError
+            return cls(f"The remote engine at {self.base_url} failed: {why}.")
+        kept = f"{len(answer):,} characters of answer" if answer else "only reasoning"
+        return RemoteAnswerCutOff(
+            f"The answer from {self.base_url} was cut off: {why}. What arrived ({kept}) is kept.",
+            reasoning=reasoning,
+            answer=answer,
+        )
+
+    @staticmethod
+    def _stats(
+        stream: _Stream, usage: dict[str, Any], finish: FinishReason | None, started: float
+    ) -> GenerationStats:
+        ended = time.perf_counter()
+        first_at = stream.first_at or ended
+        n_generated = int(usage.get("completion_tokens") or stream.n_deltas)
+        details = usage.get("completion_tokens_details") or {}
+        n_thinking = int(details.get("reasoning_tokens") or stream.n_thinking_deltas)
+        prompt_details = usage.get("prompt_tokens_details") or {}
+        thinking_done = stream.answer_at or (ended if stream.n_thinking_deltas else None)
+        return GenerationStats(
+            n_prompt=int(usage.get("prompt_tokens") or 0),
+            n_cached=int(prompt_details.get("cached_tokens") or 0),
+            n_generated=n_generated,
+            n_thinking=min(n_thinking, n_generated),
+            ttft_seconds=first_at - started,
+            thinking_seconds=(thinking_done - first_at) if thinking_done else 0.0,
+            total_seconds=ended - started,
+            tokens_per_second=(n_generated - 1) / (ended - first_at)
+            if n_generated > 1 and ended > first_at
+            else 0.0,
+            finish_reason=finish or "stop",
+            unclosed_thinking=stream.unclosed,
+        )

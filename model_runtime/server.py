@@ -1,0 +1,570 @@
+"""Ponder as a server: an OpenAI-compatible HTTP API in front of one loaded model.
+
+``/v1/models`` and ``/v1/chat/completions`` (streamed as server-sent events, or whole), with
+the reasoning apart from the answer as ``reasoning_content``. Built on the standard library's
+``http.server``: one thread per connection, but the model answers one request at a time, in
+the order they came (the others wait). A client that goes away stops its generation: a
+watcher notices the closed socket (even during prompt evaluation, when nothing is written)
+and so does a failed write. Stop strings apply to the answer, not to the reasoning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import os
+import select
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from . import netlog
+from .addresses import is_loopback
+from .errors import ContextOverflow, EngineCrashed, PonderError
+from .generation import Chunk, Event, Finished, GenerationStats
+from .openai_format import (
+    ChatRequest,
+    StopMatcher,
+    WireError,
+    dumps,
+    error_body,
+    parse_chat_request,
+    usage,
+    wire_finish_reason,
+)
+
+if TYPE_CHECKING:
+    from .engine import EngineClient
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+MAX_BODY_BYTES = 16 * 1024 * 1024
+WATCH_SECONDS = 0.1  # how often a waiting or generating request checks for its client
+_PEEK_FLAGS = socket.MSG_PEEK | getattr(socket, "MSG_DONTWAIT", 0)
+
+
+@dataclass
+class ServedRequest:
+    """What happened to one chat request: when it waited, ran and ended, and how."""
+
+    id: str
+    stream: bool
+    queued_at: float
+    gen_id: int = 0
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    stats: GenerationStats | None = None
+    client_gone: bool = False
+    error: str = ""
+
+
+class FifoTurns:
+    """One turn at a time, granted in arrival order; a waiter may give up."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._waiting: deque[object] = deque()
+        self._busy = False
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def acquire(self, give_up: Callable[[], bool]) -> bool:
+        """Wait for this caller's turn; False if give_up() said so first."""
+        ticket = object()
+        with self._cond:
+            self._waiting.append(ticket)
+            try:
+                while self._busy or self._waiting[0] is not ticket:
+                    if give_up():
+                        return False
+                    self._cond.wait(WATCH_SECONDS)
+                self._busy = True
+                return True
+            finally:
+                self._waiting.remove(ticket)
+                self._cond.notify_all()
+
+    def release(self) -> None:
+        with self._cond:
+            self._busy = False
+            self._cond.notify_all()
+
+
+def peer_closed(sock: socket.socket) -> bool:
+    """Whether the client closed its end (an end-of-file is waiting to be read)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, _PEEK_FLAGS) == b""
+    except BlockingIOError:
+        return False
+    except (OSError, ValueError):
+        return True
+
+
+class _ClientGone(Exception):
+    """A write to the client failed: it went away."""
+
+
+class OpenAIServer:
+    """Serves one EngineClient's loaded model over HTTP until stop(); start() returns at once."""
+
+    def __init__(
+        self,
+        client: EngineClient,
+        model_name: str | None = None,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        api_key: str | None = None,
+        *,
+        on_finished: Callable[[ServedRequest], None] | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.client = client
+        summary = client.summary
+        stem = os.path.basename(summary.path).removesuffix(".gguf") if summary else "ponder"
+        self.model_name = model_name or stem
+        self.host = host
+        self.port = port
+        self.api_key = api_key or None
+        self.on_finished = on_finished
+        self.log = log
+        self.created = int(time.time())
+        self.turns = FifoTurns()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._current_gen = 0
+
+    @property
+    def leaves_this_computer(self) -> bool:
+        """Whether other machines can reach the server (it listens beyond loopback)."""
+        return not is_loopback(self.host)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/v1"
+
+    @property
+    def running(self) -> bool:
+        return self._httpd is not None
+
+    def start(self) -> OpenAIServer:
+        """Listen (port 0 picks a free one, then self.port tells which) and serve in a thread."""
+        if self._httpd is not None:
+            return self
+        if self.leaves_this_computer:
+            netlog.require_online(f"listen on {self.host} for other computers")
+        server_class = _HTTPServer6 if ":" in self.host else _HTTPServer
+        try:
+            httpd = server_class((self.host, self.port), _Handler)
+        except OSError as exc:
+            raise OSError(
+                exc.errno, f"Cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
+            ) from None
+        httpd.app = self
+        self.port = httpd.server_address[1]
+        self._stopping.clear()
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="ponder-server"
+        )
+        self._thread.daemon = True
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop listening, cancel what is running, and let waiting requests go."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        self._stopping.set()
+        httpd.shutdown()
+        if self.turns.busy:
+            self.client.cancel(self._current_gen)
+        deadline = time.monotonic() + timeout
+        while (self.turns.busy or self.turns.waiting) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def __enter__(self) -> OpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _log(self, line: str) -> None:
+        if self.log is not None:
+            self.log(line)
+
+    def check_key(self, header: str | None) -> bool:
+        if self.api_key is None:
+            return True
+        scheme, _, token = (header or "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            token.strip().encode(), self.api_key.encode()
+        )
+
+    def models(self) -> dict[str, Any]:
+        return {"object": "list", "data": [self.model_entry()]}
+
+    def model_entry(self) -> dict[str, Any]:
+        return {
+            "id": self.model_name,
+            "object": "model",
+            "created": self.created,
+            "owned_by": "ponder",
+        }
+
+    # -- one chat request ------------------------------------------------------------------
+
+    def serve_chat(self, handler: _Handler, request: ChatRequest) -> None:
+        """Wait for the model, generate, and answer; the client's leaving cancels."""
+        record = ServedRequest(
+            id=f"chatcmpl-{uuid.uuid4().hex[:24]}",
+            stream=request.stream,
+            queued_at=time.perf_counter(),
+        )
+        sock = handler.connection
+
+        def give_up() -> bool:
+            return self._stopping.is_set() or peer_closed(sock)
+
+        if not self.turns.acquire(give_up):
+            record.client_gone = not self._stopping.is_set()
+            handler.close_connection = True
+            if self._stopping.is_set():
+                handler.send_json(503, error_body("The server is stopping.", kind="server_error"))
+            self._done(record)
+            return
+        done = threading.Event()
+        try:
+            record.started_at = time.perf_counter()
+            record.gen_id = self._current_gen = self.client.new_generation_id()
+            watcher = threading.Thread(
+                target=self._watch, args=(sock, record, done), name="ponder-server-watch"
+            )
+            watcher.daemon = True
+            watcher.start()
+            events = self.client.generate(request.messages, request.params, gen_id=record.gen_id)
+            try:
+                if request.stream:
+                    self._stream(handler, request, record, events)
+                else:
+                    self._whole(handler, request, record, events)
+            except BaseException:
+                self.client.cancel(record.gen_id)  # whatever broke, the model stops now
+                raise
+            finally:
+                with contextlib.suppress(PonderError):
+                    for event in events:  # drain: the engine's pipe must be empty for the next
+                        if isinstance(event, Finished):
+                            record.stats = event.stats
+        except WireError as exc:
+            record.error = str(exc)
+            if handler.events_started:
+                handler.close_connection = True
+            else:
+                handler.send_json(exc.status, exc.body())
+        except (_ClientGone, OSError):  # OSError: a write failed before the stream began
+            record.client_gone = True
+            handler.close_connection = True
+        finally:
+            done.set()
+            record.finished_at = time.perf_counter()
+            self.turns.release()
+            self._done(record)
+
+    def _done(self, record: ServedRequest) -> None:
+        stats = record.stats
+        outcome = (
+            "client gone"
+            if record.client_gone
+            else record.error or (stats.finish_reason if stats else "not run")
+        )
+        tokens = f", {stats.n_generated} tokens, {stats.tokens_per_second:.1f} t/s" if stats else ""
+        self._log(f"{record.id}: {outcome}{tokens}")
+        if self.on_finished is not None:
+            self.on_finished(record)
+
+    def _watch(self, sock: socket.socket, record: ServedRequest, done: threading.Event) -> None:
+        while not done.wait(WATCH_SECONDS):
+            if peer_closed(sock):
+                record.client_gone = True
+                self.client.cancel(record.gen_id)
+                return
+
+    @staticmethod
+    def _next(events: Iterator[Event]) -> Event:
+        """The next event; the engine's errors become an HTTP status and OpenAI's error."""
+        try:
+            return next(events)
+        except ContextOverflow as exc:
+            raise WireError(str(exc), code="context_length_exceeded") from None
+        except EngineCrashed as exc:
+            raise WireError(str(exc), status=503, kind="server_error") from None
+        except PonderError as exc:
+            raise WireError(str(exc), status=500, kind="server_error") from None
+
+    def _whole(
+        self, handler: _Handler, request: ChatRequest, record: ServedRequest, events: Iterator
+    ) -> None:
+        reasoning: list[str] = []
+        answer: list[str] = []
+        stops = StopMatcher(request.stop)
+        stopped = False
+        while not isinstance(event := self._next(events), Finished):
+            if not isinstance(event, Chunk) or stopped:
+                continue
+            if event.kind == "thinking":
+                reasoning.append(event.text)
+            elif request.stop:
+                text, stopped = stops.feed(event.text)
+                answer.append(text)
+                if stopped:
+                    self.client.cancel(record.gen_id)
+            else:
+                answer.append(event.text)
+        record.stats = stats = event.stats
+        if record.client_gone:
+            raise _ClientGone
+        if not stopped:
+            answer.append(stops.flush())
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(answer)}
+        text = "".join(reasoning).strip()
+        if text:
+            message["reasoning_content"] = text
+        choice = {"index": 0, "message": message, "logprobs": None}
+        choice["finish_reason"] = wire_finish_reason(stats, stopped)
+        body = {
+            "id": record.id,
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self.model_name,
+            "choices": [choice],
+            "usage": usage(stats),
+        }
+        handler.send_json(200, body)
+
+    def _stream(
+        self, handler: _Handler, request: ChatRequest, record: ServedRequest, events: Iterator
+    ) -> None:
+        event = self._next(events)  # an error before the first token still gets its status
+        # Each event is this prefix, its delta and a fixed end: no dict built per token.
+        prefix = (
+            f'{{"id":{dumps(record.id)},"object":"chat.completion.chunk",'
+            f'"created":{int(time.time())},"model":{dumps(self.model_name)}'
+        )
+        head = prefix + ',"choices":[{"index":0,"delta":'
+        tail = ',"logprobs":null,"finish_reason":null}]}'
+
+        def send(delta: str) -> None:
+            if not record.client_gone:
+                try:
+                    handler.send_event(head + delta + tail)
+                except OSError:
+                    record.client_gone = True
+                    self.client.cancel(record.gen_id)
+
+        handler.start_events()
+        send('{"role":"assistant","content":""}')
+        stops = StopMatcher(request.stop)
+        stopped = False
+        try:
+            while not isinstance(event, Finished):
+                if isinstance(event, Chunk) and not stopped:
+                    text = event.text
+                    if event.kind == "thinking":
+                        send('{"reasoning_content":' + dumps(text) + "}")
+                    else:
+                        if request.stop:
+                            text, stopped = stops.feed(text)
+                            if stopped:
+                                self.client.cancel(record.gen_id)
+                        if text:
+                            send('{"content":' + dumps(text) + "}")
+                event = self._next(events)
+        except WireError as exc:  # the engine failed mid-answer: say so in the stream
+            record.error = str(exc)
+            send_last = [dumps(exc.body())]
+        else:
+            record.stats = event.stats
+            rest = "" if stopped else stops.flush()
+            if rest:
+                send('{"content":' + dumps(rest) + "}")
+            reason = dumps(wire_finish_reason(event.stats, stopped))
+            send_last = [f'{head}{{}},"logprobs":null,"finish_reason":{reason}}}]}}']
+            if request.include_usage:
+                send_last.append(f'{prefix},"choices":[],"usage":{dumps(usage(event.stats))}}}')
+        if record.client_gone:
+            raise _ClientGone
+        try:
+            for data in [*send_last, "[DONE]"]:
+                handler.send_event(data)
+            handler.end_events()
+        except OSError:
+            raise _ClientGone from None
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    app: OpenAIServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that reset its connection is no error of ours
+        super().handle_error(request, client_address)
+
+
+class _HTTPServer6(_HTTPServer):
+    address_family = socket.AF_INET6
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "Ponder"
+    server: _HTTPServer
+    events_started = False  # whether this request's answer began as a stream
+
+    def setup(self) -> None:
+        super().setup()
+        # one small write per token: without this, Nagle's algorithm holds them back
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        self.server.app._log(f"{self.address_string()} {format % args}")
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def send_json(self, status: int, body: dict[str, Any]) -> None:
+        data = dumps(body).encode("utf-8")
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True
+
+    def send_error_json(self, status: int, message: str, **fields: Any) -> None:
+        self.send_json(status, error_body(message, **fields))
+
+    def start_events(self) -> None:
+        self.events_started = True
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+    def send_event(self, data: str) -> None:
+        """One server-sent event, as one HTTP chunk, in one write."""
+        payload = b"data: " + data.encode("utf-8") + b"\n\n"
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))
+
+    def end_events(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+
+    # -- routing ---------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        self._route("GET")
+
+    def do_POST(self) -> None:
+        self._route("POST")
+
+    def do_PUT(self) -> None:
+        self._route("PUT")
+
+    def do_DELETE(self) -> None:
+        self._route("DELETE")
+
+    def do_PATCH(self) -> None:
+        self._route("PATCH")
+
+    def _route(self, method: str) -> None:
+        app = self.server.app
+        path = urlsplit(self.path).path.rstrip("/") or "/"
+        if path == "/health" and method == "GET":
+            self.send_json(200, {"status": "ok"})
+            return
+        if not app.check_key(self.headers.get("Authorization")):
+            self._skip_body()
+            self.send_error_json(
+                401,
+                "Incorrect or missing API key: send 'Authorization: Bearer KEY'.",
+                code="invalid_api_key",
+            )
+            return
+        if path == "/v1/models" and method == "GET":
+            self.send_json(200, app.models())
+        elif path.startswith("/v1/models/") and method == "GET":
+            if path[len("/v1/models/") :] == app.model_name:
+                self.send_json(200, app.model_entry())
+            else:
+                self.send_error_json(
+                    404, f"The model '{path[11:]}' does not exist.", code="model_not_found"
+                )
+        elif path == "/v1/chat/completions" and method == "POST":
+            self._chat()
+        elif path in ("/v1/models", "/v1/chat/completions") or path.startswith("/v1/models/"):
+            self._skip_body()
+            self.send_error_json(405, f"{method} is not allowed on {path}.")
+        else:
+            self._skip_body()
+            self.send_error_json(404, f"Invalid URL ({method} {path}).")
+
+    def _skip_body(self) -> None:
+        """Read and drop a request body we will not use, so the connection stays usable."""
+        length = self.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) <= MAX_BODY_BYTES:
+            self.rfile.read(int(length))
+        elif length or self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+
+    def _read_json(self) -> Any:
+        length = self.headers.get("Content-Length")
+        if length is None or not length.isdigit():
+            self.close_connection = True
+            raise WireError("A Content-Length header is required.", status=411)
+        if int(length) > MAX_BODY_BYTES:
+            self.close_connection = True
+            raise WireError(
+                f"The request body is larger than {MAX_BODY_BYTES // 2**20} MiB.", status=413
+            )
+        raw = self.rfile.read(int(length))
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise WireError(f"The request body is not valid JSON: {exc}.") from None
+
+    def _chat(self) -> None:
+        self.events_started = False
+        try:
+            request = parse_chat_request(self._read_json())
+        except WireError as exc:
+            self.send_json(exc.status, exc.body())
+            return
+        self.server.app.serve_chat(self, request)

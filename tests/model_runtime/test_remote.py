@@ -1,0 +1,359 @@
+"""Remote engines: llama-cpp-python's own server (real), and a scripted endpoint for faults."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from model_runtime import endpoints, netlog
+from model_runtime.endpoints import Endpoint
+from model_runtime.errors import (
+    OfflineMode,
+    PonderError,
+    RemoteAnswerCutOff,
+    RemoteAuthFailed,
+    RemoteEngineError,
+    RemoteTimeout,
+    RemoteUnreachable,
+)
+from model_runtime.generation import Chunk, Finished, GenerationParams, Message
+from model_runtime.remote import RemoteEngine
+from tests.openai_stub import OpenAIStub
+
+QUESTION = [Message("user", "What is 2 + 2?")]
+REASONING_SCRIPT = [
+    {"role": "assistant", "content": ""},
+    {"reasoning_content": "\nTwo and two"},
+    {"reasoning_content": " make four."},
+    {"content": "\n\nThe answer"},
+    {"content": " is 4."},
+    ("usage", {"prompt_tokens": 12, "completion_tokens": 9, "total_tokens": 21,
+               "completion_tokens_details": {"reasoning_tokens": 5}}),
+]  # fmt: skip
+
+
+@pytest.fixture
+def stub() -> Iterator[OpenAIStub]:
+    server = OpenAIStub().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def online(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("PONDER_OFFLINE", raising=False)
+    netlog.set_offline(False)
+    yield
+    netlog.set_offline(None)
+
+
+def run(engine: RemoteEngine, params: GenerationParams | None = None, **kw: Any):
+    """Every event of one generation, and the text by kind."""
+    events = list(engine.generate(QUESTION, params, **kw))
+    text = {"thinking": "", "answer": ""}
+    for event in events:
+        if isinstance(event, Chunk):
+            text[event.kind] += event.text
+    return events, text
+
+
+def consume(iterator, sink: list) -> None:
+    for event in iterator:
+        sink.append(event)
+
+
+# -- reasoning, from separated deltas or inline tags -------------------------------------------
+
+
+def test_reasoning_content_deltas_become_thinking(stub: OpenAIStub) -> None:
+    stub.script = REASONING_SCRIPT
+    with RemoteEngine(stub.url) as engine:
+        events, text = run(engine)
+    assert text == {"thinking": "Two and two make four.", "answer": "The answer is 4."}
+    assert [e.kind for e in events if isinstance(e, Chunk)] == ["thinking"] * 2 + ["answer"] * 2
+    finished = events[-1]
+    assert isinstance(finished, Finished)
+    stats = finished.stats
+    assert (stats.n_prompt, stats.n_generated, stats.n_thinking) == (12, 9, 5)  # from usage
+    assert stats.finish_reason == "stop"
+    assert 0 < stats.ttft_seconds <= stats.total_seconds
+    request = stub.requests[-1]
+    assert request["model"] == "stub-model"  # picked from /v1/models
+    assert request["stream"] is True
+    assert request["messages"] == [{"role": "user", "content": "What is 2 + 2?"}]
+
+
+def test_vllm_reasoning_field_and_counted_chunks(stub: OpenAIStub) -> None:
+    stub.script = [{"reasoning": "Hmm."}, {"content": "Four"}, {"content": "."}]
+    stub.finish_reason = "length"
+    with RemoteEngine(stub.url, "stub-model") as engine:
+        events, text = run(engine)
+    assert text == {"thinking": "Hmm.", "answer": "Four."}
+    stats = events[-1].stats
+    assert stats.n_generated == 3 and stats.n_thinking == 1  # no usage: deltas counted
+    assert stats.finish_reason == "length"
+    assert stub.paths == [("POST", "/v1/chat/completions")]  # a chosen model: no /models
+
+
+def test_inline_think_tags_are_split(stub: OpenAIStub) -> None:
+    stub.script = [{"content": "<thi"}, {"content": "nk>\nLet me see"}, {"content": ".</think>"},
+                   {"content": "\n\nFour."}]  # fmt: skip
+    with RemoteEngine(stub.url, "stub-model") as engine:
+        _, text = run(engine)
+    assert text == {"thinking": "Let me see.", "answer": "Four."}
+
+
+def test_r1_model_without_open_tag_starts_in_thinking(stub: OpenAIStub) -> None:
+    stub.models = ["DeepSeek-R1-Distill-Qwen-7B"]  # its template opened <think> in the prompt
+    stub.script = [{"content": "Two"}, {"content": " and two.\n</think>\n\n"}, {"content": "4"}]
+    with RemoteEngine(stub.url) as engine:
+        events, text = run(engine)
+    assert text == {"thinking": "Two and two.\n", "answer": "4"}
+    assert not events[-1].stats.unclosed_thinking
+
+
+def test_every_request_is_logged_as_remote_engine(stub: OpenAIStub) -> None:
+    stub.script = REASONING_SCRIPT
+    with RemoteEngine(stub.url) as engine:
+        run(engine)
+        assert not engine.leaves_this_computer
+    logged = [(e.host, e.purpose, e.method, e.target) for e in netlog.read_log()]
+    assert logged == [
+        ("127.0.0.1", "remote-engine", "GET", "/v1/models"),
+        ("127.0.0.1", "remote-engine", "POST", "/v1/chat/completions"),
+    ]
+
+
+# -- stop, faults --------------------------------------------------------------------------------
+
+
+def test_cancel_closes_the_stream(stub: OpenAIStub) -> None:
+    stub.script = [{"content": "tick "}, *[("sleep", 0.05), {"content": "tick "}] * 200]
+    events: list = []
+    with RemoteEngine(stub.url, "stub-model") as engine:
+        for event in engine.generate(QUESTION, gen_id=7):
+            events.append(event)
+            if len(events) == 3:
+                engine.cancel(7)
+        finished = events[-1]
+    assert isinstance(finished, Finished)
+    assert finished.stats.finish_reason == "cancelled"
+    assert len(events) <= 5  # at most a chunk already in flight
+    assert stub.client_left.wait(5)  # the server saw the connection go
+
+
+def test_cancel_from_another_thread_wakes_a_blocked_read(stub: OpenAIStub) -> None:
+    stub.script = [{"content": "Thinking hard"}, ("sleep", 30)]
+    events: list = []
+    with RemoteEngine(stub.url, "stub-model", read_timeout=60) as engine:
+        reader = threading.Thread(target=consume, args=(engine.generate(QUESTION), events))
+        reader.start()
+        deadline = time.monotonic() + 10
+        while not events and time.monotonic() < deadline:
+            time.sleep(0.01)
+        started = time.monotonic()
+        engine.cancel()
+        reader.join(10)
+    assert not reader.is_alive()
+    assert time.monotonic() - started < 2
+    assert events[-1].stats.finish_reason == "cancelled"
+    assert events[0] == Chunk(1, "answer", "Thinking hard")
+
+
+@pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "close-delimited"])
+def test_a_dropped_stream_keeps_the_partial_answer(stub: OpenAIStub, chunked: bool) -> None:
+    stub.chunked = chunked
+    stub.script = [{"reasoning_content": "Adding."}, {"content": "The answer"}, {"content": " is"},
+                   ("drop",)]  # fmt: skip
+    events: list = []
+    with (
+        RemoteEngine(stub.url, "stub-model") as engine,
+        pytest.raises(RemoteAnswerCutOff) as caught,
+    ):
+        consume(engine.generate(QUESTION), events)
+    assert "".join(e.text for e in events if e.kind == "answer") == "The answer is"
+    error = caught.value
+    assert (error.reasoning, error.answer) == ("Adding.", "The answer is")
+    assert "cut off" in str(error) and "is kept" in str(error)
+    assert isinstance(error, ConnectionError)
+
+
+def test_a_stall_mid_answer_is_cut_off_and_before_it_a_timeout(stub: OpenAIStub) -> None:
+    stub.script = [{"content": "Partial"}, ("sleep", 3)]
+    with (
+        RemoteEngine(stub.url, "stub-model", read_timeout=0.5) as engine,
+        pytest.raises(RemoteAnswerCutOff, match=r"sent nothing for 0\.5 s"),
+    ):
+        run(engine)
+    stub.hang_seconds = 3
+    with RemoteEngine(stub.url, "stub-model", read_timeout=0.5) as engine:
+        started = time.monotonic()
+        with pytest.raises(RemoteTimeout, match="sent nothing"):
+            run(engine)
+        assert time.monotonic() - started < 2.5
+    assert issubclass(RemoteTimeout, TimeoutError)
+
+
+def test_refused_connection_says_so() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with (
+        RemoteEngine(f"http://127.0.0.1:{port}", "m") as engine,
+        pytest.raises(RemoteUnreachable, match="refused"),
+    ):
+        run(engine)
+
+
+def test_wrong_api_key_is_refused_with_the_servers_words(stub: OpenAIStub) -> None:
+    stub.api_key = "right"
+    with (
+        RemoteEngine(stub.url, "stub-model", api_key="wrong") as engine,
+        pytest.raises(RemoteAuthFailed, match=r"refused the API key \(HTTP 401: Invalid API"),
+    ):
+        run(engine)
+    with (
+        RemoteEngine(stub.url, api_key=None) as engine,
+        pytest.raises(RemoteAuthFailed, match="needs an API key"),
+    ):
+        engine.list_models()
+    stub.script = [{"content": "ok"}]
+    with RemoteEngine(stub.url, api_key="right") as engine:
+        assert run(engine)[1]["answer"] == "ok"
+    assert issubclass(RemoteAuthFailed, PermissionError)
+
+
+def test_offline_mode_refuses_before_any_connection(stub: OpenAIStub) -> None:
+    netlog.set_offline(True)
+    with RemoteEngine(stub.url, "stub-model") as engine, pytest.raises(OfflineMode):
+        run(engine)
+        with pytest.raises(OfflineMode):
+            engine.list_models()
+    assert stub.connections == 0
+    assert netlog.read_log() == []
+
+
+# -- the endpoint registry --------------------------------------------------------------------
+
+
+def test_endpoints_keep_their_key_in_the_keyring(
+    stub: OpenAIStub, memory_keyring: Any, ponder_home: Path
+) -> None:
+    stub.api_key = "s3cret-key"
+    stub.script = [{"content": "hello"}]
+    endpoints.save_endpoint(Endpoint("lab", f"http://127.0.0.1:{stub.port}"), api_key="s3cret-key")
+    endpoints.save_endpoint(Endpoint("cloud", "https://api.example.com/v1", "r1"))
+    saved = (ponder_home / "config" / "endpoints.json").read_text()
+    assert "s3cret" not in saved
+    assert json.loads(saved)["endpoints"][0]["base_url"] == stub.url  # "/v1" added
+    lab = endpoints.get_endpoint("lab")
+    assert lab is not None and not lab.leaves_this_computer
+    assert endpoints.get_endpoint("cloud").leaves_this_computer
+    with RemoteEngine.from_endpoint(lab) as engine:
+        assert run(engine)[1]["answer"] == "hello"
+    endpoints.remove_endpoint("lab")
+    assert [e.name for e in endpoints.load_endpoints()] == ["cloud"]
+    assert lab.api_key() is None
+
+
+@pytest.mark.parametrize(
+    ("url", "leaves"),
+    [("http://localhost:8080", False), ("http://[::1]:8080", False), ("http://127.0.0.2", False),
+     ("http://192.168.1.20:8080", True), ("https://api.example.com/v1", True),
+     ("http://0.0.0.0:8080", True)],
+)  # fmt: skip
+def test_what_leaves_this_computer(url: str, leaves: bool) -> None:
+    assert RemoteEngine(url).leaves_this_computer is leaves
+
+
+def test_bad_base_urls_are_refused() -> None:
+    for url in ("ftp://host", "localhost:8080", "http://host/v1?x=1"):
+        with pytest.raises(PonderError):
+            RemoteEngine(url)
+    assert RemoteEngine("http://h:1/").base_url == "http://h:1/v1"
+    assert RemoteEngine("http://h:1/api/v1/").base_url == "http://h:1/api/v1"
+
+
+# -- llama-cpp-python's own server, for real --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def llama_cpp_server(smollm2: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`python -m llama_cpp.server` on the real SmolLM2, on a free loopback port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = open(tmp_path_factory.mktemp("llama-server") / "server.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2), "--host", "127.0.0.1",
+         "--port", str(port), "--n_threads", "1", "--n_ctx", "1024", "--model_alias", "smollm2"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    pytest.fail(f"llama_cpp.server did not start: {log.name}")
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+        log.close()
+
+
+@pytest.mark.slow
+def test_llama_cpp_python_server_as_a_remote_engine(llama_cpp_server: str) -> None:
+    params = GenerationParams(max_tokens=16, temperature=0.0, seed=1)
+    with RemoteEngine(llama_cpp_server) as engine:
+        assert engine.list_models() == ["smollm2"]
+        events, text = run(engine, params)
+        assert len([e for e in events if isinstance(e, Chunk)]) > 1  # streamed
+        assert text["answer"].strip() and not text["thinking"]
+        stats = events[-1].stats
+        assert stats.finish_reason in ("stop", "length")
+        assert 0 < stats.n_generated <= 16
+        assert stats.ttft_seconds > 0
+        # stop mid-answer closes the connection; the server then answers the next request
+        sink: list = []
+        for event in engine.generate(QUESTION, GenerationParams(max_tokens=200), gen_id=50):
+            sink.append(event)
+            if len(sink) == 2:
+                engine.cancel(50)
+        assert sink[-1].stats.finish_reason == "cancelled"
+        events, again = run(engine, params)
+        assert again["answer"].strip()
+        assert events[-1].stats.finish_reason in ("stop", "length")
+    assert {e.purpose for e in netlog.read_log()} == {"remote-engine"}
+
+
+def test_a_server_error_status_carries_its_message(stub: OpenAIStub) -> None:
+    stub.error = (400, "the request exceeds the available context size")
+    with (
+        RemoteEngine(stub.url, "stub-model") as engine,
+        pytest.raises(RemoteEngineError, match=r"HTTP 400: the request exceeds the avail"),
+    ):
+        run(engine)
+    stub.models = []
+    with (
+        RemoteEngine(stub.url) as engine,
+        pytest.raises(RemoteEngineError, match="offers no model"),
+    ):
+        run(engine)
