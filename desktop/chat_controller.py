@@ -12,6 +12,7 @@ from .conversation_settings import params_from_dict, params_to_dict
 from .engine_bridge import EngineBridge
 from .error_messages import describe
 from .message_widgets import AssistantMessage, UserMessage
+from .remote_bridge import RemoteBridge
 
 SAVE_MS = 500  # at most this much streamed text is lost if the process is killed
 PAGE = 30  # messages built when a conversation opens, and per "show earlier"
@@ -29,7 +30,7 @@ class ChatController(QObject):
 
     def __init__(
         self,
-        bridge: EngineBridge,
+        bridge: EngineBridge | RemoteBridge,
         view: ChatView,
         store: ConversationStore,
         parent: QObject | None = None,
@@ -49,11 +50,27 @@ class ChatController(QObject):
         self._saver.timeout.connect(self._save_partial)
         self._older: list[StoredMessage] = []  # not built yet: above what the view shows
         view.earlier_requested.connect(self.show_earlier)
+        self._connect_bridge(bridge)
+        self._thinking = False
+
+    def _connect_bridge(self, bridge: EngineBridge | RemoteBridge) -> None:
         bridge.chunk.connect(self._on_chunk)
         bridge.finished.connect(self._on_finished)
         bridge.failed.connect(self._on_failed)
         bridge.thinking_ended.connect(self._on_thinking_ended)
-        self._thinking = False
+
+    def set_bridge(self, bridge: EngineBridge | RemoteBridge) -> None:
+        """Send the next answers to another engine; the one streaming now is kept, interrupted."""
+        if bridge is self.bridge:
+            return
+        self.leave()
+        old = self.bridge
+        old.chunk.disconnect(self._on_chunk)
+        old.finished.disconnect(self._on_finished)
+        old.failed.disconnect(self._on_failed)
+        old.thinking_ended.disconnect(self._on_thinking_ended)
+        self.bridge = bridge
+        self._connect_bridge(bridge)
 
     @property
     def busy(self) -> bool:

@@ -18,7 +18,21 @@ from model_runtime.errors import (
     NotEnoughDisk,
     OfflineMode,
     PonderError,
+    RemoteAnswerCutOff,
+    RemoteAuthFailed,
+    RemoteEngineError,
+    RemoteTimeout,
+    RemoteUnreachable,
     RepoNotFound,
+)
+
+# Remote engine errors, most specific first: (class, title).
+_REMOTE_TITLES: tuple[tuple[type[BaseException], str], ...] = (
+    (RemoteAuthFailed, "The remote engine refused the API key"),
+    (RemoteUnreachable, "The remote engine can't be reached"),
+    (RemoteTimeout, "The remote engine stopped answering"),
+    (RemoteAnswerCutOff, "The answer was cut off"),
+    (RemoteEngineError, "The remote engine failed"),
 )
 
 # Download errors, most specific first: (class, title).
@@ -46,7 +60,7 @@ def describe(exc: BaseException) -> tuple[str, str]:
         return "The engine stopped", f"{exc} Your conversation is safe."
     if isinstance(exc, InsufficientMemory):
         return "Not enough memory", str(exc)
-    for kind, title in _DOWNLOAD_TITLES:
+    for kind, title in _REMOTE_TITLES + _DOWNLOAD_TITLES:
         if isinstance(exc, kind):
             return title, str(exc)
     if isinstance(exc, EngineError | PonderError):

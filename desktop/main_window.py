@@ -24,11 +24,14 @@ from PySide6.QtWidgets import (
 )
 
 from model_runtime.conversations import ConversationStore, ConversationStoreError, default_store
+from model_runtime.endpoints import Endpoint
 from model_runtime.errors import EngineCrashed
 from model_runtime.generation import GenerationStats, LoadRequest, ModelSummary
 from model_runtime.hardware import HardwareInfo
 from model_runtime.load_plan import LoadPlan
 from model_runtime.plan_loading import PlannedLoad
+from model_runtime.remote import RemoteEngine
+from model_runtime.server import OpenAIServer
 from model_runtime.starter import STARTER_NAME, STARTER_NOTE, starter_model_path
 
 from .chat_controller import ChatController
@@ -43,9 +46,13 @@ from .load_controller import LoadController
 from .load_panel import LoadPanel, plan_status
 from .message_widgets import AssistantMessage
 from .model_manager import ModelManagerDialog
+from .remote_bridge import RemoteBridge
 from .settings_dialog import SettingsDialog
 from .sidebar import Sidebar
 from .welcome import WelcomePanel
+
+SERVE_PORTS = range(8080, 8090)  # "Serve the loaded model" takes the first free one
+WARNING_STYLE = "color: #b35900; font-weight: bold;"
 
 SHORTCUTS = (
     ("Enter", "Send"),
@@ -59,7 +66,7 @@ SHORTCUTS = (
     ("Ctrl+O", "Open a model"),
     ("Ctrl+Shift+M", "Models: download, import, choose one"),
     ("Ctrl+,", "Conversation settings (system prompt, sampling)"),
-    ("Ctrl+Alt+S", "Settings: hardware, privacy"),
+    ("Ctrl+Alt+S", "Settings: hardware, privacy, remote engines"),
     ("F1", "This list"),
 )
 
@@ -149,8 +156,17 @@ class MainWindow(QMainWindow):
         self.details_button.setText("Details…")
         self.details_button.setAutoRaise(True)
         self.details_button.hide()
+        self.remote_label = QLabel("")
+        self.remote_label.setObjectName("remoteLabel")
+        self.remote_label.hide()
+        self.serve_label = QLabel("")
+        self.serve_label.setObjectName("serveLabel")
+        self.serve_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.serve_label.hide()
         status = self.statusBar()
         status.addWidget(self.model_label, 1)
+        status.addPermanentWidget(self.remote_label)
+        status.addPermanentWidget(self.serve_label)
         status.addPermanentWidget(self.plan_label)
         status.addPermanentWidget(self.details_button)
         status.addPermanentWidget(self.progress)
@@ -161,6 +177,9 @@ class MainWindow(QMainWindow):
         self.downloads = DownloadBridge(parent=self)  # lives as long as the window; quits with it
         self.downloads.start()
         self.model_manager: ModelManagerDialog | None = None
+        self.settings_dialog: SettingsDialog | None = None
+        self.remote: RemoteBridge | None = None  # the remote engine chat uses instead, if any
+        self.server: OpenAIServer | None = None  # "Serve the loaded model"
         self.hardware = HardwareProbe(hardware, self)
         self.load_panel = LoadPanel(self)
         self.loader = LoadController(bridge, self.load_panel, self.hardware, self)
@@ -198,6 +217,21 @@ class MainWindow(QMainWindow):
         for action in (self.open_action, self.models_action, self.starter_action):
             menu.addAction(action)
         for action in (self.reload_action, self.new_action):
+            menu.addAction(action)
+        menu.addSeparator()
+        self.use_remote_action = QAction("Use a &remote engine…", self)
+        self.use_remote_action.triggered.connect(self.show_remote_engines)
+        self.use_local_action = QAction("Use the &local model", self)
+        self.use_local_action.setEnabled(False)
+        self.use_local_action.triggered.connect(self.use_local)
+        self.serve_action = QAction("S&erve the loaded model", self)
+        self.serve_action.setCheckable(True)
+        self.serve_action.setEnabled(False)
+        self.serve_action.setToolTip(
+            "An OpenAI-compatible API on 127.0.0.1, for this computer only"
+        )
+        self.serve_action.toggled.connect(self.set_serving)
+        for action in (self.use_remote_action, self.use_local_action, self.serve_action):
             menu.addAction(action)
         menu.addSeparator()
         menu.addAction(import_action)
@@ -309,7 +343,7 @@ class MainWindow(QMainWindow):
     def new_chat(self) -> None:
         self.controller.new_chat()
         self.sidebar.set_current(None)
-        if self.bridge.summary is not None:
+        if self.bridge.summary is not None or self.remote is not None:
             self.pages.setCurrentWidget(self.chat_view)
         self.composer.edit.setFocus()
 
@@ -337,11 +371,94 @@ class MainWindow(QMainWindow):
         self.sidebar.refresh()
         self.open_conversation(conversation.id)
 
-    def show_settings(self) -> None:
-        """The settings dialog: this machine's hardware, offline mode and the network log."""
+    def show_settings(self) -> SettingsDialog:
+        """The settings dialog: hardware, offline mode and the network log, remote engines."""
         dialog = SettingsDialog(self.hardware, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.endpoints_tab.use_requested.connect(self.use_remote)
+        dialog.destroyed.connect(self._forget_settings)
+        self.settings_dialog = dialog
         dialog.show()
+        return dialog
+
+    def _forget_settings(self) -> None:
+        self.settings_dialog = None
+
+    def show_remote_engines(self) -> None:
+        """Settings on the Remote engines tab, whose "Use for chat" switches the chat over."""
+        dialog = self.show_settings()
+        dialog.tabs.setCurrentWidget(dialog.endpoints_tab)
+
+    # -- remote engines and serving --------------------------------------------------------
+
+    def use_remote(self, endpoint: Endpoint) -> None:
+        """Send the chat's next answers to a saved remote engine instead of the local model."""
+        remote = RemoteBridge(endpoint.name, RemoteEngine.from_endpoint(endpoint), self)
+        self.controller.set_bridge(remote)
+        self._drop_remote()
+        self.remote = remote
+        leaves = remote.leaves_this_computer
+        where = "leaves this computer" if leaves else "on this computer"
+        self.remote_label.setText(f"Remote: {endpoint.name} ({where})")
+        self.remote_label.setStyleSheet(WARNING_STYLE if leaves else "")
+        self.remote_label.setToolTip(
+            f"Prompts go to {remote.engine.base_url}"
+            + (", on another computer." if leaves else ", on this computer.")
+        )
+        self.remote_label.show()
+        self.use_local_action.setEnabled(True)
+        self.answer_now_action.setEnabled(False)
+        self.composer.set_can_send(True)
+        self.pages.setCurrentWidget(self.chat_view)
+
+    def use_local(self) -> None:
+        """Back to the local model for the next answers."""
+        if self.remote is None:
+            return
+        self.controller.set_bridge(self.bridge)
+        self._drop_remote()
+        self.remote_label.hide()
+        self.use_local_action.setEnabled(False)
+        self.answer_now_action.setEnabled(True)
+        loaded = self.bridge.summary is not None
+        self.composer.set_can_send(loaded, "" if loaded else "Load a model first")
+
+    def _drop_remote(self) -> None:
+        if self.remote is not None:
+            self.remote.shutdown()
+            self.remote.deleteLater()
+            self.remote = None
+
+    def set_serving(self, on: bool) -> None:
+        """Serve the loaded model as an OpenAI-compatible API on loopback, or stop serving."""
+        if not on:
+            self.stop_serving()
+            return
+        if self.server is not None or self.bridge.summary is None:
+            return
+        error: OSError | None = None
+        for port in SERVE_PORTS:
+            try:
+                self.server = OpenAIServer(self.bridge.client, port=port).start()
+                break
+            except OSError as exc:
+                error = exc
+        if self.server is None:
+            self.serve_action.setChecked(False)
+            self.banner.show_error("The model can't be served", str(error))
+            return
+        self.serve_label.setText(f"Serving at {self.server.url}")
+        self.serve_label.setToolTip("An OpenAI-compatible API, for programs on this computer")
+        self.serve_label.show()
+
+    def stop_serving(self) -> None:
+        server, self.server = self.server, None
+        if server is not None:
+            server.stop()
+        self.serve_label.hide()
+        self.serve_action.blockSignals(True)
+        self.serve_action.setChecked(False)
+        self.serve_action.blockSignals(False)
 
     def edit_conversation_settings(self) -> None:
         dialog = ConversationSettings(self.controller.system_prompt, self.controller.params, self)
@@ -351,7 +468,7 @@ class MainWindow(QMainWindow):
     def _on_context_used(self, tokens: int) -> None:
         """The context meter: how full the model's context is after the last answer."""
         summary = self.bridge.summary
-        if not tokens or summary is None:
+        if not tokens or summary is None or self.remote is not None:  # a remote n_ctx is unknown
             self.context_label.setText("")
             return
         share = tokens / summary.n_ctx
@@ -400,6 +517,8 @@ class MainWindow(QMainWindow):
     # -- engine events ---------------------------------------------------------------------
 
     def _on_loading(self, path: str) -> None:
+        self.stop_serving()  # the served model is going away
+        self.serve_action.setEnabled(False)
         self.banner.hide()
         self.model_label.setText(f"Loading {path.rsplit('/', 1)[-1]} …")
         self.progress.show()
@@ -407,6 +526,8 @@ class MainWindow(QMainWindow):
         self.composer.set_can_send(False, "The model is loading")
 
     def _on_loaded(self, summary: ModelSummary) -> None:
+        self.use_local()  # a model chosen now is the one to chat with
+        self.serve_action.setEnabled(True)
         self.reload_action.setEnabled(False)
         self.progress.hide()
         self.welcome.set_loading(False)
@@ -437,7 +558,11 @@ class MainWindow(QMainWindow):
         self.welcome.set_loading(False)
         loaded = self.bridge.summary
         self.model_label.setText(self._model_text(loaded) if loaded else "No model loaded")
-        self.composer.set_can_send(loaded is not None, "" if loaded else "Load a model first")
+        self.serve_action.setEnabled(loaded is not None)
+        if self.remote is None:
+            self.composer.set_can_send(loaded is not None, "" if loaded else "Load a model first")
+        else:
+            self.composer.set_can_send(True)
         if not isinstance(exc, EngineCrashed):  # a crash has its own banner
             self.banner.show_error(*describe(exc))
 
@@ -457,12 +582,15 @@ class MainWindow(QMainWindow):
         )
 
     def _on_crashed(self, exc: BaseException) -> None:
+        self.stop_serving()
+        self.serve_action.setEnabled(False)
         self.banner.show_error(*describe(exc), offer_reload=self.bridge.last_request is not None)
         self.reload_action.setEnabled(self.bridge.last_request is not None)
         self.model_label.setText("No model loaded")
         self.plan_label.setText("")
         self.details_button.hide()
-        self.composer.set_can_send(False, "Reload the model first")
+        if self.remote is None:
+            self.composer.set_can_send(False, "Reload the model first")
 
     def _on_busy(self, busy: bool) -> None:
         self.composer.set_busy(busy)
@@ -475,6 +603,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.controller.leave()
         self.load_panel.hide()
+        self.stop_serving()
+        self._drop_remote()
         self.bridge.shutdown()
         self.downloads.close()
         super().closeEvent(event)

@@ -1,4 +1,5 @@
-"""Settings: what this computer offers models (Hardware), and offline mode with the network log."""
+"""Settings: what this computer offers models (Hardware), offline mode with the network log
+(Privacy), and saved remote engines (Remote engines)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from model_runtime.gpu_probe import PREFERRED_BACKEND
 from model_runtime.hardware import HardwareInfo, describe_hardware
 from model_runtime.llama_build import parse_system_info, rebuild_command
 
+from .endpoints_tab import EndpointsTab
 from .hardware_probe import HardwareProbe
 
 OFFLINE_NOTE = (
@@ -245,7 +247,7 @@ class PrivacyTab(QWidget):
 
 
 class SettingsDialog(QDialog):
-    """Application settings (non-modal): the Hardware and Privacy tabs."""
+    """Application settings (non-modal): the Hardware, Privacy and Remote engines tabs."""
 
     def __init__(self, probe: HardwareProbe, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -256,7 +258,9 @@ class SettingsDialog(QDialog):
         self.hardware_tab = HardwareTab(probe, self.tabs)
         self.privacy_tab = PrivacyTab(self.tabs)
         self.tabs.addTab(self.hardware_tab, "Hardware")
+        self.endpoints_tab = EndpointsTab(self.tabs)
         self.tabs.addTab(self.privacy_tab, "Privacy")
+        self.tabs.addTab(self.endpoints_tab, "Remote engines")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.close)
         layout = QVBoxLayout(self)
