@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -15,6 +16,17 @@ from model_runtime.hardware import HardwareInfo
 from model_runtime.load_plan import LoadPlan, PlanOverrides
 from model_runtime.plan_loading import load_planned
 from model_runtime.reasoning_control import ThinkingEnded
+
+
+def emit_events(bridge: Any, events: Iterable[object]) -> None:
+    """Turn a generation's events into the bridge's signals (engine or remote alike)."""
+    for event in events:
+        if isinstance(event, Chunk):
+            bridge.chunk.emit(event.gen_id, event.kind, event.text)
+        elif isinstance(event, Finished):
+            bridge.finished.emit(event.gen_id, event.stats)
+        elif isinstance(event, ThinkingEnded):
+            bridge.thinking_ended.emit(event.gen_id, event)
 
 
 class EngineBridge(QObject):
@@ -105,13 +117,7 @@ class EngineBridge(QObject):
 
     def _generate(self, gen_id: int, messages: list[Message], params: GenerationParams) -> None:
         try:
-            for event in self.client.generate(messages, params, gen_id=gen_id):
-                if isinstance(event, Chunk):
-                    self.chunk.emit(event.gen_id, event.kind, event.text)
-                elif isinstance(event, Finished):
-                    self.finished.emit(event.gen_id, event.stats)
-                elif isinstance(event, ThinkingEnded):
-                    self.thinking_ended.emit(event.gen_id, event)
+            emit_events(self, self.client.generate(messages, params, gen_id=gen_id))
         except EngineCrashed as exc:
             self.failed.emit(gen_id, exc)
             self.crashed.emit(exc)

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
-from model_runtime.generation import Chunk, Finished, GenerationParams, Message
-from model_runtime.reasoning_control import ThinkingEnded
+from model_runtime.generation import GenerationParams, Message
 from model_runtime.remote import RemoteEngine
+
+from .engine_bridge import emit_events
 
 
 @dataclass(frozen=True)
@@ -61,13 +62,7 @@ class RemoteBridge(QObject):
 
     def _generate(self, gen_id: int, messages: list[Message], params: GenerationParams) -> None:
         try:
-            for event in self.engine.generate(messages, params, gen_id=gen_id):
-                if isinstance(event, Chunk):
-                    self.chunk.emit(event.gen_id, event.kind, event.text)
-                elif isinstance(event, Finished):
-                    self.finished.emit(event.gen_id, event.stats)
-                elif isinstance(event, ThinkingEnded):
-                    self.thinking_ended.emit(event.gen_id, event)
+            emit_events(self, self.engine.generate(messages, params, gen_id=gen_id))
         except Exception as exc:  # the controller keeps any partial text and says why
             self.failed.emit(gen_id, exc)
 
