@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from . import __version__, cli_hardware, cli_models, cli_serve
 from .errors import EngineCrashed, PonderError
@@ -54,6 +55,23 @@ def resolve_model(name: str) -> str:
     return str(path)
 
 
+def load_with_progress(client: Any, model: str, args: argparse.Namespace) -> Any:
+    """Load for a command with --ctx/--threads/--gpu-layers, saying so on stderr."""
+    from .generation import LoadRequest
+
+    print(f"Loading {model} …", file=sys.stderr)
+    summary = client.load(
+        LoadRequest(
+            model_path=model,
+            n_ctx=args.ctx,
+            n_threads=args.threads,
+            n_gpu_layers=args.gpu_layers,
+        )
+    )
+    print(f"Loaded {summary.name} in {summary.load_seconds:.1f} s", file=sys.stderr)
+    return summary
+
+
 def run_info(args: argparse.Namespace) -> int:
     from .gguf_info import read_gguf_info
 
@@ -77,7 +95,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 def run_chat(args: argparse.Namespace) -> int:
     from .engine import EngineClient
-    from .generation import Chunk, Finished, GenerationParams, LoadRequest, Message
+    from .generation import Chunk, Finished, GenerationParams, Message
 
     model = resolve_model(args.model)
     grammar = None
@@ -87,16 +105,7 @@ def run_chat(args: argparse.Namespace) -> int:
     tty = sys.stdout.isatty()
     client = EngineClient()
     try:
-        print(f"Loading {model} …", file=sys.stderr)
-        summary = client.load(
-            LoadRequest(
-                model_path=model,
-                n_ctx=args.ctx,
-                n_threads=args.threads,
-                n_gpu_layers=args.gpu_layers,
-            )
-        )
-        print(f"Loaded {summary.name} in {summary.load_seconds:.1f} s", file=sys.stderr)
+        load_with_progress(client, model, args)
         messages = [Message("system", args.system)] if args.system else []
         messages.append(Message("user", args.prompt))
         params = GenerationParams(

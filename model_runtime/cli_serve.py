@@ -37,9 +37,8 @@ def register(commands: Any) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from .cli import resolve_model
+    from .cli import load_with_progress, resolve_model
     from .engine import EngineClient
-    from .generation import LoadRequest
     from .server import OpenAIServer
 
     model = resolve_model(args.model)
@@ -47,16 +46,7 @@ def run_serve(args: argparse.Namespace) -> int:
     client = EngineClient()
     server = None
     try:
-        print(f"Loading {model} …", file=sys.stderr)
-        summary = client.load(
-            LoadRequest(
-                model_path=model,
-                n_ctx=args.ctx,
-                n_threads=args.threads,
-                n_gpu_layers=args.gpu_layers,
-            )
-        )
-        print(f"Loaded {summary.name} in {summary.load_seconds:.1f} s", file=sys.stderr)
+        load_with_progress(client, model, args)
         log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
         name = args.model_name or os.path.basename(model).removesuffix(".gguf")
         server = OpenAIServer(client, name, args.host, args.port, api_key, log=log).start()

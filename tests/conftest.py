@@ -14,7 +14,7 @@ import pytest
 from model_runtime.starter import INSTALL_HINT, starter_model_path
 
 # fake_hub and memory_keyring: a loopback Hugging Face Hub and an in-memory keyring.
-pytest_plugins = ("tests.hub_server",)
+pytest_plugins = ("tests.hub_server", "tests.openai_stub")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 R1_TEMPLATE = FIXTURES / "deepseek-r1-distill.jinja"

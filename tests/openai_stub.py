@@ -14,8 +14,13 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import pytest
+
+from model_runtime import netlog
 
 Step = dict[str, Any] | tuple
 
@@ -150,3 +155,22 @@ class OpenAIStub:
     def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+@pytest.fixture
+def stub() -> Iterator[OpenAIStub]:
+    """A running stub on a free loopback port, stopped after the test."""
+    server = OpenAIStub().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def online(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Ponder's offline switch off for the test, whatever the environment says."""
+    monkeypatch.delenv("PONDER_OFFLINE", raising=False)
+    netlog.set_offline(False)
+    yield
+    netlog.set_offline(None)

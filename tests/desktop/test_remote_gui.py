@@ -22,7 +22,7 @@ from desktop.endpoints_tab import LEAVES, STAYS, EndpointsTab
 from desktop.engine_bridge import EngineBridge
 from desktop.main_window import MainWindow
 from desktop.message_widgets import AssistantMessage
-from model_runtime import endpoints, netlog
+from model_runtime import endpoints
 from model_runtime.endpoints import Endpoint
 from model_runtime.generation import LoadRequest
 from model_runtime.hardware import CpuInfo, HardwareInfo
@@ -40,21 +40,9 @@ REASONING_SCRIPT = [
 ]
 
 
-@pytest.fixture
-def stub() -> Iterator[OpenAIStub]:
-    server = OpenAIStub().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture(autouse=True)
-def online(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("PONDER_OFFLINE", raising=False)
-    netlog.set_offline(False)
-    yield
-    netlog.set_offline(None)
+def _online(online: None) -> None:
+    """Every test here starts online (the `online` fixture is in tests/openai_stub.py)."""
 
 
 @pytest.fixture

@@ -41,21 +41,9 @@ REASONING_SCRIPT = [
 ]  # fmt: skip
 
 
-@pytest.fixture
-def stub() -> Iterator[OpenAIStub]:
-    server = OpenAIStub().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture(autouse=True)
-def online(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("PONDER_OFFLINE", raising=False)
-    netlog.set_offline(False)
-    yield
-    netlog.set_offline(None)
+def _online(online: None) -> None:
+    """Every test here starts online (the `online` fixture is in tests/openai_stub.py)."""
 
 
 def run(engine: RemoteEngine, params: GenerationParams | None = None, **kw: Any):
