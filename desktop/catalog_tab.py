@@ -77,6 +77,7 @@ class RecommendedTab(QWidget):
         super().__init__(parent)
         self.tasks = tasks
         self.models = load_catalog()
+        self.answered: set[str] = set()  # catalog ids whose Hub listing has come back
         self.intro = QLabel(
             "DeepSeek-R1 and its distills, chosen for Ponder. Sizes come from the Hugging Face "
             "Hub; the badge says whether each file fits this computer.",
@@ -147,6 +148,7 @@ class RecommendedTab(QWidget):
             self._clear_checking()
 
     def _on_listed(self, listed: Listed) -> None:
+        self.answered.add(listed.model_id)
         if listed.error is not None:
             title, message = describe(listed.error)
             self.tree.set_note(listed.model_id, title, error=True, tooltip=message)

@@ -103,12 +103,8 @@ def dialog(qtbot: Any, bridge: DownloadBridge) -> Iterator[ModelManagerDialog]:
 
 
 def wait_listed(qtbot: Any, dialog: ModelManagerDialog, model_id: str = QWEN_15B) -> None:
-    with qtbot.waitSignal(
-        dialog.recommended.listed,
-        timeout=HUB_MS,
-        check_params_cb=lambda listed: listed.model_id == model_id,
-    ):
-        pass
+    """Until the model's listing has been shown (it may have come before the test looks)."""
+    qtbot.waitUntil(lambda: model_id in dialog.recommended.answered, timeout=HUB_MS)
 
 
 def wait_ended(qtbot: Any, bridge: DownloadBridge, model_id: str, state: str) -> Any:
