@@ -81,9 +81,14 @@ class EngineClient:
         self._conn: Any = None
         self._cancel_flag: Any = None
         self._answer_now_flag: Any = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one request at a time in the worker
+        self._flags_lock = threading.Lock()  # guards the two fields below
         self._gen_ids = itertools.count(1)
         self._current_gen = 0
+        # Cancels and answer-nows for generations still waiting for the worker: applied when
+        # their turn comes, so they never touch the one running (the chat and the server
+        # share this client).
+        self._pending: dict[str, set[int]] = {"cancel": set(), "answer_now": set()}
         self.log_path: Path | None = None
         self.summary: ModelSummary | None = None
 
@@ -214,7 +219,7 @@ class EngineClient:
         """Stream the answer's events; the last one is Finished. Cancel with cancel()."""
         gen_id = gen_id if gen_id is not None else self.new_generation_id()
         with self._lock:
-            self._current_gen = gen_id
+            self._start_turn(gen_id)
             self._send((protocol.GENERATE, gen_id, list(messages), params or GenerationParams()))
             while True:
                 reply = self._receive()
@@ -225,14 +230,37 @@ class EngineClient:
                 if isinstance(event, Finished) and event.gen_id == gen_id:
                     return
 
+    def _flag(self, kind: str) -> Any:
+        return self._cancel_flag if kind == "cancel" else self._answer_now_flag
+
+    def _start_turn(self, gen_id: int) -> None:
+        """gen_id runs now: what was asked of it while it waited takes effect."""
+        with self._flags_lock:
+            self._current_gen = gen_id
+            for kind, pending in self._pending.items():
+                flag = self._flag(kind)
+                if gen_id in pending and flag is not None:
+                    flag.value = max(flag.value, gen_id)
+                pending.difference_update([g for g in pending if g <= gen_id])
+
+    def _signal(self, kind: str, gen_id: int | None) -> None:
+        """Raise a worker flag for gen_id if it runs now, or keep it for when its turn comes.
+
+        The worker stops when flag >= its generation id, so a flag is only ever raised to the
+        running id: a larger one would also stop a generation someone else is waiting on.
+        """
+        with self._flags_lock:
+            target = self._current_gen if gen_id is None else gen_id
+            flag = self._flag(kind)
+            if target == self._current_gen and flag is not None:
+                flag.value = max(flag.value, target)
+            elif target > self._current_gen:
+                self._pending[kind].add(target)
+
     def cancel(self, gen_id: int | None = None) -> None:
-        """Stop a generation now (the current one if no id is given); safe from any thread."""
-        flag = self._cancel_flag
-        if flag is not None:
-            flag.value = max(flag.value, gen_id if gen_id is not None else self._current_gen)
+        """Stop a generation, running or still waiting (no id: the running one); any thread."""
+        self._signal("cancel", gen_id)
 
     def answer_now(self, gen_id: int | None = None) -> None:
         """End the model's reasoning and let it answer (same KV cache); safe from any thread."""
-        flag = self._answer_now_flag
-        if flag is not None:
-            flag.value = max(flag.value, gen_id if gen_id is not None else self._current_gen)
+        self._signal("answer_now", gen_id)

@@ -176,6 +176,39 @@ def test_cancel_mid_prompt(smollm2: Path, tmp_path: Path) -> None:
         client.close()
 
 
+def test_cancelling_a_waiting_generation_leaves_the_running_one_alone(
+    engine: EngineClient,
+) -> None:
+    """The chat and the server share one client: one's stop must not stop the other's answer."""
+    params = GenerationParams(max_tokens=60, temperature=0.0, seed=1)
+    question = [Message("user", "Count from one to twenty in words.")]
+    _, alone = collect(engine.generate(question, params))
+    running = engine.generate(question, params)
+    chunks = [next(running)]  # running holds the engine now
+    waiting_id = engine.new_generation_id()
+    waiting_result: list[Finished] = []
+    waiter = threading.Thread(
+        target=lambda: waiting_result.append(
+            collect(engine.generate(question, params, gen_id=waiting_id))[1]
+        )
+    )
+    waiter.start()
+    engine.cancel(waiting_id)  # e.g. the server's client left while the chat was answering
+    engine.answer_now(waiting_id)
+    rest, finished = collect(running)
+    waiter.join(timeout=120)
+    assert finished.stats.finish_reason == alone.stats.finish_reason
+    assert finished.stats.n_generated == alone.stats.n_generated
+    assert text_of([*chunks, *rest], "answer") == text_of(
+        collect(engine.generate(question, params))[0], "answer"
+    )
+    assert waiting_result and waiting_result[0].stats.finish_reason == "cancelled"
+    assert waiting_result[0].stats.n_generated == 0
+    # and the next one runs normally: nothing left raised for it
+    _, after = collect(engine.generate(question, params))
+    assert after.stats.finish_reason == alone.stats.finish_reason
+
+
 def test_prompt_longer_than_context_is_refused(smollm2: Path, tmp_path: Path) -> None:
     client = EngineClient(log_dir=tmp_path)
     client.load(LoadRequest(model_path=str(smollm2), n_ctx=256, n_threads=2))

@@ -266,6 +266,34 @@ def test_concurrent_requests_are_served_one_after_another_in_order(served: Serve
     assert records[2].started_at - records[2].queued_at > 0  # C waited
 
 
+@pytest.mark.slow
+def test_a_request_that_gives_up_waiting_for_the_apps_chat_does_not_stop_the_chat(
+    served: Served,
+) -> None:
+    """In the app the window's chat and the served requests share one engine and take turns."""
+    served.drain()
+    engine = served.engine
+    params = GenerationParams(max_tokens=150, temperature=0.0, seed=1)  # outlasts the wait
+    question = [Message("user", LONG_PROMPT)]
+    alone = list(engine.generate(question, params))[-1]
+    assert isinstance(alone, Finished)
+    chat = engine.generate(question, params)  # the window's chat holds the model
+    first = next(chat)
+    impatient = served.client.with_options(timeout=0.5)
+    with pytest.raises(openai.APITimeoutError):  # it waits for the chat, then gives up
+        impatient.chat.completions.create(
+            model="smollm2", messages=[{"role": "user", "content": LONG_PROMPT}], max_tokens=200
+        )
+    events = [first, *chat]
+    finished = events[-1]
+    assert isinstance(finished, Finished)
+    assert finished.stats.finish_reason == alone.stats.finish_reason  # not "cancelled"
+    assert finished.stats.n_generated == alone.stats.n_generated
+    record = served.next_finished(timeout=30)
+    assert record.client_gone
+    assert record.stats is None or record.stats.n_generated == 0  # it never ran for nobody
+
+
 def wait_until(condition, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
