@@ -9,6 +9,7 @@ damaged bytes, a bandwidth limit. Every request is recorded for the tests to loo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -113,6 +114,7 @@ class FakeHub:
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.server: ThreadingHTTPServer | None = None
+        self.connections: set[socket.socket] = set()  # open client connections, to end at stop
         self.url = ""
 
     # -- content ---------------------------------------------------------------------------
@@ -184,11 +186,20 @@ class FakeHub:
         return self
 
     def stop(self) -> None:
-        """Stop serving and wake every stalled connection."""
+        """Stop serving, wake every stalled connection and end the kept-alive ones.
+
+        Without the last step a stopped hub goes on answering on the connections that
+        huggingface_hub's shared client keeps open, from its old repos: a later test whose hub
+        gets the same port would be answered by this one.
+        """
         self.stopping.set()
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
+        with self.lock:
+            connections = list(self.connections)
+        for connection in connections:
+            _end(connection)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -197,6 +208,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
+
+    def setup(self) -> None:
+        super().setup()
+        with self.state.lock:
+            self.state.connections.add(self.connection)
+        if self.state.stopping.is_set():  # accepted while the hub was stopping
+            _end(self.connection)
+
+    def finish(self) -> None:
+        with self.state.lock:
+            self.state.connections.discard(self.connection)
+        super().finish()
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -492,7 +515,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.state.stopping.wait(fault.seconds)
         if fault is not None and fault.kind in ("drop", "stall"):
             self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
+            _end(self.connection)
 
     def _count(self, path: str, n: int) -> None:
         with self.state.lock:
@@ -523,6 +546,12 @@ class _Handler(BaseHTTPRequestHandler):
                 ahead = sent / rate - (time.monotonic() - started)
                 if ahead > 0:
                     time.sleep(ahead)
+
+
+def _end(connection: socket.socket) -> None:
+    """Shut a connection down both ways (nothing when it already is)."""
+    with contextlib.suppress(OSError):
+        connection.shutdown(socket.SHUT_RDWR)
 
 
 # -- fixtures ------------------------------------------------------------------------------

@@ -90,9 +90,7 @@ def _finish(dialog: ModelManagerDialog) -> None:
     assert dialog.tasks.wait(15), "a background task did not end"
 
 
-@pytest.fixture
-def dialog(qtbot: Any, bridge: DownloadBridge) -> Iterator[ModelManagerDialog]:
-    """A shown model manager; its background tasks end before the fake Hub stops."""
+def _shown_dialog(qtbot: Any, bridge: DownloadBridge) -> Iterator[ModelManagerDialog]:
     dialog = ModelManagerDialog(bridge)
     qtbot.addWidget(dialog)
     dialog.show()
@@ -100,6 +98,24 @@ def dialog(qtbot: Any, bridge: DownloadBridge) -> Iterator[ModelManagerDialog]:
     qtbot.waitUntil(lambda: dialog.hardware is not None, timeout=HUB_MS)
     yield dialog
     _finish(dialog)
+
+
+@pytest.fixture
+def dialog(qtbot: Any, bridge: DownloadBridge) -> Iterator[ModelManagerDialog]:
+    """A shown model manager; its background tasks end before the fake Hub stops.
+
+    Showing it starts listing the catalog on the Hub: a test that needs a catalog repo
+    published uses catalog_dialog instead.
+    """
+    yield from _shown_dialog(qtbot, bridge)
+
+
+@pytest.fixture
+def catalog_dialog(
+    qtbot: Any, catalog_repo: dict[str, Path], bridge: DownloadBridge
+) -> Iterator[ModelManagerDialog]:
+    """The model manager shown only once catalog_repo is on the Hub, so its listing finds it."""
+    yield from _shown_dialog(qtbot, bridge)
 
 
 def wait_listed(qtbot: Any, dialog: ModelManagerDialog, model_id: str = QWEN_15B) -> None:
@@ -131,8 +147,9 @@ def answer(monkeypatch: pytest.MonkeyPatch, button: QMessageBox.StandardButton) 
 
 
 def test_recommended_lists_the_catalog_then_hub_sizes_and_a_fit_badge(
-    qtbot: Any, dialog: ModelManagerDialog, catalog_repo: dict[str, Path], fake_hub: FakeHub
+    qtbot: Any, catalog_dialog: ModelManagerDialog, catalog_repo: dict[str, Path], fake_hub: FakeHub
 ) -> None:
+    dialog = catalog_dialog
     tree = dialog.recommended.tree
     for model in load_catalog():
         group = tree.group(model.id)
