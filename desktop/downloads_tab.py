@@ -23,6 +23,7 @@ from model_runtime.store import ModelStore
 
 from .download_bridge import DownloadBridge
 from .inline_notice import InlineNotice
+from .style_state import set_state
 from .units import eta_text, size_text, speed_text
 
 RUNNING = (QUEUED, DOWNLOADING, CHECKING, VERIFYING)
@@ -113,9 +114,7 @@ class DownloadRow(QFrame):
         if p.message and p.state != COMPLETE:
             text += f"\n{p.message}"
         self.detail.setText(text)
-        self.detail.setProperty("failed", p.state == FAILED)
-        self.detail.style().unpolish(self.detail)
-        self.detail.style().polish(self.detail)
+        set_state(self.detail, "failed", p.state == FAILED)
         running = p.state in RUNNING
         self.pause_button.setVisible(running)
         self.resume_button.setVisible(p.state in (PAUSED, FAILED) and not stopping)

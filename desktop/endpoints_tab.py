@@ -1,16 +1,16 @@
 """Settings → Remote engines: saved OpenAI-compatible endpoints, added, tested and chosen for chat.
 
-Network calls (listing models, testing) run on threads; their results come back as a signal.
+Network calls (listing models, testing) run on background tasks; results come back as a signal.
 An API key goes to the keyring and is never shown again.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from model_runtime.endpoints import (
     Endpoint,
+    chosen_endpoint,
     get_endpoint,
     load_endpoints,
     remove_endpoint,
@@ -38,6 +39,7 @@ from model_runtime.endpoints import (
 from model_runtime.errors import PonderError
 from model_runtime.remote import RemoteEngine
 
+from .background import Tasks
 from .error_messages import describe
 
 COLUMNS = ("Name", "Base URL", "Model", "Where")
@@ -45,21 +47,18 @@ LEAVES = "⚠ leaves this computer"
 STAYS = "this computer"
 
 
-class Background(QObject):
-    """Runs one blocking call on a thread; done(result, error) arrives on the GUI thread."""
+class Background(Tasks):
+    """Runs blocking calls on threads; done(result, error) arrives on the GUI thread (and never
+    after the widget is gone, as Task sees to)."""
 
     done = Signal(object, object)  # result, exception (one of them is None)
 
     def run(self, call: Callable[[], Any]) -> None:
-        threading.Thread(target=self._run, args=(call,), daemon=True, name="ponder-remote").start()
-
-    def _run(self, call: Callable[[], Any]) -> None:
-        try:
-            result = call()
-        except Exception as exc:
-            self.done.emit(None, exc)
-        else:
-            self.done.emit(result, None)
+        self.start(
+            lambda _task: call(),
+            lambda result: self.done.emit(result, None),
+            lambda exc: self.done.emit(None, exc),
+        )
 
 
 def _list_models(base_url: str, api_key: str | None) -> list[str]:
@@ -143,19 +142,19 @@ class EndpointEditor(QDialog):
         self.status.setText(f"The server offers {len(models or [])} model(s).")
 
     def save(self) -> None:
-        """Save the endpoint (the key to the keyring); a bad address is said, not saved."""
+        """Save the endpoint (the key to the keyring); a bad address or a taken name is said."""
         typed = self.key.text().strip()
         model = self.model.currentText().strip() or None
         endpoint = Endpoint(self.name.text().strip(), self.url.text(), model)
-        renamed = self.original is not None and self.original.name != endpoint.name
-        key = typed or (self._key() if renamed else None)
+        before = self.original.name if self.original is not None else None
+        if endpoint.name != before and get_endpoint(endpoint.name) is not None:
+            self.status.setText(f"There is already a remote engine named '{endpoint.name}'.")
+            return
         try:
-            self.saved = save_endpoint(endpoint, key)
+            self.saved = save_endpoint(endpoint, typed or None, replacing=before)
         except PonderError as exc:
             self.status.setText(str(exc))
             return
-        if renamed and self.original is not None:
-            remove_endpoint(self.original.name)
         self.accept()
 
 
@@ -168,6 +167,7 @@ class EndpointsTab(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.endpoints: list[Endpoint] = []
+        self.in_use: str | None = None  # the endpoint the chat uses
         self.table = QTableWidget(0, len(COLUMNS), self)
         self.table.setObjectName("endpointsTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -196,6 +196,9 @@ class EndpointsTab(QWidget):
         )
         note.setObjectName("settingsNote")
         note.setWordWrap(True)
+        self.in_use_label = QLabel("", self)
+        self.in_use_label.setObjectName("endpointInUse")
+        self.in_use_label.setTextFormat(Qt.TextFormat.PlainText)
         buttons = QHBoxLayout()
         for button in (
             self.add_button,
@@ -208,6 +211,7 @@ class EndpointsTab(QWidget):
         buttons.addWidget(self.use_button)
         layout = QVBoxLayout(self)
         layout.addWidget(note)
+        layout.addWidget(self.in_use_label)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.result)
@@ -223,7 +227,18 @@ class EndpointsTab(QWidget):
         self.refresh()
 
     def refresh(self, select: str | None = None) -> None:
+        """Read the saved list again (Settings and the model manager both show it)."""
+        if select is None and (current := self.selected()) is not None:
+            select = current.name
         self.endpoints = load_endpoints()
+        chosen = chosen_endpoint()
+        self.in_use = chosen.name if chosen is not None else None
+        self.in_use_label.setText(
+            f"The chat uses {self.in_use} (in bold below)."
+            if self.in_use
+            else "The chat uses the local model."
+        )
+        self.table.clearSelection()
         self.table.setRowCount(len(self.endpoints))
         for row, endpoint in enumerate(self.endpoints):
             where = LEAVES if endpoint.leaves_this_computer else STAYS
@@ -231,10 +246,19 @@ class EndpointsTab(QWidget):
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
+                if endpoint.name == self.in_use:
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
+                    item.setToolTip(f"{text} — the chat uses this engine")
                 self.table.setItem(row, column, item)
             if endpoint.name == select:
                 self.table.selectRow(row)
         self._update_buttons()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.refresh()
 
     def select(self, name: str) -> None:
         names = [e.name for e in self.endpoints]
@@ -246,9 +270,12 @@ class EndpointsTab(QWidget):
         return self.endpoints[rows[0].row()] if rows else None
 
     def _update_buttons(self) -> None:
-        chosen = self.selected() is not None
+        selected = self.selected()
         for button in (self.edit_button, self.remove_button, self.test_button, self.use_button):
-            button.setEnabled(chosen)
+            button.setEnabled(selected is not None)
+        in_use = selected is not None and selected.name == self.in_use
+        self.use_button.setText("In use for chat" if in_use else "Use for chat")
+        self.use_button.setEnabled(selected is not None and not in_use)
 
     def edit(self, endpoint: Endpoint | None) -> EndpointEditor:
         """Open the editor (non-blocking); a save refreshes the list."""
@@ -296,3 +323,4 @@ class EndpointsTab(QWidget):
         endpoint = self.selected()
         if endpoint is not None:
             self.use_requested.emit(get_endpoint(endpoint.name) or endpoint)
+            self.refresh(endpoint.name)

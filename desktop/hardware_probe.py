@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -48,7 +49,8 @@ class HardwareProbe(QObject):
         check = check_hardware()
         with self._lock:
             self.info, self.problem = check.hardware, check.problem
-        self._done.emit(check)
+        with contextlib.suppress(RuntimeError):  # the window closed meanwhile: nobody listens
+            self._done.emit(check)
 
     def _finish(self, check: HardwareCheck) -> None:
         self._running = False

@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
 from model_runtime.load_plan import Fit, LoadPlan, PlanOverrides
 from model_runtime.memory_estimate import kv_type_usable
 
+from .style_state import set_state
+
 GIB, MIB = 1024**3, 1024**2
 CONTEXTS = (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072)
 KV_CHOICES = ("f16", "q8_0", "q4_0")
@@ -122,9 +124,7 @@ class MemoryBar(QWidget):
         self.bar.show()
         share = needed / available if available else 2.0
         self.bar.setValue(min(100, round(100 * share)))
-        self.bar.setProperty("over", share > 1)
-        self.bar.style().unpolish(self.bar)
-        self.bar.style().polish(self.bar)
+        set_state(self.bar, "over", share > 1)
         self.label.setText(f"{size_text(needed)} of {size_text(available)} available")
 
 
@@ -278,9 +278,7 @@ class LoadPanel(QDialog):
         self.setWindowTitle(f"Load settings — {name}")
         fit = "forced" if plan.forced else {Fit.DOES_NOT_FIT: "no"}.get(v.fit, "yes")
         self.verdict.setText("⚠ Forced: does not fit" if plan.forced else VERDICT_WORDS[v.fit])
-        self.verdict.setProperty("fit", fit)
-        self.verdict.style().unpolish(self.verdict)
-        self.verdict.style().polish(self.verdict)
+        set_state(self.verdict, "fit", fit)
         auto = choice_is_auto(self.choice())
         lead = "Auto-tuned for this computer because it " if auto else "With your settings it "
         lead = lead if v.ok else ""

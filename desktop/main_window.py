@@ -24,14 +24,11 @@ from PySide6.QtWidgets import (
 )
 
 from model_runtime.conversations import ConversationStore, ConversationStoreError, default_store
-from model_runtime.endpoints import Endpoint
 from model_runtime.errors import EngineCrashed
 from model_runtime.generation import GenerationStats, LoadRequest, ModelSummary
 from model_runtime.hardware import HardwareInfo
 from model_runtime.load_plan import LoadPlan
 from model_runtime.plan_loading import PlannedLoad
-from model_runtime.remote import RemoteEngine
-from model_runtime.server import OpenAIServer
 from model_runtime.starter import STARTER_NAME, STARTER_NOTE, starter_model_path
 
 from .chat_controller import ChatController
@@ -40,19 +37,17 @@ from .composer import Composer
 from .conversation_settings import ConversationSettings
 from .download_bridge import DownloadBridge
 from .engine_bridge import EngineBridge
+from .engine_choice import EngineChoice
 from .error_messages import describe
 from .hardware_probe import HardwareProbe
 from .load_controller import LoadController
 from .load_panel import LoadPanel, plan_status
 from .message_widgets import AssistantMessage
 from .model_manager import ModelManagerDialog
-from .remote_bridge import RemoteBridge
+from .serve_controller import ServeController
 from .settings_dialog import SettingsDialog
 from .sidebar import Sidebar
 from .welcome import WelcomePanel
-
-SERVE_PORTS = range(8080, 8090)  # "Serve the loaded model" takes the first free one
-WARNING_STYLE = "color: #b35900; font-weight: bold;"
 
 SHORTCUTS = (
     ("Enter", "Send"),
@@ -66,7 +61,7 @@ SHORTCUTS = (
     ("Ctrl+O", "Open a model"),
     ("Ctrl+Shift+M", "Models: download, import, choose one"),
     ("Ctrl+,", "Conversation settings (system prompt, sampling)"),
-    ("Ctrl+Alt+S", "Settings: hardware, privacy, remote engines"),
+    ("Ctrl+Alt+S", "Settings: hardware, privacy, remote engines, serving"),
     ("F1", "This list"),
 )
 
@@ -178,14 +173,15 @@ class MainWindow(QMainWindow):
         self.downloads.start()
         self.model_manager: ModelManagerDialog | None = None
         self.settings_dialog: SettingsDialog | None = None
-        self.remote: RemoteBridge | None = None  # the remote engine chat uses instead, if any
-        self.server: OpenAIServer | None = None  # "Serve the loaded model"
         self.hardware = HardwareProbe(hardware, self)
         self.load_panel = LoadPanel(self)
         self.loader = LoadController(bridge, self.load_panel, self.hardware, self)
         self._build_actions()
+        self.engines = EngineChoice(self.controller, bridge, self.remote_label, self)
+        self.serving = ServeController(bridge, self.serve_action, self.serve_label, self)
         self._connect()
         self.composer.set_can_send(False, "Load a model first")
+        self.engines.restore()  # the remote engine chosen before the last quit, if any
 
     # -- wiring ----------------------------------------------------------------------------
 
@@ -223,14 +219,10 @@ class MainWindow(QMainWindow):
         self.use_remote_action.triggered.connect(self.show_remote_engines)
         self.use_local_action = QAction("Use the &local model", self)
         self.use_local_action.setEnabled(False)
-        self.use_local_action.triggered.connect(self.use_local)
         self.serve_action = QAction("S&erve the loaded model", self)
-        self.serve_action.setCheckable(True)
-        self.serve_action.setEnabled(False)
         self.serve_action.setToolTip(
-            "An OpenAI-compatible API on 127.0.0.1, for this computer only"
+            "An OpenAI-compatible API for other programs (Settings → Serving says where)"
         )
-        self.serve_action.toggled.connect(self.set_serving)
         for action in (self.use_remote_action, self.use_local_action, self.serve_action):
             menu.addAction(action)
         menu.addSeparator()
@@ -276,6 +268,9 @@ class MainWindow(QMainWindow):
         help_menu.addAction(about)
 
     def _connect(self) -> None:
+        self.use_local_action.triggered.connect(self.engines.use_local)
+        self.engines.changed.connect(self._on_engine_changed)
+        self.serving.failed.connect(self.banner.show_error)
         self.welcome.open_requested.connect(self.choose_model_file)
         self.welcome.starter_requested.connect(self.load_starter)
         self.composer.send_requested.connect(self.send)
@@ -318,6 +313,7 @@ class MainWindow(QMainWindow):
                 self.downloads, self, hardware=self.hardware.info
             )
             self.model_manager.load_requested.connect(self.load_model)
+            self.model_manager.remote_requested.connect(self.engines.use_remote)
         self.model_manager.show()
         self.model_manager.raise_()
         self.model_manager.activateWindow()
@@ -339,11 +335,13 @@ class MainWindow(QMainWindow):
     def send(self, text: str) -> None:
         self.pages.setCurrentWidget(self.chat_view)
         self.controller.send(text)
+        if self.engines.remote is None and self.serving.busy:
+            self.speed_label.setText("Generating… (after a request from another program)")
 
     def new_chat(self) -> None:
         self.controller.new_chat()
         self.sidebar.set_current(None)
-        if self.bridge.summary is not None or self.remote is not None:
+        if self.bridge.summary is not None or self.engines.remote is not None:
             self.pages.setCurrentWidget(self.chat_view)
         self.composer.edit.setFocus()
 
@@ -372,10 +370,11 @@ class MainWindow(QMainWindow):
         self.open_conversation(conversation.id)
 
     def show_settings(self) -> SettingsDialog:
-        """The settings dialog: hardware, offline mode and the network log, remote engines."""
+        """Settings: hardware, offline mode and the network log, remote engines, serving."""
         dialog = SettingsDialog(self.hardware, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.endpoints_tab.use_requested.connect(self.use_remote)
+        dialog.endpoints_tab.use_requested.connect(self.engines.use_remote)
+        dialog.serve_tab.changed.connect(self.serving.restart)
         dialog.destroyed.connect(self._forget_settings)
         self.settings_dialog = dialog
         dialog.show()
@@ -389,76 +388,23 @@ class MainWindow(QMainWindow):
         dialog = self.show_settings()
         dialog.tabs.setCurrentWidget(dialog.endpoints_tab)
 
-    # -- remote engines and serving --------------------------------------------------------
-
-    def use_remote(self, endpoint: Endpoint) -> None:
-        """Send the chat's next answers to a saved remote engine instead of the local model."""
-        remote = RemoteBridge(endpoint.name, RemoteEngine.from_endpoint(endpoint), self)
-        self.controller.set_bridge(remote)
-        self._drop_remote()
-        self.remote = remote
-        leaves = remote.leaves_this_computer
-        where = "leaves this computer" if leaves else "on this computer"
-        self.remote_label.setText(f"Remote: {endpoint.name} ({where})")
-        self.remote_label.setStyleSheet(WARNING_STYLE if leaves else "")
-        self.remote_label.setToolTip(
-            f"Prompts go to {remote.engine.base_url}"
-            + (", on another computer." if leaves else ", on this computer.")
-        )
-        self.remote_label.show()
-        self.use_local_action.setEnabled(True)
-        self.answer_now_action.setEnabled(False)
-        self.composer.set_can_send(True)
-        self.pages.setCurrentWidget(self.chat_view)
-
-    def use_local(self) -> None:
-        """Back to the local model for the next answers."""
-        if self.remote is None:
-            return
-        self.controller.set_bridge(self.bridge)
-        self._drop_remote()
-        self.remote_label.hide()
-        self.use_local_action.setEnabled(False)
-        self.answer_now_action.setEnabled(True)
-        loaded = self.bridge.summary is not None
-        self.composer.set_can_send(loaded, "" if loaded else "Load a model first")
-
-    def _drop_remote(self) -> None:
-        if self.remote is not None:
-            self.remote.shutdown()
-            self.remote.deleteLater()
-            self.remote = None
-
-    def set_serving(self, on: bool) -> None:
-        """Serve the loaded model as an OpenAI-compatible API on loopback, or stop serving."""
-        if not on:
-            self.stop_serving()
-            return
-        if self.server is not None or self.bridge.summary is None:
-            return
-        error: OSError | None = None
-        for port in SERVE_PORTS:
-            try:
-                self.server = OpenAIServer(self.bridge.client, port=port).start()
-                break
-            except OSError as exc:
-                error = exc
-        if self.server is None:
-            self.serve_action.setChecked(False)
-            self.banner.show_error("The model can't be served", str(error))
-            return
-        self.serve_label.setText(f"Serving at {self.server.url}")
-        self.serve_label.setToolTip("An OpenAI-compatible API, for programs on this computer")
-        self.serve_label.show()
-
-    def stop_serving(self) -> None:
-        server, self.server = self.server, None
-        if server is not None:
-            server.stop()
-        self.serve_label.hide()
-        self.serve_action.blockSignals(True)
-        self.serve_action.setChecked(False)
-        self.serve_action.blockSignals(False)
+    def _on_engine_changed(self) -> None:
+        """The chat now talks to a remote engine, or to the local model again."""
+        remote = self.engines.remote
+        self.use_local_action.setEnabled(remote is not None)
+        self.answer_now_action.setEnabled(remote is None)  # a server ends its own reasoning
+        self.context_label.setText("")
+        if remote is not None:
+            self.composer.set_can_send(True)
+            self.chat_view.set_hint(
+                f"Answers come from the remote engine {remote.name}"
+                + (", on another computer." if remote.leaves_this_computer else ".")
+                + "\n\nFile → Use the local model switches back."
+            )
+            self.pages.setCurrentWidget(self.chat_view)
+        else:
+            loaded = self.bridge.summary is not None
+            self.composer.set_can_send(loaded, "" if loaded else "Load a model first")
 
     def edit_conversation_settings(self) -> None:
         dialog = ConversationSettings(self.controller.system_prompt, self.controller.params, self)
@@ -468,7 +414,9 @@ class MainWindow(QMainWindow):
     def _on_context_used(self, tokens: int) -> None:
         """The context meter: how full the model's context is after the last answer."""
         summary = self.bridge.summary
-        if not tokens or summary is None or self.remote is not None:  # a remote n_ctx is unknown
+        if (
+            not tokens or summary is None or self.engines.remote is not None
+        ):  # a remote n_ctx is unknown
             self.context_label.setText("")
             return
         share = tokens / summary.n_ctx
@@ -517,8 +465,7 @@ class MainWindow(QMainWindow):
     # -- engine events ---------------------------------------------------------------------
 
     def _on_loading(self, path: str) -> None:
-        self.stop_serving()  # the served model is going away
-        self.serve_action.setEnabled(False)
+        self.serving.model_changed(False)  # the served model is going away
         self.banner.hide()
         self.model_label.setText(f"Loading {path.rsplit('/', 1)[-1]} …")
         self.progress.show()
@@ -526,8 +473,8 @@ class MainWindow(QMainWindow):
         self.composer.set_can_send(False, "The model is loading")
 
     def _on_loaded(self, summary: ModelSummary) -> None:
-        self.use_local()  # a model chosen now is the one to chat with
-        self.serve_action.setEnabled(True)
+        self.engines.use_local()  # a model chosen now is the one to chat with
+        self.serving.model_changed(True)
         self.reload_action.setEnabled(False)
         self.progress.hide()
         self.welcome.set_loading(False)
@@ -558,8 +505,8 @@ class MainWindow(QMainWindow):
         self.welcome.set_loading(False)
         loaded = self.bridge.summary
         self.model_label.setText(self._model_text(loaded) if loaded else "No model loaded")
-        self.serve_action.setEnabled(loaded is not None)
-        if self.remote is None:
+        self.serving.model_changed(loaded is not None)
+        if self.engines.remote is None:
             self.composer.set_can_send(loaded is not None, "" if loaded else "Load a model first")
         else:
             self.composer.set_can_send(True)
@@ -582,14 +529,13 @@ class MainWindow(QMainWindow):
         )
 
     def _on_crashed(self, exc: BaseException) -> None:
-        self.stop_serving()
-        self.serve_action.setEnabled(False)
+        self.serving.model_changed(False)
         self.banner.show_error(*describe(exc), offer_reload=self.bridge.last_request is not None)
         self.reload_action.setEnabled(self.bridge.last_request is not None)
         self.model_label.setText("No model loaded")
         self.plan_label.setText("")
         self.details_button.hide()
-        if self.remote is None:
+        if self.engines.remote is None:
             self.composer.set_can_send(False, "Reload the model first")
 
     def _on_busy(self, busy: bool) -> None:
@@ -603,8 +549,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.controller.leave()
         self.load_panel.hide()
-        self.stop_serving()
-        self._drop_remote()
+        self.serving.stop()
+        self.engines.shutdown()
         self.bridge.shutdown()
         self.downloads.close()
         super().closeEvent(event)

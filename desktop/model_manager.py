@@ -1,4 +1,5 @@
-"""The model manager: find a model (Recommended, Search), download it, keep and load it.
+"""The model manager: find a model (Recommended, Search), download it, keep and load it, or
+chat with a remote engine instead (Remote engines, the same list as in Settings).
 
 A non-modal dialog: downloads belong to the app's DownloadBridge and go on while chatting or
 with the dialog closed. Every Hub request and every file hash runs on a worker thread.
@@ -25,6 +26,7 @@ from .background import Tasks
 from .catalog_tab import RecommendedTab
 from .download_bridge import DownloadBridge
 from .downloads_tab import RUNNING, DownloadsTab
+from .endpoints_tab import EndpointsTab
 from .inline_notice import InlineNotice
 from .search_tab import SearchTab
 from .store_tab import StoreTab
@@ -33,9 +35,10 @@ from .token_row import TokenRow
 
 
 class ModelManagerDialog(QDialog):
-    """Tabs: Recommended, Search, On this computer, Downloads; and the Hugging Face token."""
+    """Tabs: Recommended, Search, On this computer, Remote engines, Downloads; the Hub token."""
 
     load_requested = Signal(str)  # the model file to load
+    remote_requested = Signal(object)  # an Endpoint to chat with instead
     hardware_ready = Signal(object)  # HardwareInfo, once detected
 
     def __init__(
@@ -57,11 +60,14 @@ class ModelManagerDialog(QDialog):
         self.search = SearchTab(self.tasks)
         self.store_tab = StoreTab(downloads, self.tasks)
         self.downloads_tab = DownloadsTab(downloads)
+        self.remote_tab = EndpointsTab()
+        self.remote_tab.use_requested.connect(self.remote_requested)
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.recommended, "Recommended")
         self.tabs.addTab(self.search, "Search")
         self.tabs.addTab(self.store_tab, "On this computer")
+        self.tabs.addTab(self.remote_tab, "Remote engines")
         self.tabs.addTab(self.downloads_tab, "Downloads")
         self.notice = InlineNotice(self)
         self.token_row = TokenRow(self.tasks, self)

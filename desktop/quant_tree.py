@@ -14,6 +14,7 @@ from model_runtime.progress import Progress
 from model_runtime.store import StoredModel, model_id_for
 
 from .fit_badge import estimate_fit
+from .style_state import set_state
 from .units import size_text
 
 NAME, SIZE, FIT, ACTION = range(4)
@@ -191,10 +192,7 @@ class QuantTree(QTreeWidget):
         stored = self._stored.get(model_id) if model_id else None
         active = self._active.get(model_id) if model_id else None
         primary = stored is not None and stored.state == COMPLETE
-        if button.property("primary") != primary:
-            button.setProperty("primary", primary)
-            button.style().unpolish(button)
-            button.style().polish(button)
+        set_state(button, "primary", primary)
         if primary and stored is not None:
             button.setText("Load")
             button.setEnabled(True)

@@ -1,5 +1,5 @@
 """Settings: what this computer offers models (Hardware), offline mode with the network log
-(Privacy), and saved remote engines (Remote engines)."""
+(Privacy), saved remote engines (Remote engines), and how the loaded model is served (Serving)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ from model_runtime.llama_build import parse_system_info, rebuild_command
 
 from .endpoints_tab import EndpointsTab
 from .hardware_probe import HardwareProbe
+from .serve_tab import ServeTab
 
 OFFLINE_NOTE = (
     "Chatting and loading models never use the network. Only searching the Hugging Face Hub, "
@@ -247,7 +248,7 @@ class PrivacyTab(QWidget):
 
 
 class SettingsDialog(QDialog):
-    """Application settings (non-modal): the Hardware, Privacy and Remote engines tabs."""
+    """Application settings (non-modal): Hardware, Privacy, Remote engines and Serving."""
 
     def __init__(self, probe: HardwareProbe, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -261,6 +262,8 @@ class SettingsDialog(QDialog):
         self.endpoints_tab = EndpointsTab(self.tabs)
         self.tabs.addTab(self.privacy_tab, "Privacy")
         self.tabs.addTab(self.endpoints_tab, "Remote engines")
+        self.serve_tab = ServeTab(self.tabs)
+        self.tabs.addTab(self.serve_tab, "Serving")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.close)
         layout = QVBoxLayout(self)

@@ -61,14 +61,19 @@ def _path():
     return config_dir() / FILE_NAME
 
 
-def load_endpoints() -> list[Endpoint]:
-    """The saved endpoints, in the order they were added; a damaged file reads as none."""
+def _read() -> dict:
     try:
         data = json.loads(_path().read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return []
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def load_endpoints() -> list[Endpoint]:
+    """The saved endpoints, in the order they were added; a damaged file reads as none."""
+    items = _read().get("endpoints", [])
     out = []
-    for item in data.get("endpoints", []) if isinstance(data, dict) else []:
+    for item in items if isinstance(items, list) else []:
         try:
             out.append(
                 Endpoint(
@@ -85,10 +90,28 @@ def load_endpoints() -> list[Endpoint]:
     return out
 
 
-def _write(endpoints: list[Endpoint]) -> None:
+def chosen_endpoint() -> Endpoint | None:
+    """The endpoint the chat used last, if it did not go back to the local model since."""
+    chosen = _read().get("chosen")
+    return get_endpoint(chosen) if isinstance(chosen, str) else None
+
+
+def set_chosen(name: str | None) -> None:
+    """Remember which endpoint the chat uses (None: the local model), for the next start."""
+    _write(load_endpoints(), name)
+
+
+def _write(endpoints: list[Endpoint], chosen: str | bool | None = True) -> None:
+    """Save the list; chosen: a name, None for none, True to keep the saved choice."""
+    if chosen is True:
+        kept = _read().get("chosen")
+        chosen = kept if isinstance(kept, str) else None
+    if chosen not in {e.name for e in endpoints}:
+        chosen = None
     path = _path()
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    data = {"version": 1, "endpoints": [asdict(e) for e in endpoints]}
+    data = {"version": 1, "endpoints": [asdict(e) for e in endpoints], "chosen": chosen}
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
@@ -97,30 +120,47 @@ def get_endpoint(name: str) -> Endpoint | None:
     return next((e for e in load_endpoints() if e.name == name), None)
 
 
-def save_endpoint(endpoint: Endpoint, api_key: str | None = None) -> Endpoint:
-    """Add or replace an endpoint by name; a given API key goes to the keyring ("" forgets it)."""
+def save_endpoint(
+    endpoint: Endpoint, api_key: str | None = None, *, replacing: str | None = None
+) -> Endpoint:
+    """Add or replace an endpoint by name; a given API key goes to the keyring ("" forgets it).
+
+    replacing: the name it had before a rename; its place in the list, its key (unless a new
+    one is given) and its being chosen for chat move to the new name.
+    """
     name = endpoint.name.strip()
     if not name:
         raise PonderError("An endpoint needs a name.")
     endpoint = Endpoint(
         name, normalize_base_url(endpoint.base_url), endpoint.model, endpoint.starts_in_thinking
     )
+    endpoints = load_endpoints()
+    names = [e.name for e in endpoints]
+    old = replacing if replacing in names and replacing != name else None
+    if old is not None and name in names:
+        raise PonderError(f"There is already a remote engine named '{name}'.")
+    if old is not None and api_key is None:
+        api_key = Endpoint(old, endpoint.base_url).api_key() or ""
     if api_key is not None:
         if api_key.strip():
             credentials.set_secret(endpoint.key_account, api_key.strip())
         else:
             credentials.delete_secret(endpoint.key_account)
-    endpoints = load_endpoints()
-    names = [e.name for e in endpoints]
-    if name in names:
-        endpoints[names.index(name)] = endpoint
+    chosen = _read().get("chosen")
+    if old is not None:
+        endpoints[names.index(old)] = endpoint
+        credentials.delete_secret(Endpoint(old, endpoint.base_url).key_account)
+        _write(endpoints, name if chosen == old else True)
     else:
-        endpoints.append(endpoint)
-    _write(endpoints)
+        if name in names:
+            endpoints[names.index(name)] = endpoint
+        else:
+            endpoints.append(endpoint)
+        _write(endpoints)
     return endpoint
 
 
 def remove_endpoint(name: str) -> None:
-    """Forget an endpoint and its API key."""
+    """Forget an endpoint and its API key (and that chat used it)."""
     credentials.delete_secret(Endpoint(name, "http://x").key_account)
     _write([e for e in load_endpoints() if e.name != name])

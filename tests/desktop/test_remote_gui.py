@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import multiprocessing
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,16 +17,19 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLineEdit
 
 import desktop.main_window as main_window
 from desktop.endpoints_tab import LEAVES, STAYS, EndpointsTab
 from desktop.engine_bridge import EngineBridge
 from desktop.main_window import MainWindow
 from desktop.message_widgets import AssistantMessage
-from model_runtime import endpoints
+from desktop.serve_tab import ServeTab
+from model_runtime import endpoints, netlog
 from model_runtime.endpoints import Endpoint
 from model_runtime.generation import LoadRequest
 from model_runtime.hardware import CpuInfo, HardwareInfo
+from model_runtime.serve_settings import ServeSettings, load_serve_settings, serve_api_key
 from tests.openai_stub import OpenAIStub
 
 GIB = 1024**3
@@ -149,7 +153,8 @@ def test_chat_through_a_remote_engine(
 ) -> None:
     endpoints.save_endpoint(Endpoint("stub", stub.url, "stub-model"))
     use(qtbot, window, "stub")
-    assert window.remote is not None and window.controller.bridge is window.remote
+    remote = window.engines.remote
+    assert remote is not None and window.controller.bridge is remote
     assert window.remote_label.text() == "Remote: stub (on this computer)"
     assert not window.answer_now_action.isEnabled()
 
@@ -175,9 +180,10 @@ def test_chat_through_a_remote_engine(
     last = window.store.visible_messages(conversation)[-1]
     assert (last.content, last.reasoning, last.state) == ("Partly", "Hmm.", "interrupted")
 
-    window.use_local()
-    assert window.controller.bridge is window.bridge and window.remote is None
+    window.use_local_action.trigger()
+    assert window.controller.bridge is window.bridge and window.engines.remote is None
     assert window.remote_label.isHidden()
+    assert endpoints.chosen_endpoint() is None  # and so at the next start
 
 
 def test_a_remote_engine_elsewhere_is_marked(
@@ -189,13 +195,104 @@ def test_a_remote_engine_elsewhere_is_marked(
     assert rows(tab) == [["cloud", "https://llm.example.com/v1", "r1", LEAVES]]
     use(qtbot, window, "cloud")  # nothing connects until a question is sent
     assert window.remote_label.text() == "Remote: cloud (leaves this computer)"
-    assert "color" in window.remote_label.styleSheet()
+    assert window.remote_label.property("warning") is True  # the theme colours it
     assert window.remote_label.isVisible()
+
+
+def get_json(url: str, key: str | None = None) -> Any:
+    """GET through no proxy, with the key if given."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(url)
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    with opener.open(request, timeout=10) as response:
+        return json.load(response)
+
+
+def test_the_chosen_remote_engine_is_used_again_after_a_restart(
+    qtbot: Any, stub: OpenAIStub, memory_keyring: Any
+) -> None:
+    endpoints.save_endpoint(Endpoint("stub", stub.url, "stub-model"))
+    first = MainWindow(EngineBridge(), hardware=HW)
+    qtbot.addWidget(first)
+    first.show()
+    use(qtbot, first, "stub")
+    first.close()
+
+    again = MainWindow(EngineBridge(), hardware=HW)  # the next start
+    qtbot.addWidget(again)
+    again.show()
+    assert again.engines.remote is not None and again.engines.remote.name == "stub"
+    assert again.remote_label.text() == "Remote: stub (on this computer)"
+    assert again.pages.currentWidget() is again.chat_view
+    assert again.composer.edit.isEnabled() and again.use_local_action.isEnabled()
+    assert stub.connections == 0  # restoring the choice asked the server nothing
+    stub.script = REASONING_SCRIPT
+    message = ask(qtbot, again, "What is 2+2?", again.controller.answer_finished)
+    assert message.answer == "The answer is 4."
+    again.close()
+
+    endpoints.remove_endpoint("stub")  # gone since: the next start uses the local model
+    third = MainWindow(EngineBridge(), hardware=HW)
+    qtbot.addWidget(third)
+    assert third.engines.remote is None and third.remote_label.isHidden()
+    third.close()
+
+
+def test_the_model_manager_lists_remote_engines_beside_local_models(
+    qtbot: Any, window: MainWindow, stub: OpenAIStub, memory_keyring: Any
+) -> None:
+    endpoints.save_endpoint(Endpoint("stub", stub.url, "stub-model"))
+    endpoints.save_endpoint(Endpoint("cloud", "https://llm.example.com/v1", "r1"))
+    window.show_model_manager()
+    manager = window.model_manager
+    assert manager is not None
+    tabs = [manager.tabs.tabText(i) for i in range(manager.tabs.count())]
+    assert tabs.index("Remote engines") == tabs.index("On this computer") + 1
+    manager.tabs.setCurrentWidget(manager.remote_tab)
+    tab = manager.remote_tab
+    assert rows(tab) == [
+        ["stub", stub.url, "stub-model", STAYS],
+        ["cloud", "https://llm.example.com/v1", "r1", LEAVES],
+    ]
+    tab.select("stub")
+    qtbot.mouseClick(tab.use_button, Qt.MouseButton.LeftButton)
+    assert window.engines.remote is not None and window.engines.remote.name == "stub"
+    assert tab.use_button.text() == "In use for chat" and not tab.use_button.isEnabled()
+    assert tab.table.item(0, 0).font().bold() and not tab.table.item(1, 0).font().bold()
+    tab.select("cloud")
+    assert tab.use_button.isEnabled() and tab.use_button.text() == "Use for chat"
+    manager.close()
+
+
+def test_adding_an_endpoint_under_a_taken_name_changes_nothing(
+    tab: EndpointsTab, memory_keyring: Any
+) -> None:
+    endpoints.save_endpoint(Endpoint("lab", "http://127.0.0.1:8080"), "k1")
+    tab.refresh()
+    editor = tab.edit(None)
+    editor.name.setText("lab")
+    editor.url.setText("http://127.0.0.1:9999")
+    editor.key.setText("other")
+    editor.buttons.accepted.emit()
+    assert editor.status.text() == "There is already a remote engine named 'lab'."
+    assert rows(tab) == [["lab", "http://127.0.0.1:8080/v1", "(first offered)", STAYS]]
+    assert memory_keyring.passwords == {("ponder", "endpoint:lab"): "k1"}
+
+    renamed = tab.edit(tab.endpoints[0])  # a rename keeps the key
+    renamed.name.setText("box")
+    renamed.buttons.accepted.emit()
+    assert [r[0] for r in rows(tab)] == ["box"]
+    assert memory_keyring.passwords == {("ponder", "endpoint:box"): "k1"}
 
 
 @pytest.mark.slow
 def test_serve_the_loaded_model(
-    qtbot: Any, window: MainWindow, smollm2: Path, monkeypatch: pytest.MonkeyPatch
+    qtbot: Any,
+    window: MainWindow,
+    smollm2: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    memory_keyring: Any,
 ) -> None:
     monkeypatch.setattr(main_window, "LoadRequest", functools.partial(LoadRequest, n_threads=1))
     assert not window.serve_action.isEnabled()
@@ -203,15 +300,76 @@ def test_serve_the_loaded_model(
         window.load_starter()
     assert window.serve_action.isEnabled()
     window.serve_action.trigger()
-    server = window.server
+    server = window.serving.server
     assert server is not None and server.running and server.host == "127.0.0.1"
+    assert server.port in range(8080, 8090) and server.api_key is None
     assert window.serve_label.text() == f"Serving at {server.url}"
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(server.url + "/models", timeout=10) as response:
-        listed = json.load(response)
-    assert [m["id"] for m in listed["data"]] == [server.model_name]
+    assert window.serve_label.property("warning") is not True
+    assert get_json(server.url + "/models")["data"][0]["id"] == server.model_name
+
+    # Settings → Serving: a key and another port; the running server starts again with them.
+    window.show_settings()
+    tab = window.settings_dialog.serve_tab  # type: ignore[union-attr]
+    assert tab.local.isChecked() and not tab.require_key.isChecked()
+    tab.port.setValue(server.port + 1)
+    tab.port.editingFinished.emit()
+    qtbot.mouseClick(tab.require_key, Qt.MouseButton.LeftButton)
+    key = serve_api_key()
+    assert key is not None and memory_keyring.passwords == {("ponder", "serve:api-key"): key}
+    keyed = window.serving.server
+    assert keyed is not None and keyed is not server and not server.running
+    assert keyed.api_key == key and keyed.port >= server.port + 1
+    assert window.serve_label.text() == f"Serving at {keyed.url} (API key required)"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        get_json(keyed.url + "/models")
+    assert refused.value.code == 401
+    assert get_json(keyed.url + "/models", key)["data"][0]["id"] == keyed.model_name
+    qtbot.mouseClick(tab.show_key, Qt.MouseButton.LeftButton)
+    assert tab.key.text() == key and tab.key.echoMode() == QLineEdit.EchoMode.Normal
+
+    # For other computers: refused in offline mode (said, nothing served), then allowed.
+    netlog.set_offline(True)
+    tab.network.setChecked(True)
+    assert window.serving.server is None and not window.serve_action.isChecked()
+    assert window.serve_label.isHidden() and not keyed.running
+    assert window.banner.label.text().startswith("The model can't be served. ")
+    assert "offline" in window.banner.label.text().lower()
+    netlog.set_offline(False)
+    tab.local.setChecked(True)
+    window.serve_action.trigger()
+    assert window.serving.server is not None
+    # Every address, the key kept, and a marked status bar.
+    tab.network.setChecked(True)
+    wide = window.serving.server
+    assert wide is not None and wide.host == "0.0.0.0" and wide.api_key == key
+    assert not tab.warning.isHidden() and window.serve_label.property("warning") is True
+    assert window.serve_label.text().startswith("⚠ Serving to the network on port")
+    assert get_json(f"http://127.0.0.1:{wide.port}/v1/models", key)["object"] == "list"
+    tab.local.setChecked(True)
 
     window.serve_action.trigger()
-    assert window.server is None and not server.running and window.serve_label.isHidden()
+    assert window.serving.server is None and window.serve_label.isHidden()
     with pytest.raises(OSError):
-        opener.open(server.url + "/models", timeout=5)
+        get_json(server.url + "/models")
+
+
+def test_requiring_a_key_without_a_keyring_is_said_and_changes_nothing(
+    qtbot: Any, ponder_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import keyring
+    from keyring.backends.fail import Keyring as NoKeyring
+
+    before = keyring.get_keyring()
+    keyring.set_keyring(NoKeyring())
+    try:
+        tab = ServeTab()
+        qtbot.addWidget(tab)
+        tab.require_key.setChecked(True)
+        assert "no usable keyring" in tab.status.text()
+        assert not tab.require_key.isChecked() and not tab.new_key.isEnabled()
+        assert not (ponder_home / "config" / "serving.json").exists()
+        tab.network.setChecked(True)  # asks for a key too: refused the same way, port kept
+        assert not tab.require_key.isChecked()
+        assert load_serve_settings() == ServeSettings(network=True)
+    finally:
+        keyring.set_keyring(before)

@@ -255,6 +255,37 @@ def test_endpoints_keep_their_key_in_the_keyring(
     assert lab.api_key() is None
 
 
+def test_the_chosen_endpoint_is_remembered_and_follows_a_rename(
+    memory_keyring: Any, ponder_home: Path
+) -> None:
+    endpoints.save_endpoint(Endpoint("lab", "http://127.0.0.1:8080"), api_key="k1")
+    endpoints.save_endpoint(Endpoint("cloud", "https://api.example.com/v1", "r1"))
+    assert endpoints.chosen_endpoint() is None
+    endpoints.set_chosen("lab")
+    assert endpoints.chosen_endpoint() == endpoints.get_endpoint("lab")
+
+    renamed = endpoints.save_endpoint(Endpoint("box", "http://127.0.0.1:8081"), replacing="lab")
+    assert [e.name for e in endpoints.load_endpoints()] == ["box", "cloud"]  # same place
+    assert endpoints.chosen_endpoint() == renamed  # still the one chat uses
+    assert renamed.api_key() == "k1" and Endpoint("lab", "http://x").api_key() is None
+
+    with pytest.raises(PonderError, match="already a remote engine named 'cloud'"):
+        endpoints.save_endpoint(Endpoint("cloud", "http://127.0.0.1:1"), replacing="box")
+    assert [e.base_url for e in endpoints.load_endpoints()] == [
+        "http://127.0.0.1:8081/v1",
+        "https://api.example.com/v1",
+    ]  # the refused rename changed nothing
+    assert renamed.api_key() == "k1"
+
+    endpoints.remove_endpoint("box")
+    assert endpoints.chosen_endpoint() is None  # a removed endpoint is not chosen any more
+    endpoints.set_chosen("cloud")
+    endpoints.set_chosen(None)  # back to the local model
+    assert endpoints.chosen_endpoint() is None
+    endpoints.set_chosen("nonexistent")
+    assert endpoints.chosen_endpoint() is None
+
+
 @pytest.mark.parametrize(
     ("url", "leaves"),
     [("http://localhost:8080", False), ("http://[::1]:8080", False), ("http://127.0.0.2", False),

@@ -1,0 +1,124 @@
+"""File → Serve the loaded model: Ponder's OpenAI-compatible API for other programs.
+
+Where it listens and whether it needs a key come from Settings → Serving (serve_settings);
+the status bar says where it serves, and marks an address other computers can reach.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QLabel
+
+from model_runtime.errors import PonderError
+from model_runtime.serve_settings import load_serve_settings, serve_api_key
+from model_runtime.server import OpenAIServer
+
+from .engine_bridge import EngineBridge
+from .style_state import set_state
+
+
+class ServeController(QObject):
+    """Starts and stops the server in front of the local model; drives the action and label."""
+
+    failed = Signal(str, str)  # title, text
+
+    def __init__(
+        self, bridge: EngineBridge, action: QAction, label: QLabel, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.action = action
+        self.label = label
+        self.server: OpenAIServer | None = None
+        action.setCheckable(True)
+        action.setEnabled(False)
+        action.toggled.connect(self.set_serving)
+
+    @property
+    def busy(self) -> bool:
+        """Whether a served request holds the model now (the chat's answer waits for it)."""
+        return self.server is not None and self.server.turns.busy
+
+    def set_serving(self, on: bool) -> None:
+        if on:
+            self.start()
+        else:
+            self.stop()
+
+    def start(self) -> None:
+        """Serve the loaded model as the saved settings say; a failure is said, not raised."""
+        if self.server is not None or self.bridge.summary is None:
+            return
+        settings = load_serve_settings()
+        key = serve_api_key() if settings.require_key else None
+        if settings.require_key and key is None:
+            self._fail("Settings → Serving requires an API key, but none is saved in the keyring.")
+            return
+        error: Exception | None = None
+        for port in settings.ports:
+            try:
+                self.server = OpenAIServer(
+                    self.bridge.client, host=settings.host, port=port, api_key=key
+                ).start()
+                break
+            except PonderError as exc:  # offline mode refuses to listen for other computers
+                error = exc
+                break
+            except OSError as exc:
+                error = exc
+        if self.server is None:
+            self._fail(str(error))
+            return
+        self._show(self.server)
+
+    def _fail(self, text: str) -> None:
+        self._set_checked(False)
+        self.failed.emit("The model can't be served", text)
+
+    def _show(self, server: OpenAIServer) -> None:
+        local = f"http://127.0.0.1:{server.port}/v1"
+        if server.leaves_this_computer:
+            key = "API key required" if server.api_key else "no API key"
+            self.label.setText(f"⚠ Serving to the network on port {server.port} ({key})")
+            set_state(self.label, "warning", True)
+            self.label.setToolTip(
+                f"An OpenAI-compatible API. Programs here: {local}. Other computers: this "
+                f"computer's address, port {server.port}"
+                + ("." if server.api_key else ", and no key is asked of them.")
+                + " Settings → Serving changes this."
+            )
+        else:
+            self.label.setText(
+                f"Serving at {local}" + (" (API key required)" if server.api_key else "")
+            )
+            set_state(self.label, "warning", False)
+            self.label.setToolTip(
+                "An OpenAI-compatible API, for programs on this computer only. "
+                "Settings → Serving changes this."
+            )
+        self.label.show()
+        self._set_checked(True)
+
+    def stop(self) -> None:
+        server, self.server = self.server, None
+        if server is not None:
+            server.stop()
+        self.label.hide()
+        self._set_checked(False)
+
+    def restart(self) -> None:
+        """Apply changed settings: a running server starts again with them."""
+        if self.server is not None:
+            self.stop()
+            self.start()
+
+    def model_changed(self, loaded: bool) -> None:
+        """The local model went away or came: serving stops, and may start again by hand."""
+        self.stop()
+        self.action.setEnabled(loaded)
+
+    def _set_checked(self, on: bool) -> None:
+        self.action.blockSignals(True)
+        self.action.setChecked(on)
+        self.action.blockSignals(False)
