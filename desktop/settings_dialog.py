@@ -34,6 +34,7 @@ from model_runtime.llama_build import parse_system_info, rebuild_command
 
 from .endpoints_tab import EndpointsTab
 from .hardware_probe import HardwareProbe
+from .rpc_row import RpcWorkersRow
 from .serve_tab import ServeTab
 
 OFFLINE_NOTE = (
@@ -90,11 +91,14 @@ class HardwareTab(QWidget):
         self.refresh_button = QPushButton("Look again", self)
         self.refresh_button.setToolTip("Read free memory and the GPUs again")
         self.refresh_button.clicked.connect(self.probe.request)
+        self.rpc_row = RpcWorkersRow(self)
+        self.rpc_row.saved.connect(self.probe.request)
         row = QHBoxLayout()
         row.addStretch(1)
         row.addWidget(self.refresh_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.area, 1)
+        layout.addWidget(self.rpc_row)
         layout.addLayout(row)
         probe.detected.connect(self.show_hardware)
         if probe.info is not None:
@@ -103,6 +107,7 @@ class HardwareTab(QWidget):
 
     def show_hardware(self, hw: HardwareInfo) -> None:
         self.lines = describe_hardware(hw)
+        self.rpc_row.status.setText("")
         page = QWidget()
         form = QFormLayout(page)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)

@@ -11,7 +11,7 @@ $Root = Split-Path -Parent $PSScriptRoot
 Set-Location $Root
 
 $Backend = if ($env:PONDER_LLAMA_BACKEND) { $env:PONDER_LLAMA_BACKEND } else { "cpu" }
-$CpuFlags = "-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+$CpuFlags = "-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_RPC=ON"
 switch ($Backend) {
     "cpu"    { $Flags = $CpuFlags }
     "cuda"   { $Flags = "-DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=61;70;75;80;86;89;90 $CpuFlags" }

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import __version__, cli_hardware, cli_models, cli_serve
+from . import __version__, cli_hardware, cli_models, cli_rpc, cli_serve
 from .errors import EngineCrashed, PonderError
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--ctx", type=int, default=0, help="context length (default: automatic)")
     chat.add_argument("--threads", type=int, default=None)
     chat.add_argument("--gpu-layers", type=int, default=0)
+    add_rpc_argument(chat)
     chat.add_argument("--grammar", default=None, help="a GBNF grammar file that constrains output")
     chat.set_defaults(handler=run_chat)
 
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_hardware.register(commands)
     cli_models.register(commands)
     cli_serve.register(commands)
+    cli_rpc.register(commands)
     return parser
 
 
@@ -55,9 +57,19 @@ def resolve_model(name: str) -> str:
     return str(path)
 
 
+def add_rpc_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rpc",
+        metavar="HOST:PORT,…",
+        default="",
+        help="llama.cpp RPC workers whose devices take --gpu-layers (see the rpc-worker command)",
+    )
+
+
 def load_with_progress(client: Any, model: str, args: argparse.Namespace) -> Any:
-    """Load for a command with --ctx/--threads/--gpu-layers, saying so on stderr."""
+    """Load for a command with --ctx/--threads/--gpu-layers/--rpc, saying so on stderr."""
     from .generation import LoadRequest
+    from .rpc import parse_endpoints
 
     print(f"Loading {model} …", file=sys.stderr)
     summary = client.load(
@@ -66,6 +78,7 @@ def load_with_progress(client: Any, model: str, args: argparse.Namespace) -> Any
             n_ctx=args.ctx,
             n_threads=args.threads,
             n_gpu_layers=args.gpu_layers,
+            rpc_workers=parse_endpoints(args.rpc),
         )
     )
     print(f"Loaded {summary.name} in {summary.load_seconds:.1f} s", file=sys.stderr)

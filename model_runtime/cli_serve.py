@@ -15,6 +15,8 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8080  # server.py's; not imported, so 
 
 def register(commands: Any) -> None:
     """Add the serve command to the CLI's subparsers."""
+    from .cli import add_rpc_argument
+
     serve = commands.add_parser(
         "serve", help="serve a model over an OpenAI-compatible HTTP API (/v1/chat/completions)"
     )
@@ -32,6 +34,7 @@ def register(commands: Any) -> None:
     serve.add_argument("--ctx", type=int, default=0, help="context length (default: automatic)")
     serve.add_argument("--threads", type=int, default=None)
     serve.add_argument("--gpu-layers", type=int, default=0)
+    add_rpc_argument(serve)
     serve.add_argument("--quiet", action="store_true", help="don't log each request")
     serve.set_defaults(handler=run_serve)
 

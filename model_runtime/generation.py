@@ -53,6 +53,7 @@ class LoadRequest:
     use_mmap: bool = True
     use_mlock: bool = False
     tensor_overrides: tuple[str, ...] = ()  # regexes of tensors kept in system memory
+    rpc_workers: tuple[str, ...] = ()  # llama.cpp RPC workers ("host:port") lending devices
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,8 @@ class GpuInfo:
     usable: bool = False
     build_hint: str = ""  # how to get a llama.cpp build that can use it, when it cannot
     driver: str = ""
-    source: str = ""  # where the figures came from: nvml, nvidia-smi, sysctl, sysfs, ggml
+    source: str = ""  # where the figures came from: nvml, nvidia-smi, sysctl, sysfs, ggml, rpc
+    endpoint: str = ""  # an RPC worker's "host:port" (source "rpc")
 
 
 def run_quiet(args: list[str], timeout: float = 5.0) -> str | None:

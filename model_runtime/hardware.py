@@ -8,6 +8,8 @@ import platform
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from . import rpc
+from .errors import PonderError
 from .gpu_probe import (
     COMPATIBLE_BACKENDS,
     PREFERRED_BACKEND,
@@ -42,6 +44,12 @@ class HardwareInfo:
     gpus: tuple[GpuInfo, ...] = ()
     build: LlamaBuild | None = None
     system: str = ""  # "Linux 6.8 x86_64"
+    rpc_problems: tuple[str, ...] = ()  # saved RPC workers that could not be used, and why
+
+    @property
+    def rpc_workers(self) -> tuple[str, ...]:
+        """The RPC workers whose devices the planner counts (their endpoints)."""
+        return tuple(dict.fromkeys(g.endpoint for g in self.usable_gpus if g.source == "rpc"))
 
     @property
     def usable_gpus(self) -> tuple[GpuInfo, ...]:
@@ -55,6 +63,7 @@ class HardwareInfo:
             for g in self.gpus
             if not g.usable
         ]
+        out.extend(self.rpc_problems)
         if self.build is not None and self.cpu.avx512 is False and self.build.cpu_feature("AVX512"):
             out.append(
                 "This llama.cpp build uses AVX-512, which this CPU lacks; it may crash. "
@@ -151,17 +160,19 @@ def apply_build(gpus: list[GpuInfo], build: LlamaBuild) -> list[GpuInfo]:
             out.append(replace(gpu, usable=True, memory_total=dev.memory_total, memory_free=free))
         else:
             out.append(replace(gpu, usable=True))
-    for dev in devices:  # devices only the build found (a Vulkan GPU no probe knows)
+    for dev in devices:  # devices only the build found (a Vulkan GPU no probe knows, RPC)
+        rpc = dev.backend.startswith("RPC")  # the registry names it "RPC[host:port]"
         out.append(
             GpuInfo(
                 index=len(out),
-                vendor=device_vendor(dev) or "other",
-                name=dev.description or dev.name,
+                vendor="other" if rpc else device_vendor(dev) or "other",
+                name=f"RPC worker {dev.description}" if rpc else dev.description or dev.name,
                 memory_total=dev.memory_total,
                 memory_free=dev.memory_free,
                 unified=dev.kind == "igpu",
                 usable=True,
-                source="ggml",
+                source="rpc" if rpc else "ggml",
+                endpoint=dev.description if rpc else "",
             )
         )
     return out
@@ -175,10 +186,16 @@ def detect_ram() -> tuple[int, int]:
     return int(memory.total), int(memory.available)
 
 
-def detect_hardware(*, with_build: bool = True) -> HardwareInfo:
-    """Look at this machine; with_build also asks llama.cpp (which loads GPU drivers)."""
+def detect_hardware(
+    *, with_build: bool = True, rpc_workers: tuple[str, ...] | None = None
+) -> HardwareInfo:
+    """Look at this machine; with_build also asks llama.cpp (which loads GPU drivers) and
+    connects to the RPC workers (None: the saved ones), whose devices count as GPUs."""
     total, available = detect_ram()
     gpus = detect_gpus()
+    problems: list[str] = []
+    if with_build:
+        problems = _add_rpc_workers(rpc.load_workers() if rpc_workers is None else rpc_workers)
     build = detect_llama_build() if with_build else None
     if build is not None:
         gpus = apply_build(gpus, build)
@@ -189,7 +206,19 @@ def detect_hardware(*, with_build: bool = True) -> HardwareInfo:
         gpus=tuple(gpus),
         build=build,
         system=f"{platform.system()} {platform.release()} {platform.machine()}".strip(),
+        rpc_problems=tuple(problems),
     )
+
+
+def _add_rpc_workers(workers: tuple[str, ...]) -> list[str]:
+    """Register each reachable worker with llama.cpp in this process; say why others can't be."""
+    problems = []
+    for worker in workers:
+        try:
+            rpc.add_workers([worker])
+        except PonderError as exc:
+            problems.append(f"RPC worker {worker} is not counted: {exc}")
+    return problems
 
 
 def describe_hardware(hw: HardwareInfo) -> list[str]:
@@ -202,13 +231,19 @@ def describe_hardware(hw: HardwareInfo) -> list[str]:
         f"Memory: {hw.ram_total / GIB:.1f} GiB, {hw.ram_available / GIB:.1f} GiB available",
     ]
     for gpu in hw.gpus:
+        if gpu.source == "rpc":
+            lines.append(
+                f"RPC worker: {gpu.endpoint} — {gpu.memory_total / GIB:.1f} GiB, "
+                f"{gpu.memory_free / GIB:.1f} GiB free (takes layers like a GPU)"
+            )
+            continue
         kind = "unified memory" if gpu.unified else "VRAM"
         state = "usable" if gpu.usable else "not usable by this build"
         lines.append(
             f"GPU {gpu.index}: {gpu.name} — {gpu.memory_total / GIB:.1f} GiB {kind}, "
             f"{gpu.memory_free / GIB:.1f} GiB free ({state})"
         )
-    if not hw.gpus:
+    if not any(g.source != "rpc" for g in hw.gpus):
         lines.append("GPU: none found")
     if hw.build is not None:
         offload = "yes" if hw.build.gpu_offload else "no"

@@ -6,6 +6,7 @@ import ctypes
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 LLAMA_CPP_PYTHON = "llama-cpp-python==0.3.36"
 
@@ -73,7 +74,10 @@ def parse_system_info(text: str) -> dict[str, dict[str, str]]:
 def rebuild_command(backend: str) -> str:
     """The command that installs a llama.cpp build for a GPU backend."""
     flag = CMAKE_FLAGS[backend]
-    return f'CMAKE_ARGS="{flag}" pip install --force-reinstall --no-cache-dir {LLAMA_CPP_PYTHON}'
+    return (
+        f'CMAKE_ARGS="{flag} -DGGML_RPC=ON" pip install --force-reinstall --no-cache-dir '
+        f"{LLAMA_CPP_PYTHON}"
+    )
 
 
 def _lib_dir() -> Path:
@@ -82,12 +86,21 @@ def _lib_dir() -> Path:
     return Path(llama_cpp.__file__).parent / "lib"
 
 
-def _ggml_devices() -> tuple[BackendDevice, ...]:
-    """ggml's device registry, read through ctypes (the bindings do not wrap it)."""
-    from llama_cpp._ctypes_extensions import load_shared_library
+def ggml_library() -> Any:
+    """ggml's functions as libllama sees them (the bindings do not wrap the device registry).
 
-    ggml = load_shared_library("ggml", _lib_dir())
-    base = load_shared_library("ggml-base", _lib_dir())
+    Through libllama's handle, not by loading libggml.so: a wheel holds libggml.so and
+    libggml.so.0 as two files, and the second copy would be a second registry that llama.cpp
+    never looks at.
+    """
+    from llama_cpp import llama_cpp
+
+    return llama_cpp._lib
+
+
+def _ggml_devices() -> tuple[BackendDevice, ...]:
+    """ggml's device registry, read through ctypes."""
+    ggml = base = ggml_library()
     p, size = ctypes.c_void_p, ctypes.c_size_t
     ggml.ggml_backend_dev_count.restype = size
     ggml.ggml_backend_dev_count.argtypes = []

@@ -77,6 +77,7 @@ class LoadPlan:
     verdict: Verdict
     forced: bool = False
     notes: tuple[str, ...] = ()
+    rpc_workers: tuple[str, ...] = ()  # llama.cpp RPC workers whose devices take layers
     profile: ModelProfile | None = field(default=None, repr=False, compare=False)
     hardware: HardwareInfo | None = field(default=None, repr=False, compare=False)
 
@@ -95,4 +96,5 @@ class LoadPlan:
             use_mmap=self.use_mmap,
             use_mlock=self.use_mlock,
             tensor_overrides=self.tensor_overrides,
+            rpc_workers=self.rpc_workers,
         )

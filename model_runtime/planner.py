@@ -344,6 +344,7 @@ def plan(
         verdict=verdict,
         forced=forced,
         notes=tuple(notes),
+        rpc_workers=hardware.rpc_workers if ngl and o.use_gpu else (),
         profile=p,
         hardware=hardware,
     )

@@ -15,7 +15,6 @@ import ctypes
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 # llama.cpp's --cpu-moe: the routed experts' weights (not the shared experts', *_shexp).
@@ -47,27 +46,25 @@ class ParamsPatch:
 
 
 def cpu_buffer_type() -> int:
-    """The address of ggml's CPU buffer type (from llama_cpp/lib/libggml-cpu).
+    """The address of ggml's CPU buffer type, in the ggml that libllama uses.
 
     A build with dynamically loaded backends names its CPU library per CPU variant; there
     the CPU device of ggml's registry gives the same buffer type.
     """
-    import llama_cpp
-    from llama_cpp._ctypes_extensions import load_shared_library
+    from .llama_build import ggml_library
 
-    lib_dir = Path(llama_cpp.__file__).parent / "lib"
+    ggml = ggml_library()
     try:
-        fn = load_shared_library("ggml-cpu", lib_dir).ggml_backend_cpu_buffer_type
+        fn = ggml.ggml_backend_cpu_buffer_type
         fn.restype, fn.argtypes = ctypes.c_void_p, []
         address = fn()
-    except (OSError, RuntimeError, AttributeError):
-        ggml, base = load_shared_library("ggml", lib_dir), load_shared_library("ggml-base", lib_dir)
+    except AttributeError:
         ggml.ggml_backend_dev_by_type.restype = ctypes.c_void_p
         ggml.ggml_backend_dev_by_type.argtypes = [ctypes.c_int]
-        base.ggml_backend_dev_buffer_type.restype = ctypes.c_void_p
-        base.ggml_backend_dev_buffer_type.argtypes = [ctypes.c_void_p]
+        ggml.ggml_backend_dev_buffer_type.restype = ctypes.c_void_p
+        ggml.ggml_backend_dev_buffer_type.argtypes = [ctypes.c_void_p]
         device = ggml.ggml_backend_dev_by_type(0)  # GGML_BACKEND_DEVICE_TYPE_CPU
-        address = base.ggml_backend_dev_buffer_type(device) if device else None
+        address = ggml.ggml_backend_dev_buffer_type(device) if device else None
     if not address:
         raise RuntimeError("llama.cpp returned no CPU buffer type")
     return int(address)

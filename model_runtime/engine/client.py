@@ -91,6 +91,7 @@ class EngineClient:
         self._pending: dict[str, set[int]] = {"cancel": set(), "answer_now": set()}
         self.log_path: Path | None = None
         self.summary: ModelSummary | None = None
+        self._rpc_workers: frozenset[str] = frozenset()  # registered in the running worker
 
     # -- process lifetime ------------------------------------------------------------------
 
@@ -120,6 +121,7 @@ class EngineClient:
             daemon=True,
         )
         self._process.start()
+        self._rpc_workers = frozenset()
         child.close()
         self._conn = parent
         self._receive()  # READY
@@ -189,8 +191,10 @@ class EngineClient:
     def load(self, request: LoadRequest) -> ModelSummary:
         """Load a model in the worker (starting one if needed); blocks until it is ready."""
         with self._lock:
-            if not self.alive:
+            # llama.cpp cannot forget an RPC worker's devices: without it, a fresh worker
+            if not self.alive or self._rpc_workers - set(request.rpc_workers):
                 self.start()
+            self._rpc_workers |= set(request.rpc_workers)
             self._send((protocol.LOAD, request))
             reply = self._receive()
             if reply[0] == protocol.ERROR:

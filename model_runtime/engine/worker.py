@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from .. import rpc
 from ..chat_format import Prompt, PromptRenderer
 from ..errors import ContextOverflow, EngineError, InsufficientMemory, ModelFileError, PonderError
 from ..generation import (
@@ -140,6 +141,8 @@ class Engine:
             probe = renderer.render([Message("user", "hi")])
         finally:
             vocab.close()
+        if request.rpc_workers:  # their devices join this process's, for n_gpu_layers
+            rpc.add_workers(request.rpc_workers)  # an unreachable one keeps the loaded model
         self.unload()
         from llama_cpp import llama_cpp
 

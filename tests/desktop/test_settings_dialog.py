@@ -14,11 +14,12 @@ from desktop.engine_bridge import EngineBridge
 from desktop.hardware_probe import HardwareProbe
 from desktop.main_window import MainWindow
 from desktop.settings_dialog import SettingsDialog, local_time
-from model_runtime import netlog
+from model_runtime import netlog, rpc
 from model_runtime.errors import OfflineMode
 from model_runtime.gpu_probe import GpuInfo
 from model_runtime.hardware import CpuInfo, HardwareInfo
 from model_runtime.llama_build import LlamaBuild, rebuild_command
+from tests.rpc_worker import start_rpc_worker
 
 GIB = 1024**3
 DETECT_MS = 90_000  # llama.cpp is asked in a child process
@@ -161,3 +162,36 @@ def test_file_menu_opens_settings(qtbot: Any) -> None:
     dialog.close()
     window.close()
     window.bridge.shutdown()
+
+
+@pytest.fixture(scope="module")
+def rpc_worker(tmp_path_factory: pytest.TempPathFactory):
+    if not rpc.supported():
+        pytest.skip("this llama.cpp build has no RPC backend (-DGGML_RPC=ON)")
+    yield from start_rpc_worker(tmp_path_factory.mktemp("worker-home"))
+
+
+@pytest.mark.slow
+def test_rpc_workers_are_saved_and_shown_with_their_memory(
+    open_dialog: Any, qtbot: Any, rpc_worker: str, ponder_home: Any
+) -> None:
+    probe = HardwareProbe()
+    dialog = open_dialog(probe)
+    qtbot.waitUntil(lambda: bool(dialog.hardware_tab.lines), timeout=DETECT_MS)
+    row = dialog.hardware_tab.rpc_row
+    assert row.field.text() == "" and row.field.placeholderText().startswith("None")
+
+    row.field.setText("10.0.0.5:port")  # a bad address is said and saves nothing
+    qtbot.mouseClick(row.save_button, Qt.MouseButton.LeftButton)
+    assert row.status.text() == "'10.0.0.5:port' has no usable port (1 to 65535)."
+    assert rpc.load_workers() == ()
+
+    row.field.setText(f" {rpc_worker} ")
+    with qtbot.waitSignal(probe.detected, timeout=DETECT_MS):
+        qtbot.keyClick(row.field, Qt.Key.Key_Return)
+    assert rpc.load_workers() == (rpc_worker,)
+    assert probe.info is not None and probe.info.rpc_workers == (rpc_worker,)
+    shown = texts(dialog)
+    worker_line = next(t for t in shown if t.startswith(rpc_worker))
+    assert "GiB free (takes layers like a GPU)" in worker_line
+    assert not any(t.startswith("⚠") and rpc_worker in t for t in shown)  # it answered

@@ -166,7 +166,7 @@ def test_a_gpu_the_build_cannot_use_comes_with_a_rebuild_hint() -> None:
     )
     cpu_only = apply_build(gpus, LlamaBuild(gpu_offload=False, system_info=""))
     assert not any(g.usable for g in cpu_only)
-    assert 'CMAKE_ARGS="-DGGML_CUDA=on" pip install' in cpu_only[0].build_hint
+    assert 'CMAKE_ARGS="-DGGML_CUDA=on -DGGML_RPC=ON" pip install' in cpu_only[0].build_hint
     assert "-DGGML_HIP=on" in cpu_only[1].build_hint
     hw = HardwareInfo(CpuInfo("x", 8, 16, True, False), 32 * GIB, 30 * GIB, tuple(cpu_only))
     assert any("RTX 4090 cannot be used" in n and "GGML_CUDA" in n for n in hw.notes())

@@ -199,6 +199,33 @@ def test_plan_turns_into_the_engines_load_request() -> None:
     )
 
 
+def rpc_worker(index: int, endpoint: str, gib: int) -> GpuInfo:
+    """An RPC worker's device as llama.cpp lists it: memory of the machine behind it."""
+    return GpuInfo(
+        index, "other", f"RPC worker {endpoint}", gib * GIB, int(gib * GIB * 0.9),
+        usable=True, source="rpc", endpoint=endpoint,
+    )  # fmt: skip
+
+
+def test_rpc_workers_memory_counts_like_gpus_and_their_endpoints_reach_the_engine() -> None:
+    profile = PROFILES[("r1-671b", "UD-IQ1_S")]
+    alone = HardwareInfo(cpu("Ryzen", 16), 128 * GIB, 110 * GIB, (), CPU_BUILD)
+    assert plan(profile, alone).verdict.fit is Fit.DOES_NOT_FIT  # 131 GB of weights
+    workers = (rpc_worker(0, "10.0.0.5:50052", 128), rpc_worker(1, "10.0.0.6:50052", 128))
+    pooled = dataclasses.replace(alone, gpus=workers)
+    assert pooled.rpc_workers == ("10.0.0.5:50052", "10.0.0.6:50052")
+    p = plan(profile, pooled, model_path="/m/r1.gguf")
+    assert p.verdict.ok, p.verdict.reason
+    assert p.n_gpu_layers > 0 and p.estimate.weights_device > 0
+    assert p.verdict.device_available > 200 * GIB  # both workers' memory, less margins
+    assert "RPC worker 10.0.0.5:50052 + RPC worker 10.0.0.6:50052" in p.verdict.reason
+    request = p.to_load_request()
+    assert request.rpc_workers == ("10.0.0.5:50052", "10.0.0.6:50052")
+    assert request.n_gpu_layers == p.n_gpu_layers
+    cpu_only = plan(profile, pooled, PlanOverrides(use_gpu=False))
+    assert cpu_only.rpc_workers == () and cpu_only.to_load_request().rpc_workers == ()
+
+
 def test_a_safer_plan_moves_weights_off_the_gpu() -> None:
     dense = plan(PROFILES[("qwen-32b", "Q4_K_M")], MACHINES["16g+3060"])
     safer = safer_plan(dense)
