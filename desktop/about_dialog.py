@@ -45,7 +45,7 @@ def build_text(hw: HardwareInfo | None, problem: str = "") -> str:
         return "Looking at this build…"
     if hw.build is None:
         return problem or "unknown"
-    return backend_summary(hw.build) + ("; GPU offload" if hw.build.gpu_offload else "")
+    return backend_summary(hw.build) + ("; GPU offload" if hw.build.local_gpu_offload else "")
 
 
 def bundle_text(info: dict[str, str]) -> str:

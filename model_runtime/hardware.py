@@ -246,9 +246,10 @@ def describe_hardware(hw: HardwareInfo) -> list[str]:
     if not any(g.source != "rpc" for g in hw.gpus):
         lines.append("GPU: none found")
     if hw.build is not None:
-        offload = "yes" if hw.build.gpu_offload else "no"
+        offload = "yes" if hw.build.local_gpu_offload else "no"
         backends = ", ".join(sorted(hw.build.gpu_backends)) or "CPU only"
-        lines.append(f"llama.cpp build: {backends}; GPU offload: {offload}")
+        rpc = "; RPC workers: yes" if hw.build.rpc else ""
+        lines.append(f"llama.cpp build: {backends}; GPU offload: {offload}{rpc}")
         lines.append(f"llama.cpp features: {hw.build.system_info}")
     lines += [f"Note: {note}" for note in hw.notes()]
     return lines

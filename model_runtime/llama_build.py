@@ -43,11 +43,22 @@ class LlamaBuild:
     system_info: str
     devices: tuple[BackendDevice, ...] = ()
     features: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # per backend
+    rpc: bool = False  # has the RPC backend (other machines' devices, registered per load)
 
     @property
     def gpu_backends(self) -> frozenset[str]:
-        """The registry names of the GPU backends compiled in ("CUDA", "Metal", …)."""
-        return frozenset(d.backend for d in self.devices if d.kind in ("gpu", "igpu"))
+        """The registry names of the GPU backends compiled in ("CUDA", "Metal", …); RPC
+        workers' devices, which llama.cpp lists as GPUs, are not this computer's."""
+        return frozenset(
+            d.backend
+            for d in self.devices
+            if d.kind in ("gpu", "igpu") and not d.backend.startswith("RPC")
+        )
+
+    @property
+    def local_gpu_offload(self) -> bool:
+        """Whether the build can offload to a GPU of this computer (not only to RPC workers)."""
+        return self.gpu_offload and (bool(self.gpu_backends) or not self.rpc)
 
     def cpu_feature(self, name: str) -> bool:
         """Whether the CPU backend was compiled to use an instruction set (AVX2, AVX512, …)."""
@@ -149,6 +160,7 @@ def detect_llama_build() -> LlamaBuild:
         devices = ()
     return LlamaBuild(
         gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()),
+        rpc=bool(llama_cpp.llama_supports_rpc()),
         system_info=info.strip(),
         devices=devices,
         features=parse_system_info(info),
@@ -164,6 +176,9 @@ def backend_summary(build: LlamaBuild) -> str:
     gpus = sorted(build.gpu_backends | {name for name in build.features if name != "CPU"})
     cpu = [name for name in CPU_FEATURES_SHOWN if build.cpu_feature(name)]
     cpu_text = f"CPU ({', '.join(cpu)})" if cpu else "CPU"
+    rpc = " + RPC" if build.rpc else ""
     if gpus:
-        return f"{' + '.join(gpus)} + {cpu_text}"
+        return f"{' + '.join(gpus)} + {cpu_text}{rpc}"
+    if rpc:
+        return f"{cpu_text}{rpc}"
     return f"{cpu_text} only" if build.features or build.devices else "CPU only"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from model_runtime import __version__
@@ -70,3 +71,6 @@ def test_the_backend_summary_names_what_the_build_has() -> None:
     assert backend_summary(cuda) == "CUDA + CPU (AVX2)"
     metal = build("Metal : EMBED_LIBRARY = 1 | CPU : NEON = 1 |", gpu_offload=True)
     assert backend_summary(metal) == "Metal + CPU (NEON)"
+    rpc = replace(cpu, gpu_offload=True, rpc=True)  # llama.cpp counts RPC as GPU offload
+    assert backend_summary(rpc) == "CPU (AVX, AVX2, FMA, F16C) + RPC"
+    assert not rpc.local_gpu_offload and cuda.local_gpu_offload
