@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import multiprocessing
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -373,3 +374,44 @@ def test_requiring_a_key_without_a_keyring_is_said_and_changes_nothing(
         assert load_serve_settings() == ServeSettings(network=True)
     finally:
         keyring.set_keyring(before)
+
+
+@pytest.mark.slow
+def test_the_chat_waits_for_a_served_request_and_its_stop_spares_it(
+    qtbot: Any, window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(main_window, "LoadRequest", functools.partial(LoadRequest, n_threads=1))
+    with qtbot.waitSignal(window.bridge.loaded, timeout=LOAD_MS):
+        window.load_starter()
+    window.serve_action.trigger()
+    server = window.serving.server
+    assert server is not None
+    body = json.dumps(
+        {"model": "x", "max_tokens": 120, "temperature": 0, "seed": 1,
+         "messages": [{"role": "user", "content": "Count from one to fifty in words."}]}
+    ).encode()  # fmt: skip
+    served: list[dict[str, Any]] = []
+
+    def program() -> None:  # another program on this computer asks the served model
+        request = urllib.request.Request(
+            server.url + "/chat/completions", body, {"Content-Type": "application/json"}
+        )
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(request, timeout=120) as response:
+            served.append(json.load(response))
+
+    thread = threading.Thread(target=program)
+    thread.start()
+    qtbot.waitUntil(lambda: server.turns.busy, timeout=WAIT_MS)
+    window.composer.edit.setPlainText("Hello!")
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    assert window.controller.busy
+    assert window.speed_label.text() == "Generating… (after a request from another program)"
+    window.stop_action.trigger()  # the chat's Stop, while its answer waits for its turn
+    thread.join(120)
+    (reply,) = served
+    assert reply["choices"][0]["finish_reason"] == "length"  # not cut short by the chat's Stop
+    assert reply["usage"]["completion_tokens"] == 120
+    qtbot.waitUntil(lambda: not window.controller.busy, timeout=WAIT_MS)
+    message = window.chat_view.messages[-1]
+    assert isinstance(message, AssistantMessage) and message.answer == ""  # stopped unwritten
