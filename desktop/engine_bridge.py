@@ -130,11 +130,6 @@ class EngineBridge(QObject):
     def answer_now(self, gen_id: int | None = None) -> None:
         self.client.answer_now(gen_id)
 
-    def reload(self) -> None:
-        """Start a fresh worker and load the last model again (after a crash)."""
-        if self.last_request is not None:
-            self.load(self.last_request)
-
     def shutdown(self) -> None:
         self.client.cancel()
         for thread in self._threads:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from dataclasses import replace
 
 from PySide6.QtCore import QObject, Qt, Signal
 
-from model_runtime.hardware import HardwareInfo
+from model_runtime.hardware import HardwareInfo, detect_ram
 from model_runtime.hardware_check import HardwareCheck, check_hardware
 
 
@@ -27,12 +28,16 @@ class HardwareProbe(QObject):
         self._done.connect(self._finish, Qt.ConnectionType.QueuedConnection)
 
     def get(self) -> HardwareInfo:
-        """The machine, detected first if need be (blocks: call it on a worker thread)."""
+        """The machine, detected first if need be, its free memory read afresh (blocks: call it
+        on a worker thread). Each plan so sees the memory free now, not at the first look."""
         with self._lock:
             if self.info is None:
                 check = check_hardware()
                 self.info, self.problem = check.hardware, check.problem
                 self._done.emit(check)
+            elif not self.fixed:
+                total, available = detect_ram()
+                self.info = replace(self.info, ram_total=total, ram_available=available)
             return self.info
 
     def request(self) -> None:

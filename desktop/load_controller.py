@@ -81,6 +81,7 @@ class LoadController(QObject):
         self.plan: LoadPlan | None = None  # the plan the panel shows
         self._base = PlanOverrides()  # what the request and the pinned settings fix
         self._pinned = False
+        self._asked: dict[str, LoadRequest] = {}  # each model's request as it was asked for
         bridge.planned.connect(self._on_planned)
         bridge.plan_loaded.connect(self._on_plan_loaded)
         panel.choice_changed.connect(self.replan)
@@ -88,6 +89,7 @@ class LoadController(QObject):
 
     def load(self, request: LoadRequest) -> None:
         """Plan the request's model (pinned settings apply); the rest happens on signals."""
+        self._asked[request.model_path] = request
         pinned = pinned_overrides(request.model_path)
         self._pinned = pinned is not None
         fixed = request_overrides(request)
@@ -95,6 +97,13 @@ class LoadController(QObject):
         self._base = _merge(_merge(fixed, pinned), _panel_part(fixed))
         self.planning.emit(request.model_path)
         self.bridge.plan(request.model_path, self._base, self.hardware.get)
+
+    def reload(self) -> None:
+        """After a crash: plan the model that ran again, as it was asked for, on the memory
+        free now (a crash for want of memory gets a plan that fits what is left)."""
+        last = self.bridge.last_request
+        if last is not None:
+            self.load(self._asked.get(last.model_path, LoadRequest(model_path=last.model_path)))
 
     def show_details(self) -> None:
         """Open the load panel on the current plan."""

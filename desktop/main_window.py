@@ -330,7 +330,7 @@ class MainWindow(QMainWindow):
 
     def reload_model(self) -> None:
         self.banner.hide()
-        self.bridge.reload()
+        self.loader.reload()
 
     def send(self, text: str) -> None:
         self.pages.setCurrentWidget(self.chat_view)

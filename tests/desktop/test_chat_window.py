@@ -573,10 +573,15 @@ def test_reload_after_a_crash_brings_back_the_model_that_ran(
         os.kill(pid, signal.SIGKILL)
         type_and_send(qtbot, window, "Say hi.")
     assert window.banner.reload_button.isVisible()
-    with qtbot.waitSignal(window.bridge.loaded, timeout=LOAD_MS) as reloaded:
+    events: list[tuple[str, object]] = []
+    window.loader.planning.connect(lambda path: events.append(("planning", path)))
+    window.bridge.loaded.connect(lambda summary: events.append(("loaded", summary.path)))
+    with qtbot.waitSignal(window.bridge.loaded, timeout=LOAD_MS):
         qtbot.mouseClick(window.banner.reload_button, Qt.MouseButton.LeftButton)
-    assert reloaded.args[0].path == str(smollm2)
+    # planned again (on the memory free now), then loaded
+    assert events == [("planning", str(smollm2)), ("loaded", str(smollm2))]
     assert not window.banner.isVisible()
+    assert window.loader.plan is not None and window.loader.plan.model_path == str(smollm2)
 
 
 @pytest.mark.slow

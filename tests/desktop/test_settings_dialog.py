@@ -195,3 +195,15 @@ def test_rpc_workers_are_saved_and_shown_with_their_memory(
     worker_line = next(t for t in shown if t.startswith(rpc_worker))
     assert "GiB free (takes layers like a GPU)" in worker_line
     assert not any(t.startswith("⚠") and rpc_worker in t for t in shown)  # it answered
+
+
+def test_each_plan_sees_the_memory_free_now(qtbot: Any) -> None:
+    """The first look is kept (GPUs, build), but free memory is read again for every plan."""
+    probe = HardwareProbe()
+    first = HardwareInfo(CpuInfo("Looked at earlier", 2, 2), 8 * GIB, 1)  # 1 byte was free then
+    probe.info = first
+    now = probe.get()
+    assert now.cpu == first.cpu and now.ram_total == psutil.virtual_memory().total
+    assert now.ram_available > GIB // 16
+    fixed = HardwareProbe(first)  # a simulated machine stays as it was given
+    assert fixed.get() is first
