@@ -394,6 +394,8 @@ class MainWindow(QMainWindow):
         self.use_local_action.setEnabled(remote is not None)
         self.answer_now_action.setEnabled(remote is None)  # a server ends its own reasoning
         self.context_label.setText("")
+        if self.bridge.summary is None:  # nothing local; with a remote engine, say so
+            self.model_label.setText("No local model loaded" if remote else "No model loaded")
         if remote is not None:
             self.composer.set_can_send(True)
             self.chat_view.set_hint(

@@ -227,6 +227,7 @@ def test_the_chosen_remote_engine_is_used_again_after_a_restart(
     assert again.remote_label.text() == "Remote: stub (on this computer)"
     assert again.pages.currentWidget() is again.chat_view
     assert again.composer.edit.isEnabled() and again.use_local_action.isEnabled()
+    assert again.model_label.text() == "No local model loaded"
     assert stub.connections == 0  # restoring the choice asked the server nothing
     stub.script = REASONING_SCRIPT
     message = ask(qtbot, again, "What is 2+2?", again.controller.answer_finished)
