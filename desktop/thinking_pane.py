@@ -200,7 +200,9 @@ class ThinkingPane(QWidget):
         if doc.blockCount() > 1 and not doc.lastBlock().text():
             text_height -= line  # reasoning ends with a newline; no empty last line
         limit = MAX_BODY_LINES * line
-        frame = self.body.frameWidth() * 2 + 4
+        # what the body draws around its text: the theme's border and padding, not one
+        # frameWidth() on each side (that is the widest side, here the left border + padding)
+        frame = self.body.height() - self.body.viewport().height()
         self.body.setVerticalScrollBarPolicy(
             Qt.ScrollBarPolicy.ScrollBarAsNeeded
             if text_height > limit

@@ -103,6 +103,27 @@ def test_pane_find_and_copy(qtbot) -> None:
     assert QGuiApplication.clipboard().text().startswith("First the apples")
 
 
+def test_the_pane_is_as_tall_as_its_reasoning_with_the_theme(qtbot) -> None:
+    """No blank band under the text: the theme's border and padding are counted once."""
+    from desktop.app import load_theme
+    from desktop.thinking_pane import ThinkingPane
+
+    for text in ("One line.", "Two\nlines.\n\n", "Three\nshort\nlines."):
+        pane = ThinkingPane()
+        pane.setStyleSheet(load_theme())
+        qtbot.addWidget(pane)
+        pane.resize(600, 400)
+        pane.show()
+        pane.append(text)
+        pane.finish(1.0, 3)
+        pane.set_expanded(True)
+        qtbot.waitUntil(lambda p=pane: p.body.isVisible())
+        body = pane.body
+        text_height = body.document().size().height()
+        assert body.viewport().height() == int(text_height), text
+        assert body.height() - body.viewport().height() < 16  # padding, not a line
+
+
 def test_reasoning_settings_are_stored_with_the_conversation() -> None:
     params = GenerationParams(
         thinking=ThinkingPolicy(budget_seconds=120.0, loop_policy="stop"), keep_reasoning=True
