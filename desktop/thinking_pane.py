@@ -200,9 +200,7 @@ class ThinkingPane(QWidget):
         if doc.blockCount() > 1 and not doc.lastBlock().text():
             text_height -= line  # reasoning ends with a newline; no empty last line
         limit = MAX_BODY_LINES * line
-        # what the body draws around its text: the theme's border and padding, not one
-        # frameWidth() on each side (that is the widest side, here the left border + padding)
-        frame = self.body.height() - self.body.viewport().height()
+        frame = self._chrome_height()
         self.body.setVerticalScrollBarPolicy(
             Qt.ScrollBarPolicy.ScrollBarAsNeeded
             if text_height > limit
@@ -211,6 +209,18 @@ class ThinkingPane(QWidget):
         height = int(min(text_height, limit)) + frame
         if self.body.height() != height:
             self.body.setFixedHeight(height)
+
+    def _chrome_height(self) -> int:
+        """What the body draws above and below its text: the theme's borders and padding.
+
+        Not frameWidth() on each side: that is the widest side (here the left border and
+        padding, 11 px). Once laid out, the viewport says it exactly; before, the margins do.
+        """
+        laid_out = self.body.height() - self.body.viewport().height()
+        if self.body.isVisible() and laid_out >= 0:
+            return laid_out
+        margins = self.body.contentsMargins()
+        return margins.top() + margins.bottom()
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
