@@ -26,8 +26,8 @@ from model_runtime.load_plan import Fit, LoadPlan, PlanOverrides
 from model_runtime.memory_estimate import kv_type_usable
 
 from .style_state import set_state
+from .units import size_text
 
-GIB, MIB = 1024**3, 1024**2
 CONTEXTS = (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072)
 KV_CHOICES = ("f16", "q8_0", "q4_0")
 AUTO = -1  # the spin boxes' "Auto" value
@@ -36,11 +36,6 @@ VERDICT_WORDS = {
     Fit.FITS_WITH_OFFLOAD: "✓ Fits with offload",
     Fit.DOES_NOT_FIT: "✗ Does not fit",
 }
-
-
-def size_text(n: int) -> str:
-    """Bytes as a person reads them: MiB below one GiB, else GiB with one decimal."""
-    return f"{n / MIB:,.0f} MiB" if n < GIB else f"{n / GIB:.1f} GiB"
 
 
 def gpu_layers_text(plan: LoadPlan) -> str:

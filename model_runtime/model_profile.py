@@ -13,10 +13,10 @@ from pathlib import Path
 
 from .errors import ModelFileError
 from .gguf_info import GgufInfo, read_gguf_info
+from .quants import split_part
 
 _LAYER = re.compile(r"blk\.(\d+)\.")
 _EXPERTS = re.compile(r"\.ffn_(up|down|gate)_exps\.")
-_SPLIT_NAME = re.compile(r"^(?P<stem>.*)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$")
 
 
 @dataclass(frozen=True)
@@ -67,12 +67,14 @@ class ModelProfile:
 def split_parts(path: str | Path) -> list[Path]:
     """All parts of a split model (name-0000i-of-0000N.gguf) given any one; else [path]."""
     p = Path(path)
-    m = _SPLIT_NAME.match(p.name)
-    if not m:
+    part = split_part(p.name)
+    if part is None:
         return [p]
-    count = int(m.group("count"))
-    stem = m.group("stem")
-    return [p.with_name(f"{stem}-{i:05d}-of-{count:05d}.gguf") for i in range(1, count + 1)]
+    suffix = p.name[-len(".gguf") :]  # as the file has it
+    return [
+        p.with_name(f"{part.prefix}-{i:05d}-of-{part.count:05d}{suffix}")
+        for i in range(1, part.count + 1)
+    ]
 
 
 def read_model(path: str | Path) -> list[GgufInfo]:

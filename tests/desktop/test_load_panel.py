@@ -144,7 +144,7 @@ def test_the_starter_model_loads_through_the_planner_in_one_click(
     assert panel.reason.text().startswith("Auto-tuned for this computer because it fits")
     assert panel.context_value.text() == f"{plan.n_ctx:,} tokens"
     assert panel.title.text() == smollm2.name
-    assert panel.subtitle.text() == "llama · Q4_1 · 135M parameters · 30 layers · 94 MiB"
+    assert panel.subtitle.text() == "llama · Q4_1 · 135M parameters · 30 layers · 93.8 MiB"
     assert panel.threads_value.text() == str(plan.n_threads)
     assert panel.kv_value.text() == "f16" and panel.flash_value.text() == "on"
     assert panel.gpu_layers_value.text() == gpu_layers_text(plan)
@@ -184,7 +184,7 @@ def test_a_model_that_does_not_fit_is_refused_then_a_lower_context_loads(
     assert "A context of 1,792 tokens fits" in panel.advice.text()
     assert panel.context_value.text() == "8,192 tokens (at most 1,792 fit)"
     assert not panel.load_button.isEnabled() and panel.force_button.isVisible()
-    assert panel.machine.text().startswith("This computer: 1 core, 2.0 GiB RAM (1,000 MiB free)")
+    assert panel.machine.text().startswith("This computer: 1 core, 2.00 GiB RAM (1000 MiB free)")
     assert panel.context.findText("1,792 (longest that fits)") > 0
 
     # lowering the context makes it fit, and it loads with that context
