@@ -301,6 +301,29 @@ def median(runs: list[Run], field: str) -> float:
     return statistics.median(getattr(run, field) for run in runs)
 
 
+def rounds_title(counted: int, run: int) -> str:
+    """The summary's heading: how many rounds the medians take, and how many were noisy."""
+    return f"median of {counted} rounds" + (
+        f" ({run - counted} noisy left out)" if counted < run else ""
+    )
+
+
+def print_verdict(
+    shares: list[float], same_text: bool, paired: float, target: float, passed: bool
+) -> None:
+    """The summary's last lines: the machine's noise, whether both sides wrote the same, PASS."""
+    if shares:
+        print(
+            f"other processes used {statistics.median(shares):.0%} of the CPUs (median, "
+            f"max {max(shares):.0%}) in the rounds counted"
+        )
+    print(f"same text on both sides: {'yes' if same_text else 'NO'}")
+    print(
+        f"{'PASS' if passed else 'FAIL'}: B/A decode tokens/s {paired:.3f} "
+        f"(median of per-round ratios; target >= {target})"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="GGUF file (default: the SmolLM2 starter)")
@@ -393,9 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         values = sorted({getattr(r, field) for r in side})
         return str(values[0]) if len(values) == 1 else f"{values[0]}..{values[-1]}"
 
-    title = f"median of {len(clean)} rounds" + (
-        f" ({len(pairs) - len(clean)} noisy left out)" if len(clean) < len(pairs) else ""
-    )
+    title = rounds_title(len(clean), len(pairs))
 
     def row(label: str, left: str = "", right: str = "", ratio: float | None = None) -> None:
         print(f"{label:<34}{left:>10}{right:>10}" + (f"{ratio:>8.3f}" if ratio is not None else ""))
@@ -411,16 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     row("generated tokens", counts(a, "n_generated"), counts(b, "n_generated"))
     row("text events (deltas / Chunks)", counts(a, "n_events"), counts(b, "n_events"))
     shares = [r.others for r in a + b if r.others is not None]
-    if shares:
-        print(
-            f"other processes used {statistics.median(shares):.0%} of the CPUs (median, "
-            f"max {max(shares):.0%}) in the rounds counted"
-        )
-    print(f"same text on both sides: {'yes' if same_text else 'NO'}")
-    print(
-        f"{'PASS' if passed else 'FAIL'}: B/A decode tokens/s {paired:.3f} "
-        f"(median of per-round ratios; target >= {args.target})"
-    )
+    print_verdict(shares, same_text, paired, args.target, passed)
 
     if args.json:
         result = {

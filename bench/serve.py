@@ -44,7 +44,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from decode import USER_PROMPT, OthersMeter, decode_rate, wait_idle
+from decode import (
+    USER_PROMPT,
+    OthersMeter,
+    decode_rate,
+    print_verdict,
+    rounds_title,
+    wait_idle,
+)
 
 from model_runtime.starter import starter_model_path
 
@@ -287,9 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     passed = paired >= args.target
     same_text = all(ra.text.strip() == rb.text.strip() for ra, rb in pairs)
-    title = f"median of {len(clean)} rounds" + (
-        f" ({len(pairs) - len(clean)} noisy left out)" if len(clean) < len(pairs) else ""
-    )
+    title = rounds_title(len(clean), len(pairs))
 
     def row(label: str, left: str, right: str, ratio: float | None = None) -> None:
         print(f"{label:<30}{left:>14}{right:>14}" + (f"{ratio:>8.3f}" if ratio is not None else ""))
@@ -302,16 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     row("tokens", str(sorted({r.n_tokens for r in a})), str(sorted({r.n_tokens for r in b})))
     row("deltas", str(sorted({r.n_events for r in a})), str(sorted({r.n_events for r in b})))
     shares = [r.others for r in a + b if r.others is not None]
-    if shares:
-        print(
-            f"other processes used {statistics.median(shares):.0%} of the CPUs (median, "
-            f"max {max(shares):.0%}) in the rounds counted"
-        )
-    print(f"same text on both sides: {'yes' if same_text else 'NO'}")
-    print(
-        f"{'PASS' if passed else 'FAIL'}: B/A decode tokens/s {paired:.3f} "
-        f"(median of per-round ratios; target >= {args.target})"
-    )
+    print_verdict(shares, same_text, paired, args.target, passed)
     if args.json:
         result = {
             "model": model,
