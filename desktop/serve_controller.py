@@ -6,13 +6,15 @@ the status bar says where it serves, and marks an address other computers can re
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+import contextlib
+
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel
 
 from model_runtime.errors import PonderError
 from model_runtime.serve_settings import load_serve_settings, serve_api_key
-from model_runtime.server import OpenAIServer
+from model_runtime.server import OpenAIServer, ServedRequest
 
 from .engine_bridge import EngineBridge
 from .style_state import set_state
@@ -22,6 +24,7 @@ class ServeController(QObject):
     """Starts and stops the server in front of the local model; drives the action and label."""
 
     failed = Signal(str, str)  # title, text
+    _finished = Signal(object)  # ServedRequest, from a server thread
 
     def __init__(
         self, bridge: EngineBridge, action: QAction, label: QLabel, parent: QObject | None = None
@@ -31,6 +34,8 @@ class ServeController(QObject):
         self.action = action
         self.label = label
         self.server: OpenAIServer | None = None
+        self.answered = 0  # chat requests answered since serving started
+        self._finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
         action.setCheckable(True)
         action.setEnabled(False)
         action.toggled.connect(self.set_serving)
@@ -59,7 +64,11 @@ class ServeController(QObject):
         for port in settings.ports:
             try:
                 self.server = OpenAIServer(
-                    self.bridge.client, host=settings.host, port=port, api_key=key
+                    self.bridge.client,
+                    host=settings.host,
+                    port=port,
+                    api_key=key,
+                    on_finished=self._report,
                 ).start()
                 break
             except PonderError as exc:  # offline mode refuses to listen for other computers
@@ -70,17 +79,35 @@ class ServeController(QObject):
         if self.server is None:
             self._fail(str(error))
             return
+        self.answered = 0
         self._show(self.server)
 
     def _fail(self, text: str) -> None:
         self._set_checked(False)
         self.failed.emit("The model can't be served", text)
 
+    def _report(self, record: ServedRequest) -> None:
+        with contextlib.suppress(RuntimeError):  # the window closed meanwhile
+            self._finished.emit(record)
+
+    def _on_finished(self, record: ServedRequest) -> None:
+        if self.server is None or record.client_gone or record.error or record.stats is None:
+            return
+        self.answered += 1
+        self._show(self.server)
+
+    def _count_text(self) -> str:
+        if not self.answered:
+            return ""
+        return f" · {self.answered} answer{'s' if self.answered != 1 else ''} served"
+
     def _show(self, server: OpenAIServer) -> None:
         local = f"http://127.0.0.1:{server.port}/v1"
         if server.leaves_this_computer:
             key = "API key required" if server.api_key else "no API key"
-            self.label.setText(f"⚠ Serving to the network on port {server.port} ({key})")
+            self.label.setText(
+                f"⚠ Serving to the network on port {server.port} ({key}){self._count_text()}"
+            )
             set_state(self.label, "warning", True)
             self.label.setToolTip(
                 f"An OpenAI-compatible API. Programs here: {local}. Other computers: this "
@@ -90,7 +117,9 @@ class ServeController(QObject):
             )
         else:
             self.label.setText(
-                f"Serving at {local}" + (" (API key required)" if server.api_key else "")
+                f"Serving at {local}"
+                + (" (API key required)" if server.api_key else "")
+                + self._count_text()
             )
             set_state(self.label, "warning", False)
             self.label.setToolTip(

@@ -414,5 +414,7 @@ def test_the_chat_waits_for_a_served_request_and_its_stop_spares_it(
     assert reply["choices"][0]["finish_reason"] == "length"  # not cut short by the chat's Stop
     assert reply["usage"]["completion_tokens"] == 120
     qtbot.waitUntil(lambda: not window.controller.busy, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.serving.answered == 1, timeout=WAIT_MS)
+    assert window.serve_label.text() == f"Serving at {server.url} · 1 answer served"
     message = window.chat_view.messages[-1]
     assert isinstance(message, AssistantMessage) and message.answer == ""  # stopped unwritten
