@@ -200,11 +200,13 @@ class CrashHandler:
         self._native_file: IO[str] | None = None
         self._previous_hook: ExcHook | None = None
         self._previous_thread_hook: Callable[[threading.ExceptHookArgs], object] | None = None
+        self._faulthandler_was_on = False
 
     def install(self, *, native: bool = True) -> None:
         """Take over sys.excepthook and threading.excepthook; arm faulthandler with a file."""
         self._previous_hook = sys.excepthook
         self._previous_thread_hook = threading.excepthook
+        self._faulthandler_was_on = faulthandler.is_enabled()
         sys.excepthook = self.handle
         threading.excepthook = self._handle_thread
         if native:
@@ -219,6 +221,9 @@ class CrashHandler:
         self._previous_hook = self._previous_thread_hook = None
         if self._native_file is not None:
             faulthandler.disable()
+            if self._faulthandler_was_on:  # as it was before (to stderr, as Python's -X does)
+                with contextlib.suppress(ValueError, OSError):
+                    faulthandler.enable(all_threads=True)
             self._native_file.close()
             self._native_file = None
             if self.native_path is not None:

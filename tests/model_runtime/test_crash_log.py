@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import subprocess
 import sys
 import textwrap
@@ -80,6 +81,19 @@ def test_uninstall_restores_the_previous_hooks(tmp_path: Path) -> None:
     h.uninstall()
     assert sys.excepthook is before and threading.excepthook is thread_before
     assert not h.native_path.exists()  # nothing crashed: the armed file goes
+    assert faulthandler.is_enabled()  # pytest's own, as before install
+
+
+def test_uninstall_leaves_faulthandler_off_when_it_was(tmp_path: Path) -> None:
+    faulthandler.disable()
+    try:
+        h = CrashHandler(tmp_path)
+        h.install()
+        assert faulthandler.is_enabled()
+        h.uninstall()
+        assert not faulthandler.is_enabled()
+    finally:
+        faulthandler.enable()
 
 
 def test_reports_are_offered_once_and_can_be_deleted(handler) -> None:
