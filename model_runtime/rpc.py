@@ -16,6 +16,7 @@ import ctypes
 import json
 import os
 import socket
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,6 +28,8 @@ from .paths import config_dir
 FILE_NAME = "rpc.json"
 DEFAULT_PORT = 50052
 CONNECT_SECONDS = 5.0
+HANDSHAKE_SECONDS = 15.0  # llama.cpp itself waits for a worker's hello without a limit
+_TIMED_OUT = object()
 WHY = "rpc-worker"
 _registered: dict[str, int] = {}  # endpoint → its device count, in this process
 
@@ -149,6 +152,22 @@ def _reachable(endpoint: str) -> None:
         ) from None
 
 
+def _within(seconds: float, function: Any, *args: Any) -> Any:
+    """function(*args) on a daemon thread; _TIMED_OUT if it has not returned in time.
+
+    A call left behind stays blocked inside llama.cpp (holding its RPC lock, so later
+    registrations in this process time out too); the engine process that made it is
+    replaced at the next load with other workers.
+    """
+    result: list[Any] = []
+    thread = threading.Thread(
+        target=lambda: result.append(function(*args)), daemon=True, name="ponder-rpc-hello"
+    )
+    thread.start()
+    thread.join(seconds)
+    return result[0] if result else _TIMED_OUT
+
+
 def add_workers(endpoints: Iterable[str]) -> int:
     """Register the workers' devices with llama.cpp in this process; how many devices in all.
 
@@ -168,7 +187,13 @@ def add_workers(endpoints: Iterable[str]) -> int:
             add_server = _rpc_function(
                 "ggml_backend_rpc_add_server", ctypes.c_void_p, [ctypes.c_char_p]
             )
-        reg = add_server(endpoint.encode())
+        reg = _within(HANDSHAKE_SECONDS, add_server, endpoint.encode())
+        if reg is _TIMED_OUT:
+            raise EngineError(
+                f"The server at {endpoint} took the connection but did not answer as a "
+                f"llama.cpp RPC worker within {HANDSHAKE_SECONDS:.0f} s. Is it an rpc-worker "
+                "(or rpc-server) of this llama.cpp version?"
+            )
         if not reg:
             raise EngineError(f"The RPC worker at {endpoint} did not answer llama.cpp.")
         ggml = _ggml()

@@ -3,11 +3,15 @@ device to the real engine, and the planner counts its memory."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -126,6 +130,45 @@ def test_an_unreachable_worker_is_said_and_keeps_the_loaded_model(
         assert client.summary is not None and answer(client)[0] == here
     finally:
         client.close()
+
+
+@needs_rpc
+@pytest.mark.slow
+def test_a_server_that_never_answers_the_handshake_is_said_within_a_time_limit(
+    smollm2: Path, tmp_path: Path
+) -> None:
+    """llama.cpp waits for a worker's hello forever; the engine gives up and keeps its model."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:  # takes connections and says nothing
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                held.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    silent = f"127.0.0.1:{listener.getsockname()[1]}"
+    client = EngineClient(log_dir=tmp_path)
+    try:
+        client.load(LoadRequest(model_path=str(smollm2), n_ctx=1024, n_threads=1))
+        here, _ = answer(client)
+        started = time.monotonic()
+        with pytest.raises(EngineError, match=re.escape("did not answer as a llama.cpp RPC")):
+            client.load(
+                LoadRequest(model_path=str(smollm2), n_gpu_layers=99, rpc_workers=(silent,))
+            )
+        assert time.monotonic() - started < rpc.HANDSHAKE_SECONDS + 30  # not forever
+        assert client.summary is not None and answer(client)[0] == here  # the model stayed
+    finally:
+        client.close()
+        stop.set()
+        thread.join(5)
+        for connection in held:
+            connection.close()
+        listener.close()
 
 
 @needs_rpc
