@@ -55,6 +55,8 @@ def list_catalog_model(model: CatalogModel) -> Listed:
                     len(choice.files) if choice else 1,
                     offered=choice is not None,
                     recommended=quant == model.recommended_quant,
+                    choice=choice,
+                    revision=listing.revision,
                 )
             )
         if any(r.offered for r in rows):
@@ -88,7 +90,7 @@ class RecommendedTab(QWidget):
         self.notice = InlineNotice(self)
         self.refresh_button = QPushButton("Check the Hub again", self)
         self.refresh_button.clicked.connect(self.fetch_sizes)
-        self.tree = QuantTree(self)
+        self.tree = QuantTree(tasks, self)
         for model in self.models:
             tip = f"{model.notes}\n\n{model.usage}\n\nLicense: {model.license}"
             group = self.tree.add_group(model.id, model.name, tooltip=tip)

@@ -9,11 +9,14 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QHeaderView, QPushButton, QTreeWidget, QTreeWidgetItem, QWidget
 
 from model_runtime.hardware import HardwareInfo
+from model_runtime.hub_plan import plan_hub_quant
 from model_runtime.manifest import COMPLETE
 from model_runtime.progress import Progress
+from model_runtime.quants import QuantChoice
 from model_runtime.store import StoredModel, model_id_for
 
-from .fit_badge import estimate_fit
+from .background import Tasks
+from .fit_badge import FitBadge, assume_gpus_usable, badge_from_plan, estimate_fit
 from .style_state import set_state
 from .units import size_text
 
@@ -22,6 +25,8 @@ ROW_HEIGHT = 28  # room for a button in each row
 ACTIVE = ("queued", "downloading", "checking", "verifying")
 GRAY = QColor("#6b717b")
 RED = QColor("#b3261e")
+CHECKED_NOTE = "Planned from the model's header, read from the Hub:"
+ESTIMATE_NOTE = "Select the row to read its header (a few MiB) and plan it exactly."
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,8 @@ class QuantRow:
     parts: int = 1
     offered: bool = True  # False: the repository has no such files
     recommended: bool = False
+    choice: QuantChoice | None = None  # its files on the Hub, once listed
+    revision: str = ""  # the commit they were listed at
 
 
 class QuantTree(QTreeWidget):
@@ -40,9 +47,11 @@ class QuantTree(QTreeWidget):
 
     download_requested = Signal(str, str)  # repo_id, quant
     load_requested = Signal(str)  # model path
+    fit_checked = Signal(str, str)  # repo_id, quant: its header was read (or could not be)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, tasks: Tasks, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.tasks = tasks
         self.setObjectName("quantTree")
         self.setColumnCount(4)
         self.setHeaderLabels(["Model", "Size", "On this computer", ""])
@@ -62,6 +71,10 @@ class QuantTree(QTreeWidget):
         self._repos: dict[str, str] = {}  # group key -> repo id of its quant rows
         self._stored: dict[str, StoredModel] = {}
         self._active: dict[str, Progress] = {}
+        # the planner's badges of Hub quants whose header was read, by (repo id, quant)
+        self.checked: dict[tuple[str, str], FitBadge] = {}
+        self._checking: set[tuple[str, str]] = set()
+        self.currentItemChanged.connect(lambda item, _previous: self.check_fit(item))
 
     # -- building --------------------------------------------------------------------------
 
@@ -176,16 +189,61 @@ class QuantTree(QTreeWidget):
             )
             unknown = "…" if self.online else "—"  # "…": the Hub is being asked
             item.setText(SIZE, size_text(size) if size is not None else unknown)
-            if size is not None and self.hardware is not None:
+            checked = self.checked.get((self._repos.get(key, ""), row.name))
+            if checked is not None:
+                item.setText(FIT, f"✓ {checked.text}")
+                item.setForeground(FIT, QBrush(QColor(checked.color)))
+                item.setToolTip(FIT, f"{CHECKED_NOTE}\n{checked.tooltip}")
+            elif size is not None and self.hardware is not None:
                 badge = estimate_fit(size, self.hardware)
                 item.setText(FIT, f"● {badge.text}")
                 item.setForeground(FIT, QBrush(QColor(badge.color)))
-                item.setToolTip(FIT, badge.tooltip)
+                note = f"\n{ESTIMATE_NOTE}" if row.choice and self.online else ""
+                item.setToolTip(FIT, badge.tooltip + note)
             else:
                 item.setText(FIT, "")
         button = self.itemWidget(item, ACTION)
         if isinstance(button, QPushButton):
             self._show_button(button, key, row)
+
+    def check_fit(self, item: QTreeWidgetItem | None) -> None:
+        """Plan a selected Hub quant from its header (a few MiB, on a worker thread): the
+        badge goes from an estimate by size to the planner's verdict."""
+        if item is None or item.parent() is None or self.hardware is None or not self.online:
+            return
+        key = next((k for k, g in self._groups.items() if g is item.parent()), None)
+        row = self.row_of(item)
+        repo_id = self._repos.get(key or "")
+        if key is None or repo_id is None or row.choice is None or not row.revision:
+            return
+        wanted = (repo_id, row.name)
+        if wanted in self.checked or wanted in self._checking:
+            return
+        self._checking.add(wanted)
+        item.setText(FIT, "… reading its header")
+        hardware, choice, revision = self.hardware, row.choice, row.revision
+        self.tasks.start(
+            lambda _task: badge_from_plan(
+                plan_hub_quant(repo_id, revision, choice, assume_gpus_usable(hardware))
+            ),
+            on_result=lambda badge: self._checked(wanted, badge),
+            on_error=lambda exc: self._check_failed(wanted, exc),
+        )
+
+    def _checked(self, wanted: tuple[str, str], badge: FitBadge) -> None:
+        self._checking.discard(wanted)
+        self.checked[wanted] = badge
+        self._refresh()
+        self.fit_checked.emit(*wanted)
+
+    def _check_failed(self, wanted: tuple[str, str], exc: BaseException) -> None:
+        self._checking.discard(wanted)
+        self._refresh()
+        for key, repo_id in self._repos.items():
+            item = self.quant_item(key, wanted[1]) if repo_id == wanted[0] else None
+            if item is not None:
+                item.setToolTip(FIT, f"{item.toolTip(FIT)}\nIts header could not be read: {exc}")
+        self.fit_checked.emit(*wanted)
 
     def _show_button(self, button: QPushButton, key: str, row: QuantRow) -> None:
         model_id = self._model_id(key, row)

@@ -29,7 +29,10 @@ LIMIT = 30
 
 def rows_of(listing: RepoListing) -> list[QuantRow]:
     """A listed repository's GGUF quantizations with their sizes, smallest first."""
-    return [QuantRow(c.name, c.size, len(c.files)) for c in listing.quants]
+    return [
+        QuantRow(c.name, c.size, len(c.files), choice=c, revision=listing.revision)
+        for c in listing.quants
+    ]
 
 
 class SearchTab(QWidget):
@@ -49,7 +52,7 @@ class SearchTab(QWidget):
         self.search_button = QPushButton("Search", self)
         self.search_button.clicked.connect(self.search)
         self.notice = InlineNotice(self)
-        self.tree = QuantTree(self)
+        self.tree = QuantTree(tasks, self)
         self.tree.setHeaderLabels(["Repository", "Size", "On this computer", ""])
         self.tree.itemExpanded.connect(self._expanded)
         row = QHBoxLayout()

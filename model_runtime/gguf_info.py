@@ -255,7 +255,15 @@ def read_gguf_info(path: str | os.PathLike[str]) -> GgufInfo:
         raise ModelFileError(f"Cannot read model file {p}: {e.strerror or e}") from None
 
 
-def _read_fully(f: io.BufferedReader, view: memoryview) -> int:
+def read_gguf_stream(name: str, stream: Any, file_size: int) -> GgufInfo:
+    """A GGUF header read from a stream (any object with readinto) of a file of file_size
+    bytes, e.g. the start of a file on the Hub: only the header's bytes are read."""
+    if file_size <= 0:
+        raise ModelFileError(f"{name} is empty (0 bytes)")
+    return _Parser(Path(name), stream, file_size).parse()
+
+
+def _read_fully(f: Any, view: memoryview) -> int:
     """Fill view from f as far as the file goes; return the number of bytes read."""
     done = 0
     while done < len(view):
@@ -392,7 +400,9 @@ class _Parser:
 
     def _parse(self) -> GgufInfo:
         self.ensure(_HEADER.size)
-        _magic, version, n_tensors, n_kv = _HEADER.unpack_from(self.buf, 0)
+        magic, version, n_tensors, n_kv = _HEADER.unpack_from(self.buf, 0)
+        if magic != GGUF_MAGIC:
+            raise ModelFileError(f"{self.path} is not a GGUF model file")
         self.pos = _HEADER.size
         self._check_version(version)
 

@@ -2,7 +2,8 @@
 
 Listing, metadata, search, auth and file URLs come from huggingface_hub; file bytes are read
 with its URL builder, headers and shared HTTP session, from a byte offset (HTTP Range), so that
-a download resumes from what is on disk even after a restart. Every request passes a hook that
+a download resumes from what is on disk even after a restart; a GGUF file's header can be
+read alone, to plan a model before downloading it. Every request passes a hook that
 refuses it in offline mode, before any socket is opened, and writes it to the network log.
 """
 
@@ -27,6 +28,7 @@ from .errors import (
     PonderError,
     RepoNotFound,
 )
+from .gguf_info import GgufInfo, read_gguf_stream
 from .quants import QuantChoice, RemoteFile, group_quants
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -265,8 +267,17 @@ def whoami(token: str | None = None) -> str:
 class FileStream:
     """The bytes of one Hub file from a byte offset on; use as a context manager."""
 
-    def __init__(self, repo_id: str, revision: str, path: str, offset: int, timeout: Any) -> None:
+    def __init__(
+        self,
+        repo_id: str,
+        revision: str,
+        path: str,
+        offset: int,
+        timeout: Any,
+        purpose: str = "download",
+    ) -> None:
         self.repo_id = repo_id
+        self.purpose = purpose
         self.path = path
         self.requested = offset
         self.offset = offset  # where the bytes really start: 0 if the server ignored Range
@@ -285,7 +296,7 @@ class FileStream:
     def __enter__(self) -> FileStream:
         from huggingface_hub.utils import build_hf_headers, hf_raise_for_status
 
-        netlog.require_online(f"download {self.repo_id}/{self.path}")
+        netlog.require_online(f"download {self.repo_id}/{self.path}")  # or its header
         headers = build_hf_headers(
             token=_token(),
             library_name="ponder",
@@ -295,7 +306,7 @@ class FileStream:
         if self.requested:
             headers["Range"] = f"bytes={self.requested}-"
         try:
-            with netlog.purpose("download"), _translated(self.repo_id, self.path):
+            with netlog.purpose(self.purpose), _translated(self.repo_id, self.path):
                 response = self._stack.enter_context(
                     _session().stream(
                         "GET",
@@ -366,9 +377,39 @@ def open_file(
     offset: int = 0,
     stall_seconds: float = 30.0,
     connect_seconds: float = 20.0,
+    purpose: str = "download",
 ) -> FileStream:
     """A stream of a Hub file's bytes from `offset` (HTTP Range on its resolve URL)."""
     import httpx2 as httpx
 
     timeout = httpx.Timeout(stall_seconds, connect=connect_seconds)
-    return FileStream(repo_id, revision, path, offset, timeout)
+    return FileStream(repo_id, revision, path, offset, timeout, purpose)
+
+
+class _ChunkReader:
+    """A FileStream's chunks as a file object with readinto, for the GGUF header reader."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._rest = b""
+        self.consumed = 0
+
+    def readinto(self, view: Any) -> int:
+        while not self._rest:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._rest = chunk
+        n = min(len(view), len(self._rest))
+        view[:n] = self._rest[:n]
+        self._rest = self._rest[n:]
+        self.consumed += n
+        return n
+
+
+def read_header(repo_id: str, revision: str, path: str, size: int) -> GgufInfo:
+    """A GGUF file's header, read from the start of the file on the Hub (no more bytes than
+    the header takes, usually a few MiB); the download of the rest is left undone."""
+    with open_file(repo_id, revision, path, purpose="metadata") as stream:
+        reader = _ChunkReader(stream.chunks())
+        return read_gguf_stream(f"{repo_id}/{path}", reader, size)

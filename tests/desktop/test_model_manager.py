@@ -20,10 +20,11 @@ from PySide6.QtWidgets import QMessageBox
 from desktop.download_bridge import DownloadBridge
 from desktop.engine_bridge import EngineBridge
 from desktop.error_messages import describe
+from desktop.fit_badge import TEXT, assume_gpus_usable
 from desktop.main_window import MainWindow
 from desktop.model_import import cached_quants
 from desktop.model_manager import ModelManagerDialog
-from desktop.quant_tree import FIT, SIZE
+from desktop.quant_tree import CHECKED_NOTE, ESTIMATE_NOTE, FIT, SIZE
 from desktop.units import size_text
 from model_runtime import credentials
 from model_runtime.catalog import load_catalog
@@ -38,9 +39,11 @@ from model_runtime.errors import (
     RepoNotFound,
 )
 from model_runtime.manifest import Manifest, ModelFile
+from model_runtime.planner import plan_load
 from model_runtime.store import ModelStore
 from tests.gguf_factory import write_tiny_model
 from tests.hub_server import TOKEN, FakeHub
+from tests.model_shapes import write_header_only
 
 FAST = DownloadOptions(stall_seconds=2, backoff_base=0.02, backoff_max=0.1, max_retries=3)
 MIB = 1024 * 1024
@@ -539,3 +542,49 @@ def test_download_errors_have_titles_that_say_what_happened() -> None:
     assert describe(RepoNotFound("x"))[0] == "Not found on the Hub"
     assert describe(ChecksumMismatch("x"))[0] == "The download was damaged"
     assert describe(NotEnoughDisk("x", needed=2, free=1))[0] == "Not enough disk space"
+
+
+def test_selecting_a_hub_quant_plans_it_from_its_header(
+    qtbot: Any, dialog: ModelManagerDialog, fake_hub: FakeHub, tmp_path: Path
+) -> None:
+    """The badge goes from an estimate by size to the planner's verdict, for a few MiB."""
+    small = write_header_only(tmp_path / "R1-Q4_K_M.gguf", "qwen3-8b", "Q4_K_M")
+    huge = write_header_only(tmp_path / "R1-UD-IQ1_S.gguf", "r1-671b", "UD-IQ1_S")
+    files = {"R1-Q4_K_M.gguf": small, "R1-UD-IQ1_S.gguf": huge, "R1-Q8_0.gguf": noise(9000)}
+    fake_hub.add_repo("acme/R1-Header-GGUF", files, hash_files=False)
+    tab = dialog.search
+    dialog.tabs.setCurrentWidget(tab)
+    tab.query.setText("acme/R1-Header-GGUF")
+    with qtbot.waitSignal(tab.listing_shown, timeout=HUB_MS):
+        qtbot.mouseClick(tab.search_button, Qt.MouseButton.LeftButton)
+    tree = tab.tree
+    key = "acme/R1-Header-GGUF"
+
+    def select(quant: str) -> Any:
+        item = tree.quant_item(key, quant)
+        assert item is not None and item.text(FIT).startswith("● ")  # the estimate first
+        assert ESTIMATE_NOTE in item.toolTip(FIT)
+        with qtbot.waitSignal(tree.fit_checked, timeout=HUB_MS) as checked:
+            tree.setCurrentItem(item)
+        assert checked.args == [key, quant]
+        return tree.quant_item(key, quant)
+
+    q4 = select("Q4_K_M")
+    hw = dialog.hardware
+    assert hw is not None
+    local = plan_load(small, assume_gpus_usable(hw))
+    assert q4.text(FIT) == f"✓ {TEXT[local.verdict.fit]}"
+    assert q4.toolTip(FIT).startswith(CHECKED_NOTE) and f"Context {local.n_ctx:,}" in q4.toolTip(
+        FIT
+    )
+    assert fake_hub.sent["R1-Q4_K_M.gguf"] < 64 * MIB  # its header, not its 5 GB
+
+    r1 = select("UD-IQ1_S")
+    assert r1.text(FIT) == "✓ Too big for this computer"  # 131 GB of weights
+    assert "choose a smaller model" in r1.toolTip(FIT) or "Needs about" in r1.toolTip(FIT)
+
+    broken = select("Q8_0")  # not a GGUF: the estimate stays, and the tooltip says why
+    assert broken.text(FIT).startswith("● ") and "could not be read" in broken.toolTip(FIT)
+    assert "not a GGUF model file" in broken.toolTip(FIT)
+    tree.setCurrentItem(q4)  # asked once: no second read
+    assert len(fake_hub.file_gets("R1-Q4_K_M.gguf")) == 1

@@ -18,6 +18,9 @@ from model_runtime.errors import (
     OfflineMode,
     RepoNotFound,
 )
+from model_runtime.hardware import CpuInfo, HardwareInfo
+from model_runtime.hub_plan import plan_hub_quant
+from model_runtime.planner import plan_load
 from model_runtime.quants import (
     RemoteFile,
     SplitPart,
@@ -28,6 +31,7 @@ from model_runtime.quants import (
 )
 from tests.gguf_factory import write_split
 from tests.hub_server import TOKEN, FakeHub
+from tests.model_shapes import write_header_only
 
 R1_FILES = [
     "DeepSeek-R1-UD-IQ1_S/DeepSeek-R1-UD-IQ1_S-00001-of-00003.gguf",
@@ -241,3 +245,27 @@ def test_the_models_cli_searches_and_lists_quants_with_sizes(
     assert main(["models", "login", "--token", TOKEN]) == 0
     assert "ponder-tester" in capsys.readouterr().out
     assert credentials.get_token() == TOKEN
+
+
+@pytest.mark.parametrize(
+    ("entry", "name"),
+    [(("qwen3-8b", "Q4_K_M"), "DeepSeek-R1-0528-Qwen3-8B-Q4_K_M.gguf"),
+     (("r1-671b", "UD-IQ1_S"), "DeepSeek-R1-UD-IQ1_S.gguf")],
+)  # fmt: skip
+def test_a_hub_quant_is_planned_from_its_header_alone(
+    fake_hub: FakeHub, tmp_path: Path, entry: tuple[str, str], name: str
+) -> None:
+    """The planner's verdict before a download: a few MiB of header, not gigabytes."""
+    local = write_header_only(tmp_path / name, *entry)  # sparse: the real header, full size
+    fake_hub.add_repo("someone/r1-gguf", {name: local}, hash_files=False)
+    listing = hub.repo_listing("someone/r1-gguf")
+    (choice,) = listing.quants
+    machine = HardwareInfo(CpuInfo("Ryzen", 16, 32), 192 * 2**30, 180 * 2**30)
+    remote = plan_hub_quant("someone/r1-gguf", listing.revision, choice, machine)
+    here = plan_load(local, machine)
+    assert remote.verdict == here.verdict and remote.estimate == here.estimate
+    assert (remote.n_ctx, remote.n_gpu_layers) == (here.n_ctx, here.n_gpu_layers)
+    assert remote.model_path == f"someone/r1-gguf/{name}"
+    size = local.stat().st_size
+    assert fake_hub.sent[name] < min(64 * 2**20, size // 20)  # the header, not the file
+    assert [e.purpose for e in netlog.read_log()][-1] == "metadata"
