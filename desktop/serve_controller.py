@@ -34,6 +34,7 @@ class ServeController(QObject):
         self.action = action
         self.label = label
         self.server: OpenAIServer | None = None
+        self.wanted = False  # the switch is on: serve whichever model is loaded
         self.answered = 0  # chat requests answered since serving started
         self._finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
         action.setCheckable(True)
@@ -46,7 +47,9 @@ class ServeController(QObject):
         return self.server is not None and self.server.turns.busy
 
     def set_serving(self, on: bool) -> None:
+        """The switch: on serves the loaded model, and the next one loaded, until off."""
         if on:
+            self.wanted = True
             self.start()
         else:
             self.stop()
@@ -83,7 +86,9 @@ class ServeController(QObject):
         self._show(self.server)
 
     def _fail(self, text: str) -> None:
+        self.wanted = False
         self._set_checked(False)
+        self.label.hide()
         self.failed.emit("The model can't be served", text)
 
     def _report(self, record: ServedRequest) -> None:
@@ -130,22 +135,36 @@ class ServeController(QObject):
         self._set_checked(True)
 
     def stop(self) -> None:
+        """The switch off: no more serving, not even after the next load."""
+        self.wanted = False
+        self._stop_server()
+        self.label.hide()
+        self._set_checked(False)
+
+    def _stop_server(self) -> None:
         server, self.server = self.server, None
         if server is not None:
             server.stop()
-        self.label.hide()
-        self._set_checked(False)
 
     def restart(self) -> None:
         """Apply changed settings: a running server starts again with them."""
         if self.server is not None:
-            self.stop()
+            self._stop_server()
             self.start()
 
     def model_changed(self, loaded: bool) -> None:
-        """The local model went away or came: serving stops, and may start again by hand."""
-        self.stop()
-        self.action.setEnabled(loaded)
+        """The local model went away (serving pauses) or came (serving goes on, if on)."""
+        self._stop_server()
+        self.action.setEnabled(loaded or self.wanted)
+        if self.wanted and loaded:
+            self.start()
+        elif self.wanted:
+            self.label.setText("Serving resumes when a model is loaded")
+            set_state(self.label, "warning", False)
+            self.label.setToolTip("File → Serve the loaded model turns serving off.")
+            self.label.show()
+        else:
+            self.label.hide()
 
     def _set_checked(self, on: bool) -> None:
         self.action.blockSignals(True)

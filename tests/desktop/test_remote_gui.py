@@ -309,6 +309,16 @@ def test_serve_the_loaded_model(
     assert window.serve_label.property("warning") is not True
     assert get_json(server.url + "/models")["data"][0]["id"] == server.model_name
 
+    # Another load: serving pauses while it loads, and goes on with the new model.
+    with qtbot.waitSignal(window.bridge.loaded, timeout=LOAD_MS):
+        window.load_starter()
+        assert window.serving.server is None and not server.running
+        assert window.serve_label.text() == "Serving resumes when a model is loaded"
+    server = window.serving.server
+    assert server is not None and server.running and window.serve_action.isChecked()
+    assert window.serve_label.text() == f"Serving at {server.url}"
+    assert get_json(server.url + "/models")["object"] == "list"
+
     # Settings → Serving: a key and another port; the running server starts again with them.
     window.show_settings()
     tab = window.settings_dialog.serve_tab  # type: ignore[union-attr]
