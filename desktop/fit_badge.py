@@ -105,9 +105,21 @@ def plan_fit(model_path: str | Path, hw: HardwareInfo) -> FitBadge:
     return badge_from_plan(plan_load(model_path, assume_gpus_usable(hw)))
 
 
+def offload_target(plan: LoadPlan) -> str:
+    """Where a plan's offloaded layers go: 'the GPU', 'RPC workers', or both."""
+    hw = plan.hardware
+    local = hw is not None and any(g.source != "rpc" for g in hw.usable_gpus)
+    workers = "the RPC worker" if len(plan.rpc_workers) == 1 else "RPC workers"
+    if plan.rpc_workers:
+        return f"the GPU and {workers}" if local else workers
+    return "the GPU"
+
+
 def badge_from_plan(plan: LoadPlan) -> FitBadge:
     """The planner's verdict as a badge."""
     verdict = plan.verdict
     lines = [verdict.reason, *verdict.suggestions]
-    lines.append(f"Context {plan.n_ctx:,} tokens, {plan.n_gpu_layers} layers on the GPU.")
+    lines.append(
+        f"Context {plan.n_ctx:,} tokens, {plan.n_gpu_layers} layers on {offload_target(plan)}."
+    )
     return FitBadge(verdict.fit, "\n".join(lines))

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from model_runtime.load_plan import Fit, LoadPlan, PlanOverrides
 from model_runtime.memory_estimate import kv_type_usable
 
+from .fit_badge import offload_target
 from .style_state import set_state
 from .units import size_text
 
@@ -39,13 +40,14 @@ VERDICT_WORDS = {
 
 
 def gpu_layers_text(plan: LoadPlan) -> str:
-    """'CPU only', 'all 28 layers on the GPU' or '20 of 28 layers on the GPU'."""
+    """'CPU only', 'all 28 layers on the GPU' or '20 of 28 layers on RPC workers'."""
     n = plan.profile.n_layer if plan.profile is not None else plan.n_gpu_layers
     if plan.n_gpu_layers == 0:
         return "CPU only"
+    where = offload_target(plan)
     if plan.n_gpu_layers > n:
-        return f"all {n} layers on the GPU"
-    return f"{plan.n_gpu_layers} of {n} layers on the GPU"
+        return f"all {n} layers on {where}"
+    return f"{plan.n_gpu_layers} of {n} layers on {where}"
 
 
 def plural(n: int, word: str) -> str:

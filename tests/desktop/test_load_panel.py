@@ -291,3 +291,25 @@ def test_out_of_memory_retries_once_with_a_safer_plan_and_says_what_changed(
     assert window.plan_label.text().startswith("Safer settings: context 4,096")
     assert window.bridge.last_request == done.plan.to_load_request()  # what Reload brings back
     assert window.composer.button.isEnabled()
+
+
+def test_layers_on_rpc_workers_are_said_so() -> None:
+    """A plan that puts layers on llama.cpp RPC workers does not call them 'the GPU'."""
+    import dataclasses
+
+    from model_runtime.gpu_probe import GpuInfo
+    from model_runtime.hardware import CpuInfo, HardwareInfo
+    from model_runtime.model_profile import profile_from_gguf
+    from model_runtime.planner import plan
+    from tests.model_shapes import CATALOG, gguf_info
+
+    gib = 2**30
+    worker = GpuInfo(0, "other", "RPC worker 10.0.0.5:50052", 64 * gib, 60 * gib, usable=True,
+                     source="rpc", endpoint="10.0.0.5:50052")  # fmt: skip
+    gpu = GpuInfo(1, "nvidia", "RTX 4090", 24 * gib, 23 * gib, usable=True)
+    hw = HardwareInfo(CpuInfo("Ryzen", 8, 16), 32 * gib, 28 * gib, (worker,))
+    profile = profile_from_gguf(gguf_info(*CATALOG[0]))
+    only_workers = plan(profile, hw)
+    assert gpu_layers_text(only_workers).endswith("layers on the RPC worker")
+    both = plan(profile, dataclasses.replace(hw, gpus=(worker, gpu)))
+    assert gpu_layers_text(both).endswith("layers on the GPU and the RPC worker")
