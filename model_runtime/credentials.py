@@ -1,4 +1,5 @@
-"""The Hugging Face access token, kept in the OS keyring (service "ponder"), never in a file."""
+"""Secrets in the OS keyring (service "ponder"), never in a file: the Hugging Face access
+token, endpoints' API keys, the serving key."""
 
 from __future__ import annotations
 
@@ -10,46 +11,24 @@ ACCOUNT = "huggingface-token"
 
 def get_token() -> str | None:
     """The saved token, or None when there is none or no keyring is available."""
-    import keyring
-    from keyring.errors import KeyringError
-
-    try:
-        return keyring.get_password(SERVICE, ACCOUNT) or None
-    except (KeyringError, RuntimeError):
-        return None
+    return get_secret(ACCOUNT)
 
 
 def set_token(token: str) -> None:
     """Save the token in the keyring; PonderError when the system has no usable keyring."""
-    import keyring
-    from keyring.errors import KeyringError
-
     token = token.strip()
     if not token:
         raise PonderError("The access token is empty.")
-    try:
-        keyring.set_password(SERVICE, ACCOUNT, token)
-    except (KeyringError, RuntimeError) as exc:
-        raise PonderError(
-            f"Cannot save the access token: this system has no usable keyring ({exc})."
-        ) from None
+    set_secret(ACCOUNT, token, what="the access token")
 
 
 def delete_token() -> None:
     """Forget the saved token (nothing happens when there is none)."""
-    import keyring
-    from keyring.errors import KeyringError, PasswordDeleteError
-
-    try:
-        keyring.delete_password(SERVICE, ACCOUNT)
-    except PasswordDeleteError:
-        pass
-    except (KeyringError, RuntimeError) as exc:
-        raise PonderError(f"Cannot remove the access token from the keyring ({exc}).") from None
+    delete_secret(ACCOUNT, what="the access token")
 
 
 def get_secret(account: str) -> str | None:
-    """Another saved secret (an endpoint's API key) by its keyring account name, or None."""
+    """A saved secret (the token, an endpoint's API key) by its keyring account, or None."""
     import keyring
     from keyring.errors import KeyringError
 
@@ -59,7 +38,7 @@ def get_secret(account: str) -> str | None:
         return None
 
 
-def set_secret(account: str, secret: str) -> None:
+def set_secret(account: str, secret: str, *, what: str = "the key") -> None:
     """Save a secret in the keyring; PonderError when the system has no usable keyring."""
     import keyring
     from keyring.errors import KeyringError
@@ -68,11 +47,11 @@ def set_secret(account: str, secret: str) -> None:
         keyring.set_password(SERVICE, account, secret)
     except (KeyringError, RuntimeError) as exc:
         raise PonderError(
-            f"Cannot save the key: this system has no usable keyring ({exc})."
+            f"Cannot save {what}: this system has no usable keyring ({exc})."
         ) from None
 
 
-def delete_secret(account: str) -> None:
+def delete_secret(account: str, *, what: str = "the key") -> None:
     """Forget a saved secret (nothing happens when there is none)."""
     import keyring
     from keyring.errors import KeyringError, PasswordDeleteError
@@ -82,4 +61,4 @@ def delete_secret(account: str) -> None:
     except PasswordDeleteError:
         pass
     except (KeyringError, RuntimeError) as exc:
-        raise PonderError(f"Cannot remove the key from the keyring ({exc}).") from None
+        raise PonderError(f"Cannot remove {what} from the keyring ({exc}).") from None
