@@ -69,6 +69,7 @@ from model_runtime.generation import (
     GenerationParams,
     LoadRequest,
     Message,
+    decode_rate,
 )
 from model_runtime.starter import starter_model_path
 
@@ -152,10 +153,6 @@ class OthersMeter:
         busy = (machine[0] - self._machine[0]) / self._ticks_per_second
         total = (machine[1] - self._machine[1]) / self._ticks_per_second
         return max(0.0, busy - (own - self._own)) / total
-
-
-def decode_rate(n_generated: int, first: float, end: float) -> float:
-    return (n_generated - 1) / (end - first) if n_generated > 1 and end > first else 0.0
 
 
 class RawSide:

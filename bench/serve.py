@@ -47,12 +47,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from decode import (
     USER_PROMPT,
     OthersMeter,
-    decode_rate,
     print_verdict,
     rounds_title,
     wait_idle,
 )
 
+from model_runtime.generation import decode_rate
 from model_runtime.starter import starter_model_path
 
 SYSTEM = "You are a helpful assistant who writes at length."  # as in decode.py

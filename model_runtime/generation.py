@@ -83,6 +83,13 @@ class Chunk:
     text: str
 
 
+def decode_rate(n_generated: int, first_at: float, ended_at: float) -> float:
+    """Decode speed in tokens/s: the tokens after the first, over the time after the first."""
+    if n_generated > 1 and ended_at > first_at:
+        return (n_generated - 1) / (ended_at - first_at)
+    return 0.0
+
+
 @dataclass(frozen=True)
 class GenerationStats:
     """Per-answer figures shown under each message and in the status bar."""

@@ -39,6 +39,7 @@ from .generation import (
     GenerationParams,
     GenerationStats,
     Message,
+    decode_rate,
 )
 from .openai_format import messages_to_wire
 from .reasoning import OPEN_TAG, ReasoningParser
@@ -428,9 +429,7 @@ class RemoteEngine:
             ttft_seconds=first_at - started,
             thinking_seconds=(thinking_done - first_at) if thinking_done else 0.0,
             total_seconds=ended - started,
-            tokens_per_second=(n_generated - 1) / (ended - first_at)
-            if n_generated > 1 and ended > first_at
-            else 0.0,
+            tokens_per_second=decode_rate(n_generated, first_at, ended),
             finish_reason=finish or "stop",
             unclosed_thinking=stream.unclosed,
         )

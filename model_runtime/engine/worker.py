@@ -28,6 +28,7 @@ from ..generation import (
     LoadRequest,
     Message,
     ModelSummary,
+    decode_rate,
 )
 from ..gguf_info import read_gguf_info
 from ..memory_estimate import kv_type_id
@@ -424,9 +425,7 @@ class Engine:
             ttft_seconds=first_at - started,
             thinking_seconds=(thinking_done_at - first_at) if thinking_done_at else 0.0,
             total_seconds=ended - started,
-            tokens_per_second=(n_generated - 1) / (ended - first_at)
-            if n_generated > 1 and ended > first_at
-            else 0.0,
+            tokens_per_second=decode_rate(n_generated, first_at, ended),
             finish_reason=finish,
             unclosed_thinking=unclosed,
             n_injected=n_injected,
