@@ -321,8 +321,8 @@ def print_verdict(
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_side_by_side_arguments(parser: argparse.ArgumentParser, *, retries: int) -> None:
+    """The options of a benchmark that runs two sides in turns (decode.py, serve.py)."""
     parser.add_argument("--model", help="GGUF file (default: the SmolLM2 starter)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--ctx", type=int, default=2048)
@@ -345,9 +345,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SHARE",
         help="repeat a round in which other processes used more of the CPUs than this",
     )
-    parser.add_argument("--retries", type=int, default=3, help="repeats of a noisy round")
+    parser.add_argument("--retries", type=int, default=retries, help="repeats of a noisy round")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--strict", action="store_true", help="exit 1 below the target")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_side_by_side_arguments(parser, retries=3)
     args = parser.parse_args(argv)
 
     model = args.model or starter_model_path()

@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from decode import (
     USER_PROMPT,
     OthersMeter,
+    add_side_by_side_arguments,
     print_verdict,
     rounds_title,
     wait_idle,
@@ -178,19 +179,7 @@ def describe(run: Run) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="GGUF file (default: the SmolLM2 starter)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--ctx", type=int, default=2048)
-    parser.add_argument("--batch", type=int, default=512)
-    parser.add_argument("--max-tokens", type=int, default=256)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--target", type=float, default=0.95, help="least B/A tokens/s")
-    parser.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS")
-    parser.add_argument("--max-others", type=float, default=0.05, metavar="SHARE")
-    parser.add_argument("--retries", type=int, default=2, help="repeats of a noisy round")
-    parser.add_argument("--json", type=Path, help="write the results here")
-    parser.add_argument("--strict", action="store_true", help="exit 1 below the target")
+    add_side_by_side_arguments(parser, retries=2)
     args = parser.parse_args(argv)
 
     model = args.model or starter_model_path()
