@@ -50,11 +50,16 @@ class Endpoint:
 
     @property
     def key_account(self) -> str:
-        return f"endpoint:{self.name}"
+        return key_account(self.name)
 
     def api_key(self) -> str | None:
         """The saved API key, from the keyring."""
         return credentials.get_secret(self.key_account)
+
+
+def key_account(name: str) -> str:
+    """The keyring account of an endpoint's API key."""
+    return f"endpoint:{name}"
 
 
 def _path():
@@ -90,10 +95,15 @@ def load_endpoints() -> list[Endpoint]:
     return out
 
 
+def _saved_choice() -> str | None:
+    chosen = _read().get("chosen")
+    return chosen if isinstance(chosen, str) else None
+
+
 def chosen_endpoint() -> Endpoint | None:
     """The endpoint the chat used last, if it did not go back to the local model since."""
-    chosen = _read().get("chosen")
-    return get_endpoint(chosen) if isinstance(chosen, str) else None
+    name = _saved_choice()
+    return get_endpoint(name) if name is not None else None
 
 
 def set_chosen(name: str | None) -> None:
@@ -101,11 +111,8 @@ def set_chosen(name: str | None) -> None:
     _write(load_endpoints(), name)
 
 
-def _write(endpoints: list[Endpoint], chosen: str | bool | None = True) -> None:
-    """Save the list; chosen: a name, None for none, True to keep the saved choice."""
-    if chosen is True:
-        kept = _read().get("chosen")
-        chosen = kept if isinstance(kept, str) else None
+def _write(endpoints: list[Endpoint], chosen: str | None) -> None:
+    """Save the list and the chat's choice (dropped when it names no endpoint of the list)."""
     if chosen not in {e.name for e in endpoints}:
         chosen = None
     path = _path()
@@ -140,27 +147,26 @@ def save_endpoint(
     if old is not None and name in names:
         raise PonderError(f"There is already a remote engine named '{name}'.")
     if old is not None and api_key is None:
-        api_key = Endpoint(old, endpoint.base_url).api_key() or ""
+        api_key = credentials.get_secret(key_account(old)) or ""
     if api_key is not None:
         if api_key.strip():
             credentials.set_secret(endpoint.key_account, api_key.strip())
         else:
             credentials.delete_secret(endpoint.key_account)
-    chosen = _read().get("chosen")
+    chosen = _saved_choice()
     if old is not None:
         endpoints[names.index(old)] = endpoint
-        credentials.delete_secret(Endpoint(old, endpoint.base_url).key_account)
-        _write(endpoints, name if chosen == old else True)
+        credentials.delete_secret(key_account(old))
+        chosen = name if chosen == old else chosen
+    elif name in names:
+        endpoints[names.index(name)] = endpoint
     else:
-        if name in names:
-            endpoints[names.index(name)] = endpoint
-        else:
-            endpoints.append(endpoint)
-        _write(endpoints)
+        endpoints.append(endpoint)
+    _write(endpoints, chosen)
     return endpoint
 
 
 def remove_endpoint(name: str) -> None:
     """Forget an endpoint and its API key (and that chat used it)."""
-    credentials.delete_secret(Endpoint(name, "http://x").key_account)
-    _write([e for e in load_endpoints() if e.name != name])
+    credentials.delete_secret(key_account(name))
+    _write([e for e in load_endpoints() if e.name != name], _saved_choice())

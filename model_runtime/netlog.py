@@ -25,7 +25,7 @@ LOG_NAME = "network.log"
 SETTINGS_NAME = "network.json"
 MAX_LOG_BYTES = 4 * 1024 * 1024  # then the log moves to network.log.1 and a new one starts
 
-PURPOSES = ("search", "metadata", "download", "auth", "remote-engine")
+PURPOSES = ("search", "metadata", "download", "auth", "remote-engine", "rpc-worker")
 
 _purpose: contextvars.ContextVar[str] = contextvars.ContextVar("ponder_net_purpose", default="")
 _lock = threading.Lock()
