@@ -161,7 +161,7 @@ def apply_build(gpus: list[GpuInfo], build: LlamaBuild) -> list[GpuInfo]:
         else:
             out.append(replace(gpu, usable=True))
     for dev in devices:  # devices only the build found (a Vulkan GPU no probe knows, RPC)
-        rpc = dev.backend.startswith("RPC")  # the registry names it "RPC[host:port]"
+        rpc = dev.is_rpc
         out.append(
             GpuInfo(
                 index=len(out),

@@ -34,6 +34,12 @@ class BackendDevice:
     memory_free: int
     memory_total: int
 
+    @property
+    def is_rpc(self) -> bool:
+        """An RPC worker's device (the registry names it "RPC[host:port]"; its description is
+        the endpoint), which llama.cpp lists as a GPU."""
+        return self.backend.startswith("RPC")
+
 
 @dataclass(frozen=True)
 class LlamaBuild:
@@ -50,9 +56,7 @@ class LlamaBuild:
         """The registry names of the GPU backends compiled in ("CUDA", "Metal", …); RPC
         workers' devices, which llama.cpp lists as GPUs, are not this computer's."""
         return frozenset(
-            d.backend
-            for d in self.devices
-            if d.kind in ("gpu", "igpu") and not d.backend.startswith("RPC")
+            d.backend for d in self.devices if d.kind in ("gpu", "igpu") and not d.is_rpc
         )
 
     @property
