@@ -9,12 +9,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import multiprocessing
 import os
 import re
 import signal
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,6 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QInputDialog, QListWidgetItem, QMessageBox, QWidget
 
 import desktop.main_window as main_window
-from desktop.engine_bridge import EngineBridge
 from desktop.main_window import SHORTCUTS, MainWindow
 from desktop.message_widgets import AssistantMessage, UserMessage
 from desktop.sidebar import ID_ROLE, MESSAGE_ROLE
@@ -47,29 +45,6 @@ ENDLESS = GenerationParams(
 )
 SAMPLED = GenerationParams(max_tokens=30, temperature=0.8, seed=1)
 SAVED_WITHIN_MS = 1500  # the controller saves every 500 ms; slack for a busy 2-core runner
-
-
-@pytest.fixture
-def open_window(qtbot: Any) -> Iterator[Callable[..., MainWindow]]:
-    """Opens shown main windows, each with its own engine bridge; none outlives the test."""
-    windows: list[MainWindow] = []
-
-    def open_(store: ConversationStore | None = None) -> MainWindow:
-        win = MainWindow(EngineBridge(), store=store)
-        qtbot.addWidget(win)
-        win.show()
-        qtbot.waitExposed(win)
-        win.activateWindow()
-        qtbot.waitUntil(win.isActiveWindow)
-        windows.append(win)
-        return win
-
-    yield open_
-    for win in windows:
-        win.close()
-        win.bridge.shutdown()
-        assert not win.bridge.client.alive
-    assert multiprocessing.active_children() == []
 
 
 @pytest.fixture

@@ -6,8 +6,7 @@ model "does not fit" on demand while the real engine can still load it when aske
 
 from __future__ import annotations
 
-import multiprocessing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication, QCheckBox, QMessageBox
 
-from desktop.engine_bridge import EngineBridge
 from desktop.load_panel import gpu_layers_text, size_text
 from desktop.main_window import MainWindow
 from model_runtime.engine import EngineClient
@@ -61,29 +59,6 @@ class OutOfMemoryOnceClient(EngineClient):
                 "llama.cpp ran out of memory while loading: failed to allocate CPU buffer"
             )
         return super().load(request)
-
-
-@pytest.fixture
-def open_window(qtbot: Any) -> Iterator[Callable[..., MainWindow]]:
-    """Opens shown main windows, each with its own engine bridge; none outlives the test."""
-    windows: list[MainWindow] = []
-
-    def open_(
-        hardware: HardwareInfo | None = None, client: EngineClient | None = None
-    ) -> MainWindow:
-        win = MainWindow(EngineBridge(client), hardware=hardware)
-        qtbot.addWidget(win)
-        win.show()
-        qtbot.waitExposed(win)
-        windows.append(win)
-        return win
-
-    yield open_
-    for win in windows:
-        win.close()
-        win.bridge.shutdown()
-        assert not win.bridge.client.alive
-    assert multiprocessing.active_children() == []
 
 
 def click(qtbot: Any, widget: Any) -> None:

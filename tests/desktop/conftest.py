@@ -1,0 +1,44 @@
+"""Fixtures shared by the window tests."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from desktop.engine_bridge import EngineBridge
+from desktop.main_window import MainWindow
+from model_runtime.conversations import ConversationStore
+from model_runtime.engine import EngineClient
+from model_runtime.hardware import HardwareInfo
+
+
+@pytest.fixture
+def open_window(qtbot: Any) -> Iterator[Callable[..., MainWindow]]:
+    """Opens shown, active main windows, each with its own engine bridge; none outlives the
+    test. hardware: a simulated machine to plan for; client: an engine client of the test's."""
+    windows: list[MainWindow] = []
+
+    def open_(
+        store: ConversationStore | None = None,
+        *,
+        hardware: HardwareInfo | None = None,
+        client: EngineClient | None = None,
+    ) -> MainWindow:
+        win = MainWindow(EngineBridge(client), store=store, hardware=hardware)
+        qtbot.addWidget(win)
+        win.show()
+        qtbot.waitExposed(win)
+        win.activateWindow()
+        qtbot.waitUntil(win.isActiveWindow)
+        windows.append(win)
+        return win
+
+    yield open_
+    for win in windows:
+        win.close()
+        win.bridge.shutdown()
+        assert not win.bridge.client.alive
+    assert multiprocessing.active_children() == []
