@@ -392,7 +392,6 @@ class _ChunkReader:
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self._chunks = chunks
         self._rest = b""
-        self.consumed = 0
 
     def readinto(self, view: Any) -> int:
         while not self._rest:
@@ -403,7 +402,6 @@ class _ChunkReader:
         n = min(len(view), len(self._rest))
         view[:n] = self._rest[:n]
         self._rest = self._rest[n:]
-        self.consumed += n
         return n
 
 

@@ -67,10 +67,6 @@ def host_of(endpoint: str) -> str:
     return endpoint.rpartition(":")[0].strip("[]")
 
 
-def leaves_this_computer(endpoints: Iterable[str]) -> bool:
-    return any(not is_loopback(host_of(e)) for e in endpoints)
-
-
 # -- the saved list ---------------------------------------------------------------------------
 
 
