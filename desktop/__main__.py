@@ -1,6 +1,6 @@
 """`python -m desktop` starts the app."""
 
-from .app import main
+from desktop.app import main
 
 if __name__ == "__main__":  # the engine process re-imports this module
     raise SystemExit(main())

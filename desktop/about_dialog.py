@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.hardware_probe import HardwareProbe
+from desktop.identity import PRIVACY_PROMISE, TAGLINE, icon_pixmap
 from model_runtime import __version__, paths
 from model_runtime.components import (
     Component,
@@ -29,9 +31,6 @@ from model_runtime.components import (
 )
 from model_runtime.hardware import HardwareInfo
 from model_runtime.llama_build import backend_summary
-
-from .hardware_probe import HardwareProbe
-from .identity import PRIVACY_PROMISE, TAGLINE, icon_pixmap
 
 LICENCE_NOTE = (
     "Ponder is MIT-licensed. It is built on the components and offers the models listed in "

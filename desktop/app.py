@@ -15,8 +15,8 @@ from model_runtime.errors import PonderError
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
-    from .crash_reporter import CrashReporter
-    from .main_window import MainWindow
+    from desktop.crash_reporter import CrashReporter
+    from desktop.main_window import MainWindow
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 
@@ -42,7 +42,7 @@ def create_application() -> QApplication:
     """The QApplication with Ponder's name, icon and theme (reused if one exists)."""
     from PySide6.QtWidgets import QApplication
 
-    from .identity import app_icon
+    from desktop.identity import app_icon
 
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
@@ -56,11 +56,10 @@ def create_application() -> QApplication:
 
 def create_window() -> MainWindow:
     """The main window with its own engine process (started on the first load)."""
+    from desktop.engine_bridge import EngineBridge
+    from desktop.main_window import MainWindow
+    from desktop.sidebar import UNDO_SECONDS
     from model_runtime.conversations import default_store
-
-    from .engine_bridge import EngineBridge
-    from .main_window import MainWindow
-    from .sidebar import UNDO_SECONDS
 
     store = default_store()
     store.purge_deleted(older_than_seconds=UNDO_SECONDS)  # deletions the app closed on
@@ -70,7 +69,7 @@ def create_window() -> MainWindow:
 def main(argv: Sequence[str] | None = None) -> int:
     multiprocessing.freeze_support()
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    from .crash_reporter import CrashReporter
+    from desktop.crash_reporter import CrashReporter
 
     reporter = CrashReporter()
     reporter.install()  # from here on, an unexpected exception leaves a report
@@ -84,10 +83,9 @@ def run(args: argparse.Namespace, reporter: CrashReporter) -> int:
     """Show the window, then the welcome (first run) or earlier crash reports, and run."""
     from PySide6.QtCore import Qt, QTimer
 
+    from desktop.automation import ScriptedRun, process_age
+    from desktop.error_messages import describe
     from model_runtime.first_run import is_first_run, mark_welcomed
-
-    from .automation import ScriptedRun, process_age
-    from .error_messages import describe
 
     app = create_application()
     try:

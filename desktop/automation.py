@@ -16,9 +16,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
+from desktop.main_window import MainWindow
 from model_runtime.llama_build import backend_summary
-
-from .main_window import MainWindow
 
 RESULT_PREFIX = "PONDER-RESULT "
 

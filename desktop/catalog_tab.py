@@ -8,14 +8,13 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from desktop.background import Task, Tasks
+from desktop.error_messages import describe
+from desktop.inline_notice import InlineNotice
+from desktop.quant_tree import QuantRow, QuantTree
 from model_runtime import hub, netlog
 from model_runtime.catalog import CatalogModel, load_catalog
 from model_runtime.errors import DownloadError, OfflineMode, RepoNotFound
-
-from .background import Task, Tasks
-from .error_messages import describe
-from .inline_notice import InlineNotice
-from .quant_tree import QuantRow, QuantTree
 
 CHECKING = "checking the Hub…"
 OFFLINE_NOTE = (

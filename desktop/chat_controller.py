@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from desktop.chat_view import ChatView
+from desktop.conversation_settings import params_from_dict, params_to_dict
+from desktop.engine_bridge import EngineBridge
+from desktop.error_messages import describe
+from desktop.message_widgets import AssistantMessage, UserMessage
+from desktop.remote_bridge import RemoteBridge
 from model_runtime.conversations import ConversationStore, StoredMessage
 from model_runtime.generation import GenerationParams, GenerationStats, Message
-
-from .chat_view import ChatView
-from .conversation_settings import params_from_dict, params_to_dict
-from .engine_bridge import EngineBridge
-from .error_messages import describe
-from .message_widgets import AssistantMessage, UserMessage
-from .remote_bridge import RemoteBridge
 
 SAVE_MS = 500  # at most this much streamed text is lost if the process is killed
 PAGE = 30  # messages built when a conversation opens, and per "show earlier"

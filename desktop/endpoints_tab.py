@@ -28,6 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.background import Tasks
+from desktop.error_messages import describe
 from model_runtime.endpoints import (
     Endpoint,
     chosen_endpoint,
@@ -38,9 +40,6 @@ from model_runtime.endpoints import (
 )
 from model_runtime.errors import PonderError
 from model_runtime.remote import RemoteEngine
-
-from .background import Tasks
-from .error_messages import describe
 
 COLUMNS = ("Name", "Base URL", "Model", "Where")
 LEAVES = "⚠ leaves this computer"

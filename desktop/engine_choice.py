@@ -9,13 +9,12 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QLabel
 
+from desktop.chat_controller import ChatController
+from desktop.engine_bridge import EngineBridge
+from desktop.remote_bridge import RemoteBridge
+from desktop.style_state import set_state
 from model_runtime.endpoints import Endpoint, chosen_endpoint, set_chosen
 from model_runtime.remote import RemoteEngine
-
-from .chat_controller import ChatController
-from .engine_bridge import EngineBridge
-from .remote_bridge import RemoteBridge
-from .style_state import set_state
 
 
 class EngineChoice(QObject):

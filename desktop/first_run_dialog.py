@@ -14,12 +14,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.hardware_probe import HardwareProbe
+from desktop.identity import PRIVACY_PROMISE, PRIVACY_TITLE, icon_pixmap
 from model_runtime.hardware import HardwareInfo, describe_hardware
 from model_runtime.llama_build import backend_summary
 from model_runtime.recommend import Recommendation, recommend
-
-from .hardware_probe import HardwareProbe
-from .identity import PRIVACY_PROMISE, PRIVACY_TITLE, icon_pixmap
 
 STARTER_TEXT = (
     "SmolLM2 135M comes with Ponder: tiny and quick, fine for trying things out, "

@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from desktop.units import GIB, MIB
 from model_runtime.hardware import HardwareInfo
 from model_runtime.load_plan import Fit, LoadPlan
 from model_runtime.planner import (
@@ -18,8 +19,6 @@ from model_runtime.planner import (
     HOST_MARGIN,
     HOST_MARGIN_FLOOR,
 )
-
-from .units import GIB, MIB
 
 TEXT = {
     Fit.FITS: "Fits",

@@ -8,9 +8,8 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
+from desktop.background import Task, Tasks
 from model_runtime.progress import Progress
-
-from .background import Task, Tasks
 
 
 class JobStrip(QWidget):

@@ -6,16 +6,15 @@ import dataclasses
 
 from PySide6.QtCore import QObject, Signal
 
+from desktop.engine_bridge import EngineBridge
+from desktop.hardware_probe import HardwareProbe
+from desktop.load_panel import LoadPanel, choice_is_auto
 from model_runtime import planner
 from model_runtime.errors import InsufficientMemory
 from model_runtime.generation import LoadRequest
 from model_runtime.load_plan import LoadPlan, PlanOverrides
 from model_runtime.model_overrides import pin_overrides, pinned_overrides, unpin_overrides
 from model_runtime.plan_loading import PlannedLoad, check_plan
-
-from .engine_bridge import EngineBridge
-from .hardware_probe import HardwareProbe
-from .load_panel import LoadPanel, choice_is_auto
 
 PANEL_FIELDS = ("n_ctx", "n_gpu_layers", "cpu_expert_layers", "type_k", "type_v")
 

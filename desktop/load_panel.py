@@ -22,12 +22,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.fit_badge import offload_target
+from desktop.style_state import set_state
+from desktop.units import size_text
 from model_runtime.load_plan import Fit, LoadPlan, PlanOverrides
 from model_runtime.memory_estimate import kv_type_usable
-
-from .fit_badge import offload_target
-from .style_state import set_state
-from .units import size_text
 
 CONTEXTS = (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072)
 KV_CHOICES = ("f16", "q8_0", "q4_0")

@@ -23,6 +23,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.chat_controller import ChatController
+from desktop.chat_view import ChatView
+from desktop.composer import Composer
+from desktop.conversation_settings import ConversationSettings
+from desktop.download_bridge import DownloadBridge
+from desktop.engine_bridge import EngineBridge
+from desktop.engine_choice import EngineChoice
+from desktop.error_messages import describe
+from desktop.hardware_probe import HardwareProbe
+from desktop.load_controller import LoadController
+from desktop.load_panel import LoadPanel, plan_status
+from desktop.message_widgets import AssistantMessage
+from desktop.model_manager import ModelManagerDialog
+from desktop.serve_controller import ServeController
+from desktop.settings_dialog import SettingsDialog
+from desktop.sidebar import Sidebar
+from desktop.welcome import WelcomePanel
 from model_runtime.conversations import ConversationStore, ConversationStoreError, default_store
 from model_runtime.errors import EngineCrashed
 from model_runtime.generation import GenerationStats, LoadRequest, ModelSummary
@@ -30,24 +47,6 @@ from model_runtime.hardware import HardwareInfo
 from model_runtime.load_plan import LoadPlan
 from model_runtime.plan_loading import PlannedLoad
 from model_runtime.starter import STARTER_NAME, STARTER_NOTE, starter_model_path
-
-from .chat_controller import ChatController
-from .chat_view import ChatView
-from .composer import Composer
-from .conversation_settings import ConversationSettings
-from .download_bridge import DownloadBridge
-from .engine_bridge import EngineBridge
-from .engine_choice import EngineChoice
-from .error_messages import describe
-from .hardware_probe import HardwareProbe
-from .load_controller import LoadController
-from .load_panel import LoadPanel, plan_status
-from .message_widgets import AssistantMessage
-from .model_manager import ModelManagerDialog
-from .serve_controller import ServeController
-from .settings_dialog import SettingsDialog
-from .sidebar import Sidebar
-from .welcome import WelcomePanel
 
 SHORTCUTS = (
     ("Enter", "Send"),
@@ -449,13 +448,13 @@ class MainWindow(QMainWindow):
 
     def show_about(self) -> None:
         """Version, the llama.cpp backends of this build, licences of components and models."""
-        from .about_dialog import AboutDialog
+        from desktop.about_dialog import AboutDialog
 
         AboutDialog(self.hardware, self).exec()
 
     def show_welcome(self) -> None:
         """The first-run welcome (Help → Welcome): this computer, a model for it, the starter."""
-        from .first_run_dialog import FirstRunDialog
+        from desktop.first_run_dialog import FirstRunDialog
 
         dialog = FirstRunDialog(
             self.hardware, starter_available=self.starter_path is not None, parent=self

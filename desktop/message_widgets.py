@@ -16,13 +16,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.answer_view import AnswerView
+from desktop.thinking_pane import ThinkingPane
+from desktop.throttle import Throttle
 from model_runtime.conversations import Branch, StoredMessage
 from model_runtime.generation import GenerationStats
 from model_runtime.reasoning_control import ThinkingEnded
-
-from .answer_view import AnswerView
-from .thinking_pane import ThinkingPane
-from .throttle import Throttle
 
 REPAINT_MS = 40
 

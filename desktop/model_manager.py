@@ -18,20 +18,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.background import Tasks
+from desktop.catalog_tab import RecommendedTab
+from desktop.download_bridge import DownloadBridge
+from desktop.downloads_tab import RUNNING, DownloadsTab
+from desktop.endpoints_tab import EndpointsTab
+from desktop.inline_notice import InlineNotice
+from desktop.search_tab import SearchTab
+from desktop.store_tab import StoreTab
+from desktop.throttle import Throttle
+from desktop.token_row import TokenRow
 from model_runtime.downloads import DownloadRequest
 from model_runtime.hardware import HardwareInfo, detect_hardware
 from model_runtime.progress import Progress
-
-from .background import Tasks
-from .catalog_tab import RecommendedTab
-from .download_bridge import DownloadBridge
-from .downloads_tab import RUNNING, DownloadsTab
-from .endpoints_tab import EndpointsTab
-from .inline_notice import InlineNotice
-from .search_tab import SearchTab
-from .store_tab import StoreTab
-from .throttle import Throttle
-from .token_row import TokenRow
 
 
 class ModelManagerDialog(QDialog):

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
+from desktop.engine_bridge import emit_events
 from model_runtime.generation import GenerationParams, Message
 from model_runtime.remote import RemoteEngine
-
-from .engine_bridge import emit_events
 
 
 @dataclass(frozen=True)

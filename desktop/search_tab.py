@@ -14,14 +14,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.background import Task, Tasks
+from desktop.catalog_tab import OFFLINE_NOTE
+from desktop.inline_notice import InlineNotice
+from desktop.quant_tree import QuantRow, QuantTree
+from desktop.units import count_text
 from model_runtime import hub, netlog
 from model_runtime.hub import HubModel, RepoListing
-
-from .background import Task, Tasks
-from .catalog_tab import OFFLINE_NOTE
-from .inline_notice import InlineNotice
-from .quant_tree import QuantRow, QuantTree
-from .units import count_text
 
 REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 LIMIT = 30

@@ -12,12 +12,11 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel
 
+from desktop.engine_bridge import EngineBridge
+from desktop.style_state import set_state
 from model_runtime.errors import PonderError
 from model_runtime.serve_settings import load_serve_settings, serve_api_key
 from model_runtime.server import OpenAIServer, ServedRequest
-
-from .engine_bridge import EngineBridge
-from .style_state import set_state
 
 
 class ServeController(QObject):

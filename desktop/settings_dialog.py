@@ -27,15 +27,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.endpoints_tab import EndpointsTab
+from desktop.hardware_probe import HardwareProbe
+from desktop.rpc_row import RpcWorkersRow
+from desktop.serve_tab import ServeTab
 from model_runtime import netlog
 from model_runtime.gpu_probe import PREFERRED_BACKEND
 from model_runtime.hardware import HardwareInfo, describe_hardware
 from model_runtime.llama_build import parse_system_info, rebuild_command
-
-from .endpoints_tab import EndpointsTab
-from .hardware_probe import HardwareProbe
-from .rpc_row import RpcWorkersRow
-from .serve_tab import ServeTab
 
 OFFLINE_NOTE = (
     "Chatting and loading models never use the network. Only searching the Hugging Face Hub, "

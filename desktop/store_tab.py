@@ -22,19 +22,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.background import Task, Tasks
+from desktop.download_bridge import DownloadBridge
+from desktop.fit_badge import FitBadge, estimate_fit, plan_fit
+from desktop.inline_notice import InlineNotice
+from desktop.job_strip import JobStrip
+from desktop.model_import import cached_quants, choose_cached_quant, choose_import_mode
+from desktop.units import size_text
 from model_runtime.download_manager import TERMINAL
 from model_runtime.hardware import HardwareInfo
 from model_runtime.manifest import COMPLETE, DOWNLOADING, FAILED, PAUSED
 from model_runtime.store import StoredModel, VerifyResult
 from model_runtime.store_import import ImportMode, import_from_hf_cache, import_gguf
-
-from .background import Task, Tasks
-from .download_bridge import DownloadBridge
-from .fit_badge import FitBadge, estimate_fit, plan_fit
-from .inline_notice import InlineNotice
-from .job_strip import JobStrip
-from .model_import import cached_quants, choose_cached_quant, choose_import_mode
-from .units import size_text
 
 MODEL, QUANT, SIZE, STATE, FIT = range(5)
 STATE_WORDS = {COMPLETE: "Ready", PAUSED: "Paused", FAILED: "Failed", DOWNLOADING: "Interrupted"}

@@ -5,11 +5,10 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
+from desktop.background import Tasks
+from desktop.error_messages import describe
 from model_runtime import credentials, hub
 from model_runtime.errors import PonderError
-
-from .background import Tasks
-from .error_messages import describe
 
 SAVED_HINT = "A token is saved (hidden). Paste another to replace it."
 EMPTY_HINT = "hf_…  needed only for gated or private models"

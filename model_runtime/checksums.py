@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Callable
 
-from .errors import DownloadCancelled
+from model_runtime.errors import DownloadCancelled
 
 BLOCK = 4 * 1024 * 1024
 

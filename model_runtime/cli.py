@@ -7,8 +7,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import __version__, cli_hardware, cli_models, cli_rpc, cli_serve
-from .errors import EngineCrashed, PonderError
+from model_runtime import __version__, cli_hardware, cli_models, cli_rpc, cli_serve
+from model_runtime.errors import EngineCrashed, PonderError
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 
@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 def resolve_model(name: str) -> str:
     if name != "starter":
         return name
-    from .starter import INSTALL_HINT, starter_model_path
+    from model_runtime.starter import INSTALL_HINT, starter_model_path
 
     path = starter_model_path()
     if path is None:
@@ -68,8 +68,8 @@ def add_rpc_argument(parser: argparse.ArgumentParser) -> None:
 
 def load_with_progress(client: Any, model: str, args: argparse.Namespace) -> Any:
     """Load for a command with --ctx/--threads/--gpu-layers/--rpc, saying so on stderr."""
-    from .generation import LoadRequest
-    from .rpc import parse_endpoints
+    from model_runtime.generation import LoadRequest
+    from model_runtime.rpc import parse_endpoints
 
     print(f"Loading {model} …", file=sys.stderr)
     summary = client.load(
@@ -86,7 +86,7 @@ def load_with_progress(client: Any, model: str, args: argparse.Namespace) -> Any
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from .gguf_info import read_gguf_info
+    from model_runtime.gguf_info import read_gguf_info
 
     info = read_gguf_info(resolve_model(args.model))
     rows = [
@@ -107,8 +107,8 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_chat(args: argparse.Namespace) -> int:
-    from .engine import EngineClient
-    from .generation import Chunk, Finished, GenerationParams, Message
+    from model_runtime.engine import EngineClient
+    from model_runtime.generation import Chunk, Finished, GenerationParams, Message
 
     model = resolve_model(args.model)
     grammar = None

@@ -28,7 +28,7 @@ def register(commands: Any) -> None:
 
 
 def run_hardware(args: argparse.Namespace) -> int:
-    from .hardware import describe_hardware, detect_hardware
+    from model_runtime.hardware import describe_hardware, detect_hardware
 
     for line in describe_hardware(detect_hardware()):
         print(line)
@@ -77,8 +77,8 @@ def describe_plan(plan: Any) -> list[str]:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    from .cli import resolve_model
-    from .planner import PlanOverrides, plan_load
+    from model_runtime.cli import resolve_model
+    from model_runtime.planner import PlanOverrides, plan_load
 
     overrides = PlanOverrides(
         n_ctx=args.ctx,

@@ -39,7 +39,7 @@ def register(commands: Any) -> None:
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    from .rpc import serve_worker, supported
+    from model_runtime.rpc import serve_worker, supported
 
     if not supported():
         print(
@@ -58,7 +58,7 @@ def run_worker(args: argparse.Namespace) -> int:
 
 
 def run_workers(args: argparse.Namespace) -> int:
-    from .rpc import load_workers, save_workers
+    from model_runtime.rpc import load_workers, save_workers
 
     if args.clear:
         save_workers(())
@@ -68,7 +68,7 @@ def run_workers(args: argparse.Namespace) -> int:
     if not workers:
         print("No RPC workers: models load on this computer only.")
         return 0
-    from .hardware import detect_hardware
+    from model_runtime.hardware import detect_hardware
 
     hw = detect_hardware(rpc_workers=workers)
     for gpu in hw.gpus:

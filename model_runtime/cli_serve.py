@@ -15,7 +15,7 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8080  # server.py's; not imported, so 
 
 def register(commands: Any) -> None:
     """Add the serve command to the CLI's subparsers."""
-    from .cli import add_rpc_argument
+    from model_runtime.cli import add_rpc_argument
 
     serve = commands.add_parser(
         "serve", help="serve a model over an OpenAI-compatible HTTP API (/v1/chat/completions)"
@@ -40,9 +40,9 @@ def register(commands: Any) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from .cli import load_with_progress, resolve_model
-    from .engine import EngineClient
-    from .server import OpenAIServer
+    from model_runtime.cli import load_with_progress, resolve_model
+    from model_runtime.engine import EngineClient
+    from model_runtime.server import OpenAIServer
 
     model = resolve_model(args.model)
     api_key = args.api_key or os.environ.get(API_KEY_ENV) or None

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import PonderError
+from model_runtime.errors import PonderError
 
 MessageState = Literal["complete", "streaming", "interrupted"]
 
@@ -628,6 +628,6 @@ def _conversation(row: sqlite3.Row) -> Conversation:
 
 def default_store() -> ConversationStore:
     """The profile's conversation database, in the data dir beside the models."""
-    from .paths import data_dir
+    from model_runtime.paths import data_dir
 
     return ConversationStore(data_dir() / "conversations.sqlite")

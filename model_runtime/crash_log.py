@@ -23,8 +23,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from . import __version__, paths
-from .errors import PonderError
+from model_runtime import __version__, paths
+from model_runtime.errors import PonderError
 
 NATIVE_MARKER = "--- native crash (faulthandler) ---\n"
 OFFERED_FILE = "offered"  # names of the reports already shown

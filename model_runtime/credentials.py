@@ -3,7 +3,7 @@ token, endpoints' API keys, the serving key."""
 
 from __future__ import annotations
 
-from .errors import PonderError
+from model_runtime.errors import PonderError
 
 SERVICE = "ponder"
 ACCOUNT = "huggingface-token"

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from . import hf_cache, hub
-from .catalog import CatalogModel, catalog_for_repo, find_model
-from .checksums import sha256_file
-from .errors import (
+from model_runtime import hf_cache, hub
+from model_runtime.catalog import CatalogModel, catalog_for_repo, find_model
+from model_runtime.checksums import sha256_file
+from model_runtime.errors import (
     ChecksumMismatch,
     ConnectionFailed,
     DownloadCancelled,
@@ -29,10 +29,18 @@ from .errors import (
     PonderError,
     RepoNotFound,
 )
-from .manifest import COMPLETE, DOWNLOADING, FAILED, PARTIAL_SUFFIX, PAUSED, Manifest, ModelFile
-from .progress import CHECKING, Progress, ProgressCallback, Reporter
-from .quants import QuantChoice, RemoteFile, find_quant, quant_label
-from .store import ModelStore, StoredModel, describe, model_id_for
+from model_runtime.manifest import (
+    COMPLETE,
+    DOWNLOADING,
+    FAILED,
+    PARTIAL_SUFFIX,
+    PAUSED,
+    Manifest,
+    ModelFile,
+)
+from model_runtime.progress import CHECKING, Progress, ProgressCallback, Reporter
+from model_runtime.quants import QuantChoice, RemoteFile, find_quant, quant_label
+from model_runtime.store import ModelStore, StoredModel, describe, model_id_for
 
 GIB = 1024**3
 

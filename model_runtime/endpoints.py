@@ -11,10 +11,10 @@ import os
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
-from . import credentials
-from .addresses import is_loopback
-from .errors import PonderError
-from .paths import config_dir
+from model_runtime import credentials
+from model_runtime.addresses import is_loopback
+from model_runtime.errors import PonderError
+from model_runtime.paths import config_dir
 
 FILE_NAME = "endpoints.json"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from . import __version__, paths
+from model_runtime import __version__, paths
 
 FLAG_FILE = "welcomed"
 

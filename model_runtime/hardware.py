@@ -8,9 +8,9 @@ import platform
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import rpc
-from .errors import PonderError
-from .gpu_probe import (
+from model_runtime import rpc
+from model_runtime.errors import PonderError
+from model_runtime.gpu_probe import (
     COMPATIBLE_BACKENDS,
     PREFERRED_BACKEND,
     GpuInfo,
@@ -18,7 +18,7 @@ from .gpu_probe import (
     detect_gpus,
     run_quiet,
 )
-from .llama_build import BackendDevice, LlamaBuild, detect_llama_build, rebuild_command
+from model_runtime.llama_build import BackendDevice, LlamaBuild, detect_llama_build, rebuild_command
 
 GIB = 1024**3
 

@@ -11,7 +11,7 @@ import multiprocessing
 from dataclasses import dataclass
 from typing import Any
 
-from .hardware import HardwareInfo, detect_hardware
+from model_runtime.hardware import HardwareInfo, detect_hardware
 
 TIMEOUT_SECONDS = 60.0
 
@@ -35,7 +35,7 @@ def _child(conn: Any) -> None:
 
 def check_hardware(timeout: float = TIMEOUT_SECONDS) -> HardwareCheck:
     """detect_hardware() in a child process; without the build's details if the child fails."""
-    from .engine.client import describe_exit
+    from model_runtime.engine.client import describe_exit
 
     ctx = multiprocessing.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)

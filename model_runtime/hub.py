@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from . import __version__, credentials, netlog
-from .errors import (
+from model_runtime import __version__, credentials, netlog
+from model_runtime.errors import (
     AccessDenied,
     AuthenticationRequired,
     ConnectionFailed,
@@ -28,8 +28,8 @@ from .errors import (
     PonderError,
     RepoNotFound,
 )
-from .gguf_info import GgufInfo, read_gguf_stream
-from .quants import QuantChoice, RemoteFile, group_quants
+from model_runtime.gguf_info import GgufInfo, read_gguf_stream
+from model_runtime.quants import QuantChoice, RemoteFile, group_quants
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _SEARCH_FIELDS = ["downloads", "likes", "gated", "private", "lastModified", "siblings", "tags"]

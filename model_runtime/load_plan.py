@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from .generation import LoadRequest
-from .hardware import HardwareInfo
-from .memory_estimate import MemoryEstimate
-from .model_profile import ModelProfile
+from model_runtime.generation import LoadRequest
+from model_runtime.hardware import HardwareInfo
+from model_runtime.memory_estimate import MemoryEstimate
+from model_runtime.model_profile import ModelProfile
 
 
 class Fit(str, enum.Enum):

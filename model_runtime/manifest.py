@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import PonderError
-from .quants import first_part
+from model_runtime.errors import PonderError
+from model_runtime.quants import first_part
 
 MANIFEST_NAME = "ponder-model.json"
 PARTIAL_SUFFIX = ".incomplete"

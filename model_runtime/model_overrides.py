@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .load_plan import PlanOverrides
-from .memory_estimate import KV_TYPES
-from .paths import config_dir
+from model_runtime.load_plan import PlanOverrides
+from model_runtime.memory_estimate import KV_TYPES
+from model_runtime.paths import config_dir
 
 FILE_NAME = "model_overrides.json"
 INT_FIELDS = ("n_ctx", "n_gpu_layers", "cpu_expert_layers")

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelFileError
-from .gguf_info import GgufInfo, read_gguf_info
-from .quants import split_part
+from model_runtime.errors import ModelFileError
+from model_runtime.gguf_info import GgufInfo, read_gguf_info
+from model_runtime.quants import split_part
 
 _LAYER = re.compile(r"blk\.(\d+)\.")
 _EXPERTS = re.compile(r"\.ffn_(up|down|gate)_exps\.")

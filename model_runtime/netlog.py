@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import OfflineMode
-from .paths import config_dir, data_dir
+from model_runtime.errors import OfflineMode
+from model_runtime.paths import config_dir, data_dir
 
 OFFLINE_ENV = "PONDER_OFFLINE"
 LOG_NAME = "network.log"

@@ -10,17 +10,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .hardware import HardwareInfo
-from .load_plan import Fit, LoadPlan, PlanOverrides, Verdict
-from .memory_estimate import (
+from model_runtime.hardware import HardwareInfo
+from model_runtime.load_plan import Fit, LoadPlan, PlanOverrides, Verdict
+from model_runtime.memory_estimate import (
     KV_TYPES,
     MemoryEstimate,
     estimate_memory,
     kv_type_usable,
     padded_ctx,
 )
-from .model_profile import ModelProfile, profile_from_gguf, read_model
-from .tensor_overrides import ALL_EXPERTS, experts_of_layers
+from model_runtime.model_profile import ModelProfile, profile_from_gguf, read_model
+from model_runtime.tensor_overrides import ALL_EXPERTS, experts_of_layers
 
 GIB = 1024**3
 MIB = 1024**2
@@ -356,7 +356,7 @@ def plan_load(
     overrides: PlanOverrides | None = None,
 ) -> LoadPlan:
     """Read the model's metadata (all parts), detect the hardware if not given, and plan."""
-    from .hardware import detect_hardware
+    from model_runtime.hardware import detect_hardware
 
     profile = profile_from_gguf(read_model(model_path))
     hw = hardware if hardware is not None else detect_hardware()

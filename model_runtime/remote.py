@@ -21,17 +21,17 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import __version__, netlog
-from .addresses import is_loopback
-from .endpoints import Endpoint, normalize_base_url
-from .errors import (
+from model_runtime import __version__, netlog
+from model_runtime.addresses import is_loopback
+from model_runtime.endpoints import Endpoint, normalize_base_url
+from model_runtime.errors import (
     RemoteAnswerCutOff,
     RemoteAuthFailed,
     RemoteEngineError,
     RemoteTimeout,
     RemoteUnreachable,
 )
-from .generation import (
+from model_runtime.generation import (
     Chunk,
     Event,
     Finished,
@@ -41,9 +41,9 @@ from .generation import (
     Message,
     decode_rate,
 )
-from .openai_format import messages_to_wire
-from .reasoning import OPEN_TAG, ReasoningParser
-from .reasoning_control import is_r1_family
+from model_runtime.openai_format import messages_to_wire
+from model_runtime.reasoning import OPEN_TAG, ReasoningParser
+from model_runtime.reasoning_control import is_r1_family
 
 WHY = "remote-engine"
 CONNECT_TIMEOUT = 10.0

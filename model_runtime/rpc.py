@@ -20,10 +20,10 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from . import netlog
-from .addresses import is_loopback
-from .errors import EngineError, PonderError
-from .paths import config_dir
+from model_runtime import netlog
+from model_runtime.addresses import is_loopback
+from model_runtime.errors import EngineError, PonderError
+from model_runtime.paths import config_dir
 
 FILE_NAME = "rpc.json"
 DEFAULT_PORT = 50052
@@ -101,7 +101,7 @@ def supported() -> bool:
 
 
 def _ggml() -> Any:
-    from .llama_build import ggml_library
+    from model_runtime.llama_build import ggml_library
 
     ggml = ggml_library()
     p = ctypes.c_void_p

@@ -11,9 +11,9 @@ import os
 import secrets
 from dataclasses import asdict, dataclass
 
-from . import credentials
-from .errors import PonderError
-from .paths import config_dir
+from model_runtime import credentials
+from model_runtime.errors import PonderError
+from model_runtime.paths import config_dir
 
 FILE_NAME = "serving.json"
 KEY_ACCOUNT = "serve:api-key"

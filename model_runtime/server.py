@@ -27,11 +27,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from . import netlog
-from .addresses import is_loopback
-from .errors import ContextOverflow, EngineCrashed, PonderError
-from .generation import Chunk, Event, Finished, GenerationStats
-from .openai_format import (
+from model_runtime import netlog
+from model_runtime.addresses import is_loopback
+from model_runtime.errors import ContextOverflow, EngineCrashed, PonderError
+from model_runtime.generation import Chunk, Event, Finished, GenerationStats
+from model_runtime.openai_format import (
     ChatRequest,
     StopMatcher,
     WireError,
@@ -43,7 +43,7 @@ from .openai_format import (
 )
 
 if TYPE_CHECKING:
-    from .engine import EngineClient
+    from model_runtime.engine import EngineClient
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080

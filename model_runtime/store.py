@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from .checksums import sha256_file
-from .errors import ModelFileError, PonderError
-from .manifest import (
+from model_runtime.checksums import sha256_file
+from model_runtime.errors import ModelFileError, PonderError
+from model_runtime.manifest import (
     COMPLETE,
     FAILED,
     MANIFEST_NAME,
@@ -24,8 +24,8 @@ from .manifest import (
     read_manifest,
     write_manifest,
 )
-from .paths import data_dir
-from .progress import VERIFYING, ProgressCallback, Reporter
+from model_runtime.paths import data_dir
+from model_runtime.progress import VERIFYING, ProgressCallback, Reporter
 
 LOCK_NAME = ".lock"
 
@@ -250,7 +250,7 @@ class ModelStore:
 
 def describe(model: StoredModel) -> None:
     """Fill in architecture, quantization and parameter count from the GGUF headers."""
-    from .gguf_info import read_gguf_info
+    from model_runtime.gguf_info import read_gguf_info
 
     manifest = model.manifest
     paths = [f.path for f in manifest.files if f.path.lower().endswith(".gguf")]

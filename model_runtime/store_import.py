@@ -10,13 +10,13 @@ import threading
 from pathlib import Path
 from typing import Literal
 
-from . import hf_cache
-from .checksums import sha256_file
-from .errors import DownloadCancelled, ModelFileError, PonderError
-from .manifest import COMPLETE, PARTIAL_SUFFIX, Manifest, ModelFile
-from .progress import IMPORTING, ProgressCallback, Reporter
-from .quants import RemoteFile, find_quant, split_part
-from .store import ModelStore, StoredModel, describe, model_id_for, safe_name
+from model_runtime import hf_cache
+from model_runtime.checksums import sha256_file
+from model_runtime.errors import DownloadCancelled, ModelFileError, PonderError
+from model_runtime.manifest import COMPLETE, PARTIAL_SUFFIX, Manifest, ModelFile
+from model_runtime.progress import IMPORTING, ProgressCallback, Reporter
+from model_runtime.quants import RemoteFile, find_quant, split_part
+from model_runtime.store import ModelStore, StoredModel, describe, model_id_for, safe_name
 
 ImportMode = Literal["copy", "move", "link"]
 _COPY_BLOCK = 8 * 1024 * 1024
@@ -33,7 +33,7 @@ def import_gguf(
 ) -> StoredModel:
     """Add a local GGUF (all parts, given any one of a split model) by copy, move or link."""
     store = store or ModelStore()
-    from .gguf_info import read_gguf_info
+    from model_runtime.gguf_info import read_gguf_info
 
     sources = _split_siblings(Path(path))
     infos = [read_gguf_info(p) for p in sources]

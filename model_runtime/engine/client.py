@@ -13,8 +13,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import errors, paths
-from ..generation import (
+from model_runtime import errors, paths
+from model_runtime.engine import protocol, worker
+from model_runtime.generation import (
     Event,
     Finished,
     GenerationParams,
@@ -22,7 +23,6 @@ from ..generation import (
     Message,
     ModelSummary,
 )
-from . import protocol, worker
 
 POLL_SECONDS = 0.1
 STDERR_TAIL_LINES = 20

@@ -16,10 +16,17 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from .. import rpc
-from ..chat_format import Prompt, PromptRenderer
-from ..errors import ContextOverflow, EngineError, InsufficientMemory, ModelFileError, PonderError
-from ..generation import (
+from model_runtime import rpc
+from model_runtime.chat_format import Prompt, PromptRenderer
+from model_runtime.engine import protocol
+from model_runtime.errors import (
+    ContextOverflow,
+    EngineError,
+    InsufficientMemory,
+    ModelFileError,
+    PonderError,
+)
+from model_runtime.generation import (
     Chunk,
     Finished,
     FinishReason,
@@ -30,12 +37,12 @@ from ..generation import (
     ModelSummary,
     decode_rate,
 )
-from ..gguf_info import read_gguf_info
-from ..memory_estimate import kv_type_id
-from ..reasoning import CLOSE_TAG as THINK_CLOSE
-from ..reasoning import OPEN_TAG as THINK_OPEN
-from ..reasoning import ReasoningParser
-from ..reasoning_control import (
+from model_runtime.gguf_info import read_gguf_info
+from model_runtime.memory_estimate import kv_type_id
+from model_runtime.reasoning import CLOSE_TAG as THINK_CLOSE
+from model_runtime.reasoning import OPEN_TAG as THINK_OPEN
+from model_runtime.reasoning import ReasoningParser
+from model_runtime.reasoning_control import (
     CLOSING_LINES,
     EndReason,
     LoopDetector,
@@ -43,8 +50,7 @@ from ..reasoning_control import (
     ThinkingPolicy,
     is_r1_family,
 )
-from ..tensor_overrides import model_params_patch
-from . import protocol
+from model_runtime.tensor_overrides import model_params_patch
 
 DEFAULT_MAX_CTX = 8192
 
