@@ -6,7 +6,7 @@ from PySide6.QtWidgets import QInputDialog, QMessageBox, QWidget
 
 from desktop.units import size_text
 from model_runtime import hf_cache
-from model_runtime.quants import RemoteFile, group_quants
+from model_runtime.gguf.quants import RemoteFile, group_quants
 from model_runtime.store_import import ImportMode
 
 IMPORT_MODES: tuple[tuple[ImportMode, str, str], ...] = (

@@ -12,11 +12,11 @@ from desktop.background import Tasks
 from desktop.fit_badge import FitBadge, assume_gpus_usable, badge_from_plan, estimate_fit
 from desktop.style_state import set_state
 from desktop.units import size_text
+from model_runtime.gguf.quants import QuantChoice
 from model_runtime.hardware import HardwareInfo
 from model_runtime.hub_plan import plan_hub_quant
 from model_runtime.manifest import COMPLETE
 from model_runtime.progress import Progress
-from model_runtime.quants import QuantChoice
 from model_runtime.store import StoredModel, model_id_for
 
 NAME, SIZE, FIT, ACTION = range(4)

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model_runtime.errors import PonderError
-from model_runtime.quants import QuantChoice, RemoteFile, complete_split, is_model_gguf, quant_label
+from model_runtime.gguf.quants import (
+    QuantChoice,
+    RemoteFile,
+    complete_split,
+    is_model_gguf,
+    quant_label,
+)
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "resources" / "catalog"
 

@@ -86,7 +86,7 @@ def load_with_progress(client: Any, model: str, args: argparse.Namespace) -> Any
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from model_runtime.gguf_info import read_gguf_info
+    from model_runtime.gguf.reader import read_gguf_info
 
     info = read_gguf_info(resolve_model(args.model))
     rows = [

@@ -29,6 +29,7 @@ from model_runtime.errors import (
     PonderError,
     RepoNotFound,
 )
+from model_runtime.gguf.quants import QuantChoice, RemoteFile, find_quant, quant_label
 from model_runtime.manifest import (
     COMPLETE,
     DOWNLOADING,
@@ -39,7 +40,6 @@ from model_runtime.manifest import (
     ModelFile,
 )
 from model_runtime.progress import CHECKING, Progress, ProgressCallback, Reporter
-from model_runtime.quants import QuantChoice, RemoteFile, find_quant, quant_label
 from model_runtime.store import ModelStore, StoredModel, describe, model_id_for
 
 GIB = 1024**3

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from model_runtime.quants import RemoteFile
+from model_runtime.gguf.quants import RemoteFile
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 

@@ -28,8 +28,8 @@ from model_runtime.errors import (
     PonderError,
     RepoNotFound,
 )
-from model_runtime.gguf_info import GgufInfo, read_gguf_stream
-from model_runtime.quants import QuantChoice, RemoteFile, group_quants
+from model_runtime.gguf.quants import QuantChoice, RemoteFile, group_quants
+from model_runtime.gguf.reader import GgufInfo, read_gguf_stream
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _SEARCH_FIELDS = ["downloads", "likes", "gated", "private", "lastModified", "siblings", "tags"]

@@ -7,12 +7,12 @@ size of all its parts.
 
 from __future__ import annotations
 
+from model_runtime.gguf.profile import profile_from_gguf
+from model_runtime.gguf.quants import QuantChoice
 from model_runtime.hardware import HardwareInfo
 from model_runtime.hub import read_header
 from model_runtime.load_plan import LoadPlan
-from model_runtime.model_profile import profile_from_gguf
 from model_runtime.planner import plan
-from model_runtime.quants import QuantChoice
 
 
 def plan_hub_quant(

@@ -6,9 +6,9 @@ import enum
 from dataclasses import dataclass, field
 
 from model_runtime.generation import LoadRequest
+from model_runtime.gguf.profile import ModelProfile
 from model_runtime.hardware import HardwareInfo
 from model_runtime.memory_estimate import MemoryEstimate
-from model_runtime.model_profile import ModelProfile
 
 
 class Fit(str, enum.Enum):

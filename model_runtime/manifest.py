@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from model_runtime.errors import PonderError
-from model_runtime.quants import first_part
+from model_runtime.gguf.quants import first_part
 
 MANIFEST_NAME = "ponder-model.json"
 PARTIAL_SUFFIX = ".incomplete"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model_runtime.model_profile import ModelProfile
+from model_runtime.gguf.profile import ModelProfile
 
 MIB = 1024 * 1024
 CTX_PAD = 256  # llama.cpp rounds n_ctx up to a multiple of this

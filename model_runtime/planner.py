@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from model_runtime.gguf.profile import ModelProfile, profile_from_gguf, read_model
 from model_runtime.hardware import HardwareInfo
 from model_runtime.load_plan import Fit, LoadPlan, PlanOverrides, Verdict
 from model_runtime.memory_estimate import (
@@ -19,7 +20,6 @@ from model_runtime.memory_estimate import (
     kv_type_usable,
     padded_ctx,
 )
-from model_runtime.model_profile import ModelProfile, profile_from_gguf, read_model
 from model_runtime.tensor_overrides import ALL_EXPERTS, experts_of_layers
 
 GIB = 1024**3

@@ -250,7 +250,7 @@ class ModelStore:
 
 def describe(model: StoredModel) -> None:
     """Fill in architecture, quantization and parameter count from the GGUF headers."""
-    from model_runtime.gguf_info import read_gguf_info
+    from model_runtime.gguf.reader import read_gguf_info
 
     manifest = model.manifest
     paths = [f.path for f in manifest.files if f.path.lower().endswith(".gguf")]

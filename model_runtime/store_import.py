@@ -13,9 +13,9 @@ from typing import Literal
 from model_runtime import hf_cache
 from model_runtime.checksums import sha256_file
 from model_runtime.errors import DownloadCancelled, ModelFileError, PonderError
+from model_runtime.gguf.quants import RemoteFile, find_quant, split_part
 from model_runtime.manifest import COMPLETE, PARTIAL_SUFFIX, Manifest, ModelFile
 from model_runtime.progress import IMPORTING, ProgressCallback, Reporter
-from model_runtime.quants import RemoteFile, find_quant, split_part
 from model_runtime.store import ModelStore, StoredModel, describe, model_id_for, safe_name
 
 ImportMode = Literal["copy", "move", "link"]
@@ -33,7 +33,7 @@ def import_gguf(
 ) -> StoredModel:
     """Add a local GGUF (all parts, given any one of a split model) by copy, move or link."""
     store = store or ModelStore()
-    from model_runtime.gguf_info import read_gguf_info
+    from model_runtime.gguf.reader import read_gguf_info
 
     sources = _split_siblings(Path(path))
     infos = [read_gguf_info(p) for p in sources]

@@ -17,7 +17,7 @@ import gguf
 import numpy as np
 from gguf import GGMLQuantizationType as Q
 
-from model_runtime.gguf_info import GGML_TYPES, GgufArray, GgufInfo, GgufTensor, _build_info
+from model_runtime.gguf.reader import GGML_TYPES, GgufArray, GgufInfo, GgufTensor, _build_info
 from tests.gguf_factory import _add_tokenizer
 
 GIB = 1024**3

@@ -37,7 +37,7 @@ from model_runtime.generation import (
     ModelSummary,
     decode_rate,
 )
-from model_runtime.gguf_info import read_gguf_info
+from model_runtime.gguf.reader import read_gguf_info
 from model_runtime.memory_estimate import kv_type_id
 from model_runtime.reasoning import CLOSE_TAG as THINK_CLOSE
 from model_runtime.reasoning import OPEN_TAG as THINK_OPEN

@@ -272,9 +272,9 @@ def test_layers_on_rpc_workers_are_said_so() -> None:
     """A plan that puts layers on llama.cpp RPC workers does not call them 'the GPU'."""
     import dataclasses
 
+    from model_runtime.gguf.profile import profile_from_gguf
     from model_runtime.gpu_probe import GpuInfo
     from model_runtime.hardware import CpuInfo, HardwareInfo
-    from model_runtime.model_profile import profile_from_gguf
     from model_runtime.planner import plan
     from tests.model_shapes import CATALOG, gguf_info
 

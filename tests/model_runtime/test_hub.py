@@ -18,10 +18,7 @@ from model_runtime.errors import (
     OfflineMode,
     RepoNotFound,
 )
-from model_runtime.hardware import CpuInfo, HardwareInfo
-from model_runtime.hub_plan import plan_hub_quant
-from model_runtime.planner import plan_load
-from model_runtime.quants import (
+from model_runtime.gguf.quants import (
     RemoteFile,
     SplitPart,
     find_quant,
@@ -29,6 +26,9 @@ from model_runtime.quants import (
     quant_label,
     split_part,
 )
+from model_runtime.hardware import CpuInfo, HardwareInfo
+from model_runtime.hub_plan import plan_hub_quant
+from model_runtime.planner import plan_load
 from tests.gguf_factory import write_split
 from tests.hub_server import TOKEN, FakeHub
 from tests.model_shapes import write_header_only

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from model_runtime.gguf.profile import profile_from_gguf, read_model, split_parts
 from model_runtime.memory_estimate import (
     estimate_memory,
     kv_layer_bytes,
@@ -14,7 +15,6 @@ from model_runtime.memory_estimate import (
     padded_ctx,
 )
 from model_runtime.memory_probe import measure_load, parse_allocations
-from model_runtime.model_profile import profile_from_gguf, read_model, split_parts
 from tests.gguf_factory import write_tiny_model
 from tests.model_shapes import gguf_info
 

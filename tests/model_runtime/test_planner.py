@@ -10,11 +10,11 @@ import pytest
 from model_runtime import cli
 from model_runtime.errors import EngineCrashed, InsufficientMemory
 from model_runtime.generation import LoadRequest, ModelSummary
+from model_runtime.gguf.profile import profile_from_gguf, read_model
 from model_runtime.gpu_probe import GpuInfo
 from model_runtime.hardware import CpuInfo, HardwareInfo
 from model_runtime.llama_build import LlamaBuild
 from model_runtime.load_plan import Fit, LoadPlan, PlanOverrides
-from model_runtime.model_profile import profile_from_gguf, read_model
 from model_runtime.plan_loading import check_plan, load_planned, plan_changes, safer_plan
 from model_runtime.planner import plan, plan_load
 from model_runtime.tensor_overrides import ALL_EXPERTS

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model_runtime.errors import ModelFileError
-from model_runtime.gguf_info import GgufInfo, read_gguf_info
-from model_runtime.quants import split_part
+from model_runtime.gguf.quants import split_part
+from model_runtime.gguf.reader import GgufInfo, read_gguf_info
 
 _LAYER = re.compile(r"blk\.(\d+)\.")
 _EXPERTS = re.compile(r"\.ffn_(up|down|gate)_exps\.")

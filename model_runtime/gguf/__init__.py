@@ -1,0 +1,1 @@
+"""GGUF files: the metadata reader, a model's memory profile, quantization names."""
