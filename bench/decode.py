@@ -62,8 +62,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model_runtime.engine import EngineClient
-from model_runtime.generation import (
+from model_runtime.chat.generation import (
     Chunk,
     Finished,
     GenerationParams,
@@ -71,6 +70,7 @@ from model_runtime.generation import (
     Message,
     decode_rate,
 )
+from model_runtime.engine import EngineClient
 from model_runtime.starter import starter_model_path
 
 IDLE_ENOUGH = 0.9  # share of CPU time idle that counts as a quiet machine

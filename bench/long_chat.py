@@ -89,7 +89,7 @@ def measure_open(app, window, conversation_id: int, rounds: int) -> float:
 
 def measure_stall(app, window, conversation_id: int | None, tokens: int) -> float:
     """Longest gap between event-loop turns while `tokens` chunks stream into a new answer."""
-    from model_runtime.generation import GenerationStats
+    from model_runtime.chat.generation import GenerationStats
 
     if conversation_id is None:
         window.new_chat()

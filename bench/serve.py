@@ -53,7 +53,7 @@ from decode import (
     wait_idle,
 )
 
-from model_runtime.generation import decode_rate
+from model_runtime.chat.generation import decode_rate
 from model_runtime.starter import starter_model_path
 
 SYSTEM = "You are a helpful assistant who writes at length."  # as in decode.py

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from model_runtime.generation import GenerationParams
+from model_runtime.chat.generation import GenerationParams
 
 R1_NOTE = (
     "DeepSeek-R1 and its distills work best without a system prompt: put instructions in "

@@ -40,9 +40,9 @@ from desktop.serve_controller import ServeController
 from desktop.settings_dialog import SettingsDialog
 from desktop.sidebar import Sidebar
 from desktop.welcome import WelcomePanel
+from model_runtime.chat.generation import GenerationStats, LoadRequest, ModelSummary
 from model_runtime.conversations import ConversationStore, ConversationStoreError, default_store
 from model_runtime.errors import EngineCrashed
-from model_runtime.generation import GenerationStats, LoadRequest, ModelSummary
 from model_runtime.hardware import HardwareInfo
 from model_runtime.load_plan import LoadPlan
 from model_runtime.plan_loading import PlannedLoad

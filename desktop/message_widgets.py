@@ -19,9 +19,9 @@ from PySide6.QtWidgets import (
 from desktop.answer_view import AnswerView
 from desktop.thinking_pane import ThinkingPane
 from desktop.throttle import Throttle
+from model_runtime.chat.generation import GenerationStats
+from model_runtime.chat.thinking import ThinkingEnded
 from model_runtime.conversations import Branch, StoredMessage
-from model_runtime.generation import GenerationStats
-from model_runtime.reasoning_control import ThinkingEnded
 
 REPAINT_MS = 40
 

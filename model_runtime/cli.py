@@ -68,7 +68,7 @@ def add_rpc_argument(parser: argparse.ArgumentParser) -> None:
 
 def load_with_progress(client: Any, model: str, args: argparse.Namespace) -> Any:
     """Load for a command with --ctx/--threads/--gpu-layers/--rpc, saying so on stderr."""
-    from model_runtime.generation import LoadRequest
+    from model_runtime.chat.generation import LoadRequest
     from model_runtime.rpc import parse_endpoints
 
     print(f"Loading {model} …", file=sys.stderr)
@@ -107,8 +107,8 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_chat(args: argparse.Namespace) -> int:
+    from model_runtime.chat.generation import Chunk, Finished, GenerationParams, Message
     from model_runtime.engine import EngineClient
-    from model_runtime.generation import Chunk, Finished, GenerationParams, Message
 
     model = resolve_model(args.model)
     grammar = None

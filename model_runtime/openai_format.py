@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from model_runtime.generation import GenerationParams, GenerationStats, Message, Role
-from model_runtime.reasoning_control import ThinkingPolicy
+from model_runtime.chat.generation import GenerationParams, GenerationStats, Message, Role
+from model_runtime.chat.thinking import ThinkingPolicy
 
 MAX_STOPS = 16
 _ROLES: dict[str, Role] = {

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from model_runtime import planner
+from model_runtime.chat.generation import LoadRequest, ModelSummary
 from model_runtime.errors import EngineCrashed, EngineError, InsufficientMemory
-from model_runtime.generation import LoadRequest, ModelSummary
 from model_runtime.load_plan import LoadPlan, PlanOverrides
 
 

@@ -23,15 +23,7 @@ from urllib.parse import urlsplit
 
 from model_runtime import __version__, netlog
 from model_runtime.addresses import is_loopback
-from model_runtime.endpoints import Endpoint, normalize_base_url
-from model_runtime.errors import (
-    RemoteAnswerCutOff,
-    RemoteAuthFailed,
-    RemoteEngineError,
-    RemoteTimeout,
-    RemoteUnreachable,
-)
-from model_runtime.generation import (
+from model_runtime.chat.generation import (
     Chunk,
     Event,
     Finished,
@@ -41,9 +33,17 @@ from model_runtime.generation import (
     Message,
     decode_rate,
 )
+from model_runtime.chat.reasoning import OPEN_TAG, ReasoningParser
+from model_runtime.chat.thinking import is_r1_family
+from model_runtime.endpoints import Endpoint, normalize_base_url
+from model_runtime.errors import (
+    RemoteAnswerCutOff,
+    RemoteAuthFailed,
+    RemoteEngineError,
+    RemoteTimeout,
+    RemoteUnreachable,
+)
 from model_runtime.openai_format import messages_to_wire
-from model_runtime.reasoning import OPEN_TAG, ReasoningParser
-from model_runtime.reasoning_control import is_r1_family
 
 WHY = "remote-engine"
 CONNECT_TIMEOUT = 10.0

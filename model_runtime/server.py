@@ -29,8 +29,8 @@ from urllib.parse import urlsplit
 
 from model_runtime import netlog
 from model_runtime.addresses import is_loopback
+from model_runtime.chat.generation import Chunk, Event, Finished, GenerationStats
 from model_runtime.errors import ContextOverflow, EngineCrashed, PonderError
-from model_runtime.generation import Chunk, Event, Finished, GenerationStats
 from model_runtime.openai_format import (
     ChatRequest,
     StopMatcher,

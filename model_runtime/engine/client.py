@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from model_runtime import errors, paths
-from model_runtime.engine import protocol, worker
-from model_runtime.generation import (
+from model_runtime.chat.generation import (
     Event,
     Finished,
     GenerationParams,
@@ -23,6 +22,7 @@ from model_runtime.generation import (
     Message,
     ModelSummary,
 )
+from model_runtime.engine import protocol, worker
 
 POLL_SECONDS = 0.1
 STDERR_TAIL_LINES = 20

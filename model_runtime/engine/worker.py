@@ -17,16 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from model_runtime import rpc
-from model_runtime.chat_format import Prompt, PromptRenderer
-from model_runtime.engine import protocol
-from model_runtime.errors import (
-    ContextOverflow,
-    EngineError,
-    InsufficientMemory,
-    ModelFileError,
-    PonderError,
-)
-from model_runtime.generation import (
+from model_runtime.chat.generation import (
     Chunk,
     Finished,
     FinishReason,
@@ -37,12 +28,11 @@ from model_runtime.generation import (
     ModelSummary,
     decode_rate,
 )
-from model_runtime.gguf.reader import read_gguf_info
-from model_runtime.memory_estimate import kv_type_id
-from model_runtime.reasoning import CLOSE_TAG as THINK_CLOSE
-from model_runtime.reasoning import OPEN_TAG as THINK_OPEN
-from model_runtime.reasoning import ReasoningParser
-from model_runtime.reasoning_control import (
+from model_runtime.chat.prompt import Prompt, PromptRenderer
+from model_runtime.chat.reasoning import CLOSE_TAG as THINK_CLOSE
+from model_runtime.chat.reasoning import OPEN_TAG as THINK_OPEN
+from model_runtime.chat.reasoning import ReasoningParser
+from model_runtime.chat.thinking import (
     CLOSING_LINES,
     EndReason,
     LoopDetector,
@@ -50,6 +40,16 @@ from model_runtime.reasoning_control import (
     ThinkingPolicy,
     is_r1_family,
 )
+from model_runtime.engine import protocol
+from model_runtime.errors import (
+    ContextOverflow,
+    EngineError,
+    InsufficientMemory,
+    ModelFileError,
+    PonderError,
+)
+from model_runtime.gguf.reader import read_gguf_info
+from model_runtime.memory_estimate import kv_type_id
 from model_runtime.tensor_overrides import model_params_patch
 
 DEFAULT_MAX_CTX = 8192

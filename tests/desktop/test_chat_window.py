@@ -22,7 +22,7 @@ import desktop.main_window as main_window
 from desktop.engine_bridge import EngineBridge
 from desktop.main_window import MainWindow
 from desktop.message_widgets import AssistantMessage, UserMessage
-from model_runtime.generation import GenerationParams, GenerationStats, LoadRequest
+from model_runtime.chat.generation import GenerationParams, GenerationStats, LoadRequest
 from model_runtime.starter import STARTER_NAME
 from tests.conftest import THINK_GRAMMAR
 

@@ -16,9 +16,9 @@ from PySide6.QtWidgets import QApplication, QCheckBox, QMessageBox
 
 from desktop.load_panel import gpu_layers_text, size_text
 from desktop.main_window import MainWindow
+from model_runtime.chat.generation import LoadRequest, ModelSummary
 from model_runtime.engine import EngineClient
 from model_runtime.errors import InsufficientMemory
-from model_runtime.generation import LoadRequest, ModelSummary
 from model_runtime.hardware import CpuInfo, HardwareInfo
 from model_runtime.load_plan import PlanOverrides
 from model_runtime.model_overrides import FILE_NAME, model_key, pinned_overrides

@@ -13,8 +13,8 @@ from desktop.conversation_settings import ConversationSettings, params_from_dict
 from desktop.engine_bridge import EngineBridge
 from desktop.main_window import MainWindow
 from desktop.message_widgets import AssistantMessage
-from model_runtime.generation import GenerationParams, LoadRequest
-from model_runtime.reasoning_control import ThinkingPolicy
+from model_runtime.chat.generation import GenerationParams, LoadRequest
+from model_runtime.chat.thinking import ThinkingPolicy
 
 TIMEOUT_MS = 120_000
 

@@ -13,7 +13,7 @@ def main() -> int:
     from PySide6.QtCore import QTimer
 
     from desktop.app import create_application, create_window
-    from model_runtime.generation import GenerationParams, LoadRequest
+    from model_runtime.chat.generation import GenerationParams, LoadRequest
 
     app = create_application()
     window = create_window()

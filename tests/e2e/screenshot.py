@@ -30,7 +30,7 @@ def main(out_dir: Path) -> int:
     from PySide6.QtGui import QGuiApplication
 
     from desktop.app import create_application, create_window
-    from model_runtime.generation import GenerationParams
+    from model_runtime.chat.generation import GenerationParams
 
     app = create_application()
     window = create_window()

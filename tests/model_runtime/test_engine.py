@@ -12,15 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from model_runtime.chat.generation import Chunk, Finished, GenerationParams, LoadRequest, Message
 from model_runtime.engine import EngineClient
 from model_runtime.errors import ContextOverflow, EngineCrashed, ModelFileError
-from model_runtime.generation import (
-    Chunk,
-    Finished,
-    GenerationParams,
-    LoadRequest,
-    Message,
-)
 from tests.conftest import THINK_GRAMMAR
 
 pytestmark = pytest.mark.slow

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from model_runtime.chat.generation import Chunk, Finished, GenerationParams, LoadRequest, Message
 from model_runtime.engine.worker import Engine
-from model_runtime.generation import Chunk, Finished, GenerationParams, LoadRequest, Message
 
 NETWORK_EVENTS = ("socket.connect", "socket.bind", "socket.getaddrinfo", "socket.sendto")
 _seen: list[tuple[str, tuple]] = []

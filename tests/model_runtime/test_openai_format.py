@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from model_runtime.generation import GenerationParams, Message
+from model_runtime.chat.generation import GenerationParams, Message
 from model_runtime.openai_format import (
     StopMatcher,
     WireError,

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from model_runtime import endpoints, netlog
+from model_runtime.chat.generation import Chunk, Finished, GenerationParams, Message
 from model_runtime.endpoints import Endpoint
 from model_runtime.errors import (
     OfflineMode,
@@ -25,7 +26,6 @@ from model_runtime.errors import (
     RemoteTimeout,
     RemoteUnreachable,
 )
-from model_runtime.generation import Chunk, Finished, GenerationParams, Message
 from model_runtime.remote import RemoteEngine
 from tests.openai_stub import OpenAIStub
 

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from model_runtime import netlog
+from model_runtime.chat.generation import Chunk, Finished, GenerationParams, LoadRequest, Message
 from model_runtime.engine import EngineClient
 from model_runtime.errors import OfflineMode
-from model_runtime.generation import Chunk, Finished, GenerationParams, LoadRequest, Message
 from model_runtime.remote import RemoteEngine
 from model_runtime.server import OpenAIServer, ServedRequest
 

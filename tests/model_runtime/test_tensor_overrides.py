@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from model_runtime.chat.generation import Finished, GenerationParams, LoadRequest, Message
 from model_runtime.engine import EngineClient
-from model_runtime.generation import Finished, GenerationParams, LoadRequest, Message
 from model_runtime.tensor_overrides import (
     ALL_EXPERTS,
     experts_of_layers,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from model_runtime.chat.generation import Message
+from model_runtime.chat.reasoning import strip_reasoning
 from model_runtime.errors import ModelFileError
-from model_runtime.generation import Message
-from model_runtime.reasoning import strip_reasoning
 
 # Used when a GGUF carries no chat template at all.
 CHATML_TEMPLATE = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from model_runtime.reasoning_control import ThinkingEnded, ThinkingPolicy
+from model_runtime.chat.thinking import ThinkingEnded, ThinkingPolicy
 
 Role = Literal["system", "user", "assistant"]
 Kind = Literal["thinking", "answer"]

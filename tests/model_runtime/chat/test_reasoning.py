@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from model_runtime.reasoning import ReasoningParser, Segment, split_reasoning, strip_reasoning
+from model_runtime.chat.reasoning import ReasoningParser, Segment, split_reasoning, strip_reasoning
 
 Result = list[tuple[str, str]]
 

@@ -10,14 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from model_runtime.chat.generation import Chunk, Finished, GenerationParams, LoadRequest, Message
+from model_runtime.chat.thinking import LoopDetector, ThinkingEnded, ThinkingPolicy, is_r1_family
 from model_runtime.engine import EngineClient
-from model_runtime.generation import Chunk, Finished, GenerationParams, LoadRequest, Message
-from model_runtime.reasoning_control import (
-    LoopDetector,
-    ThinkingEnded,
-    ThinkingPolicy,
-    is_r1_family,
-)
 
 
 def run(events):

@@ -1,0 +1,2 @@
+"""One turn with a model: messages and parameters, the reasoning parser, thinking control,
+the prompt."""
