@@ -30,7 +30,7 @@ from model_runtime.components import (
     model_licences,
 )
 from model_runtime.hardware import HardwareInfo
-from model_runtime.llama_build import backend_summary
+from model_runtime.llama.build import backend_summary
 
 LICENCE_NOTE = (
     "Ponder is MIT-licensed. It is built on the components and offers the models listed in "

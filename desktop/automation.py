@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from desktop.main_window import MainWindow
-from model_runtime.llama_build import backend_summary
+from model_runtime.llama.build import backend_summary
 
 RESULT_PREFIX = "PONDER-RESULT "
 

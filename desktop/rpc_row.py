@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
-from model_runtime import rpc
 from model_runtime.errors import PonderError
+from model_runtime.llama import rpc
 
 NOTE = (
     "Other computers running `python -m model_runtime rpc-worker --host 0.0.0.0` can lend their "

@@ -34,7 +34,7 @@ from desktop.serve_tab import ServeTab
 from model_runtime import netlog
 from model_runtime.gpu_probe import PREFERRED_BACKEND
 from model_runtime.hardware import HardwareInfo, describe_hardware
-from model_runtime.llama_build import parse_system_info, rebuild_command
+from model_runtime.llama.build import parse_system_info, rebuild_command
 
 OFFLINE_NOTE = (
     "Chatting and loading models never use the network. Only searching the Hugging Face Hub, "

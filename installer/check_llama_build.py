@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model_runtime.llama_build import backend_summary, detect_llama_build
+from model_runtime.llama.build import backend_summary, detect_llama_build
 
 # Instruction sets beyond x86-64-v3 (AVX2, FMA, F16C), which the portable CPU build stops at.
 NOT_PORTABLE = ("AVX512", "AVX512_VBMI", "AVX512_VNNI", "AVX512_BF16", "AVX_VNNI", "AMX_INT8")

@@ -69,7 +69,7 @@ def add_rpc_argument(parser: argparse.ArgumentParser) -> None:
 def load_with_progress(client: Any, model: str, args: argparse.Namespace) -> Any:
     """Load for a command with --ctx/--threads/--gpu-layers/--rpc, saying so on stderr."""
     from model_runtime.chat.generation import LoadRequest
-    from model_runtime.rpc import parse_endpoints
+    from model_runtime.llama.rpc import parse_endpoints
 
     print(f"Loading {model} …", file=sys.stderr)
     summary = client.load(

@@ -39,7 +39,7 @@ def register(commands: Any) -> None:
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    from model_runtime.rpc import serve_worker, supported
+    from model_runtime.llama.rpc import serve_worker, supported
 
     if not supported():
         print(
@@ -58,7 +58,7 @@ def run_worker(args: argparse.Namespace) -> int:
 
 
 def run_workers(args: argparse.Namespace) -> int:
-    from model_runtime.rpc import load_workers, save_workers
+    from model_runtime.llama.rpc import load_workers, save_workers
 
     if args.clear:
         save_workers(())

@@ -8,7 +8,6 @@ import platform
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from model_runtime import rpc
 from model_runtime.errors import PonderError
 from model_runtime.gpu_probe import (
     COMPATIBLE_BACKENDS,
@@ -18,7 +17,8 @@ from model_runtime.gpu_probe import (
     detect_gpus,
     run_quiet,
 )
-from model_runtime.llama_build import BackendDevice, LlamaBuild, detect_llama_build, rebuild_command
+from model_runtime.llama import rpc
+from model_runtime.llama.build import BackendDevice, LlamaBuild, detect_llama_build, rebuild_command
 
 GIB = 1024**3
 

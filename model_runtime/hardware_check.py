@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from model_runtime.hardware import HardwareInfo, detect_hardware
+from model_runtime.llama.log import describe_exit
 
 TIMEOUT_SECONDS = 60.0
 
@@ -35,8 +36,6 @@ def _child(conn: Any) -> None:
 
 def check_hardware(timeout: float = TIMEOUT_SECONDS) -> HardwareCheck:
     """detect_hardware() in a child process; without the build's details if the child fails."""
-    from model_runtime.engine.client import describe_exit
-
     ctx = multiprocessing.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
     process = ctx.Process(target=_child, args=(sender,), name="ponder-hardware", daemon=True)

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from model_runtime.errors import EngineError
-from model_runtime.tensor_overrides import overridden_tensors
+from model_runtime.llama.tensor_overrides import overridden_tensors
 
 _MIB = 1024 * 1024
 _MODEL_BUFFER = re.compile(r"load_tensors:\s+(\S+) model buffer size =\s+([\d.]+) MiB")
@@ -133,7 +133,7 @@ def _child(request: dict[str, Any]) -> None:
     import llama_cpp
     import psutil
 
-    from model_runtime.tensor_overrides import model_params_patch
+    from model_runtime.llama.tensor_overrides import model_params_patch
 
     kwargs = {
         "n_ctx": request["n_ctx"],

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from model_runtime.gguf.profile import ModelProfile, profile_from_gguf, read_model
 from model_runtime.hardware import HardwareInfo
+from model_runtime.llama.tensor_overrides import ALL_EXPERTS, experts_of_layers
 from model_runtime.load_plan import Fit, LoadPlan, PlanOverrides, Verdict
 from model_runtime.memory_estimate import (
     KV_TYPES,
@@ -20,7 +21,6 @@ from model_runtime.memory_estimate import (
     kv_type_usable,
     padded_ctx,
 )
-from model_runtime.tensor_overrides import ALL_EXPERTS, experts_of_layers
 
 GIB = 1024**3
 MIB = 1024**2

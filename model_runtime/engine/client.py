@@ -6,7 +6,6 @@ import contextlib
 import itertools
 import multiprocessing
 import os
-import signal
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -23,6 +22,7 @@ from model_runtime.chat.generation import (
     ModelSummary,
 )
 from model_runtime.engine import protocol, worker
+from model_runtime.llama.log import describe_exit, tail_lines
 
 POLL_SECONDS = 0.1
 STDERR_TAIL_LINES = 20
@@ -32,37 +32,6 @@ _RAISABLE = {
     name: getattr(errors, name)
     for name in ("ModelFileError", "EngineError", "InsufficientMemory", "PonderError")
 }
-
-
-def describe_exit(exitcode: int | None) -> str:
-    """A person's words for how a process ended."""
-    if exitcode is None:
-        return "stopped answering"
-    if exitcode >= 0:
-        return f"exited with code {exitcode}"
-    try:
-        name = signal.Signals(-exitcode).name
-    except ValueError:
-        name = f"signal {-exitcode}"
-    hint = {
-        "SIGILL": " — this llama.cpp build uses processor instructions this CPU lacks",
-        "SIGKILL": " — often the system running out of memory",
-        "SIGSEGV": " — a crash inside llama.cpp",
-        "SIGABRT": " — llama.cpp aborted",
-        "SIGBUS": " — the model file changed or its disk went away while in use",
-    }.get(name, "")
-    return f"was killed by {name}{hint}"
-
-
-def tail_lines(path: Path, count: int) -> str:
-    """The last lines of a log file, without reading all of it."""
-    try:
-        with open(path, "rb") as log:
-            log.seek(max(0, path.stat().st_size - 16384))
-            lines = log.read().decode("utf-8", "replace").splitlines()
-    except OSError:
-        return ""
-    return "\n".join(lines[-count:])
 
 
 def prune_logs(log_dir: Path) -> None:

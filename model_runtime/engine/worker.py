@@ -10,13 +10,11 @@ import codecs
 import ctypes
 import faulthandler
 import os
-import re
 import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from model_runtime import rpc
 from model_runtime.chat.generation import (
     Chunk,
     Finished,
@@ -49,8 +47,10 @@ from model_runtime.errors import (
     PonderError,
 )
 from model_runtime.gguf.reader import read_gguf_info
+from model_runtime.llama import rpc
+from model_runtime.llama.log import allocation_failure, unknown_architecture
+from model_runtime.llama.tensor_overrides import model_params_patch
 from model_runtime.memory_estimate import kv_type_id
-from model_runtime.tensor_overrides import model_params_patch
 
 DEFAULT_MAX_CTX = 8192
 
@@ -63,36 +63,6 @@ def physical_cores() -> int:
         return max(1, psutil.cpu_count(logical=False) or os.cpu_count() or 1)
     except Exception:
         return max(1, os.cpu_count() or 1)
-
-
-def _log_tail(log_path: str) -> str:
-    try:
-        with open(log_path, "rb") as log:
-            log.seek(max(0, os.path.getsize(log_path) - 8192))
-            return log.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-
-
-def allocation_failure(log_path: str) -> str | None:
-    """The line where llama.cpp said it could not allocate memory, from the tail of its log."""
-    tail = _log_tail(log_path)
-    found = re.findall(
-        r"^.*(?:failed to allocate|insufficient memory|out of memory).*$", tail, re.M
-    )
-    return found[-1].strip() if found else None
-
-
-def unknown_architecture(log_path: str) -> str | None:
-    """The architecture llama.cpp said it doesn't know, from the tail of its log."""
-    tail = _log_tail(log_path)
-    marker = "unknown model architecture: '"
-    start = tail.rfind(marker)
-    if start < 0:
-        return None
-    start += len(marker)
-    end = tail.find("'", start)
-    return tail[start:end] if end > start else None
 
 
 class Engine:

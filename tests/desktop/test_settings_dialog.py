@@ -14,11 +14,12 @@ from desktop.engine_bridge import EngineBridge
 from desktop.hardware_probe import HardwareProbe
 from desktop.main_window import MainWindow
 from desktop.settings_dialog import SettingsDialog, local_time
-from model_runtime import netlog, rpc
+from model_runtime import netlog
 from model_runtime.errors import OfflineMode
 from model_runtime.gpu_probe import GpuInfo
 from model_runtime.hardware import CpuInfo, HardwareInfo
-from model_runtime.llama_build import LlamaBuild, rebuild_command
+from model_runtime.llama import rpc
+from model_runtime.llama.build import LlamaBuild, rebuild_command
 from tests.rpc_worker import start_rpc_worker
 
 GIB = 1024**3

@@ -25,7 +25,7 @@ from model_runtime.crash_log import CrashHandler, crash_dir, pending_reports
 from model_runtime.errors import EngineError
 from model_runtime.first_run import is_first_run
 from model_runtime.hardware import CpuInfo, HardwareInfo
-from model_runtime.llama_build import LlamaBuild, parse_system_info
+from model_runtime.llama.build import LlamaBuild, parse_system_info
 
 GIB = 1024**3
 SYSTEM_INFO = "CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | FMA = 1 | F16C = 1 | OPENMP = 1 |"

@@ -15,7 +15,7 @@ from model_runtime.components import (
     licence_folder,
     model_licences,
 )
-from model_runtime.llama_build import LlamaBuild, backend_summary, parse_system_info
+from model_runtime.llama.build import LlamaBuild, backend_summary, parse_system_info
 
 
 def test_the_core_components_carry_their_licences() -> None:

@@ -26,7 +26,7 @@ from model_runtime.hardware import (
     detect_hardware,
     parse_cpuinfo,
 )
-from model_runtime.llama_build import BackendDevice, LlamaBuild, parse_system_info
+from model_runtime.llama.build import BackendDevice, LlamaBuild, parse_system_info
 
 GIB = 1024**3
 MIB = 1024**2

@@ -13,11 +13,11 @@ from model_runtime.errors import EngineCrashed, InsufficientMemory
 from model_runtime.gguf.profile import profile_from_gguf, read_model
 from model_runtime.gpu_probe import GpuInfo
 from model_runtime.hardware import CpuInfo, HardwareInfo
-from model_runtime.llama_build import LlamaBuild
+from model_runtime.llama.build import LlamaBuild
+from model_runtime.llama.tensor_overrides import ALL_EXPERTS
 from model_runtime.load_plan import Fit, LoadPlan, PlanOverrides
 from model_runtime.plan_loading import check_plan, load_planned, plan_changes, safer_plan
 from model_runtime.planner import plan, plan_load
-from model_runtime.tensor_overrides import ALL_EXPERTS
 from tests.gguf_factory import write_split, write_tiny_model
 from tests.model_shapes import CATALOG, SHAPES, gguf_info, write_header_only
 

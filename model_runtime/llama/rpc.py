@@ -101,7 +101,7 @@ def supported() -> bool:
 
 
 def _ggml() -> Any:
-    from model_runtime.llama_build import ggml_library
+    from model_runtime.llama.build import ggml_library
 
     ggml = ggml_library()
     p = ctypes.c_void_p

@@ -51,7 +51,7 @@ def cpu_buffer_type() -> int:
     A build with dynamically loaded backends names its CPU library per CPU variant; there
     the CPU device of ggml's registry gives the same buffer type.
     """
-    from model_runtime.llama_build import ggml_library
+    from model_runtime.llama.build import ggml_library
 
     ggml = ggml_library()
     try:

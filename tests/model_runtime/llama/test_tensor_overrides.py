@@ -9,7 +9,7 @@ import pytest
 
 from model_runtime.chat.generation import Finished, GenerationParams, LoadRequest, Message
 from model_runtime.engine import EngineClient
-from model_runtime.tensor_overrides import (
+from model_runtime.llama.tensor_overrides import (
     ALL_EXPERTS,
     experts_of_layers,
     model_params_patch,
