@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
 from model_runtime import credentials
-from model_runtime.addresses import is_loopback
 from model_runtime.errors import PonderError
+from model_runtime.netlog import is_loopback
 from model_runtime.paths import config_dir
 
 FILE_NAME = "endpoints.json"

@@ -1,4 +1,5 @@
-"""The offline switch and the network log: every connection Ponder makes, when, where and why.
+"""The offline switch and the network log: every connection Ponder makes, when, where and why;
+and whether a host stays on this computer (loopback) or reaches other machines.
 
 With PONDER_OFFLINE=1 (or the offline setting on) Ponder refuses to connect at all. Otherwise
 each HTTP request is appended to data_dir()/network.log as one JSON line, so that a person can
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import ipaddress
 import json
 import os
 import threading
@@ -147,3 +149,14 @@ def clear_log() -> None:
         for name in (log_path().with_name(LOG_NAME + ".1"), log_path()):
             with contextlib.suppress(FileNotFoundError):
                 name.unlink()
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses; every other host leaves this computer."""
+    host = host.strip().strip("[]").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -22,7 +22,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from model_runtime import __version__, netlog
-from model_runtime.addresses import is_loopback
 from model_runtime.chat.generation import (
     Chunk,
     Event,
@@ -43,6 +42,7 @@ from model_runtime.errors import (
     RemoteTimeout,
     RemoteUnreachable,
 )
+from model_runtime.netlog import is_loopback
 from model_runtime.openai_format import messages_to_wire
 
 WHY = "remote-engine"

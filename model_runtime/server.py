@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from model_runtime import netlog
-from model_runtime.addresses import is_loopback
 from model_runtime.chat.generation import Chunk, Event, Finished, GenerationStats
 from model_runtime.errors import ContextOverflow, EngineCrashed, PonderError
+from model_runtime.netlog import is_loopback
 from model_runtime.openai_format import (
     ChatRequest,
     StopMatcher,

@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from model_runtime import netlog
-from model_runtime.addresses import is_loopback
 from model_runtime.errors import EngineError, PonderError
+from model_runtime.netlog import is_loopback
 from model_runtime.paths import config_dir
 
 FILE_NAME = "rpc.json"
