@@ -29,7 +29,7 @@ from model_runtime.components import (
     licence_folder,
     model_licences,
 )
-from model_runtime.hardware import HardwareInfo
+from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.llama.build import backend_summary
 
 LICENCE_NOTE = (

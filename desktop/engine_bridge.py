@@ -13,7 +13,7 @@ from model_runtime.chat.generation import Chunk, Finished, GenerationParams, Loa
 from model_runtime.chat.thinking import ThinkingEnded
 from model_runtime.engine import EngineClient
 from model_runtime.errors import EngineCrashed
-from model_runtime.hardware import HardwareInfo
+from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.load_plan import LoadPlan, PlanOverrides
 from model_runtime.plan_loading import load_planned
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop.units import GIB, MIB
-from model_runtime.hardware import HardwareInfo
+from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.load_plan import Fit, LoadPlan
 from model_runtime.planner import (
     DEVICE_MARGIN,

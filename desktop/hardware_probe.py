@@ -8,8 +8,8 @@ from dataclasses import replace
 
 from PySide6.QtCore import QObject, Qt, Signal
 
-from model_runtime.hardware import HardwareInfo, detect_ram
-from model_runtime.hardware_check import HardwareCheck, check_hardware
+from model_runtime.hardware.check import HardwareCheck, check_hardware
+from model_runtime.hardware.detect import HardwareInfo, detect_ram
 
 
 class HardwareProbe(QObject):

@@ -43,7 +43,7 @@ from desktop.welcome import WelcomePanel
 from model_runtime.chat.generation import GenerationStats, LoadRequest, ModelSummary
 from model_runtime.conversations import ConversationStore, ConversationStoreError, default_store
 from model_runtime.errors import EngineCrashed
-from model_runtime.hardware import HardwareInfo
+from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.load_plan import LoadPlan
 from model_runtime.plan_loading import PlannedLoad
 from model_runtime.starter import STARTER_NAME, STARTER_NOTE, starter_model_path

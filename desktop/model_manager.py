@@ -29,7 +29,7 @@ from desktop.store_tab import StoreTab
 from desktop.throttle import Throttle
 from desktop.token_row import TokenRow
 from model_runtime.downloads import DownloadRequest
-from model_runtime.hardware import HardwareInfo, detect_hardware
+from model_runtime.hardware.detect import HardwareInfo, detect_hardware
 from model_runtime.progress import Progress
 
 

@@ -13,7 +13,7 @@ from desktop.fit_badge import FitBadge, assume_gpus_usable, badge_from_plan, est
 from desktop.style_state import set_state
 from desktop.units import size_text
 from model_runtime.gguf.quants import QuantChoice
-from model_runtime.hardware import HardwareInfo
+from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.hub_plan import plan_hub_quant
 from model_runtime.manifest import COMPLETE
 from model_runtime.progress import Progress

@@ -32,8 +32,8 @@ from desktop.hardware_probe import HardwareProbe
 from desktop.rpc_row import RpcWorkersRow
 from desktop.serve_tab import ServeTab
 from model_runtime import netlog
-from model_runtime.gpu_probe import PREFERRED_BACKEND
-from model_runtime.hardware import HardwareInfo, describe_hardware
+from model_runtime.hardware.detect import HardwareInfo, describe_hardware
+from model_runtime.hardware.gpus import PREFERRED_BACKEND
 from model_runtime.llama.build import parse_system_info, rebuild_command
 
 OFFLINE_NOTE = (

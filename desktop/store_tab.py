@@ -30,7 +30,7 @@ from desktop.job_strip import JobStrip
 from desktop.model_import import cached_quants, choose_cached_quant, choose_import_mode
 from desktop.units import size_text
 from model_runtime.download_manager import TERMINAL
-from model_runtime.hardware import HardwareInfo
+from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.manifest import COMPLETE, DOWNLOADING, FAILED, PAUSED
 from model_runtime.store import StoredModel, VerifyResult
 from model_runtime.store_import import ImportMode, import_from_hf_cache, import_gguf

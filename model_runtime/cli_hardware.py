@@ -28,7 +28,7 @@ def register(commands: Any) -> None:
 
 
 def run_hardware(args: argparse.Namespace) -> int:
-    from model_runtime.hardware import describe_hardware, detect_hardware
+    from model_runtime.hardware.detect import describe_hardware, detect_hardware
 
     for line in describe_hardware(detect_hardware()):
         print(line)

@@ -68,7 +68,7 @@ def run_workers(args: argparse.Namespace) -> int:
     if not workers:
         print("No RPC workers: models load on this computer only.")
         return 0
-    from model_runtime.hardware import detect_hardware
+    from model_runtime.hardware.detect import detect_hardware
 
     hw = detect_hardware(rpc_workers=workers)
     for gpu in hw.gpus:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model_runtime.gguf.profile import ModelProfile, profile_from_gguf, read_model
-from model_runtime.hardware import HardwareInfo
+from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.llama.tensor_overrides import ALL_EXPERTS, experts_of_layers
 from model_runtime.load_plan import Fit, LoadPlan, PlanOverrides, Verdict
 from model_runtime.memory_estimate import (
@@ -356,7 +356,7 @@ def plan_load(
     overrides: PlanOverrides | None = None,
 ) -> LoadPlan:
     """Read the model's metadata (all parts), detect the hardware if not given, and plan."""
-    from model_runtime.hardware import detect_hardware
+    from model_runtime.hardware.detect import detect_hardware
 
     profile = profile_from_gguf(read_model(model_path))
     hw = hardware if hardware is not None else detect_hardware()

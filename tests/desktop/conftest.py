@@ -12,7 +12,7 @@ from desktop.engine_bridge import EngineBridge
 from desktop.main_window import MainWindow
 from model_runtime.conversations import ConversationStore
 from model_runtime.engine import EngineClient
-from model_runtime.hardware import HardwareInfo
+from model_runtime.hardware.detect import HardwareInfo
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from desktop.main_window import MainWindow
 from model_runtime.chat.generation import LoadRequest, ModelSummary
 from model_runtime.engine import EngineClient
 from model_runtime.errors import InsufficientMemory
-from model_runtime.hardware import CpuInfo, HardwareInfo
+from model_runtime.hardware.detect import CpuInfo, HardwareInfo
 from model_runtime.load_plan import PlanOverrides
 from model_runtime.model_overrides import FILE_NAME, model_key, pinned_overrides
 from model_runtime.paths import config_dir
@@ -273,8 +273,8 @@ def test_layers_on_rpc_workers_are_said_so() -> None:
     import dataclasses
 
     from model_runtime.gguf.profile import profile_from_gguf
-    from model_runtime.gpu_probe import GpuInfo
-    from model_runtime.hardware import CpuInfo, HardwareInfo
+    from model_runtime.hardware.detect import CpuInfo, HardwareInfo
+    from model_runtime.hardware.gpus import GpuInfo
     from model_runtime.planner import plan
     from tests.model_shapes import CATALOG, gguf_info
 

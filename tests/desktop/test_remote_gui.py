@@ -29,7 +29,7 @@ from desktop.serve_tab import ServeTab
 from model_runtime import endpoints, netlog
 from model_runtime.chat.generation import LoadRequest
 from model_runtime.endpoints import Endpoint
-from model_runtime.hardware import CpuInfo, HardwareInfo
+from model_runtime.hardware.detect import CpuInfo, HardwareInfo
 from model_runtime.serve_settings import ServeSettings, load_serve_settings, serve_api_key
 from tests.openai_stub import OpenAIStub
 

@@ -16,8 +16,8 @@ from desktop.main_window import MainWindow
 from desktop.settings_dialog import SettingsDialog, local_time
 from model_runtime import netlog
 from model_runtime.errors import OfflineMode
-from model_runtime.gpu_probe import GpuInfo
-from model_runtime.hardware import CpuInfo, HardwareInfo
+from model_runtime.hardware.detect import CpuInfo, HardwareInfo
+from model_runtime.hardware.gpus import GpuInfo
 from model_runtime.llama import rpc
 from model_runtime.llama.build import LlamaBuild, rebuild_command
 from tests.rpc_worker import start_rpc_worker

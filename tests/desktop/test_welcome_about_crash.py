@@ -24,7 +24,7 @@ from desktop.main_window import MainWindow
 from model_runtime.crash_log import CrashHandler, crash_dir, pending_reports
 from model_runtime.errors import EngineError
 from model_runtime.first_run import is_first_run
-from model_runtime.hardware import CpuInfo, HardwareInfo
+from model_runtime.hardware.detect import CpuInfo, HardwareInfo
 from model_runtime.llama.build import LlamaBuild, parse_system_info
 
 GIB = 1024**3

@@ -26,7 +26,7 @@ from model_runtime.gguf.quants import (
     quant_label,
     split_part,
 )
-from model_runtime.hardware import CpuInfo, HardwareInfo
+from model_runtime.hardware.detect import CpuInfo, HardwareInfo
 from model_runtime.hub_plan import plan_hub_quant
 from model_runtime.planner import plan_load
 from tests.gguf_factory import write_split

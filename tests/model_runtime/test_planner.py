@@ -11,8 +11,8 @@ from model_runtime import cli
 from model_runtime.chat.generation import LoadRequest, ModelSummary
 from model_runtime.errors import EngineCrashed, InsufficientMemory
 from model_runtime.gguf.profile import profile_from_gguf, read_model
-from model_runtime.gpu_probe import GpuInfo
-from model_runtime.hardware import CpuInfo, HardwareInfo
+from model_runtime.hardware.detect import CpuInfo, HardwareInfo
+from model_runtime.hardware.gpus import GpuInfo
 from model_runtime.llama.build import LlamaBuild
 from model_runtime.llama.tensor_overrides import ALL_EXPERTS
 from model_runtime.load_plan import Fit, LoadPlan, PlanOverrides

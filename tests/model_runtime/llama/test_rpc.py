@@ -21,7 +21,7 @@ from model_runtime import netlog
 from model_runtime.chat.generation import Chunk, Finished, GenerationParams, LoadRequest, Message
 from model_runtime.engine import EngineClient
 from model_runtime.errors import EngineError, OfflineMode, PonderError
-from model_runtime.hardware import detect_hardware
+from model_runtime.hardware.detect import detect_hardware
 from model_runtime.llama import rpc
 from model_runtime.plan_loading import load_planned
 from model_runtime.planner import plan_load

@@ -11,7 +11,7 @@ import multiprocessing
 from dataclasses import dataclass
 from typing import Any
 
-from model_runtime.hardware import HardwareInfo, detect_hardware
+from model_runtime.hardware.detect import HardwareInfo, detect_hardware
 from model_runtime.llama.log import describe_exit
 
 TIMEOUT_SECONDS = 60.0

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from model_runtime.errors import PonderError
-from model_runtime.gpu_probe import (
+from model_runtime.hardware.gpus import (
     COMPATIBLE_BACKENDS,
     PREFERRED_BACKEND,
     GpuInfo,

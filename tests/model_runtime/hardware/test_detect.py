@@ -10,21 +10,21 @@ from pathlib import Path
 import pytest
 
 from model_runtime import cli
-from model_runtime.gpu_probe import (
-    GpuInfo,
-    amd_gpus,
-    apple_working_set,
-    nvidia_gpus,
-    nvidia_nvml,
-    parse_nvidia_smi,
-)
-from model_runtime.hardware import (
+from model_runtime.hardware.detect import (
     CpuInfo,
     HardwareInfo,
     apply_build,
     describe_hardware,
     detect_hardware,
     parse_cpuinfo,
+)
+from model_runtime.hardware.gpus import (
+    GpuInfo,
+    amd_gpus,
+    apple_working_set,
+    nvidia_gpus,
+    nvidia_nvml,
+    parse_nvidia_smi,
 )
 from model_runtime.llama.build import BackendDevice, LlamaBuild, parse_system_info
 
