@@ -71,7 +71,7 @@ from model_runtime.chat.generation import (
     decode_rate,
 )
 from model_runtime.engine import EngineClient
-from model_runtime.starter import starter_model_path
+from model_runtime.models.starter import starter_model_path
 
 IDLE_ENOUGH = 0.9  # share of CPU time idle that counts as a quiet machine
 

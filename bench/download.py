@@ -104,8 +104,8 @@ def plain_httpx(url: str, out: Path, client: Any, hash_it: bool = False) -> None
 
 
 def ponder(work: Path) -> None:
-    from model_runtime.downloads import DownloadRequest, download_model
-    from model_runtime.store import ModelStore
+    from model_runtime.models.downloads import DownloadRequest, download_model
+    from model_runtime.models.store import ModelStore
 
     store = ModelStore(work / "store")
     model = download_model(DownloadRequest(REPO, files=(FILE,)), store=store)

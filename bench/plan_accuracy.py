@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from model_runtime.gguf.profile import profile_from_gguf, read_model  # noqa: E402
 from model_runtime.memory_estimate import estimate_memory  # noqa: E402
 from model_runtime.memory_probe import measure_load  # noqa: E402
-from model_runtime.starter import starter_model_path  # noqa: E402
+from model_runtime.models.starter import starter_model_path  # noqa: E402
 from tests.gguf_factory import write_tiny_model  # noqa: E402
 from tests.model_shapes import CATALOG, SHAPES, write_header_only  # noqa: E402
 

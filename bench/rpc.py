@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from model_runtime.chat.generation import Finished, GenerationParams, LoadRequest, Message
 from model_runtime.engine import EngineClient
 from model_runtime.llama import rpc
-from model_runtime.starter import starter_model_path
+from model_runtime.models.starter import starter_model_path
 from tests.rpc_worker import start_rpc_worker
 
 

@@ -54,7 +54,7 @@ from decode import (
 )
 
 from model_runtime.chat.generation import decode_rate
-from model_runtime.starter import starter_model_path
+from model_runtime.models.starter import starter_model_path
 
 SYSTEM = "You are a helpful assistant who writes at length."  # as in decode.py
 

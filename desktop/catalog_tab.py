@@ -12,9 +12,10 @@ from desktop.background import Task, Tasks
 from desktop.error_messages import describe
 from desktop.inline_notice import InlineNotice
 from desktop.quant_tree import QuantRow, QuantTree
-from model_runtime import hub, netlog
-from model_runtime.catalog import CatalogModel, load_catalog
+from model_runtime import netlog
 from model_runtime.errors import DownloadError, OfflineMode, RepoNotFound
+from model_runtime.models import hub
+from model_runtime.models.catalog import CatalogModel, load_catalog
 
 CHECKING = "checking the Hub…"
 OFFLINE_NOTE = (

@@ -14,11 +14,11 @@ import threading
 from PySide6.QtCore import QObject, Qt, Signal
 
 from model_runtime import netlog
-from model_runtime.download_manager import DownloadManager
-from model_runtime.downloads import DownloadRequest
 from model_runtime.errors import PonderError
+from model_runtime.models.download_queue import DownloadManager
+from model_runtime.models.downloads import DownloadRequest
+from model_runtime.models.store import ModelStore
 from model_runtime.progress import CANCELLED, Progress
-from model_runtime.store import ModelStore
 
 
 class DownloadBridge(QObject):

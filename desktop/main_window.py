@@ -45,8 +45,8 @@ from model_runtime.conversations import ConversationStore, ConversationStoreErro
 from model_runtime.errors import EngineCrashed
 from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.load_plan import LoadPlan
+from model_runtime.models.starter import STARTER_NAME, STARTER_NOTE, starter_model_path
 from model_runtime.plan_loading import PlannedLoad
-from model_runtime.starter import STARTER_NAME, STARTER_NOTE, starter_model_path
 
 SHORTCUTS = (
     ("Enter", "Send"),

@@ -28,8 +28,8 @@ from desktop.search_tab import SearchTab
 from desktop.store_tab import StoreTab
 from desktop.throttle import Throttle
 from desktop.token_row import TokenRow
-from model_runtime.downloads import DownloadRequest
 from model_runtime.hardware.detect import HardwareInfo, detect_hardware
+from model_runtime.models.downloads import DownloadRequest
 from model_runtime.progress import Progress
 
 

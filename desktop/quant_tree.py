@@ -15,9 +15,9 @@ from desktop.units import size_text
 from model_runtime.gguf.quants import QuantChoice
 from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.hub_plan import plan_hub_quant
-from model_runtime.manifest import COMPLETE
+from model_runtime.models.manifest import COMPLETE
+from model_runtime.models.store import StoredModel, model_id_for
 from model_runtime.progress import Progress
-from model_runtime.store import StoredModel, model_id_for
 
 NAME, SIZE, FIT, ACTION = range(4)
 ROW_HEIGHT = 28  # room for a button in each row

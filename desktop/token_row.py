@@ -7,8 +7,9 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidg
 
 from desktop.background import Tasks
 from desktop.error_messages import describe
-from model_runtime import credentials, hub
+from model_runtime import credentials
 from model_runtime.errors import PonderError
+from model_runtime.models import hub
 
 SAVED_HINT = "A token is saved (hidden). Paste another to replace it."
 EMPTY_HINT = "hf_…  needed only for gated or private models"

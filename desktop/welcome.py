@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
-from model_runtime.starter import INSTALL_HINT, STARTER_NOTE
+from model_runtime.models.starter import INSTALL_HINT, STARTER_NOTE
 
 
 class WelcomePanel(QWidget):

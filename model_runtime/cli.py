@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 def resolve_model(name: str) -> str:
     if name != "starter":
         return name
-    from model_runtime.starter import INSTALL_HINT, starter_model_path
+    from model_runtime.models.starter import INSTALL_HINT, starter_model_path
 
     path = starter_model_path()
     if path is None:

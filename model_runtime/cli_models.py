@@ -119,8 +119,8 @@ class ProgressBar:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from model_runtime import hf_cache
-    from model_runtime.store import ModelStore
+    from model_runtime.models import hf_cache
+    from model_runtime.models.store import ModelStore
 
     store = ModelStore()
     models = store.models()
@@ -145,7 +145,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_catalog(args: argparse.Namespace) -> int:
-    from model_runtime.catalog import load_catalog
+    from model_runtime.models.catalog import load_catalog
 
     for m in load_catalog():
         print(f"{m.id:<22} {m.name} — {m.parameters}, {m.architecture}, licence {m.license}")
@@ -157,7 +157,7 @@ def run_catalog(args: argparse.Namespace) -> int:
 
 
 def run_search(args: argparse.Namespace) -> int:
-    from model_runtime.hub import repo_listing, search_models
+    from model_runtime.models.hub import repo_listing, search_models
 
     results = search_models(args.query, limit=args.limit)
     if not results:
@@ -177,8 +177,8 @@ def run_search(args: argparse.Namespace) -> int:
 
 
 def run_quants(args: argparse.Namespace) -> int:
-    from model_runtime.catalog import find_model
-    from model_runtime.hub import repo_listing
+    from model_runtime.models.catalog import find_model
+    from model_runtime.models.hub import repo_listing
 
     catalog = find_model(args.repo) if "/" not in args.repo else None
     repos = [r.repo_id for r in catalog.repos] if catalog else [args.repo]
@@ -192,7 +192,7 @@ def run_quants(args: argparse.Namespace) -> int:
 
 
 def run_download(args: argparse.Namespace) -> int:
-    from model_runtime.downloads import DownloadOptions, DownloadRequest, download_model
+    from model_runtime.models.downloads import DownloadOptions, DownloadRequest, download_model
 
     request = DownloadRequest(args.repo, args.quant, tuple(args.file), args.revision)
     options = DownloadOptions(stall_seconds=args.stall_seconds, max_retries=args.retries)
@@ -207,7 +207,7 @@ def run_download(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from model_runtime.store import ModelStore
+    from model_runtime.models.store import ModelStore
 
     bar = ProgressBar()
     try:
@@ -219,7 +219,7 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_delete(args: argparse.Namespace) -> int:
-    from model_runtime.store import ModelStore
+    from model_runtime.models.store import ModelStore
 
     freed = ModelStore().delete(args.model_id)
     print(f"Deleted {args.model_id}; freed {size(freed)}.")
@@ -227,7 +227,7 @@ def run_delete(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from model_runtime.store_import import import_from_hf_cache, import_gguf
+    from model_runtime.models.importing import import_from_hf_cache, import_gguf
 
     bar = ProgressBar()
     try:
@@ -247,7 +247,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_path(args: argparse.Namespace) -> int:
-    from model_runtime.store import ModelStore
+    from model_runtime.models.store import ModelStore
 
     model = ModelStore().get(args.model_id)
     print(model.folder)
@@ -258,7 +258,8 @@ def run_path(args: argparse.Namespace) -> int:
 def run_login(args: argparse.Namespace) -> int:
     import getpass
 
-    from model_runtime import credentials, hub
+    from model_runtime import credentials
+    from model_runtime.models import hub
 
     token = args.token or getpass.getpass("Hugging Face access token: ")
     name = hub.whoami(token)

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from model_runtime import __version__
-from model_runtime.starter import STARTER_NAME
+from model_runtime.models.starter import STARTER_NAME
 
 LICENCE_INDEX = "index.json"
 BUILD_INFO = "ponder-build.json"
@@ -234,7 +234,7 @@ class ModelLicence:
 
 def model_licences() -> list[ModelLicence]:
     """The starter model (bundled) first, then the catalog's models (downloaded on request)."""
-    from model_runtime.catalog import load_catalog
+    from model_runtime.models.catalog import load_catalog
 
     out = [ModelLicence(STARTER_NAME, "Apache-2.0", "comes with Ponder")]
     out += [ModelLicence(m.name, m.license, "download") for m in load_catalog()]

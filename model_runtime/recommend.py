@@ -10,8 +10,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from model_runtime.catalog import CatalogModel, load_catalog
 from model_runtime.hardware.detect import HardwareInfo
+from model_runtime.models.catalog import CatalogModel, load_catalog
 
 GIB = 1024**3
 BITS_PER_WEIGHT = {"Q8_0": 8.5, "Q6_K": 6.6, "Q5_K_M": 5.7, "Q4_K_M": 4.9, "Q3_K_M": 3.9}

@@ -11,7 +11,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 
-from model_runtime.starter import INSTALL_HINT, starter_model_path
+from model_runtime.models.starter import INSTALL_HINT, starter_model_path
 
 # fake_hub and memory_keyring: a loopback Hugging Face Hub and an in-memory keyring.
 pytest_plugins = ("tests.hub_server", "tests.openai_stub")

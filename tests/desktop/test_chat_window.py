@@ -23,7 +23,7 @@ from desktop.engine_bridge import EngineBridge
 from desktop.main_window import MainWindow
 from desktop.message_widgets import AssistantMessage, UserMessage
 from model_runtime.chat.generation import GenerationParams, GenerationStats, LoadRequest
-from model_runtime.starter import STARTER_NAME
+from model_runtime.models.starter import STARTER_NAME
 from tests.conftest import THINK_GRAMMAR
 
 LOAD_MS = 60_000  # generous: CI runs on 2 slow cores

@@ -27,9 +27,6 @@ from desktop.model_manager import ModelManagerDialog
 from desktop.quant_tree import CHECKED_NOTE, ESTIMATE_NOTE, FIT, SIZE
 from desktop.units import size_text
 from model_runtime import credentials
-from model_runtime.catalog import load_catalog
-from model_runtime.download_manager import DownloadManager
-from model_runtime.downloads import DownloadOptions, DownloadRequest
 from model_runtime.errors import (
     AuthenticationRequired,
     ChecksumMismatch,
@@ -38,9 +35,12 @@ from model_runtime.errors import (
     OfflineMode,
     RepoNotFound,
 )
-from model_runtime.manifest import Manifest, ModelFile
+from model_runtime.models.catalog import load_catalog
+from model_runtime.models.download_queue import DownloadManager
+from model_runtime.models.downloads import DownloadOptions, DownloadRequest
+from model_runtime.models.manifest import Manifest, ModelFile
+from model_runtime.models.store import ModelStore
 from model_runtime.planner import plan_load
-from model_runtime.store import ModelStore
 from tests.gguf_factory import write_tiny_model
 from tests.hub_server import TOKEN, FakeHub
 from tests.model_shapes import write_header_only

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from model_runtime import __version__
-from model_runtime.starter import STARTER_FILE
+from model_runtime.models.starter import STARTER_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "dist" / "Ponder"

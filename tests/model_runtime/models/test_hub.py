@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from model_runtime import credentials, hub, netlog
-from model_runtime.catalog import find_model, load_catalog
-from model_runtime.downloads import DownloadRequest, download_model
+from model_runtime import credentials, netlog
 from model_runtime.errors import (
     AccessDenied,
     AuthenticationRequired,
@@ -28,6 +26,9 @@ from model_runtime.gguf.quants import (
 )
 from model_runtime.hardware.detect import CpuInfo, HardwareInfo
 from model_runtime.hub_plan import plan_hub_quant
+from model_runtime.models import hub
+from model_runtime.models.catalog import find_model, load_catalog
+from model_runtime.models.downloads import DownloadRequest, download_model
 from model_runtime.planner import plan_load
 from tests.gguf_factory import write_split
 from tests.hub_server import TOKEN, FakeHub

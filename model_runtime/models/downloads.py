@@ -17,9 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from model_runtime import hf_cache, hub
-from model_runtime.catalog import CatalogModel, catalog_for_repo, find_model
-from model_runtime.checksums import sha256_file
 from model_runtime.errors import (
     ChecksumMismatch,
     ConnectionFailed,
@@ -30,7 +27,10 @@ from model_runtime.errors import (
     RepoNotFound,
 )
 from model_runtime.gguf.quants import QuantChoice, RemoteFile, find_quant, quant_label
-from model_runtime.manifest import (
+from model_runtime.models import hf_cache, hub
+from model_runtime.models.catalog import CatalogModel, catalog_for_repo, find_model
+from model_runtime.models.checksums import sha256_file
+from model_runtime.models.manifest import (
     COMPLETE,
     DOWNLOADING,
     FAILED,
@@ -39,8 +39,8 @@ from model_runtime.manifest import (
     Manifest,
     ModelFile,
 )
+from model_runtime.models.store import ModelStore, StoredModel, describe, model_id_for
 from model_runtime.progress import CHECKING, Progress, ProgressCallback, Reporter
-from model_runtime.store import ModelStore, StoredModel, describe, model_id_for
 
 GIB = 1024**3
 

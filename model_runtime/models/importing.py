@@ -10,13 +10,13 @@ import threading
 from pathlib import Path
 from typing import Literal
 
-from model_runtime import hf_cache
-from model_runtime.checksums import sha256_file
 from model_runtime.errors import DownloadCancelled, ModelFileError, PonderError
 from model_runtime.gguf.quants import RemoteFile, find_quant, split_part
-from model_runtime.manifest import COMPLETE, PARTIAL_SUFFIX, Manifest, ModelFile
+from model_runtime.models import hf_cache
+from model_runtime.models.checksums import sha256_file
+from model_runtime.models.manifest import COMPLETE, PARTIAL_SUFFIX, Manifest, ModelFile
+from model_runtime.models.store import ModelStore, StoredModel, describe, model_id_for, safe_name
 from model_runtime.progress import IMPORTING, ProgressCallback, Reporter
-from model_runtime.store import ModelStore, StoredModel, describe, model_id_for, safe_name
 
 ImportMode = Literal["copy", "move", "link"]
 _COPY_BLOCK = 8 * 1024 * 1024

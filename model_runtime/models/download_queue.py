@@ -10,16 +10,16 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field, replace
 
-from model_runtime.downloads import (
+from model_runtime.errors import DownloadCancelled, PonderError
+from model_runtime.models.downloads import (
     DownloadOptions,
     DownloadRequest,
     download_model,
     expected_model_id,
 )
-from model_runtime.errors import DownloadCancelled, PonderError
-from model_runtime.manifest import DOWNLOADING, PAUSED
+from model_runtime.models.manifest import DOWNLOADING, PAUSED
+from model_runtime.models.store import ModelStore
 from model_runtime.progress import CANCELLED, QUEUED, Progress, ProgressCallback
-from model_runtime.store import ModelStore
 
 TERMINAL = ("complete-verified", "failed", "paused", "cancelled")
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from model_runtime.checksums import sha256_file
 from model_runtime.errors import ModelFileError, PonderError
-from model_runtime.manifest import (
+from model_runtime.models.checksums import sha256_file
+from model_runtime.models.manifest import (
     COMPLETE,
     FAILED,
     MANIFEST_NAME,

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from model_runtime.download_manager import DownloadManager
-from model_runtime.downloads import DownloadOptions, DownloadRequest, download_model
 from model_runtime.errors import ChecksumMismatch, DownloadError, NotEnoughDisk
-from model_runtime.manifest import MANIFEST_NAME
+from model_runtime.models.download_queue import DownloadManager
+from model_runtime.models.downloads import DownloadOptions, DownloadRequest, download_model
+from model_runtime.models.manifest import MANIFEST_NAME
+from model_runtime.models.store import ModelStore
 from model_runtime.progress import Progress
-from model_runtime.store import ModelStore
 from tests.gguf_factory import write_split
 from tests.hub_server import FakeHub, subprocess_env
 

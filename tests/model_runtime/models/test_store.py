@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from model_runtime.errors import ModelFileError, OfflineMode, PonderError
-from model_runtime.manifest import MANIFEST_NAME, read_manifest
+from model_runtime.models.importing import import_from_hf_cache, import_gguf
+from model_runtime.models.manifest import MANIFEST_NAME, read_manifest
+from model_runtime.models.store import ModelStore
 from model_runtime.paths import data_dir
 from model_runtime.progress import Progress
-from model_runtime.store import ModelStore
-from model_runtime.store_import import import_from_hf_cache, import_gguf
 from tests.gguf_factory import write_split, write_tiny_model
 from tests.hub_server import FakeHub
 
@@ -153,7 +153,7 @@ def test_a_download_takes_files_from_the_hf_cache_instead_of_the_network(
 ) -> None:
     from huggingface_hub import hf_hub_download
 
-    from model_runtime.downloads import DownloadRequest, download_model
+    from model_runtime.models.downloads import DownloadRequest, download_model
 
     fake_hub.add_repo("acme/Tiny-GGUF", {tiny.name: tiny})
     hf_hub_download(
@@ -174,7 +174,7 @@ def test_a_download_takes_files_from_the_hf_cache_instead_of_the_network(
 def test_a_hub_model_that_fails_verification_loses_the_bad_file(
     fake_hub: FakeHub, tiny: Path
 ) -> None:
-    from model_runtime.downloads import DownloadRequest, download_model
+    from model_runtime.models.downloads import DownloadRequest, download_model
 
     fake_hub.add_repo("acme/Tiny-GGUF", {tiny.name: tiny})
     model = download_model(DownloadRequest("acme/Tiny-GGUF", "Q8_0"))
@@ -197,7 +197,7 @@ def test_offline_mode_still_lets_the_store_work(
     store = ModelStore()
     model = import_gguf(tiny, store=store)
     assert store.verify(model.model_id).ok
-    from model_runtime.downloads import DownloadRequest, download_model
+    from model_runtime.models.downloads import DownloadRequest, download_model
 
     with pytest.raises(OfflineMode):
         download_model(DownloadRequest("acme/Not-Here-GGUF", "Q8_0"))
@@ -228,7 +228,7 @@ def test_the_models_cli_lists_verifies_and_deletes(
 def test_a_damaged_hf_cache_file_is_downloaded_instead(
     fake_hub: FakeHub, tiny: Path, tmp_path: Path
 ) -> None:
-    from model_runtime.downloads import DownloadRequest, download_model
+    from model_runtime.models.downloads import DownloadRequest, download_model
 
     fake_hub.add_repo("acme/Tiny-GGUF", {tiny.name: tiny})
     blob = tmp_path / "hf-home" / "hub" / "models--acme--Tiny-GGUF" / "blobs" / sha256(tiny)
