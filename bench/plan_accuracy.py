@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from model_runtime.gguf.profile import profile_from_gguf, read_model  # noqa: E402
-from model_runtime.memory_estimate import estimate_memory  # noqa: E402
-from model_runtime.memory_probe import measure_load  # noqa: E402
 from model_runtime.models.starter import starter_model_path  # noqa: E402
+from model_runtime.planning.memory_estimate import estimate_memory  # noqa: E402
+from model_runtime.planning.memory_probe import measure_load  # noqa: E402
 from tests.gguf_factory import write_tiny_model  # noqa: E402
 from tests.model_shapes import CATALOG, SHAPES, write_header_only  # noqa: E402
 

@@ -8,14 +8,14 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from model_runtime import planner
 from model_runtime.chat.generation import Chunk, Finished, GenerationParams, LoadRequest, Message
 from model_runtime.chat.thinking import ThinkingEnded
 from model_runtime.engine import EngineClient
 from model_runtime.errors import EngineCrashed
 from model_runtime.hardware.detect import HardwareInfo
-from model_runtime.load_plan import LoadPlan, PlanOverrides
-from model_runtime.plan_loading import load_planned
+from model_runtime.planning import planner
+from model_runtime.planning.guarded_load import load_planned
+from model_runtime.planning.plan import LoadPlan, PlanOverrides
 
 
 def emit_events(bridge: Any, events: Iterable[object]) -> None:

@@ -18,7 +18,7 @@ from desktop.hardware_probe import HardwareProbe
 from desktop.identity import PRIVACY_PROMISE, PRIVACY_TITLE, icon_pixmap
 from model_runtime.hardware.detect import HardwareInfo, describe_hardware
 from model_runtime.llama.build import backend_summary
-from model_runtime.recommend import Recommendation, recommend
+from model_runtime.planning.recommend import Recommendation, recommend
 
 STARTER_TEXT = (
     "SmolLM2 135M comes with Ponder: tiny and quick, fine for trying things out, "

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from desktop.units import GIB, MIB
 from model_runtime.hardware.detect import HardwareInfo
-from model_runtime.load_plan import Fit, LoadPlan
-from model_runtime.planner import (
+from model_runtime.planning.plan import Fit, LoadPlan
+from model_runtime.planning.planner import (
     DEVICE_MARGIN,
     DEVICE_MARGIN_FLOOR,
     HOST_MARGIN,
@@ -99,7 +99,7 @@ def estimate_fit(size: int, hw: HardwareInfo) -> FitBadge:
 
 def plan_fit(model_path: str | Path, hw: HardwareInfo) -> FitBadge:
     """The planner's badge for a model on disk (reads its header; call it off the GUI thread)."""
-    from model_runtime.planner import plan_load
+    from model_runtime.planning.planner import plan_load
 
     return badge_from_plan(plan_load(model_path, assume_gpus_usable(hw)))
 

@@ -9,12 +9,12 @@ from PySide6.QtCore import QObject, Signal
 from desktop.engine_bridge import EngineBridge
 from desktop.hardware_probe import HardwareProbe
 from desktop.load_panel import LoadPanel, choice_is_auto
-from model_runtime import planner
 from model_runtime.chat.generation import LoadRequest
 from model_runtime.errors import InsufficientMemory
-from model_runtime.load_plan import LoadPlan, PlanOverrides
-from model_runtime.model_overrides import pin_overrides, pinned_overrides, unpin_overrides
-from model_runtime.plan_loading import PlannedLoad, check_plan
+from model_runtime.planning import planner
+from model_runtime.planning.guarded_load import PlannedLoad, check_plan
+from model_runtime.planning.pinned import pin_overrides, pinned_overrides, unpin_overrides
+from model_runtime.planning.plan import LoadPlan, PlanOverrides
 
 PANEL_FIELDS = ("n_ctx", "n_gpu_layers", "cpu_expert_layers", "type_k", "type_v")
 

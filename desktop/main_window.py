@@ -44,9 +44,9 @@ from model_runtime.chat.generation import GenerationStats, LoadRequest, ModelSum
 from model_runtime.conversations import ConversationStore, ConversationStoreError, default_store
 from model_runtime.errors import EngineCrashed
 from model_runtime.hardware.detect import HardwareInfo
-from model_runtime.load_plan import LoadPlan
 from model_runtime.models.starter import STARTER_NAME, STARTER_NOTE, starter_model_path
-from model_runtime.plan_loading import PlannedLoad
+from model_runtime.planning.guarded_load import PlannedLoad
+from model_runtime.planning.plan import LoadPlan
 
 SHORTCUTS = (
     ("Enter", "Send"),

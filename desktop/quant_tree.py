@@ -14,9 +14,9 @@ from desktop.style_state import set_state
 from desktop.units import size_text
 from model_runtime.gguf.quants import QuantChoice
 from model_runtime.hardware.detect import HardwareInfo
-from model_runtime.hub_plan import plan_hub_quant
 from model_runtime.models.manifest import COMPLETE
 from model_runtime.models.store import StoredModel, model_id_for
+from model_runtime.planning.hub_fit import plan_hub_quant
 from model_runtime.progress import Progress
 
 NAME, SIZE, FIT, ACTION = range(4)

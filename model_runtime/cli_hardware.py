@@ -78,7 +78,7 @@ def describe_plan(plan: Any) -> list[str]:
 
 def run_plan(args: argparse.Namespace) -> int:
     from model_runtime.cli import resolve_model
-    from model_runtime.planner import PlanOverrides, plan_load
+    from model_runtime.planning.planner import PlanOverrides, plan_load
 
     overrides = PlanOverrides(
         n_ctx=args.ctx,

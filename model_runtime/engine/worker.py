@@ -50,7 +50,7 @@ from model_runtime.gguf.reader import read_gguf_info
 from model_runtime.llama import rpc
 from model_runtime.llama.log import allocation_failure, unknown_architecture
 from model_runtime.llama.tensor_overrides import model_params_patch
-from model_runtime.memory_estimate import kv_type_id
+from model_runtime.planning.memory_estimate import kv_type_id
 
 DEFAULT_MAX_CTX = 8192
 

@@ -20,9 +20,9 @@ from model_runtime.chat.generation import LoadRequest, ModelSummary
 from model_runtime.engine import EngineClient
 from model_runtime.errors import InsufficientMemory
 from model_runtime.hardware.detect import CpuInfo, HardwareInfo
-from model_runtime.load_plan import PlanOverrides
-from model_runtime.model_overrides import FILE_NAME, model_key, pinned_overrides
 from model_runtime.paths import config_dir
+from model_runtime.planning.pinned import FILE_NAME, model_key, pinned_overrides
+from model_runtime.planning.plan import PlanOverrides
 
 LOAD_MS = 60_000
 MIB, GIB = 1024**2, 1024**3
@@ -275,7 +275,7 @@ def test_layers_on_rpc_workers_are_said_so() -> None:
     from model_runtime.gguf.profile import profile_from_gguf
     from model_runtime.hardware.detect import CpuInfo, HardwareInfo
     from model_runtime.hardware.gpus import GpuInfo
-    from model_runtime.planner import plan
+    from model_runtime.planning.planner import plan
     from tests.model_shapes import CATALOG, gguf_info
 
     gib = 2**30

@@ -40,7 +40,7 @@ from model_runtime.models.download_queue import DownloadManager
 from model_runtime.models.downloads import DownloadOptions, DownloadRequest
 from model_runtime.models.manifest import Manifest, ModelFile
 from model_runtime.models.store import ModelStore
-from model_runtime.planner import plan_load
+from model_runtime.planning.planner import plan_load
 from tests.gguf_factory import write_tiny_model
 from tests.hub_server import TOKEN, FakeHub
 from tests.model_shapes import write_header_only

@@ -23,8 +23,8 @@ from model_runtime.engine import EngineClient
 from model_runtime.errors import EngineError, OfflineMode, PonderError
 from model_runtime.hardware.detect import detect_hardware
 from model_runtime.llama import rpc
-from model_runtime.plan_loading import load_planned
-from model_runtime.planner import plan_load
+from model_runtime.planning.guarded_load import load_planned
+from model_runtime.planning.planner import plan_load
 from tests.rpc_worker import free_loopback_port, start_rpc_worker
 
 GREEDY = GenerationParams(max_tokens=24, temperature=0.0, seed=1)

@@ -25,11 +25,11 @@ from model_runtime.gguf.quants import (
     split_part,
 )
 from model_runtime.hardware.detect import CpuInfo, HardwareInfo
-from model_runtime.hub_plan import plan_hub_quant
 from model_runtime.models import hub
 from model_runtime.models.catalog import find_model, load_catalog
 from model_runtime.models.downloads import DownloadRequest, download_model
-from model_runtime.planner import plan_load
+from model_runtime.planning.hub_fit import plan_hub_quant
+from model_runtime.planning.planner import plan_load
 from tests.gguf_factory import write_split
 from tests.hub_server import TOKEN, FakeHub
 from tests.model_shapes import write_header_only

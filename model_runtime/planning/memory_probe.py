@@ -1,8 +1,8 @@
 """Measure what llama.cpp really allocates for a load: run it in a child process, parse its log.
 
-``python -m model_runtime.memory_probe '{"model_path": …}'`` is the child; measure_load() the
-parent. With no_alloc llama.cpp only simulates the allocations, so even a model larger than
-this machine's memory (or a header-only file) can be measured.
+``python -m model_runtime.planning.memory_probe '{"model_path": …}'`` is the child;
+measure_load() the parent. With no_alloc llama.cpp only simulates the allocations, so even a
+model larger than this machine's memory (or a header-only file) can be measured.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def measure_load(
         "no_alloc": no_alloc,
     }
     done = subprocess.run(
-        [sys.executable, "-m", "model_runtime.memory_probe", json.dumps(request)],
+        [sys.executable, "-m", "model_runtime.planning.memory_probe", json.dumps(request)],
         capture_output=True,
         text=True,
         errors="replace",

@@ -10,9 +10,9 @@ from __future__ import annotations
 from model_runtime.gguf.profile import profile_from_gguf
 from model_runtime.gguf.quants import QuantChoice
 from model_runtime.hardware.detect import HardwareInfo
-from model_runtime.load_plan import LoadPlan
 from model_runtime.models.hub import read_header
-from model_runtime.planner import plan
+from model_runtime.planning.plan import LoadPlan
+from model_runtime.planning.planner import plan
 
 
 def plan_hub_quant(

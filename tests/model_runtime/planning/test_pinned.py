@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from model_runtime.load_plan import PlanOverrides
-from model_runtime.model_overrides import (
+from model_runtime.paths import config_dir
+from model_runtime.planning.pinned import (
     FILE_NAME,
     model_key,
     pin_overrides,
     pinned_overrides,
     unpin_overrides,
 )
-from model_runtime.paths import config_dir
+from model_runtime.planning.plan import PlanOverrides
 
 
 def test_pin_read_and_unpin(tmp_path: Path) -> None:

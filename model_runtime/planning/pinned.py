@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from model_runtime.load_plan import PlanOverrides
-from model_runtime.memory_estimate import KV_TYPES
 from model_runtime.paths import config_dir
+from model_runtime.planning.memory_estimate import KV_TYPES
+from model_runtime.planning.plan import PlanOverrides
 
 FILE_NAME = "model_overrides.json"
 INT_FIELDS = ("n_ctx", "n_gpu_layers", "cpu_expert_layers")

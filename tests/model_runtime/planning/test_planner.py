@@ -15,9 +15,9 @@ from model_runtime.hardware.detect import CpuInfo, HardwareInfo
 from model_runtime.hardware.gpus import GpuInfo
 from model_runtime.llama.build import LlamaBuild
 from model_runtime.llama.tensor_overrides import ALL_EXPERTS
-from model_runtime.load_plan import Fit, LoadPlan, PlanOverrides
-from model_runtime.plan_loading import check_plan, load_planned, plan_changes, safer_plan
-from model_runtime.planner import plan, plan_load
+from model_runtime.planning.guarded_load import check_plan, load_planned, plan_changes, safer_plan
+from model_runtime.planning.plan import Fit, LoadPlan, PlanOverrides
+from model_runtime.planning.planner import plan, plan_load
 from tests.gguf_factory import write_split, write_tiny_model
 from tests.model_shapes import CATALOG, SHAPES, gguf_info, write_header_only
 

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from model_runtime.gguf.profile import profile_from_gguf, read_model, split_parts
-from model_runtime.memory_estimate import (
+from model_runtime.planning.memory_estimate import (
     estimate_memory,
     kv_layer_bytes,
     kv_type_id,
     kv_type_usable,
     padded_ctx,
 )
-from model_runtime.memory_probe import measure_load, parse_allocations
+from model_runtime.planning.memory_probe import measure_load, parse_allocations
 from tests.gguf_factory import write_tiny_model
 from tests.model_shapes import gguf_info
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from model_runtime.chat.generation import LoadRequest
 from model_runtime.gguf.profile import ModelProfile
 from model_runtime.hardware.detect import HardwareInfo
-from model_runtime.memory_estimate import MemoryEstimate
+from model_runtime.planning.memory_estimate import MemoryEstimate
 
 
 class Fit(str, enum.Enum):

@@ -13,14 +13,14 @@ from pathlib import Path
 from model_runtime.gguf.profile import ModelProfile, profile_from_gguf, read_model
 from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.llama.tensor_overrides import ALL_EXPERTS, experts_of_layers
-from model_runtime.load_plan import Fit, LoadPlan, PlanOverrides, Verdict
-from model_runtime.memory_estimate import (
+from model_runtime.planning.memory_estimate import (
     KV_TYPES,
     MemoryEstimate,
     estimate_memory,
     kv_type_usable,
     padded_ctx,
 )
+from model_runtime.planning.plan import Fit, LoadPlan, PlanOverrides, Verdict
 
 GIB = 1024**3
 MIB = 1024**2

@@ -6,10 +6,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Protocol
 
-from model_runtime import planner
 from model_runtime.chat.generation import LoadRequest, ModelSummary
 from model_runtime.errors import EngineCrashed, EngineError, InsufficientMemory
-from model_runtime.load_plan import LoadPlan, PlanOverrides
+from model_runtime.planning import planner
+from model_runtime.planning.plan import LoadPlan, PlanOverrides
 
 
 class Loader(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from model_runtime.hardware.detect import CpuInfo, HardwareInfo
 from model_runtime.hardware.gpus import GpuInfo
 from model_runtime.models.catalog import load_catalog
-from model_runtime.recommend import approx_size, parameter_count, recommend
+from model_runtime.planning.recommend import approx_size, parameter_count, recommend
 
 GIB = 1024**3
 
