@@ -137,7 +137,7 @@ def main() -> int:
     from desktop.app import create_application
     from desktop.engine_bridge import EngineBridge
     from desktop.main_window import MainWindow
-    from model_runtime.conversations import default_store
+    from model_runtime.conversations.store import default_store
 
     app = create_application()
     store = default_store()

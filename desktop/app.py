@@ -59,7 +59,7 @@ def create_window() -> MainWindow:
     from desktop.engine_bridge import EngineBridge
     from desktop.main_window import MainWindow
     from desktop.sidebar import UNDO_SECONDS
-    from model_runtime.conversations import default_store
+    from model_runtime.conversations.store import default_store
 
     store = default_store()
     store.purge_deleted(older_than_seconds=UNDO_SECONDS)  # deletions the app closed on

@@ -11,7 +11,7 @@ from desktop.error_messages import describe
 from desktop.message_widgets import AssistantMessage, UserMessage
 from desktop.remote_bridge import RemoteBridge
 from model_runtime.chat.generation import GenerationParams, GenerationStats, Message
-from model_runtime.conversations import ConversationStore, StoredMessage
+from model_runtime.conversations.store import ConversationStore, StoredMessage
 
 SAVE_MS = 500  # at most this much streamed text is lost if the process is killed
 PAGE = 30  # messages built when a conversation opens, and per "show earlier"

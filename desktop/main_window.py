@@ -41,7 +41,11 @@ from desktop.settings_dialog import SettingsDialog
 from desktop.sidebar import Sidebar
 from desktop.welcome import WelcomePanel
 from model_runtime.chat.generation import GenerationStats, LoadRequest, ModelSummary
-from model_runtime.conversations import ConversationStore, ConversationStoreError, default_store
+from model_runtime.conversations.store import (
+    ConversationStore,
+    ConversationStoreError,
+    default_store,
+)
 from model_runtime.errors import EngineCrashed
 from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.models.starter import STARTER_NAME, STARTER_NOTE, starter_model_path

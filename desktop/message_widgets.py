@@ -21,7 +21,7 @@ from desktop.thinking_pane import ThinkingPane
 from desktop.throttle import Throttle
 from model_runtime.chat.generation import GenerationStats
 from model_runtime.chat.thinking import ThinkingEnded
-from model_runtime.conversations import Branch, StoredMessage
+from model_runtime.conversations.store import Branch, StoredMessage
 
 REPAINT_MS = 40
 

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from model_runtime.conversations import Conversation, ConversationStore
+from model_runtime.conversations.store import Conversation, ConversationStore
 
 UNDO_SECONDS = 10
 SEARCH_DELAY_MS = 200

@@ -10,7 +10,7 @@ import pytest
 
 from desktop.engine_bridge import EngineBridge
 from desktop.main_window import MainWindow
-from model_runtime.conversations import ConversationStore
+from model_runtime.conversations.store import ConversationStore
 from model_runtime.engine import EngineClient
 from model_runtime.hardware.detect import HardwareInfo
 

@@ -16,7 +16,7 @@ from desktop.engine_bridge import EngineBridge
 from desktop.main_window import MainWindow
 from desktop.message_widgets import AssistantMessage, UserMessage
 from model_runtime.chat.generation import GenerationParams
-from model_runtime.conversations import ConversationStore
+from model_runtime.conversations.store import ConversationStore
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from desktop.main_window import SHORTCUTS, MainWindow
 from desktop.message_widgets import AssistantMessage, UserMessage
 from desktop.sidebar import ID_ROLE, MESSAGE_ROLE
 from model_runtime.chat.generation import GenerationParams, LoadRequest
-from model_runtime.conversations import ConversationStore, StoredMessage
+from model_runtime.conversations.store import ConversationStore, StoredMessage
 from tests.desktop.test_chat_window import (
     ANSWER_MS,
     ENGINE_THREADS,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from model_runtime.conversations import ConversationStore
+from model_runtime.conversations.store import ConversationStore
 
 SCRIPT = Path(__file__).with_name("long_answer.py")
 ROOT = SCRIPT.parents[2]

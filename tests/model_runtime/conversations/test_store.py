@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from model_runtime.conversations import (
+from model_runtime.conversations.store import (
     SCHEMA_VERSION,
     ConversationStore,
     ConversationStoreError,

@@ -1,0 +1,1 @@
+"""Conversations on disk: SQLite with migrations, branches, search, export and import."""
