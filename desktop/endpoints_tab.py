@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
 
 from desktop.background import Tasks
 from desktop.error_messages import describe
-from model_runtime.endpoints import (
+from model_runtime.errors import PonderError
+from model_runtime.serving.endpoints import (
     Endpoint,
     chosen_endpoint,
     get_endpoint,
@@ -38,8 +39,7 @@ from model_runtime.endpoints import (
     remove_endpoint,
     save_endpoint,
 )
-from model_runtime.errors import PonderError
-from model_runtime.remote import RemoteEngine
+from model_runtime.serving.remote import RemoteEngine
 
 COLUMNS = ("Name", "Base URL", "Model", "Where")
 LEAVES = "⚠ leaves this computer"

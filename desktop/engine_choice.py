@@ -13,8 +13,8 @@ from desktop.chat_controller import ChatController
 from desktop.engine_bridge import EngineBridge
 from desktop.remote_bridge import RemoteBridge
 from desktop.style_state import set_state
-from model_runtime.endpoints import Endpoint, chosen_endpoint, set_chosen
-from model_runtime.remote import RemoteEngine
+from model_runtime.serving.endpoints import Endpoint, chosen_endpoint, set_chosen
+from model_runtime.serving.remote import RemoteEngine
 
 
 class EngineChoice(QObject):

@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop.engine_bridge import emit_events
 from model_runtime.chat.generation import GenerationParams, Message
-from model_runtime.remote import RemoteEngine
+from model_runtime.serving.remote import RemoteEngine
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QLabel
 from desktop.engine_bridge import EngineBridge
 from desktop.style_state import set_state
 from model_runtime.errors import PonderError
-from model_runtime.serve_settings import load_serve_settings, serve_api_key
-from model_runtime.server import OpenAIServer, ServedRequest
+from model_runtime.serving.server import OpenAIServer, ServedRequest
+from model_runtime.serving.settings import load_serve_settings, serve_api_key
 
 
 class ServeController(QObject):

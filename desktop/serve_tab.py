@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from model_runtime.errors import PonderError
-from model_runtime.serve_settings import (
+from model_runtime.serving.settings import (
     PORTS_TRIED,
     ServeSettings,
     load_serve_settings,

@@ -42,7 +42,7 @@ def register(commands: Any) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     from model_runtime.cli import load_with_progress, resolve_model
     from model_runtime.engine import EngineClient
-    from model_runtime.server import OpenAIServer
+    from model_runtime.serving.server import OpenAIServer
 
     model = resolve_model(args.model)
     api_key = args.api_key or os.environ.get(API_KEY_ENV) or None

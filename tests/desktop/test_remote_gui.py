@@ -26,11 +26,12 @@ from desktop.engine_bridge import EngineBridge
 from desktop.main_window import MainWindow
 from desktop.message_widgets import AssistantMessage
 from desktop.serve_tab import ServeTab
-from model_runtime import endpoints, netlog
+from model_runtime import netlog
 from model_runtime.chat.generation import LoadRequest
-from model_runtime.endpoints import Endpoint
 from model_runtime.hardware.detect import CpuInfo, HardwareInfo
-from model_runtime.serve_settings import ServeSettings, load_serve_settings, serve_api_key
+from model_runtime.serving import endpoints
+from model_runtime.serving.endpoints import Endpoint
+from model_runtime.serving.settings import ServeSettings, load_serve_settings, serve_api_key
 from tests.openai_stub import OpenAIStub
 
 GIB = 1024**3

@@ -31,7 +31,7 @@ from model_runtime import netlog
 from model_runtime.chat.generation import Chunk, Event, Finished, GenerationStats
 from model_runtime.errors import ContextOverflow, EngineCrashed, PonderError
 from model_runtime.netlog import is_loopback
-from model_runtime.openai_format import (
+from model_runtime.serving.openai_format import (
     ChatRequest,
     StopMatcher,
     WireError,

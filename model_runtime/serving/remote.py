@@ -34,7 +34,6 @@ from model_runtime.chat.generation import (
 )
 from model_runtime.chat.reasoning import OPEN_TAG, ReasoningParser
 from model_runtime.chat.thinking import is_r1_family
-from model_runtime.endpoints import Endpoint, normalize_base_url
 from model_runtime.errors import (
     RemoteAnswerCutOff,
     RemoteAuthFailed,
@@ -43,7 +42,8 @@ from model_runtime.errors import (
     RemoteUnreachable,
 )
 from model_runtime.netlog import is_loopback
-from model_runtime.openai_format import messages_to_wire
+from model_runtime.serving.endpoints import Endpoint, normalize_base_url
+from model_runtime.serving.openai_format import messages_to_wire
 
 WHY = "remote-engine"
 CONNECT_TIMEOUT = 10.0

@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from model_runtime import endpoints, netlog
+from model_runtime import netlog
 from model_runtime.chat.generation import Chunk, Finished, GenerationParams, Message
-from model_runtime.endpoints import Endpoint
 from model_runtime.errors import (
     OfflineMode,
     PonderError,
@@ -26,7 +25,9 @@ from model_runtime.errors import (
     RemoteTimeout,
     RemoteUnreachable,
 )
-from model_runtime.remote import RemoteEngine
+from model_runtime.serving import endpoints
+from model_runtime.serving.endpoints import Endpoint
+from model_runtime.serving.remote import RemoteEngine
 from tests.openai_stub import OpenAIStub
 
 QUESTION = [Message("user", "What is 2 + 2?")]

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from model_runtime import serve_settings
 from model_runtime.errors import PonderError
-from model_runtime.serve_settings import ServeSettings
+from model_runtime.serving import settings as serve_settings
+from model_runtime.serving.settings import ServeSettings
 
 
 def test_defaults_listen_on_this_computer_only(ponder_home: Path) -> None:

@@ -23,8 +23,8 @@ from model_runtime import netlog
 from model_runtime.chat.generation import Chunk, Finished, GenerationParams, LoadRequest, Message
 from model_runtime.engine import EngineClient
 from model_runtime.errors import OfflineMode
-from model_runtime.remote import RemoteEngine
-from model_runtime.server import OpenAIServer, ServedRequest
+from model_runtime.serving.remote import RemoteEngine
+from model_runtime.serving.server import OpenAIServer, ServedRequest
 
 openai = pytest.importorskip("openai")
 

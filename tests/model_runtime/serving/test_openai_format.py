@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from model_runtime.chat.generation import GenerationParams, Message
-from model_runtime.openai_format import (
+from model_runtime.serving.openai_format import (
     StopMatcher,
     WireError,
     messages_to_wire,
