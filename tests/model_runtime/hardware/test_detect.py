@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from model_runtime import cli
+from model_runtime.cli import main as cli
 from model_runtime.hardware.detect import (
     CpuInfo,
     HardwareInfo,

@@ -232,7 +232,7 @@ def test_every_connection_is_logged_with_host_and_purpose(fake_hub: FakeHub) -> 
 def test_the_models_cli_searches_and_lists_quants_with_sizes(
     fake_hub: FakeHub, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from model_runtime.cli import main
+    from model_runtime.cli.main import main
 
     fake_hub.add_repo("acme/R1-GGUF", {"R1-Q4_K_M.gguf": b"a" * 3000, "R1-Q8_0.gguf": b"b" * 5000})
 

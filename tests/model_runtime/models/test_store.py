@@ -206,7 +206,7 @@ def test_offline_mode_still_lets_the_store_work(
 def test_the_models_cli_lists_verifies_and_deletes(
     tiny: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from model_runtime.cli import main
+    from model_runtime.cli.main import main
 
     assert main(["models", "import", str(tiny), "--mode", "link"]) == 0
     assert "local--Tiny-Qwen-Q8_0: complete-verified" in capsys.readouterr().out

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from model_runtime import cli
 from model_runtime.chat.generation import LoadRequest, ModelSummary
+from model_runtime.cli import main as cli
 from model_runtime.errors import EngineCrashed, InsufficientMemory
 from model_runtime.gguf.profile import profile_from_gguf, read_model
 from model_runtime.hardware.detect import CpuInfo, HardwareInfo

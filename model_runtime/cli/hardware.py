@@ -77,7 +77,7 @@ def describe_plan(plan: Any) -> list[str]:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    from model_runtime.cli import resolve_model
+    from model_runtime.cli.common import resolve_model
     from model_runtime.planning.planner import PlanOverrides, plan_load
 
     overrides = PlanOverrides(

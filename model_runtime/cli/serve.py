@@ -15,7 +15,7 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8080  # server.py's; not imported, so 
 
 def register(commands: Any) -> None:
     """Add the serve command to the CLI's subparsers."""
-    from model_runtime.cli import add_rpc_argument
+    from model_runtime.cli.common import add_rpc_argument
 
     serve = commands.add_parser(
         "serve", help="serve a model over an OpenAI-compatible HTTP API (/v1/chat/completions)"
@@ -40,7 +40,7 @@ def register(commands: Any) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from model_runtime.cli import load_with_progress, resolve_model
+    from model_runtime.cli.common import load_with_progress, resolve_model
     from model_runtime.engine import EngineClient
     from model_runtime.serving.server import OpenAIServer
 

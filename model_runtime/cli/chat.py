@@ -1,26 +1,18 @@
-"""Command-line interface: proves the runtime works without the GUI."""
+"""`chat MODEL PROMPT` streams one answer (thinking, then the answer); `info MODEL` reads a GGUF."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 from typing import Any
 
-from model_runtime import __version__, cli_hardware, cli_models, cli_rpc, cli_serve
-from model_runtime.errors import EngineCrashed, PonderError
+from model_runtime.cli.common import add_rpc_argument, load_with_progress, resolve_model
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m model_runtime",
-        description="Ponder's model runtime: run local GGUF reasoning models from a terminal.",
-    )
-    parser.add_argument("--version", action="version", version=f"ponder {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def register(commands: Any) -> None:
+    """Add the chat and info commands to the CLI's subparsers."""
     chat = commands.add_parser("chat", help="answer one prompt, streaming thinking and answer")
     chat.add_argument("model", help="path to a .gguf file, or 'starter' for the starter model")
     chat.add_argument("prompt", help="what to ask")
@@ -39,50 +31,6 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="print a GGUF file's metadata")
     info.add_argument("model", help="path to a .gguf file")
     info.set_defaults(handler=run_info)
-    cli_hardware.register(commands)
-    cli_models.register(commands)
-    cli_serve.register(commands)
-    cli_rpc.register(commands)
-    return parser
-
-
-def resolve_model(name: str) -> str:
-    if name != "starter":
-        return name
-    from model_runtime.models.starter import INSTALL_HINT, starter_model_path
-
-    path = starter_model_path()
-    if path is None:
-        raise PonderError(f"The starter model is not installed. Install it with: {INSTALL_HINT}")
-    return str(path)
-
-
-def add_rpc_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--rpc",
-        metavar="HOST:PORT,…",
-        default="",
-        help="llama.cpp RPC workers whose devices take --gpu-layers (see the rpc-worker command)",
-    )
-
-
-def load_with_progress(client: Any, model: str, args: argparse.Namespace) -> Any:
-    """Load for a command with --ctx/--threads/--gpu-layers/--rpc, saying so on stderr."""
-    from model_runtime.chat.generation import LoadRequest
-    from model_runtime.llama.rpc import parse_endpoints
-
-    print(f"Loading {model} …", file=sys.stderr)
-    summary = client.load(
-        LoadRequest(
-            model_path=model,
-            n_ctx=args.ctx,
-            n_threads=args.threads,
-            n_gpu_layers=args.gpu_layers,
-            rpc_workers=parse_endpoints(args.rpc),
-        )
-    )
-    print(f"Loaded {summary.name} in {summary.load_seconds:.1f} s", file=sys.stderr)
-    return summary
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -157,19 +105,3 @@ def run_chat(args: argparse.Namespace) -> int:
     finally:
         client.close()
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.handler(args))
-    except EngineCrashed as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        if exc.stderr_tail:
-            print(f"last lines of the engine log:\n{exc.stderr_tail}", file=sys.stderr)
-        return 3
-    except (PonderError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
