@@ -6,11 +6,11 @@ import argparse
 import multiprocessing
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from model_runtime import __version__
 from model_runtime.errors import PonderError
+from model_runtime.paths import resources_dir
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from desktop.crash_reporter import CrashReporter
     from desktop.main_window import MainWindow
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+RESOURCES = resources_dir()
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace, reporter: CrashReporter) -> int:
 
     from desktop.automation import ScriptedRun, process_age
     from desktop.error_messages import describe
-    from model_runtime.first_run import is_first_run, mark_welcomed
+    from model_runtime.paths import is_first_run, mark_welcomed
 
     app = create_application()
     try:

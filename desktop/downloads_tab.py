@@ -18,12 +18,12 @@ from PySide6.QtWidgets import (
 from desktop.download_bridge import DownloadBridge
 from desktop.inline_notice import InlineNotice
 from desktop.style_state import set_state
-from desktop.units import eta_text, size_text, speed_text
 from model_runtime.errors import PonderError
 from model_runtime.models.catalog import catalog_for_repo
 from model_runtime.models.manifest import COMPLETE, DOWNLOADING, FAILED, PAUSED
 from model_runtime.models.store import ModelStore
 from model_runtime.progress import CANCELLED, CHECKING, QUEUED, VERIFYING, Progress
+from model_runtime.units import eta_text, size_text, speed_text
 
 RUNNING = (QUEUED, DOWNLOADING, CHECKING, VERIFYING)
 STATE_WORDS = {

@@ -10,7 +10,6 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from desktop.units import GIB, MIB
 from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.planning.plan import Fit, LoadPlan
 from model_runtime.planning.planner import (
@@ -19,6 +18,7 @@ from model_runtime.planning.planner import (
     HOST_MARGIN,
     HOST_MARGIN_FLOOR,
 )
+from model_runtime.units import MIB, gib_text
 
 TEXT = {
     Fit.FITS: "Fits",
@@ -44,10 +44,6 @@ class FitBadge:
     @property
     def color(self) -> str:
         return COLOR[self.fit]
-
-
-def _gib(n: int) -> str:
-    return f"{n / GIB:.1f} GiB"
 
 
 def assume_gpus_usable(hw: HardwareInfo) -> HardwareInfo:
@@ -76,9 +72,9 @@ def estimate_fit(size: int, hw: HardwareInfo) -> FitBadge:
         fit = Fit.FITS
     else:
         fit = Fit.FITS_WITH_OFFLOAD if need <= device + host else Fit.DOES_NOT_FIT
-    have = f"{_gib(host)} of RAM free"
+    have = f"{gib_text(host)} of RAM free"
     if gpus and not unified:
-        have += f", {_gib(device)} free on {names}"
+        have += f", {gib_text(device)} free on {names}"
     elif unified:
         have += f" (shared with {names})"
     where = {
@@ -87,7 +83,7 @@ def estimate_fit(size: int, hw: HardwareInfo) -> FitBadge:
         Fit.DOES_NOT_FIT: "",
     }[fit]
     lines = [
-        f"Needs about {_gib(need)}: {_gib(size)} of weights plus room for the context.",
+        f"Needs about {gib_text(need)}: {gib_text(size)} of weights plus room for the context.",
         f"This computer: {have}.",
         f"It would run {where}." if where else "Choose a smaller quantization or model.",
         "An estimate from the file size; the exact plan is made from the model's header.",

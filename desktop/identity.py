@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtGui import QIcon, QPixmap
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+from model_runtime.paths import resources_dir
+
+RESOURCES = resources_dir()
 ICONS = RESOURCES / "icons"
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 

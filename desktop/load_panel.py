@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
 
 from desktop.fit_badge import offload_target
 from desktop.style_state import set_state
-from desktop.units import size_text
 from model_runtime.planning.memory_estimate import kv_type_usable
 from model_runtime.planning.plan import Fit, LoadPlan, PlanOverrides
+from model_runtime.units import size_text
 
 CONTEXTS = (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072)
 KV_CHOICES = ("f16", "q8_0", "q4_0")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QInputDialog, QMessageBox, QWidget
 
-from desktop.units import size_text
 from model_runtime.gguf.quants import RemoteFile, group_quants
 from model_runtime.models import hf_cache
 from model_runtime.models.importing import ImportMode
+from model_runtime.units import size_text
 
 IMPORT_MODES: tuple[tuple[ImportMode, str, str], ...] = (
     ("copy", "Copy", "Copy: your file stays where it is; the model takes its size again on disk."),

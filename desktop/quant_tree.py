@@ -11,13 +11,13 @@ from PySide6.QtWidgets import QHeaderView, QPushButton, QTreeWidget, QTreeWidget
 from desktop.background import Tasks
 from desktop.fit_badge import FitBadge, assume_gpus_usable, badge_from_plan, estimate_fit
 from desktop.style_state import set_state
-from desktop.units import size_text
 from model_runtime.gguf.quants import QuantChoice
 from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.models.manifest import COMPLETE
 from model_runtime.models.store import StoredModel, model_id_for
 from model_runtime.planning.hub_fit import plan_hub_quant
 from model_runtime.progress import Progress
+from model_runtime.units import size_text
 
 NAME, SIZE, FIT, ACTION = range(4)
 ROW_HEIGHT = 28  # room for a button in each row

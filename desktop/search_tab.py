@@ -18,10 +18,10 @@ from desktop.background import Task, Tasks
 from desktop.catalog_tab import OFFLINE_NOTE
 from desktop.inline_notice import InlineNotice
 from desktop.quant_tree import QuantRow, QuantTree
-from desktop.units import count_text
 from model_runtime import netlog
 from model_runtime.models import hub
 from model_runtime.models.hub import HubModel, RepoListing
+from model_runtime.units import count_text
 
 REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 LIMIT = 30

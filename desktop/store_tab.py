@@ -28,12 +28,12 @@ from desktop.fit_badge import FitBadge, estimate_fit, plan_fit
 from desktop.inline_notice import InlineNotice
 from desktop.job_strip import JobStrip
 from desktop.model_import import cached_quants, choose_cached_quant, choose_import_mode
-from desktop.units import size_text
 from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.models.download_queue import TERMINAL
 from model_runtime.models.importing import ImportMode, import_from_hf_cache, import_gguf
 from model_runtime.models.manifest import COMPLETE, DOWNLOADING, FAILED, PAUSED
 from model_runtime.models.store import StoredModel, VerifyResult
+from model_runtime.units import size_text
 
 MODEL, QUANT, SIZE, STATE, FIT = range(5)
 STATE_WORDS = {COMPLETE: "Ready", PAUSED: "Paused", FAILED: "Failed", DOWNLOADING: "Interrupted"}

@@ -1,11 +1,22 @@
-"""Where Ponder keeps its data; PONDER_HOME moves all of it (tests, portable installs)."""
+"""Where Ponder keeps its data; PONDER_HOME moves all of it (tests, portable installs).
+
+Also whether this profile has been welcomed yet: a flag file in its config folder.
+"""
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
+from model_runtime import __version__
+
 APP_NAME = "Ponder"
+
+
+def resources_dir() -> Path:
+    """The resources folder shipped beside the two packages (themes, icons, the catalog)."""
+    return Path(__file__).resolve().parent.parent / "resources"
 
 
 def home() -> Path | None:
@@ -43,3 +54,17 @@ def logs_dir() -> Path:
     path = data_dir() / "logs"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+FLAG_FILE = "welcomed"
+
+
+def is_first_run() -> bool:
+    """True until mark_welcomed() has been called for this profile (PONDER_HOME moves it)."""
+    return not (config_dir() / FLAG_FILE).exists()
+
+
+def mark_welcomed() -> None:
+    """Remember that the welcome was shown (the version and date, for whoever looks)."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    (config_dir() / FLAG_FILE).write_text(f"{__version__} {stamp}\n", encoding="utf-8")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-GIB = 1024**3
+from model_runtime.units import gib_text
 
 
 def register(commands: Any) -> None:
@@ -35,10 +35,6 @@ def run_hardware(args: argparse.Namespace) -> int:
     return 0
 
 
-def _gib(n: int) -> str:
-    return f"{n / GIB:6.2f} GiB"
-
-
 def describe_plan(plan: Any) -> list[str]:
     """A LoadPlan as lines of text: verdict, settings, the memory table, notes."""
     e, v, p = plan.estimate, plan.verdict, plan.profile
@@ -46,7 +42,7 @@ def describe_plan(plan: Any) -> list[str]:
     if p is not None:
         lines.append(
             f"Model: {p.name} ({p.architecture}, {p.quantization}, "
-            f"{p.n_params / 1e9:.1f} B parameters, {p.file_size / GIB:.1f} GiB, "
+            f"{p.n_params / 1e9:.1f} B parameters, {gib_text(p.file_size)}, "
             f"{p.n_layer} layers{', MoE' if p.is_moe else ''})"
         )
     lines.append(f"Verdict: {v.fit.value} — {v.reason}")
@@ -70,8 +66,10 @@ def describe_plan(plan: Any) -> list[str]:
         ("overhead", e.overhead_host, e.overhead_device),
         ("total", e.host_total, e.device_total),
     )
-    lines += [f"{name:14}{_gib(host):>12}{_gib(dev):>12}" for name, host, dev in rows]
-    lines.append(f"{'available':14}{_gib(v.host_available):>12}{_gib(v.device_available):>12}")
+    lines += [f"{name:14}{gib_text(host, 2):>12}{gib_text(dev, 2):>12}" for name, host, dev in rows]
+    lines.append(
+        f"{'available':14}{gib_text(v.host_available, 2):>12}{gib_text(v.device_available, 2):>12}"
+    )
     lines += [f"Note: {note}" for note in plan.notes]
     return lines
 

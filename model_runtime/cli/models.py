@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import Any
 
 from model_runtime.errors import PonderError
-
-GIB = 1024**3
-MIB = 1024**2
+from model_runtime.progress import Progress
+from model_runtime.units import size_text
 
 
 def register(commands: Any) -> None:
@@ -77,45 +75,39 @@ def register(commands: Any) -> None:
     p.set_defaults(handler=run_network)
 
 
-def size(n: int | float) -> str:
-    """Bytes in a short human form."""
-    if n >= GIB:
-        return f"{n / GIB:.2f} GiB"
-    if n >= MIB:
-        return f"{n / MIB:.1f} MiB"
-    return f"{n / 1024:.1f} KiB"
-
-
 class ProgressBar:
-    """A one-line text progress bar on stderr, redrawn with \\r."""
+    """Progress callbacks as tqdm bars on stderr, one bar per stage (downloading, verifying …)."""
 
-    def __init__(self, width: int = 28) -> None:
-        self.width = width
-        self.last = ""
-        self.state = ""
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._state = ""
 
-    def __call__(self, p: Any) -> None:
-        if p.state != self.state and self.last:
-            sys.stderr.write("\n")
-            self.last = ""
-        self.state = p.state
-        filled = int(self.width * p.fraction)
-        bar = "#" * filled + "." * (self.width - filled)
-        eta = time.strftime("%H:%M:%S", time.gmtime(p.eta)) if p.eta is not None else "--:--:--"
-        files = f" file {p.file_index}/{p.file_count}" if p.file_count > 1 else ""
-        note = f"  {p.message}" if p.message else ""
-        line = (
-            f"\r{p.state:<17} [{bar}] {100 * p.fraction:5.1f}% {size(p.done)}/{size(p.total)} "
-            f"{size(p.speed)}/s ETA {eta}{files}{note}"
-        )
-        sys.stderr.write(line.ljust(len(self.last)))
-        sys.stderr.flush()
-        self.last = line
+    def __call__(self, p: Progress) -> None:
+        from tqdm import tqdm
+
+        if self._bar is None or p.state != self._state:
+            self.close()
+            self._state = p.state
+            self._bar = tqdm(
+                total=p.total or None,
+                desc=p.state,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                file=sys.stderr,
+                dynamic_ncols=True,
+            )
+        bar = self._bar
+        if p.total and bar.total != p.total:
+            bar.total = p.total
+        files = f"file {p.file_index}/{p.file_count}" if p.file_count > 1 else ""
+        bar.set_postfix_str(" ".join(part for part in (files, p.message) if part), refresh=False)
+        bar.update(p.done - bar.n)  # tqdm redraws at most every 0.1 s
 
     def close(self) -> None:
-        if self.last:
-            sys.stderr.write("\n")
-            self.last = ""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -130,12 +122,12 @@ def run_list(args: argparse.Namespace) -> int:
         man = m.manifest
         on_disk = store.disk_usage(m.model_id)
         print(
-            f"{m.model_id}\n  {man.state}, {man.quant or '-'}, {size(on_disk)} of "
-            f"{size(man.total_size)}, {len(man.files)} file(s), {man.architecture or '?'}"
+            f"{m.model_id}\n  {man.state}, {man.quant or '-'}, {size_text(on_disk)} of "
+            f"{size_text(man.total_size)}, {len(man.files)} file(s), {man.architecture or '?'}"
             + (f", {man.parameter_count / 1e9:.1f}B parameters" if man.parameter_count else "")
             + (f"\n  {man.error}" if man.error else "")
         )
-    print(f"Total on disk: {size(store.disk_usage())} in {store.root}")
+    print(f"Total on disk: {size_text(store.disk_usage())} in {store.root}")
     cached = hf_cache.cached_repos()
     if cached:
         print("GGUF repos in the Hugging Face cache (models import --hf-cache REPO --quant Q):")
@@ -168,7 +160,7 @@ def run_search(args: argparse.Namespace) -> int:
         if args.sizes:
             for c in repo_listing(r.repo_id).quants:
                 print(
-                    f"    {c.name:<24} {size(c.size):>11}"
+                    f"    {c.name:<24} {size_text(c.size):>11}"
                     + (f" in {len(c.files)} parts" if c.is_split else "")
                 )
         elif r.quants:
@@ -187,7 +179,7 @@ def run_quants(args: argparse.Namespace) -> int:
         print(f"{listing.repo_id} at {listing.revision[:12]} (licence {listing.license or '?'}):")
         for c in listing.quants:
             parts = f" in {len(c.files)} parts" if c.is_split else ""
-            print(f"    {c.name:<24} {size(c.size):>11}{parts}")
+            print(f"    {c.name:<24} {size_text(c.size):>11}{parts}")
     return 0
 
 
@@ -222,7 +214,7 @@ def run_delete(args: argparse.Namespace) -> int:
     from model_runtime.models.store import ModelStore
 
     freed = ModelStore().delete(args.model_id)
-    print(f"Deleted {args.model_id}; freed {size(freed)}.")
+    print(f"Deleted {args.model_id}; freed {size_text(freed)}.")
     return 0
 
 

@@ -8,6 +8,8 @@ import signal
 import sys
 from typing import Any
 
+from model_runtime.units import gib_text
+
 DEFAULT_PORT = 50052  # rpc.py's; not imported, so --help is fast
 
 
@@ -74,8 +76,7 @@ def run_workers(args: argparse.Namespace) -> int:
     for gpu in hw.gpus:
         if gpu.source == "rpc":
             print(
-                f"{gpu.endpoint}: {gpu.memory_free / 2**30:.1f} GiB free of "
-                f"{gpu.memory_total / 2**30:.1f} GiB"
+                f"{gpu.endpoint}: {gib_text(gpu.memory_free)} free of {gib_text(gpu.memory_total)}"
             )
     for problem in hw.rpc_problems:
         print(problem)

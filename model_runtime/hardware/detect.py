@@ -19,8 +19,7 @@ from model_runtime.hardware.gpus import (
 )
 from model_runtime.llama import rpc
 from model_runtime.llama.build import BackendDevice, LlamaBuild, detect_llama_build, rebuild_command
-
-GIB = 1024**3
+from model_runtime.units import GIB
 
 
 @dataclass(frozen=True)

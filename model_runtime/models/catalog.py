@@ -17,8 +17,9 @@ from model_runtime.gguf.quants import (
     is_model_gguf,
     quant_label,
 )
+from model_runtime.paths import resources_dir
 
-CATALOG_DIR = Path(__file__).resolve().parent.parent / "resources" / "catalog"
+CATALOG_DIR = resources_dir() / "catalog"
 
 # DeepSeek's advice for the whole family.
 TEMPERATURE = 0.6

@@ -41,8 +41,7 @@ from model_runtime.models.manifest import (
 )
 from model_runtime.models.store import ModelStore, StoredModel, describe, model_id_for
 from model_runtime.progress import CHECKING, Progress, ProgressCallback, Reporter
-
-GIB = 1024**3
+from model_runtime.units import GIB
 
 
 @dataclass(frozen=True)

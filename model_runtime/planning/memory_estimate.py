@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from model_runtime.gguf.profile import ModelProfile
+from model_runtime.units import MIB
 
-MIB = 1024 * 1024
 CTX_PAD = 256  # llama.cpp rounds n_ctx up to a multiple of this
 UBATCH = 512  # llama-cpp-python's n_ubatch = min(n_batch, 512)
 HOST_OVERHEAD = 256 * MIB  # the engine process: Python, llama.cpp, tokenizer tables

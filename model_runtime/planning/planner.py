@@ -21,9 +21,8 @@ from model_runtime.planning.memory_estimate import (
     padded_ctx,
 )
 from model_runtime.planning.plan import Fit, LoadPlan, PlanOverrides, Verdict
+from model_runtime.units import MIB, gib_text
 
-GIB = 1024**3
-MIB = 1024**2
 DEFAULT_CTX = 8192
 LONGER_CTX = (32768, 16384)  # chosen instead of DEFAULT_CTX when they cost no GPU layer
 LONGER_CTX_HOST_SHARE = 0.8  # … and leave a fifth of the available RAM to other programs
@@ -181,21 +180,22 @@ def _max_ctx(p: ModelProfile, b: _Budget, s: _Settings, o: PlanOverrides, limit:
     return MIN_CTX + lo * 256
 
 
-def _gib(n: int) -> str:
-    return f"{n / GIB:.1f} GiB"
-
-
 def _reason(p: ModelProfile, b: _Budget, e: MemoryEstimate, fit: Fit, ngl: int, cel: int) -> str:
-    ram = f"{_gib(_host_need(e, b))} of {_gib(b.host)} of system memory"
-    gpu = f"{_gib(e.device_total)} of {_gib(b.device)} on {b.gpu_names}"
+    ram = f"{gib_text(_host_need(e, b))} of {gib_text(b.host)} of system memory"
+    gpu = f"{gib_text(e.device_total)} of {gib_text(b.device)} on {b.gpu_names}"
     if fit is Fit.DOES_NOT_FIT:
         have = b.host if b.unified else b.host + b.device
         need = e.buffers_total + e.overhead_host + e.overhead_device
         if need <= have:  # the total would fit, but not split this way
             side = ram if not _host_ok(e, b) else gpu
             return f"Does not fit with {min(ngl, p.n_layer)} layers on the GPU: needs {side}."
-        return f"Needs about {_gib(need)} of memory; this machine has {_gib(have)} available" + (
-            f" ({_gib(b.host)} RAM + {_gib(b.device)} GPU)." if b.device and not b.unified else "."
+        return (
+            f"Needs about {gib_text(need)} of memory; this machine has {gib_text(have)} available"
+            + (
+                f" ({gib_text(b.host)} RAM + {gib_text(b.device)} GPU)."
+                if b.device and not b.unified
+                else "."
+            )
         )
     if ngl == 0:
         where = "on the CPU" + (" (no usable GPU)" if not b.n_gpus else "")

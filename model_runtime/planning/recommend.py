@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.models.catalog import CatalogModel, load_catalog
+from model_runtime.units import GIB
 
-GIB = 1024**3
 BITS_PER_WEIGHT = {"Q8_0": 8.5, "Q6_K": 6.6, "Q5_K_M": 5.7, "Q4_K_M": 4.9, "Q3_K_M": 3.9}
 OVERHEAD = 1.2  # KV cache for a reasoning-length context, compute buffers
 EXTRA = 1 * GIB

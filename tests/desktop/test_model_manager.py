@@ -25,7 +25,6 @@ from desktop.main_window import MainWindow
 from desktop.model_import import cached_quants
 from desktop.model_manager import ModelManagerDialog
 from desktop.quant_tree import CHECKED_NOTE, ESTIMATE_NOTE, FIT, SIZE
-from desktop.units import size_text
 from model_runtime import credentials
 from model_runtime.errors import (
     AuthenticationRequired,
@@ -41,6 +40,7 @@ from model_runtime.models.downloads import DownloadOptions, DownloadRequest
 from model_runtime.models.manifest import Manifest, ModelFile
 from model_runtime.models.store import ModelStore
 from model_runtime.planning.planner import plan_load
+from model_runtime.units import size_text
 from tests.gguf_factory import write_tiny_model
 from tests.hub_server import TOKEN, FakeHub
 from tests.model_shapes import write_header_only

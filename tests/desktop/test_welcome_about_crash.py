@@ -23,9 +23,9 @@ from desktop.identity import PRIVACY_PROMISE
 from desktop.main_window import MainWindow
 from model_runtime.crash_log import CrashHandler, crash_dir, pending_reports
 from model_runtime.errors import EngineError
-from model_runtime.first_run import is_first_run
 from model_runtime.hardware.detect import CpuInfo, HardwareInfo
 from model_runtime.llama.build import LlamaBuild, parse_system_info
+from model_runtime.paths import is_first_run
 
 GIB = 1024**3
 SYSTEM_INFO = "CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | FMA = 1 | F16C = 1 | OPENMP = 1 |"

@@ -15,7 +15,7 @@ from model_runtime.conversations.store import (
     make_title,
 )
 
-FIXTURES = Path(__file__).parents[1] / "fixtures"
+FIXTURES = Path(__file__).parents[2] / "fixtures"
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Bytes, speeds and times left in the short forms the model manager shows."""
+"""Bytes, speeds and times left in the short forms Ponder shows (window and CLI alike)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,11 @@ def size_text(n: float) -> str:
     if n >= KIB:
         return f"{n / KIB:.1f} KiB"
     return f"{int(n)} B"
+
+
+def gib_text(n: float, decimals: int = 1) -> str:
+    """Memory in GiB with a fixed number of decimals, as plans and hardware are described."""
+    return f"{n / GIB:.{decimals}f} GiB"
 
 
 def speed_text(bytes_per_second: float) -> str:
