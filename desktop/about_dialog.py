@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.common.identity import PRIVACY_PROMISE, TAGLINE, icon_pixmap
 from desktop.hardware_probe import HardwareProbe
-from desktop.identity import PRIVACY_PROMISE, TAGLINE, icon_pixmap
 from model_runtime import __version__, paths
 from model_runtime.components import (
     Component,

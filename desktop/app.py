@@ -42,7 +42,7 @@ def create_application() -> QApplication:
     """The QApplication with Ponder's name, icon and theme (reused if one exists)."""
     from PySide6.QtWidgets import QApplication
 
-    from desktop.identity import app_icon
+    from desktop.common.identity import app_icon
 
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace, reporter: CrashReporter) -> int:
     from PySide6.QtCore import Qt, QTimer
 
     from desktop.automation import ScriptedRun, process_age
-    from desktop.error_messages import describe
+    from desktop.common.error_messages import describe
     from model_runtime.paths import is_first_run, mark_welcomed
 
     app = create_application()

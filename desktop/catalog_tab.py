@@ -8,9 +8,9 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from desktop.background import Task, Tasks
-from desktop.error_messages import describe
-from desktop.inline_notice import InlineNotice
+from desktop.common.background import Task, Tasks
+from desktop.common.error_messages import describe
+from desktop.common.inline_notice import InlineNotice
 from desktop.quant_tree import QuantRow, QuantTree
 from model_runtime import netlog
 from model_runtime.errors import DownloadError, OfflineMode, RepoNotFound

@@ -15,9 +15,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.common.inline_notice import InlineNotice
+from desktop.common.style_state import set_state
 from desktop.download_bridge import DownloadBridge
-from desktop.inline_notice import InlineNotice
-from desktop.style_state import set_state
 from model_runtime.errors import PonderError
 from model_runtime.models.catalog import catalog_for_repo
 from model_runtime.models.manifest import COMPLETE, DOWNLOADING, FAILED, PAUSED

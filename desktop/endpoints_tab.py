@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.background import Tasks
-from desktop.error_messages import describe
+from desktop.common.background import Tasks
+from desktop.common.error_messages import describe
 from model_runtime.errors import PonderError
 from model_runtime.serving.endpoints import (
     Endpoint,

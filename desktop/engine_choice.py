@@ -10,9 +10,9 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QLabel
 
 from desktop.chat_controller import ChatController
+from desktop.common.style_state import set_state
 from desktop.engine_bridge import EngineBridge
 from desktop.remote_bridge import RemoteBridge
-from desktop.style_state import set_state
 from model_runtime.serving.endpoints import Endpoint, chosen_endpoint, set_chosen
 from model_runtime.serving.remote import RemoteEngine
 

@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
-from desktop.background import Task, Tasks
+from desktop.common.background import Task, Tasks
 from model_runtime.progress import Progress
 
 

@@ -25,12 +25,12 @@ from PySide6.QtWidgets import (
 
 from desktop.chat_controller import ChatController
 from desktop.chat_view import ChatView
+from desktop.common.error_messages import describe
 from desktop.composer import Composer
 from desktop.conversation_settings import ConversationSettings
 from desktop.download_bridge import DownloadBridge
 from desktop.engine_bridge import EngineBridge
 from desktop.engine_choice import EngineChoice
-from desktop.error_messages import describe
 from desktop.hardware_probe import HardwareProbe
 from desktop.load_controller import LoadController
 from desktop.load_panel import LoadPanel, plan_status

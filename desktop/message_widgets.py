@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.answer_view import AnswerView
+from desktop.common.throttle import Throttle
 from desktop.thinking_pane import ThinkingPane
-from desktop.throttle import Throttle
 from model_runtime.chat.generation import GenerationStats
 from model_runtime.chat.thinking import ThinkingEnded
 from model_runtime.conversations.store import Branch, StoredMessage

@@ -18,15 +18,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.background import Tasks
 from desktop.catalog_tab import RecommendedTab
+from desktop.common.background import Tasks
+from desktop.common.inline_notice import InlineNotice
+from desktop.common.throttle import Throttle
 from desktop.download_bridge import DownloadBridge
 from desktop.downloads_tab import RUNNING, DownloadsTab
 from desktop.endpoints_tab import EndpointsTab
-from desktop.inline_notice import InlineNotice
 from desktop.search_tab import SearchTab
 from desktop.store_tab import StoreTab
-from desktop.throttle import Throttle
 from desktop.token_row import TokenRow
 from model_runtime.hardware.detect import HardwareInfo, detect_hardware
 from model_runtime.models.downloads import DownloadRequest

@@ -8,9 +8,9 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QHeaderView, QPushButton, QTreeWidget, QTreeWidgetItem, QWidget
 
-from desktop.background import Tasks
+from desktop.common.background import Tasks
+from desktop.common.style_state import set_state
 from desktop.fit_badge import FitBadge, assume_gpus_usable, badge_from_plan, estimate_fit
-from desktop.style_state import set_state
 from model_runtime.gguf.quants import QuantChoice
 from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.models.manifest import COMPLETE

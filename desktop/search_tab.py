@@ -14,9 +14,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.background import Task, Tasks
 from desktop.catalog_tab import OFFLINE_NOTE
-from desktop.inline_notice import InlineNotice
+from desktop.common.background import Task, Tasks
+from desktop.common.inline_notice import InlineNotice
 from desktop.quant_tree import QuantRow, QuantTree
 from model_runtime import netlog
 from model_runtime.models import hub

@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
-from desktop.background import Tasks
-from desktop.error_messages import describe
+from desktop.common.background import Tasks
+from desktop.common.error_messages import describe
 from model_runtime import credentials
 from model_runtime.errors import PonderError
 from model_runtime.models import hub

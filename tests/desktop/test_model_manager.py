@@ -17,9 +17,9 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMessageBox
 
+from desktop.common.error_messages import describe
 from desktop.download_bridge import DownloadBridge
 from desktop.engine_bridge import EngineBridge
-from desktop.error_messages import describe
 from desktop.fit_badge import TEXT, assume_gpus_usable
 from desktop.main_window import MainWindow
 from desktop.model_import import cached_quants

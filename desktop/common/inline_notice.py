@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
-from desktop.error_messages import describe
+from desktop.common.error_messages import describe
 
 
 class InlineNotice(QLabel):
