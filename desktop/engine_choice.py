@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QLabel
 
-from desktop.chat_controller import ChatController
+from desktop.chat.controller import ChatController
 from desktop.common.style_state import set_state
 from desktop.engine_bridge import EngineBridge
 from desktop.remote_bridge import RemoteBridge

@@ -23,22 +23,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.chat_controller import ChatController
-from desktop.chat_view import ChatView
+from desktop.chat.composer import Composer
+from desktop.chat.controller import ChatController
+from desktop.chat.conversation_settings import ConversationSettings
+from desktop.chat.messages import AssistantMessage
+from desktop.chat.sidebar import Sidebar
+from desktop.chat.view import ChatView
 from desktop.common.error_messages import describe
-from desktop.composer import Composer
-from desktop.conversation_settings import ConversationSettings
 from desktop.download_bridge import DownloadBridge
 from desktop.engine_bridge import EngineBridge
 from desktop.engine_choice import EngineChoice
 from desktop.hardware_probe import HardwareProbe
 from desktop.load_controller import LoadController
 from desktop.load_panel import LoadPanel, plan_status
-from desktop.message_widgets import AssistantMessage
 from desktop.model_manager import ModelManagerDialog
 from desktop.serve_controller import ServeController
 from desktop.settings_dialog import SettingsDialog
-from desktop.sidebar import Sidebar
 from desktop.welcome import WelcomePanel
 from model_runtime.chat.generation import GenerationStats, LoadRequest, ModelSummary
 from model_runtime.conversations.store import (

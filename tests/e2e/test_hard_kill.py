@@ -79,9 +79,9 @@ def test_hard_kill_while_streaming_keeps_the_partial_answer(ponder_home: Path, q
         store.close()
 
     # the restarted app shows it as interrupted, with Continue
+    from desktop.chat.messages import AssistantMessage
     from desktop.engine_bridge import EngineBridge
     from desktop.main_window import MainWindow
-    from desktop.message_widgets import AssistantMessage
 
     window = MainWindow(EngineBridge())
     qtbot.addWidget(window)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
-from desktop.message_widgets import AssistantMessage, UserMessage
+from desktop.chat.messages import AssistantMessage, UserMessage
 
 COLUMN_MAX_WIDTH = 860
 

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from desktop.conversation_settings import (
+from desktop.chat.conversation_settings import (
     PRESETS,
     ConversationSettings,
     params_from_dict,
     params_to_dict,
 )
+from desktop.chat.messages import AssistantMessage, UserMessage
 from desktop.engine_bridge import EngineBridge
 from desktop.main_window import MainWindow
-from desktop.message_widgets import AssistantMessage, UserMessage
 from model_runtime.chat.generation import GenerationParams
 from model_runtime.conversations.store import ConversationStore
 
@@ -90,7 +90,7 @@ def test_delete_a_message_and_what_followed(window: MainWindow) -> None:
 
 
 def test_long_conversations_build_their_older_messages_on_demand(window: MainWindow) -> None:
-    from desktop.chat_controller import PAGE
+    from desktop.chat.controller import PAGE
 
     store = window.store
     conversation = store.create_conversation()

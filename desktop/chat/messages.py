@@ -16,9 +16,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.answer_view import AnswerView
+from desktop.chat.answer_view import AnswerView
+from desktop.chat.thinking_pane import ThinkingPane
 from desktop.common.throttle import Throttle
-from desktop.thinking_pane import ThinkingPane
 from model_runtime.chat.generation import GenerationStats
 from model_runtime.chat.thinking import ThinkingEnded
 from model_runtime.conversations.store import Branch, StoredMessage

@@ -26,7 +26,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFrame, QSizePolicy, QTextBrowser, QToolTip, QWidget
 
-from desktop.markdown_render import COPY_SCHEME, SAFE_LINK_SCHEMES, render_markdown, split_stable
+from desktop.chat.markdown import COPY_SCHEME, SAFE_LINK_SCHEMES, render_markdown, split_stable
 
 DEFAULT_STYLE_SHEET = """
 a { color: #0969da; }

@@ -15,8 +15,8 @@ from PySide6.QtCore import QPoint, Qt, QUrl
 from PySide6.QtGui import QGuiApplication, QImage, QTextCursor, QTextDocument
 from PySide6.QtWidgets import QScrollArea, QTextBrowser, QVBoxLayout, QWidget
 
-import desktop.answer_view as answer_view_module
-from desktop.answer_view import AnswerView
+import desktop.chat.answer_view as answer_view_module
+from desktop.chat.answer_view import AnswerView
 
 CODE = 'def greet(name):\n    """Say hello."""\n\n    print(f"hello {name}")'
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from desktop.chat_view import ChatView
+from desktop.chat.conversation_settings import params_from_dict, params_to_dict
+from desktop.chat.messages import AssistantMessage, UserMessage
+from desktop.chat.view import ChatView
 from desktop.common.error_messages import describe
-from desktop.conversation_settings import params_from_dict, params_to_dict
 from desktop.engine_bridge import EngineBridge
-from desktop.message_widgets import AssistantMessage, UserMessage
 from desktop.remote_bridge import RemoteBridge
 from model_runtime.chat.generation import GenerationParams, GenerationStats, Message
 from model_runtime.conversations.store import ConversationStore, StoredMessage

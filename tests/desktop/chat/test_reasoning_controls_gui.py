@@ -9,10 +9,14 @@ from typing import Any
 import pytest
 
 from desktop import main_window
-from desktop.conversation_settings import ConversationSettings, params_from_dict, params_to_dict
+from desktop.chat.conversation_settings import (
+    ConversationSettings,
+    params_from_dict,
+    params_to_dict,
+)
+from desktop.chat.messages import AssistantMessage
 from desktop.engine_bridge import EngineBridge
 from desktop.main_window import MainWindow
-from desktop.message_widgets import AssistantMessage
 from model_runtime.chat.generation import GenerationParams, LoadRequest
 from model_runtime.chat.thinking import ThinkingPolicy
 
@@ -85,7 +89,7 @@ def test_budget_from_the_settings_ends_thinking(r1_window: MainWindow, qtbot) ->
 def test_pane_find_and_copy(qtbot) -> None:
     from PySide6.QtGui import QGuiApplication
 
-    from desktop.thinking_pane import ThinkingPane
+    from desktop.chat.thinking_pane import ThinkingPane
 
     pane = ThinkingPane()
     qtbot.addWidget(pane)
@@ -106,7 +110,7 @@ def test_pane_find_and_copy(qtbot) -> None:
 def test_the_pane_is_as_tall_as_its_reasoning_with_the_theme(qtbot) -> None:
     """No blank band under the text: the theme's border and padding are counted once."""
     from desktop.app import load_theme
-    from desktop.thinking_pane import ThinkingPane
+    from desktop.chat.thinking_pane import ThinkingPane
 
     for text in ("One line.", "Two\nlines.\n\n", "Three\nshort\nlines."):
         pane = ThinkingPane()

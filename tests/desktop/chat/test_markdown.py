@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from desktop.markdown_render import COPY_SCHEME, render_markdown, split_stable
+from desktop.chat.markdown import COPY_SCHEME, render_markdown, split_stable
 
 ANSWER = """\
 # Sorting in Python

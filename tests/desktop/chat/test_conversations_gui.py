@@ -23,9 +23,9 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QInputDialog, QListWidgetItem, QMessageBox, QWidget
 
 import desktop.main_window as main_window
+from desktop.chat.messages import AssistantMessage, UserMessage
+from desktop.chat.sidebar import ID_ROLE, MESSAGE_ROLE
 from desktop.main_window import SHORTCUTS, MainWindow
-from desktop.message_widgets import AssistantMessage, UserMessage
-from desktop.sidebar import ID_ROLE, MESSAGE_ROLE
 from model_runtime.chat.generation import GenerationParams, LoadRequest
 from model_runtime.conversations.store import ConversationStore, StoredMessage
 from tests.desktop.test_chat_window import (

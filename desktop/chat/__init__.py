@@ -1,0 +1,1 @@
+"""The conversation: its controller, the message widgets, the composer, the sidebar."""
