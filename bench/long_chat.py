@@ -135,7 +135,7 @@ def main() -> int:
     os.environ["PONDER_HOME"] = tempfile.mkdtemp(prefix="ponder-bench-")
 
     from desktop.app import create_application
-    from desktop.engine_bridge import EngineBridge
+    from desktop.engines.bridge import EngineBridge
     from desktop.main_window import MainWindow
     from model_runtime.conversations.store import default_store
 

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.common.identity import PRIVACY_PROMISE, TAGLINE, icon_pixmap
-from desktop.hardware_probe import HardwareProbe
+from desktop.engines.hardware_probe import HardwareProbe
 from model_runtime import __version__, paths
 from model_runtime.components import (
     Component,

@@ -57,7 +57,7 @@ def create_application() -> QApplication:
 def create_window() -> MainWindow:
     """The main window with its own engine process (started on the first load)."""
     from desktop.chat.sidebar import UNDO_SECONDS
-    from desktop.engine_bridge import EngineBridge
+    from desktop.engines.bridge import EngineBridge
     from desktop.main_window import MainWindow
     from model_runtime.conversations.store import default_store
 

@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QLabel
 
 from desktop.chat.controller import ChatController
 from desktop.common.style_state import set_state
-from desktop.engine_bridge import EngineBridge
-from desktop.remote_bridge import RemoteBridge
+from desktop.engines.bridge import EngineBridge
+from desktop.engines.remote_bridge import RemoteBridge
 from model_runtime.serving.endpoints import Endpoint, chosen_endpoint, set_chosen
 from model_runtime.serving.remote import RemoteEngine
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.common.identity import PRIVACY_PROMISE, PRIVACY_TITLE, icon_pixmap
-from desktop.hardware_probe import HardwareProbe
+from desktop.engines.hardware_probe import HardwareProbe
 from model_runtime.hardware.detect import HardwareInfo, describe_hardware
 from model_runtime.llama.build import backend_summary
 from model_runtime.planning.recommend import Recommendation, recommend

@@ -24,7 +24,7 @@ from desktop.common.inline_notice import InlineNotice
 from desktop.common.throttle import Throttle
 from desktop.download_bridge import DownloadBridge
 from desktop.downloads_tab import RUNNING, DownloadsTab
-from desktop.endpoints_tab import EndpointsTab
+from desktop.engines.endpoints_tab import EndpointsTab
 from desktop.search_tab import SearchTab
 from desktop.store_tab import StoreTab
 from desktop.token_row import TokenRow

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QHeaderView, QPushButton, QTreeWidget, QTreeWidget
 
 from desktop.common.background import Tasks
 from desktop.common.style_state import set_state
-from desktop.fit_badge import FitBadge, assume_gpus_usable, badge_from_plan, estimate_fit
+from desktop.engines.fit_badge import FitBadge, assume_gpus_usable, badge_from_plan, estimate_fit
 from model_runtime.gguf.quants import QuantChoice
 from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.models.manifest import COMPLETE

@@ -27,10 +27,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.endpoints_tab import EndpointsTab
-from desktop.hardware_probe import HardwareProbe
+from desktop.engines.endpoints_tab import EndpointsTab
+from desktop.engines.hardware_probe import HardwareProbe
+from desktop.engines.serve_tab import ServeTab
 from desktop.rpc_row import RpcWorkersRow
-from desktop.serve_tab import ServeTab
 from model_runtime import netlog
 from model_runtime.hardware.detect import HardwareInfo, describe_hardware
 from model_runtime.hardware.gpus import PREFERRED_BACKEND

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from desktop.common.background import Task, Tasks
 from desktop.common.inline_notice import InlineNotice
 from desktop.download_bridge import DownloadBridge
-from desktop.fit_badge import FitBadge, estimate_fit, plan_fit
+from desktop.engines.fit_badge import FitBadge, estimate_fit, plan_fit
 from desktop.job_strip import JobStrip
 from desktop.model_import import cached_quants, choose_cached_quant, choose_import_mode
 from model_runtime.hardware.detect import HardwareInfo

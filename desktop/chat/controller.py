@@ -8,8 +8,8 @@ from desktop.chat.conversation_settings import params_from_dict, params_to_dict
 from desktop.chat.messages import AssistantMessage, UserMessage
 from desktop.chat.view import ChatView
 from desktop.common.error_messages import describe
-from desktop.engine_bridge import EngineBridge
-from desktop.remote_bridge import RemoteBridge
+from desktop.engines.bridge import EngineBridge
+from desktop.engines.remote_bridge import RemoteBridge
 from model_runtime.chat.generation import GenerationParams, GenerationStats, Message
 from model_runtime.conversations.store import ConversationStore, StoredMessage
 

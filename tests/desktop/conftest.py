@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from desktop.engine_bridge import EngineBridge
+from desktop.engines.bridge import EngineBridge
 from desktop.main_window import MainWindow
 from model_runtime.conversations.store import ConversationStore
 from model_runtime.engine import EngineClient

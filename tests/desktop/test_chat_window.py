@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 import desktop.main_window as main_window
 from desktop.chat.messages import AssistantMessage, UserMessage
-from desktop.engine_bridge import EngineBridge
+from desktop.engines.bridge import EngineBridge
 from desktop.main_window import MainWindow
 from model_runtime.chat.generation import GenerationParams, GenerationStats, LoadRequest
 from model_runtime.models.starter import STARTER_NAME

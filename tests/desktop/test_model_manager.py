@@ -19,8 +19,8 @@ from PySide6.QtWidgets import QMessageBox
 
 from desktop.common.error_messages import describe
 from desktop.download_bridge import DownloadBridge
-from desktop.engine_bridge import EngineBridge
-from desktop.fit_badge import TEXT, assume_gpus_usable
+from desktop.engines.bridge import EngineBridge
+from desktop.engines.fit_badge import TEXT, assume_gpus_usable
 from desktop.main_window import MainWindow
 from desktop.model_import import cached_quants
 from desktop.model_manager import ModelManagerDialog

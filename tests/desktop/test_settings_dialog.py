@@ -10,8 +10,8 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit
 
-from desktop.engine_bridge import EngineBridge
-from desktop.hardware_probe import HardwareProbe
+from desktop.engines.bridge import EngineBridge
+from desktop.engines.hardware_probe import HardwareProbe
 from desktop.main_window import MainWindow
 from desktop.settings_dialog import SettingsDialog, local_time
 from model_runtime import netlog

@@ -18,8 +18,8 @@ from desktop.about_dialog import AboutDialog
 from desktop.common.identity import PRIVACY_PROMISE
 from desktop.crash_dialog import CrashReportsDialog
 from desktop.crash_reporter import CrashReporter
+from desktop.engines.hardware_probe import HardwareProbe
 from desktop.first_run_dialog import FirstRunDialog
-from desktop.hardware_probe import HardwareProbe
 from desktop.main_window import MainWindow
 from model_runtime.crash_log import CrashHandler, crash_dir, pending_reports
 from model_runtime.errors import EngineError
@@ -194,7 +194,7 @@ def test_the_first_start_welcomes_and_the_next_offers_the_crash_report(qtbot: An
 
 
 def test_help_offers_the_welcome_and_about(qtbot: Any) -> None:
-    from desktop.engine_bridge import EngineBridge
+    from desktop.engines.bridge import EngineBridge
 
     window = MainWindow(EngineBridge(), hardware=simulated())
     qtbot.addWidget(window)

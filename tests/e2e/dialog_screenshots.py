@@ -18,8 +18,8 @@ def main(out_dir: Path) -> int:
 
     from desktop.about_dialog import AboutDialog
     from desktop.app import create_application
+    from desktop.engines.hardware_probe import HardwareProbe
     from desktop.first_run_dialog import FirstRunDialog
-    from desktop.hardware_probe import HardwareProbe
 
     app = create_application()
     probe = HardwareProbe()

@@ -13,7 +13,7 @@ from desktop.chat.conversation_settings import (
     params_to_dict,
 )
 from desktop.chat.messages import AssistantMessage, UserMessage
-from desktop.engine_bridge import EngineBridge
+from desktop.engines.bridge import EngineBridge
 from desktop.main_window import MainWindow
 from model_runtime.chat.generation import GenerationParams
 from model_runtime.conversations.store import ConversationStore

@@ -15,7 +15,7 @@ from desktop.chat.conversation_settings import (
     params_to_dict,
 )
 from desktop.chat.messages import AssistantMessage
-from desktop.engine_bridge import EngineBridge
+from desktop.engines.bridge import EngineBridge
 from desktop.main_window import MainWindow
 from model_runtime.chat.generation import GenerationParams, LoadRequest
 from model_runtime.chat.thinking import ThinkingPolicy

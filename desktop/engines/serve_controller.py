@@ -13,7 +13,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel
 
 from desktop.common.style_state import set_state
-from desktop.engine_bridge import EngineBridge
+from desktop.engines.bridge import EngineBridge
 from model_runtime.errors import PonderError
 from model_runtime.serving.server import OpenAIServer, ServedRequest
 from model_runtime.serving.settings import load_serve_settings, serve_api_key

@@ -6,9 +6,9 @@ import dataclasses
 
 from PySide6.QtCore import QObject, Signal
 
-from desktop.engine_bridge import EngineBridge
-from desktop.hardware_probe import HardwareProbe
-from desktop.load_panel import LoadPanel, choice_is_auto
+from desktop.engines.bridge import EngineBridge
+from desktop.engines.hardware_probe import HardwareProbe
+from desktop.engines.load_panel import LoadPanel, choice_is_auto
 from model_runtime.chat.generation import LoadRequest
 from model_runtime.errors import InsufficientMemory
 from model_runtime.planning import planner

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.common.style_state import set_state
-from desktop.fit_badge import offload_target
+from desktop.engines.fit_badge import offload_target
 from model_runtime.planning.memory_estimate import kv_type_usable
 from model_runtime.planning.plan import Fit, LoadPlan, PlanOverrides
 from model_runtime.units import size_text

@@ -22,10 +22,10 @@ from PySide6.QtWidgets import QLineEdit
 
 import desktop.main_window as main_window
 from desktop.chat.messages import AssistantMessage
-from desktop.endpoints_tab import LEAVES, STAYS, EndpointsTab
-from desktop.engine_bridge import EngineBridge
+from desktop.engines.bridge import EngineBridge
+from desktop.engines.endpoints_tab import LEAVES, STAYS, EndpointsTab
+from desktop.engines.serve_tab import ServeTab
 from desktop.main_window import MainWindow
-from desktop.serve_tab import ServeTab
 from model_runtime import netlog
 from model_runtime.chat.generation import LoadRequest
 from model_runtime.hardware.detect import CpuInfo, HardwareInfo

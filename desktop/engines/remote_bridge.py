@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
-from desktop.engine_bridge import emit_events
+from desktop.engines.bridge import emit_events
 from model_runtime.chat.generation import GenerationParams, Message
 from model_runtime.serving.remote import RemoteEngine
 
