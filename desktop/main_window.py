@@ -30,14 +30,14 @@ from desktop.chat.messages import AssistantMessage
 from desktop.chat.sidebar import Sidebar
 from desktop.chat.view import ChatView
 from desktop.common.error_messages import describe
-from desktop.download_bridge import DownloadBridge
 from desktop.engine_choice import EngineChoice
 from desktop.engines.bridge import EngineBridge
 from desktop.engines.hardware_probe import HardwareProbe
 from desktop.engines.load_controller import LoadController
 from desktop.engines.load_panel import LoadPanel, plan_status
 from desktop.engines.serve_controller import ServeController
-from desktop.model_manager import ModelManagerDialog
+from desktop.models.download_bridge import DownloadBridge
+from desktop.models.manager import ModelManagerDialog
 from desktop.settings_dialog import SettingsDialog
 from desktop.welcome import WelcomePanel
 from model_runtime.chat.generation import GenerationStats, LoadRequest, ModelSummary

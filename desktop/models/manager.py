@@ -18,16 +18,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.catalog_tab import RecommendedTab
 from desktop.common.background import Tasks
 from desktop.common.inline_notice import InlineNotice
 from desktop.common.throttle import Throttle
-from desktop.download_bridge import DownloadBridge
-from desktop.downloads_tab import RUNNING, DownloadsTab
 from desktop.engines.endpoints_tab import EndpointsTab
-from desktop.search_tab import SearchTab
-from desktop.store_tab import StoreTab
-from desktop.token_row import TokenRow
+from desktop.models.catalog_tab import RecommendedTab
+from desktop.models.download_bridge import DownloadBridge
+from desktop.models.downloads_tab import RUNNING, DownloadsTab
+from desktop.models.search_tab import SearchTab
+from desktop.models.store_tab import StoreTab
+from desktop.models.token_row import TokenRow
 from model_runtime.hardware.detect import HardwareInfo, detect_hardware
 from model_runtime.models.downloads import DownloadRequest
 from model_runtime.progress import Progress

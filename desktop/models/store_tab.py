@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
 
 from desktop.common.background import Task, Tasks
 from desktop.common.inline_notice import InlineNotice
-from desktop.download_bridge import DownloadBridge
 from desktop.engines.fit_badge import FitBadge, estimate_fit, plan_fit
-from desktop.job_strip import JobStrip
-from desktop.model_import import cached_quants, choose_cached_quant, choose_import_mode
+from desktop.models.download_bridge import DownloadBridge
+from desktop.models.import_choices import cached_quants, choose_cached_quant, choose_import_mode
+from desktop.models.job_strip import JobStrip
 from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.models.download_queue import TERMINAL
 from model_runtime.models.importing import ImportMode, import_from_hf_cache, import_gguf

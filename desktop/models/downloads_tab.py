@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from desktop.common.inline_notice import InlineNotice
 from desktop.common.style_state import set_state
-from desktop.download_bridge import DownloadBridge
+from desktop.models.download_bridge import DownloadBridge
 from model_runtime.errors import PonderError
 from model_runtime.models.catalog import catalog_for_repo
 from model_runtime.models.manifest import COMPLETE, DOWNLOADING, FAILED, PAUSED

@@ -18,13 +18,13 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMessageBox
 
 from desktop.common.error_messages import describe
-from desktop.download_bridge import DownloadBridge
 from desktop.engines.bridge import EngineBridge
 from desktop.engines.fit_badge import TEXT, assume_gpus_usable
 from desktop.main_window import MainWindow
-from desktop.model_import import cached_quants
-from desktop.model_manager import ModelManagerDialog
-from desktop.quant_tree import CHECKED_NOTE, ESTIMATE_NOTE, FIT, SIZE
+from desktop.models.download_bridge import DownloadBridge
+from desktop.models.import_choices import cached_quants
+from desktop.models.manager import ModelManagerDialog
+from desktop.models.quant_tree import CHECKED_NOTE, ESTIMATE_NOTE, FIT, SIZE
 from model_runtime import credentials
 from model_runtime.errors import (
     AuthenticationRequired,

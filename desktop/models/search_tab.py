@@ -14,10 +14,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.catalog_tab import OFFLINE_NOTE
 from desktop.common.background import Task, Tasks
 from desktop.common.inline_notice import InlineNotice
-from desktop.quant_tree import QuantRow, QuantTree
+from desktop.models.catalog_tab import OFFLINE_NOTE
+from desktop.models.quant_tree import QuantRow, QuantTree
 from model_runtime import netlog
 from model_runtime.models import hub
 from model_runtime.models.hub import HubModel, RepoListing

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 from desktop.common.background import Task, Tasks
 from desktop.common.error_messages import describe
 from desktop.common.inline_notice import InlineNotice
-from desktop.quant_tree import QuantRow, QuantTree
+from desktop.models.quant_tree import QuantRow, QuantTree
 from model_runtime import netlog
 from model_runtime.errors import DownloadError, OfflineMode, RepoNotFound
 from model_runtime.models import hub
