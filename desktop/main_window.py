@@ -38,7 +38,7 @@ from desktop.engines.load_panel import LoadPanel, plan_status
 from desktop.engines.serve_controller import ServeController
 from desktop.models.download_bridge import DownloadBridge
 from desktop.models.manager import ModelManagerDialog
-from desktop.settings_dialog import SettingsDialog
+from desktop.settings.dialog import SettingsDialog
 from desktop.welcome import WelcomePanel
 from model_runtime.chat.generation import GenerationStats, LoadRequest, ModelSummary
 from model_runtime.conversations.store import (

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from desktop.engines.endpoints_tab import EndpointsTab
 from desktop.engines.hardware_probe import HardwareProbe
 from desktop.engines.serve_tab import ServeTab
-from desktop.rpc_row import RpcWorkersRow
+from desktop.settings.rpc_row import RpcWorkersRow
 from model_runtime import netlog
 from model_runtime.hardware.detect import HardwareInfo, describe_hardware
 from model_runtime.hardware.gpus import PREFERRED_BACKEND

@@ -1,0 +1,1 @@
+"""Settings: hardware and RPC workers, privacy and the network log, remote engines, serving."""
