@@ -15,7 +15,7 @@ from model_runtime.paths import resources_dir
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
-    from desktop.crash_reporter import CrashReporter
+    from desktop.dialogs.crash_reporter import CrashReporter
     from desktop.main_window import MainWindow
 
 RESOURCES = resources_dir()
@@ -69,7 +69,7 @@ def create_window() -> MainWindow:
 def main(argv: Sequence[str] | None = None) -> int:
     multiprocessing.freeze_support()
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    from desktop.crash_reporter import CrashReporter
+    from desktop.dialogs.crash_reporter import CrashReporter
 
     reporter = CrashReporter()
     reporter.install()  # from here on, an unexpected exception leaves a report

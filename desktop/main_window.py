@@ -452,13 +452,13 @@ class MainWindow(QMainWindow):
 
     def show_about(self) -> None:
         """Version, the llama.cpp backends of this build, licences of components and models."""
-        from desktop.about_dialog import AboutDialog
+        from desktop.dialogs.about import AboutDialog
 
         AboutDialog(self.hardware, self).exec()
 
     def show_welcome(self) -> None:
         """The first-run welcome (Help → Welcome): this computer, a model for it, the starter."""
-        from desktop.first_run_dialog import FirstRunDialog
+        from desktop.dialogs.welcome import FirstRunDialog
 
         dialog = FirstRunDialog(
             self.hardware, starter_available=self.starter_path is not None, parent=self

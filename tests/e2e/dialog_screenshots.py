@@ -16,10 +16,10 @@ def main(out_dir: Path) -> int:
     os.environ.setdefault("PONDER_HOME", tempfile.mkdtemp(prefix="ponder-shots-"))
     from PySide6.QtCore import QEventLoop, QTimer
 
-    from desktop.about_dialog import AboutDialog
     from desktop.app import create_application
+    from desktop.dialogs.about import AboutDialog
+    from desktop.dialogs.welcome import FirstRunDialog
     from desktop.engines.hardware_probe import HardwareProbe
-    from desktop.first_run_dialog import FirstRunDialog
 
     app = create_application()
     probe = HardwareProbe()

@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QWidget
 
-from desktop.crash_dialog import CrashReportsDialog
+from desktop.dialogs.crash import CrashReportsDialog
 from model_runtime.crash_log import CrashHandler, crash_dir, mark_offered, pending_reports
 
 

@@ -12,14 +12,14 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QWidget
 
-import desktop.crash_dialog as crash_dialog
+import desktop.dialogs.crash as crash_dialog
 from desktop import app as desktop_app
-from desktop.about_dialog import AboutDialog
 from desktop.common.identity import PRIVACY_PROMISE
-from desktop.crash_dialog import CrashReportsDialog
-from desktop.crash_reporter import CrashReporter
+from desktop.dialogs.about import AboutDialog
+from desktop.dialogs.crash import CrashReportsDialog
+from desktop.dialogs.crash_reporter import CrashReporter
+from desktop.dialogs.welcome import FirstRunDialog
 from desktop.engines.hardware_probe import HardwareProbe
-from desktop.first_run_dialog import FirstRunDialog
 from desktop.main_window import MainWindow
 from model_runtime.crash_log import CrashHandler, crash_dir, pending_reports
 from model_runtime.errors import EngineError

@@ -1,0 +1,1 @@
+"""Dialogs outside the chat: the first-run welcome, About, crash reports."""
