@@ -136,7 +136,7 @@ def main() -> int:
 
     from desktop.app import create_application
     from desktop.engines.bridge import EngineBridge
-    from desktop.main_window import MainWindow
+    from desktop.window.main_window import MainWindow
     from model_runtime.conversations.store import default_store
 
     app = create_application()

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
     from desktop.dialogs.crash_reporter import CrashReporter
-    from desktop.main_window import MainWindow
+    from desktop.window.main_window import MainWindow
 
 RESOURCES = resources_dir()
 
@@ -58,7 +58,7 @@ def create_window() -> MainWindow:
     """The main window with its own engine process (started on the first load)."""
     from desktop.chat.sidebar import UNDO_SECONDS
     from desktop.engines.bridge import EngineBridge
-    from desktop.main_window import MainWindow
+    from desktop.window.main_window import MainWindow
     from model_runtime.conversations.store import default_store
 
     store = default_store()
@@ -83,8 +83,8 @@ def run(args: argparse.Namespace, reporter: CrashReporter) -> int:
     """Show the window, then the welcome (first run) or earlier crash reports, and run."""
     from PySide6.QtCore import Qt, QTimer
 
-    from desktop.automation import ScriptedRun, process_age
     from desktop.common.error_messages import describe
+    from desktop.window.automation import ScriptedRun, process_age
     from model_runtime.paths import is_first_run, mark_welcomed
 
     app = create_application()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from desktop.engines.bridge import EngineBridge
-from desktop.main_window import MainWindow
+from desktop.window.main_window import MainWindow
 from model_runtime.conversations.store import ConversationStore
 from model_runtime.engine import EngineClient
 from model_runtime.hardware.detect import HardwareInfo

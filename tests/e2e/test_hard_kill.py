@@ -81,7 +81,7 @@ def test_hard_kill_while_streaming_keeps_the_partial_answer(ponder_home: Path, q
     # the restarted app shows it as interrupted, with Continue
     from desktop.chat.messages import AssistantMessage
     from desktop.engines.bridge import EngineBridge
-    from desktop.main_window import MainWindow
+    from desktop.window.main_window import MainWindow
 
     window = MainWindow(EngineBridge())
     qtbot.addWidget(window)

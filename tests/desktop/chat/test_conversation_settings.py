@@ -14,7 +14,7 @@ from desktop.chat.conversation_settings import (
 )
 from desktop.chat.messages import AssistantMessage, UserMessage
 from desktop.engines.bridge import EngineBridge
-from desktop.main_window import MainWindow
+from desktop.window.main_window import MainWindow
 from model_runtime.chat.generation import GenerationParams
 from model_runtime.conversations.store import ConversationStore
 

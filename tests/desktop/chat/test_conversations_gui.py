@@ -22,13 +22,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QInputDialog, QListWidgetItem, QMessageBox, QWidget
 
-import desktop.main_window as main_window
+import desktop.window.main_window as main_window
 from desktop.chat.messages import AssistantMessage, UserMessage
 from desktop.chat.sidebar import ID_ROLE, MESSAGE_ROLE
-from desktop.main_window import SHORTCUTS, MainWindow
+from desktop.window.main_window import SHORTCUTS, MainWindow
 from model_runtime.chat.generation import GenerationParams, LoadRequest
 from model_runtime.conversations.store import ConversationStore, StoredMessage
-from tests.desktop.test_chat_window import (
+from tests.desktop.window.test_chat_window import (
     ANSWER_MS,
     ENGINE_THREADS,
     GREEDY,

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from desktop import main_window
 from desktop.chat.conversation_settings import (
     ConversationSettings,
     params_from_dict,
@@ -16,7 +15,8 @@ from desktop.chat.conversation_settings import (
 )
 from desktop.chat.messages import AssistantMessage
 from desktop.engines.bridge import EngineBridge
-from desktop.main_window import MainWindow
+from desktop.window import main_window
+from desktop.window.main_window import MainWindow
 from model_runtime.chat.generation import GenerationParams, LoadRequest
 from model_runtime.chat.thinking import ThinkingPolicy
 

@@ -20,7 +20,7 @@ from desktop.dialogs.crash import CrashReportsDialog
 from desktop.dialogs.crash_reporter import CrashReporter
 from desktop.dialogs.welcome import FirstRunDialog
 from desktop.engines.hardware_probe import HardwareProbe
-from desktop.main_window import MainWindow
+from desktop.window.main_window import MainWindow
 from model_runtime.crash_log import CrashHandler, crash_dir, pending_reports
 from model_runtime.errors import EngineError
 from model_runtime.hardware.detect import CpuInfo, HardwareInfo

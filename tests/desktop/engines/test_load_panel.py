@@ -15,7 +15,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication, QCheckBox, QMessageBox
 
 from desktop.engines.load_panel import gpu_layers_text, size_text
-from desktop.main_window import MainWindow
+from desktop.window.main_window import MainWindow
 from model_runtime.chat.generation import LoadRequest, ModelSummary
 from model_runtime.engine import EngineClient
 from model_runtime.errors import InsufficientMemory

@@ -20,12 +20,12 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit
 
-import desktop.main_window as main_window
+import desktop.window.main_window as main_window
 from desktop.chat.messages import AssistantMessage
 from desktop.engines.bridge import EngineBridge
 from desktop.engines.endpoints_tab import LEAVES, STAYS, EndpointsTab
 from desktop.engines.serve_tab import ServeTab
-from desktop.main_window import MainWindow
+from desktop.window.main_window import MainWindow
 from model_runtime import netlog
 from model_runtime.chat.generation import LoadRequest
 from model_runtime.hardware.detect import CpuInfo, HardwareInfo

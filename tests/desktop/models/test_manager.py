@@ -20,11 +20,11 @@ from PySide6.QtWidgets import QMessageBox
 from desktop.common.error_messages import describe
 from desktop.engines.bridge import EngineBridge
 from desktop.engines.fit_badge import TEXT, assume_gpus_usable
-from desktop.main_window import MainWindow
 from desktop.models.download_bridge import DownloadBridge
 from desktop.models.import_choices import cached_quants
 from desktop.models.manager import ModelManagerDialog
 from desktop.models.quant_tree import CHECKED_NOTE, ESTIMATE_NOTE, FIT, SIZE
+from desktop.window.main_window import MainWindow
 from model_runtime import credentials
 from model_runtime.errors import (
     AuthenticationRequired,

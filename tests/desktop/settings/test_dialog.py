@@ -12,8 +12,8 @@ from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit
 
 from desktop.engines.bridge import EngineBridge
 from desktop.engines.hardware_probe import HardwareProbe
-from desktop.main_window import MainWindow
 from desktop.settings.dialog import SettingsDialog, local_time
+from desktop.window.main_window import MainWindow
 from model_runtime import netlog
 from model_runtime.errors import OfflineMode
 from model_runtime.hardware.detect import CpuInfo, HardwareInfo

@@ -18,10 +18,10 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QTextCursor
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-import desktop.main_window as main_window
+import desktop.window.main_window as main_window
 from desktop.chat.messages import AssistantMessage, UserMessage
 from desktop.engines.bridge import EngineBridge
-from desktop.main_window import MainWindow
+from desktop.window.main_window import MainWindow
 from model_runtime.chat.generation import GenerationParams, GenerationStats, LoadRequest
 from model_runtime.models.starter import STARTER_NAME
 from tests.conftest import THINK_GRAMMAR

@@ -16,7 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
-from desktop.main_window import MainWindow
+from desktop.window.main_window import MainWindow
 from model_runtime.llama.build import backend_summary
 
 RESULT_PREFIX = "PONDER-RESULT "

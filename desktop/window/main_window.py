@@ -30,7 +30,6 @@ from desktop.chat.messages import AssistantMessage
 from desktop.chat.sidebar import Sidebar
 from desktop.chat.view import ChatView
 from desktop.common.error_messages import describe
-from desktop.engine_choice import EngineChoice
 from desktop.engines.bridge import EngineBridge
 from desktop.engines.hardware_probe import HardwareProbe
 from desktop.engines.load_controller import LoadController
@@ -39,7 +38,8 @@ from desktop.engines.serve_controller import ServeController
 from desktop.models.download_bridge import DownloadBridge
 from desktop.models.manager import ModelManagerDialog
 from desktop.settings.dialog import SettingsDialog
-from desktop.welcome import WelcomePanel
+from desktop.window.engine_choice import EngineChoice
+from desktop.window.welcome_panel import WelcomePanel
 from model_runtime.chat.generation import GenerationStats, LoadRequest, ModelSummary
 from model_runtime.conversations.store import (
     ConversationStore,
