@@ -139,6 +139,11 @@ def run_app(check: Callable[[MainWindow], bool], timeout_s: float = 90) -> tuple
     started.timeout.connect(poll)
     started.start(100)
     code = desktop_app.main([])
+    # Closing the last window posted Qt's own Quit event, still queued after quit(): the next
+    # event loop to take it would stop every later QEventLoop in this process (tests after this
+    # one would wait forever). Let it land in an exec() of its own, which resets that state.
+    QTimer.singleShot(0, QApplication.instance().quit)  # type: ignore[union-attr]
+    QApplication.instance().exec()  # type: ignore[union-attr]
     assert seen.get("ok"), "the app did not get there in time"
     return code, seen["window"]
 
