@@ -27,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PySide6.QtCore import QElapsedTimer, QTimer
 
+from model_runtime.chat.answer import AnswerFigures
+
 REASONING = (
     "Let me think about this step by step. First, consider the constraints and what is "
     "being asked; then check each case carefully before answering.\n\n"
@@ -47,11 +49,13 @@ def fill(store, messages: int) -> int:
             "assistant",
             ANSWER,
             reasoning=REASONING,
-            reasoning_seconds=4.2,
-            reasoning_tokens=120,
-            n_generated=300,
-            tokens_per_second=25.0,
-            finish_reason="stop",
+            figures=AnswerFigures(
+                reasoning_seconds=4.2,
+                reasoning_tokens=120,
+                n_generated=300,
+                tokens_per_second=25.0,
+                finish_reason="stop",
+            ),
         )
     return conversation.id
 

@@ -109,3 +109,7 @@ class RemoteAnswerCutOff(RemoteEngineError):
         super().__init__(message)
         self.reasoning = reasoning
         self.answer = answer
+
+
+class ConversationStoreError(PonderError, RuntimeError):
+    """The conversation database can't be used (newer schema, damaged file, bad import)."""

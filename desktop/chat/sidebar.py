@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from model_runtime.conversations.store import Conversation, ConversationStore
+from model_runtime.conversations.records import Conversation
+from model_runtime.conversations.store import ConversationStore
 
 UNDO_SECONDS = 10
 SEARCH_DELAY_MS = 200

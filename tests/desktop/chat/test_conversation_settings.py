@@ -6,16 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from desktop.chat.conversation_settings import (
-    PRESETS,
-    ConversationSettings,
-    params_from_dict,
-    params_to_dict,
-)
+from desktop.chat.conversation_settings import PRESETS, ConversationSettings
 from desktop.chat.messages import AssistantMessage, UserMessage
 from desktop.engines.bridge import EngineBridge
 from desktop.window.main_window import MainWindow
 from model_runtime.chat.generation import GenerationParams
+from model_runtime.conversations.params import params_from_dict, params_to_dict
 from model_runtime.conversations.store import ConversationStore
 
 

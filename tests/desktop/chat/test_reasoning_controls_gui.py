@@ -8,17 +8,14 @@ from typing import Any
 
 import pytest
 
-from desktop.chat.conversation_settings import (
-    ConversationSettings,
-    params_from_dict,
-    params_to_dict,
-)
+from desktop.chat.conversation_settings import ConversationSettings
 from desktop.chat.messages import AssistantMessage
 from desktop.engines.bridge import EngineBridge
 from desktop.window import main_window
 from desktop.window.main_window import MainWindow
 from model_runtime.chat.generation import GenerationParams, LoadRequest
 from model_runtime.chat.thinking import ThinkingPolicy
+from model_runtime.conversations.params import params_from_dict, params_to_dict
 
 TIMEOUT_MS = 120_000
 

@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from model_runtime.conversations.store import (
-    SCHEMA_VERSION,
-    ConversationStore,
-    ConversationStoreError,
-    make_title,
-)
+from model_runtime.conversations.records import make_title
+from model_runtime.conversations.schema import SCHEMA_VERSION
+from model_runtime.conversations.store import ConversationStore
+from model_runtime.errors import ConversationStoreError
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 
@@ -199,8 +197,8 @@ def test_streamed_updates_are_searchable(store: ConversationStore) -> None:
     answer = store.add_message(conversation.id, "assistant", "", state="streaming")
     store.update_message(answer.id, content="partial zeppelin", state="complete")
     assert store.search("zeppelin")[0].message_id == answer.id
-    with pytest.raises(ValueError):
-        store.update_message(answer.id, conversation_id=5)
+    with pytest.raises(TypeError):
+        store.update_message(answer.id, conversation_id=5)  # type: ignore[call-arg]
 
 
 def test_json_export_imports_back_losslessly(store: ConversationStore, tmp_path: Path) -> None:

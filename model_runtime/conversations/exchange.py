@@ -1,0 +1,103 @@
+"""Conversations in and out of the database: JSON (lossless, every branch) and Markdown."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict
+from typing import Any
+
+from model_runtime.conversations.records import MESSAGE_COLUMNS, Conversation, StoredMessage
+from model_runtime.conversations.schema import transaction
+from model_runtime.errors import ConversationStoreError
+
+EXPORT_FORMAT = "ponder-conversation"
+
+
+def export_json(conversation: Conversation, messages: list[StoredMessage]) -> dict[str, Any]:
+    """The whole conversation, every branch included: import_json brings it back as it was."""
+    return {
+        "format": EXPORT_FORMAT,
+        "version": 1,
+        "conversation": asdict(conversation),
+        "messages": [asdict(message) for message in messages],
+    }
+
+
+def import_json(db: sqlite3.Connection, data: dict[str, Any]) -> int:
+    """Add an exported conversation as a new one (new ids, same content and branches)."""
+    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
+        raise ConversationStoreError("This file is not a Ponder conversation export.")
+    try:
+        source = data["conversation"]
+        messages = sorted(data["messages"], key=lambda m: m["id"])
+        with transaction(db):
+            cursor = db.execute(
+                "INSERT INTO conversations (title, model, system_prompt, params, created,"
+                " updated, title_is_auto) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    source["title"],
+                    source["model"],
+                    source["system_prompt"],
+                    json.dumps(source["params"]),
+                    source["created"],
+                    source["updated"],
+                    int(source.get("title_is_auto", True)),
+                ),
+            )
+            conversation_id = int(cursor.lastrowid or 0)
+            new_ids = _insert_messages(db, conversation_id, messages)
+            leaf = source.get("current_leaf")
+            db.execute(
+                "UPDATE conversations SET current_leaf = ? WHERE id = ?",
+                (new_ids.get(leaf) if leaf is not None else None, conversation_id),
+            )
+    except (KeyError, TypeError, ValueError, sqlite3.Error) as exc:
+        raise ConversationStoreError(f"The conversation export is incomplete: {exc}") from exc
+    return conversation_id
+
+
+def _insert_messages(
+    db: sqlite3.Connection, conversation_id: int, messages: list[dict[str, Any]]
+) -> dict[int, int]:
+    """Insert exported messages, parents first; returns old id -> new id."""
+    new_ids: dict[int, int] = {}
+    for message in messages:
+        values = {
+            key: message[key]
+            for key in MESSAGE_COLUMNS
+            if key not in ("id", "conversation_id", "parent_id")
+        }
+        parent = message["parent_id"]
+        if parent is not None and parent not in new_ids:
+            raise ConversationStoreError("The export's message tree is broken.")
+        columns = ["conversation_id", "parent_id", *values]
+        cursor = db.execute(
+            f"INSERT INTO messages ({', '.join(columns)})"
+            f" VALUES ({', '.join('?' for _ in columns)})",
+            (conversation_id, new_ids.get(parent) if parent else None, *values.values()),
+        )
+        new_ids[message["id"]] = int(cursor.lastrowid or 0)
+    return new_ids
+
+
+def export_markdown(
+    conversation: Conversation, visible: list[StoredMessage], *, reasoning: bool = True
+) -> str:
+    """The visible branch as Markdown, reasoning in a <details> block or left out."""
+    lines = [f"# {conversation.title or 'Conversation'}", ""]
+    if conversation.model:
+        lines += [f"*Model: {conversation.model}*", ""]
+    if conversation.system_prompt:
+        lines += ["**System:**", "", conversation.system_prompt, ""]
+    for message in visible:
+        if message.role == "user":
+            lines += ["## You", "", message.content, ""]
+        elif message.role == "assistant":
+            lines += ["## Assistant", ""]
+            if reasoning and message.reasoning.strip():
+                summary = f"Thought for {message.reasoning_seconds:.0f} s"
+                lines += [f"<details><summary>{summary}</summary>", ""]
+                lines += [message.reasoning.strip(), "", "</details>", ""]
+            lines += [message.content, ""]
+    return "\n".join(lines).rstrip() + "\n"

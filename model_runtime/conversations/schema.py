@@ -1,0 +1,163 @@
+"""The conversation database's file: opened safely, migrated in order, backed up before that.
+
+SQLite in WAL mode; the schema version is PRAGMA user_version, and MIGRATIONS[n - 1] takes a
+database from version n - 1 to n inside one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from model_runtime.errors import ConversationStoreError
+
+# Ordered migrations; index + 1 is the schema version they produce.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: conversations and a flat list of messages
+    """
+    CREATE TABLE conversations (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL DEFAULT '',
+        model TEXT NOT NULL DEFAULT '',
+        system_prompt TEXT NOT NULL DEFAULT '',
+        params TEXT NOT NULL DEFAULT '{}',
+        created REAL NOT NULL,
+        updated REAL NOT NULL
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        role TEXT NOT NULL,
+        content TEXT NOT NULL DEFAULT '',
+        reasoning TEXT NOT NULL DEFAULT '',
+        reasoning_seconds REAL NOT NULL DEFAULT 0,
+        reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+        n_prompt INTEGER NOT NULL DEFAULT 0,
+        n_generated INTEGER NOT NULL DEFAULT 0,
+        tokens_per_second REAL NOT NULL DEFAULT 0,
+        model TEXT NOT NULL DEFAULT '',
+        finish_reason TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL DEFAULT 'complete',
+        created REAL NOT NULL
+    );
+    CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
+    """,
+    # 2: branches (edit / regenerate keep the old version), soft delete with undo,
+    #    automatic titles, full-text search over answers and reasoning
+    """
+    ALTER TABLE messages ADD COLUMN parent_id INTEGER REFERENCES messages(id);
+    UPDATE messages SET parent_id = (
+        SELECT MAX(p.id) FROM messages p
+        WHERE p.conversation_id = messages.conversation_id AND p.id < messages.id
+    );
+    ALTER TABLE conversations ADD COLUMN current_leaf INTEGER;
+    UPDATE conversations SET current_leaf = (
+        SELECT MAX(m.id) FROM messages m WHERE m.conversation_id = conversations.id
+    );
+    ALTER TABLE conversations ADD COLUMN deleted REAL;
+    ALTER TABLE conversations ADD COLUMN title_is_auto INTEGER NOT NULL DEFAULT 1;
+    CREATE INDEX messages_by_parent ON messages(conversation_id, parent_id);
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        content, reasoning, content='messages', content_rowid='id'
+    );
+    INSERT INTO messages_fts(rowid, content, reasoning)
+        SELECT id, content, reasoning FROM messages;
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts(rowid, content, reasoning)
+        VALUES (new.id, new.content, new.reasoning);
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, content, reasoning)
+        VALUES ('delete', old.id, old.content, old.reasoning);
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, reasoning ON messages BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, content, reasoning)
+        VALUES ('delete', old.id, old.content, old.reasoning);
+        INSERT INTO messages_fts(rowid, content, reasoning)
+        VALUES (new.id, new.content, new.reasoning);
+    END;
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def open_database(path: Path) -> sqlite3.Connection:
+    """Connect with Ponder's settings; refuse a newer Ponder's file, or one SQLite can't read."""
+    try:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        version = schema_version(db)
+        if version > SCHEMA_VERSION:
+            db.close()
+            raise ConversationStoreError(
+                f"The conversation database was written by a newer Ponder (schema "
+                f"{version}, this one knows {SCHEMA_VERSION}). Update Ponder; the file is "
+                "left untouched."
+            )
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # durable across an app crash
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA busy_timeout=5000")
+    except sqlite3.DatabaseError as exc:
+        raise ConversationStoreError(
+            f"The conversation database {path} can't be opened: {exc}"
+        ) from exc
+    return db
+
+
+def schema_version(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Bring the schema to SCHEMA_VERSION; an existing database is backed up first."""
+    version = schema_version(db)
+    if version == SCHEMA_VERSION:
+        return
+    if version > 0:
+        backup(db, path.with_name(f"{path.stem}.v{version}.backup.sqlite"))
+    for number in range(version + 1, SCHEMA_VERSION + 1):
+        with transaction(db):
+            for statement in statements(MIGRATIONS[number - 1]):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number}")
+
+
+def backup(db: sqlite3.Connection, target: Path) -> Path:
+    """A consistent copy of the whole database (SQLite's online backup)."""
+    target = Path(target)
+    if target.exists():
+        target = target.with_name(f"{target.stem}-{int(time.time())}{target.suffix}")
+    copy = sqlite3.connect(target)
+    with copy:
+        db.backup(copy)
+    copy.close()
+    return target
+
+
+def statements(script: str) -> Sequence[str]:
+    """Split a migration script into statements (triggers keep their inner semicolons)."""
+    found, current = [], ""
+    for line in script.strip().splitlines():
+        current += line + "\n"
+        if sqlite3.complete_statement(current):
+            found.append(current.strip())
+            current = ""
+    if current.strip():
+        found.append(current.strip())
+    return found

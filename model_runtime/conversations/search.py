@@ -1,0 +1,33 @@
+"""Full-text search over questions, answers and reasoning (SQLite FTS5, prefix match)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from model_runtime.conversations.records import SearchHit
+
+_SEARCH = """
+    SELECT m.conversation_id, m.id, c.title,
+           snippet(messages_fts, 0, char(2), char(3), '…', 10) AS in_content,
+           snippet(messages_fts, 1, char(2), char(3), '…', 10) AS in_reasoning
+    FROM messages_fts
+    JOIN messages m ON m.id = messages_fts.rowid
+    JOIN conversations c ON c.id = m.conversation_id
+    WHERE messages_fts MATCH ? AND c.deleted IS NULL
+    ORDER BY rank LIMIT ?
+"""
+
+
+def search(db: sqlite3.Connection, query: str, limit: int = 50) -> list[SearchHit]:
+    """Messages whose words start with every word of the query, best first."""
+    words = [w.replace('"', '""') for w in query.split()]
+    if not words:
+        return []
+    match = " ".join(f'"{word}"*' for word in words)
+    hits = []
+    for row in db.execute(_SEARCH, (match, limit)):
+        in_reasoning = "\x02" not in row["in_content"]  # match markers no text contains
+        excerpt = row["in_reasoning"] if in_reasoning else row["in_content"]
+        excerpt = excerpt.replace("\x02", "[").replace("\x03", "]")
+        hits.append(SearchHit(row[0], row[1], row["title"], excerpt, in_reasoning))
+    return hits
