@@ -1,17 +1,29 @@
-"""Runs the open conversation: sends turns to the engine, saves every word as it streams."""
+"""Runs the open conversation: sends turns to the engine, saves every word as it streams.
+
+The answer that streams is an Answer (model_runtime.chat.answer): the controller feeds it the
+engine's events and saves it; the AssistantMessage widget only shows it.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from desktop.chat.conversation_settings import params_from_dict, params_to_dict
 from desktop.chat.messages import AssistantMessage, UserMessage
 from desktop.chat.view import ChatView
 from desktop.common.error_messages import describe
-from desktop.engines.bridge import EngineBridge
-from desktop.engines.remote_bridge import RemoteBridge
-from model_runtime.chat.generation import GenerationParams, GenerationStats, Message
-from model_runtime.conversations.store import ConversationStore, StoredMessage
+from desktop.engines.bridge import ChatBridge
+from model_runtime.chat.answer import Answer
+from model_runtime.chat.generation import (
+    Chunk,
+    Finished,
+    GenerationParams,
+    GenerationStats,
+    Message,
+)
+from model_runtime.chat.thinking import ThinkingEnded
+from model_runtime.conversations.params import params_from_dict, params_to_dict
+from model_runtime.conversations.records import StoredMessage
+from model_runtime.conversations.store import ConversationStore
 
 SAVE_MS = 500  # at most this much streamed text is lost if the process is killed
 PAGE = 30  # messages built when a conversation opens, and per "show earlier"
@@ -29,7 +41,7 @@ class ChatController(QObject):
 
     def __init__(
         self,
-        bridge: EngineBridge | RemoteBridge,
+        bridge: ChatBridge,
         view: ChatView,
         store: ConversationStore,
         parent: QObject | None = None,
@@ -41,7 +53,7 @@ class ChatController(QObject):
         self.params = GenerationParams()
         self.system_prompt = ""
         self.conversation_id: int | None = None
-        self._current: AssistantMessage | None = None
+        self._current: AssistantMessage | None = None  # the widget of the answer that streams
         self._current_id = 0  # the stored row of the answer that streams
         self._gen_id = 0
         self._saver = QTimer(self)
@@ -52,13 +64,13 @@ class ChatController(QObject):
         self._connect_bridge(bridge)
         self._thinking = False
 
-    def _connect_bridge(self, bridge: EngineBridge | RemoteBridge) -> None:
+    def _connect_bridge(self, bridge: ChatBridge) -> None:
         bridge.chunk.connect(self._on_chunk)
         bridge.finished.connect(self._on_finished)
         bridge.failed.connect(self._on_failed)
         bridge.thinking_ended.connect(self._on_thinking_ended)
 
-    def set_bridge(self, bridge: EngineBridge | RemoteBridge) -> None:
+    def set_bridge(self, bridge: ChatBridge) -> None:
         """Send the next answers to another engine; the one streaming now is kept, interrupted."""
         if bridge is self.bridge:
             return
@@ -174,9 +186,8 @@ class ChatController(QObject):
         if self.busy or not text.strip():
             return
         if self.conversation_id is None:
-            summary = self.bridge.summary
             conversation = self.store.create_conversation(
-                model=summary.name if summary else "",
+                model=self.bridge.model_name,
                 system_prompt=self.system_prompt,
                 params=params_to_dict(self.params),
             )
@@ -225,13 +236,12 @@ class ChatController(QObject):
     def _answer(self, parent_id: int | None, *, reload: bool) -> None:
         """Start a new answer after parent_id; reload redraws the chat for its new branch."""
         assert self.conversation_id is not None
-        summary = self.bridge.summary
         stored = self.store.add_message(
             self.conversation_id,
             "assistant",
             parent_id=parent_id,
             state="streaming",
-            model=summary.name if summary else "",
+            model=self.bridge.model_name,
         )
         if reload:
             self._reload_view()
@@ -246,7 +256,7 @@ class ChatController(QObject):
         self._current = widget
         self._current_id = message_id
         self._gen_id = self.bridge.generate(context, self.params)
-        widget.gen_id = self._gen_id
+        widget.model.start(self._gen_id)
         self._saver.start()
         self.busy_changed.emit(True)
 
@@ -258,10 +268,11 @@ class ChatController(QObject):
         """Stop the answer that streams and keep all of it as interrupted: Continue goes on."""
         self.stop()
         if self._current is not None:  # its late end is dropped, so save it now
+            answer = self._current.model
             self.store.update_message(
                 self._current_id,
-                content=self._current.answer,
-                reasoning=self._current.reasoning,
+                content=answer.answer,
+                reasoning=answer.reasoning,
                 state="interrupted",
             )
         self._end_generation()
@@ -275,12 +286,11 @@ class ChatController(QObject):
 
     def _save_partial(self) -> None:
         """Write what has streamed so far; a hard kill loses at most SAVE_MS of text."""
-        if self._current is not None and self._current.dirty:
-            self._current.dirty = False
+        if self._current is not None and self._current.model.dirty:
+            answer = self._current.model
+            answer.dirty = False
             self.store.update_message(
-                self._current_id,
-                content=self._current.answer,
-                reasoning=self._current.reasoning,
+                self._current_id, content=answer.answer, reasoning=answer.reasoning
             )
 
     def _end_generation(self) -> None:
@@ -290,8 +300,16 @@ class ChatController(QObject):
             self._current = None
             self.busy_changed.emit(False)
 
+    def _streaming(self, gen_id: int) -> Answer | None:
+        """The answer that streams, if gen_id is its generation (late events are dropped)."""
+        if self._current is None or gen_id != self._gen_id:
+            return None
+        return self._current.model
+
     def _on_chunk(self, gen_id: int, kind: str, text: str) -> None:
-        if self._current is not None and gen_id == self._gen_id:
+        answer = self._streaming(gen_id)
+        if answer is not None and self._current is not None:
+            answer.add(Chunk(gen_id, kind, text))  # type: ignore[arg-type]
             self._current.add_chunk(kind, text)
             self._set_thinking(kind == "thinking")
 
@@ -300,29 +318,26 @@ class ChatController(QObject):
             self._thinking = thinking
             self.thinking_changed.emit(thinking)
 
-    def _on_thinking_ended(self, gen_id: int, ended: object) -> None:
-        if self._current is not None and gen_id == self._gen_id:
-            self._current.note_thinking_ended(ended)  # type: ignore[arg-type]
+    def _on_thinking_ended(self, gen_id: int, ended: ThinkingEnded) -> None:
+        answer = self._streaming(gen_id)
+        if answer is not None:
+            answer.add(ended)
 
     def _on_finished(self, gen_id: int, stats: GenerationStats) -> None:
-        if self._current is None or gen_id != self._gen_id:
+        answer = self._streaming(gen_id)
+        if answer is None or self._current is None:
             return
-        message = self._current
-        message.finish(stats)
+        answer.add(Finished(gen_id, stats))
         self.store.update_message(
             self._current_id,
-            content=message.answer,
-            reasoning=message.reasoning,
-            reasoning_seconds=message.thinking_seconds,
-            reasoning_tokens=message.reasoning_tokens,
-            n_prompt=stats.n_prompt,
-            n_generated=message.generated_tokens,
-            tokens_per_second=stats.tokens_per_second,
-            finish_reason=stats.finish_reason,
+            content=answer.answer,
+            reasoning=answer.reasoning,
             state="complete",
+            figures=answer.figures,
         )
+        self._current.finish()
         stored = self.store.message(self._current_id)
-        message.bind(stored.id, self.store.branch(stored))
+        self._current.bind(stored.id, self.store.branch(stored))
         self._end_generation()
         self.context_used.emit(stats.n_prompt + stats.n_generated)
         self.answer_finished.emit(stats)

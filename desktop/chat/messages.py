@@ -19,18 +19,10 @@ from PySide6.QtWidgets import (
 from desktop.chat.answer_view import AnswerView
 from desktop.chat.thinking_pane import ThinkingPane
 from desktop.common.throttle import Throttle
-from model_runtime.chat.generation import GenerationStats
-from model_runtime.chat.thinking import ThinkingEnded
-from model_runtime.conversations.store import Branch, StoredMessage
+from model_runtime.chat.answer import Answer
+from model_runtime.conversations.records import Branch, StoredMessage
 
 REPAINT_MS = 40
-
-
-def _joined(parts: list[str]) -> str:
-    """Join streamed pieces once, keeping the result as the single part."""
-    if len(parts) > 1:
-        parts[:] = ["".join(parts)]
-    return parts[0] if parts else ""
 
 
 class ActionBar(QWidget):
@@ -126,34 +118,29 @@ class UserMessage(QFrame):
 
 
 class AssistantMessage(QFrame):
-    """An answer: streamed text is buffered and painted at most every REPAINT_MS."""
+    """Shows an Answer: streamed text is buffered and painted at most every REPAINT_MS.
+
+    The Answer (model_runtime.chat.answer) holds the text and the engine's figures; this widget
+    keeps only what painting needs (the live clock of the thinking pane, unpainted text).
+    """
 
     regenerate_requested = Signal(int)
     continue_requested = Signal(int)
     branch_requested = Signal(int)
     delete_requested = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, model: Answer | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("assistantMessage")
-        self.gen_id = 0
+        self.model = model if model is not None else Answer()
         self.message_id = 0
-        self.dirty = False  # streamed text not yet saved
-        self._answer_parts: list[str] = []  # joined lazily: no quadratic string building
-        self._reasoning_parts: list[str] = []
-        self.stats: GenerationStats | None = None
         self.streaming = True
-        self.thinking_seconds = 0.0
-        self.reasoning_tokens = 0
-        self.generated_tokens = 0
-        self._earlier_tokens = (0, 0)  # (generated, reasoning) before a Continue
         self._started = time.monotonic()
         self._thinking_started: float | None = None
         self._answer_started: float | None = None
         self._pending_thinking: list[str] = []
         self._pending_answer: list[str] = []
         self._branch: Branch | None = None
-        self._ended_note = ""
         self.thinking: ThinkingPane | None = None
         self.answer_view = AnswerView(self)
         self.answer_view.hide()
@@ -190,22 +177,18 @@ class AssistantMessage(QFrame):
 
     @property
     def answer(self) -> str:
-        return _joined(self._answer_parts)
+        return self.model.answer
 
     @property
     def reasoning(self) -> str:
-        return _joined(self._reasoning_parts)
+        return self.model.reasoning
 
     # -- stored messages ---------------------------------------------------------------------
 
     def show_stored(self, message: StoredMessage) -> None:
         """Show a saved answer as it was (reasoning collapsed, figures, interrupted or not)."""
         self.streaming = False
-        self._answer_parts = [message.content] if message.content else []
-        self._reasoning_parts = [message.reasoning] if message.reasoning else []
-        self.thinking_seconds = message.reasoning_seconds
-        self.reasoning_tokens = message.reasoning_tokens
-        self.generated_tokens = message.n_generated
+        self.model = Answer(message.content, message.reasoning, message.figures)
         if message.reasoning:
             pane = self._ensure_pane()
             pane.finish(message.reasoning_seconds, message.reasoning_tokens or None)
@@ -240,13 +223,12 @@ class AssistantMessage(QFrame):
         """Stream more into this answer (Continue): the text so far stays."""
         self.streaming = True
         self.action_bar.hide()
-        self._earlier_tokens = (self.generated_tokens, self.reasoning_tokens)
         self._started = time.monotonic()
         if self.answer:
             self._answer_started = self._started
             self.answer_view.set_markdown_streaming(self.answer)
         elif self.thinking is not None:
-            self._thinking_started = self._started - self.thinking_seconds
+            self._thinking_started = self._started - self.model.figures.reasoning_seconds
             self.thinking.resume()
         self.status.setText("…")
 
@@ -269,19 +251,17 @@ class AssistantMessage(QFrame):
         return self.thinking
 
     def add_chunk(self, kind: str, text: str) -> None:
-        self.dirty = True
+        """Streamed text the model already holds: paint it soon."""
         if kind == "thinking":
             if self.thinking is None:
                 self._thinking_started = time.monotonic()
                 self._ensure_pane()
-            elif self.thinking is not None and not self.thinking.thinking:
+            elif not self.thinking.thinking:
                 self.thinking.resume()  # a second thinking segment
-            self._reasoning_parts.append(text)
             self._pending_thinking.append(text)
         else:
             if self._answer_started is None:
                 self._answer_started = time.monotonic()
-            self._answer_parts.append(text)
             self._pending_answer.append(text)
         self._repaint()
 
@@ -297,35 +277,32 @@ class AssistantMessage(QFrame):
             self._pending_answer.clear()
             self.status.setText("")
 
-    def _end_thinking(self, tokens: int | None = None, note: str = "") -> None:
+    def _end_thinking(self) -> None:
+        """The answer began: fold the pane with the time on the window's clock (the engine's
+        own figure replaces it when the answer finishes)."""
         assert self.thinking is not None
         end = self._answer_started or time.monotonic()
-        self.thinking_seconds = end - (self._thinking_started or self._started)
-        self.thinking.finish(self.thinking_seconds, tokens, note or self._ended_note)
+        seconds = end - (self._thinking_started or self._started)
+        self.thinking.finish(seconds, None, self._ended_note())
 
-    def note_thinking_ended(self, ended: ThinkingEnded) -> None:
-        """Ponder ended the reasoning (answer now, budget, loop): say so in the pane."""
-        self._ended_note = ended.describe()
+    def _ended_note(self) -> str:
+        ended = self.model.thinking_ended
+        return ended.describe() if ended is not None else ""
 
-    def finish(self, stats: GenerationStats) -> None:
+    def finish(self) -> None:
         """The answer is complete: final Markdown render, thinking summary, figures."""
         self._repaint.flush()
         self._paint()
         self.streaming = False
-        self.stats = stats
-        earlier_generated, earlier_reasoning = self._earlier_tokens
-        self.generated_tokens = earlier_generated + stats.n_generated
-        self.reasoning_tokens = earlier_reasoning + stats.n_thinking
+        stats, figures = self.model.stats, self.model.figures
+        assert stats is not None
         if self.thinking is not None:
-            note = "no answer yet" if stats.unclosed_thinking else self._ended_note
-            if self.thinking.thinking or stats.n_thinking:
-                end = self._answer_started or time.monotonic()
-                self.thinking_seconds = end - (self._thinking_started or self._started)
-            self.thinking.finish(self.thinking_seconds, self.reasoning_tokens or None, note)
+            note = "no answer yet" if stats.unclosed_thinking else self._ended_note()
+            self.thinking.finish(figures.reasoning_seconds, figures.reasoning_tokens or None, note)
         if self.answer:
             self.answer_view.finish_markdown(self.answer)
-        figures = _figures(stats.finish_reason, self.generated_tokens, stats.tokens_per_second)
-        self.status.setText(f"{figures} · first token after {stats.ttft_seconds:.2f} s")
+        text = _figures(stats.finish_reason, figures.n_generated, stats.tokens_per_second)
+        self.status.setText(f"{text} · first token after {stats.ttft_seconds:.2f} s")
         self._update_actions("complete", stats.finish_reason)
 
     def fail(self, title: str, message: str) -> None:
@@ -334,7 +311,10 @@ class AssistantMessage(QFrame):
         self._paint()
         self.streaming = False
         if self.thinking is not None and self.thinking.thinking:
-            self._end_thinking(note="interrupted")
+            end = time.monotonic()
+            self.thinking.finish(
+                end - (self._thinking_started or self._started), None, "interrupted"
+            )
         if self.answer:
             self.answer_view.finish_markdown(self.answer)
         self.status.setObjectName("messageError")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from dataclasses import replace
 
 from PySide6.QtCore import QObject, Qt, Signal
 
+from desktop.common.background import Tasks
 from model_runtime.hardware.check import HardwareCheck, check_hardware
 from model_runtime.hardware.detect import HardwareInfo, detect_ram
 
@@ -24,7 +24,7 @@ class HardwareProbe(QObject):
         self.info: HardwareInfo | None = hardware
         self.problem = ""  # why the llama.cpp build is unknown, when it is
         self._lock = threading.Lock()
-        self._running = False
+        self._tasks = Tasks(self)
         self._done.connect(self._finish, Qt.ConnectionType.QueuedConnection)
 
     def get(self) -> HardwareInfo:
@@ -45,18 +45,15 @@ class HardwareProbe(QObject):
         if self.fixed and self.info is not None:
             self.detected.emit(self.info)
             return
-        if self._running:
+        if self._tasks.busy:
             return
-        self._running = True
-        threading.Thread(target=self._run, daemon=True, name="ponder-hardware").start()
+        self._tasks.start(lambda _task: self._check(), on_result=self._finish)
 
-    def _run(self) -> None:
+    def _check(self) -> HardwareCheck:
         check = check_hardware()
         with self._lock:
             self.info, self.problem = check.hardware, check.problem
-        with contextlib.suppress(RuntimeError):  # the window closed meanwhile: nobody listens
-            self._done.emit(check)
+        return check
 
     def _finish(self, check: HardwareCheck) -> None:
-        self._running = False
         self.detected.emit(check.hardware)

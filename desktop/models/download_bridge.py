@@ -2,17 +2,17 @@
 
 The manager calls its listeners on its worker thread; the bridge relays each Progress through
 a queued connection, so `progress` and `ended` fire on the GUI thread. `ended` comes once per
-download run, after the manager has really finished it (a small watcher thread waits for that),
+download run, after the manager has really finished it (a background task waits for that),
 so a Resume clicked on it is never mistaken for the run still stopping.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
 
 from PySide6.QtCore import QObject, Qt, Signal
 
+from desktop.common.background import Tasks
 from model_runtime import netlog
 from model_runtime.errors import PonderError
 from model_runtime.models.download_queue import DownloadManager
@@ -27,17 +27,15 @@ class DownloadBridge(QObject):
     progress = Signal(object)  # Progress, on the GUI thread
     ended = Signal(object)  # last Progress of a finished run: complete, failed, paused, cancelled
     _relay = Signal(object)
-    _relay_end = Signal(object)
 
     def __init__(self, manager: DownloadManager | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self.manager = manager if manager is not None else DownloadManager()
-        self._watching: set[str] = set()
-        self._lock = threading.Lock()
+        self._watching: set[str] = set()  # models whose run's end a task waits for
+        self._tasks = Tasks(self)
         self._started = False
         self._closed = False
         self._relay.connect(self.progress, Qt.ConnectionType.QueuedConnection)
-        self._relay_end.connect(self.ended, Qt.ConnectionType.QueuedConnection)
         self.manager.add_listener(self._from_worker)
 
     @property
@@ -50,22 +48,19 @@ class DownloadBridge(QObject):
 
     def _watch(self, model_id: str) -> None:
         """Emit `ended` once the manager has finished this model's current run."""
-        with self._lock:
-            if model_id in self._watching:
-                return
-            self._watching.add(model_id)
-        threading.Thread(
-            target=self._wait_for_end, args=(model_id,), daemon=True, name="ponder-download-end"
-        ).start()
+        if model_id in self._watching:
+            return
+        self._watching.add(model_id)
 
-    def _wait_for_end(self, model_id: str) -> None:
-        try:
-            final = self.manager.wait(model_id)
-        finally:
-            with self._lock:
-                self._watching.discard(model_id)
-        with contextlib.suppress(RuntimeError):
-            self._relay_end.emit(final)
+        def ended(final: Progress) -> None:
+            self._watching.discard(model_id)
+            self.ended.emit(final)
+
+        self._tasks.start(
+            lambda _task: self.manager.wait(model_id),
+            on_result=ended,
+            on_error=lambda _exc: self._watching.discard(model_id),
+        )
 
     def finished(self, model_id: str) -> bool:
         """True unless a run of this model is queued, running or still stopping."""

@@ -11,14 +11,13 @@ from PySide6.QtWidgets import QLabel
 
 from desktop.chat.controller import ChatController
 from desktop.common.style_state import set_state
-from desktop.engines.bridge import EngineBridge
-from desktop.engines.remote_bridge import RemoteBridge
+from desktop.engines.bridge import ChatBridge, EngineBridge
 from model_runtime.serving.endpoints import Endpoint, chosen_endpoint, set_chosen
 from model_runtime.serving.remote import RemoteEngine
 
 
 class EngineChoice(QObject):
-    """Switches the chat controller between the local bridge and a RemoteBridge."""
+    """Switches the chat controller between the local bridge and a remote engine's bridge."""
 
     changed = Signal()  # after each switch; `remote` says to what
 
@@ -33,11 +32,12 @@ class EngineChoice(QObject):
         self.chat = chat
         self.local = local
         self.label = label
-        self.remote: RemoteBridge | None = None
+        self.remote: ChatBridge | None = None
 
     def use_remote(self, endpoint: Endpoint) -> None:
         """Send the chat's next answers to this endpoint instead of the local model."""
-        remote = RemoteBridge(endpoint.name, RemoteEngine.from_endpoint(endpoint), self)
+        engine = RemoteEngine.from_endpoint(endpoint)
+        remote = ChatBridge(engine, self)
         self.chat.set_bridge(remote)
         self._drop_remote()
         self.remote = remote
@@ -47,7 +47,7 @@ class EngineChoice(QObject):
         self.label.setText(f"Remote: {endpoint.name} ({where})")
         set_state(self.label, "warning", leaves)
         self.label.setToolTip(
-            f"Prompts go to {remote.engine.base_url}"
+            f"Prompts go to {engine.base_url}"
             + (", on another computer." if leaves else ", on this computer.")
             + " File → Use the local model switches back."
         )

@@ -42,7 +42,14 @@ def prune_logs(log_dir: Path) -> None:
 
 
 class EngineClient:
-    """Starts and drives one worker process; one request at a time, cancel from any thread."""
+    """Starts and drives one worker process; one request at a time, cancel from any thread.
+
+    A ChatEngine: the local model answers, and Ponder can end its reasoning (answer_now).
+    """
+
+    name = "this computer"
+    can_answer_now = True
+    leaves_this_computer = False
 
     def __init__(self, log_dir: Path | None = None) -> None:
         self._log_dir = log_dir
@@ -61,6 +68,10 @@ class EngineClient:
         self.log_path: Path | None = None
         self.summary: ModelSummary | None = None
         self._rpc_workers: frozenset[str] = frozenset()  # registered in the running worker
+
+    @property
+    def model_name(self) -> str:
+        return self.summary.name if self.summary is not None else ""
 
     # -- process lifetime ------------------------------------------------------------------
 

@@ -134,12 +134,14 @@ class RemoteEngine:
         model: str | None = None,
         api_key: str | None = None,
         *,
+        name: str = "",
         starts_in_thinking: bool | None = None,
         connect_timeout: float = CONNECT_TIMEOUT,
         read_timeout: float = READ_TIMEOUT,
     ) -> None:
         self.base_url = normalize_base_url(base_url)
         self.model = model
+        self.name = name or self.base_url  # the endpoint's name where it was saved
         self._api_key = api_key or None
         self.starts_in_thinking = starts_in_thinking
         self.connect_timeout = connect_timeout
@@ -159,8 +161,14 @@ class RemoteEngine:
             endpoint.model,
             endpoint.api_key(),
             starts_in_thinking=endpoint.starts_in_thinking,
+            name=endpoint.name,
             **kwargs,
         )
+
+    @property
+    def model_name(self) -> str:
+        """The endpoint's model, or the endpoint's name when it serves whatever it has."""
+        return self.model or self.name
 
     @property
     def host(self) -> str:

@@ -25,9 +25,11 @@ from PySide6.QtWidgets import QInputDialog, QListWidgetItem, QMessageBox, QWidge
 import desktop.window.main_window as main_window
 from desktop.chat.messages import AssistantMessage, UserMessage
 from desktop.chat.sidebar import ID_ROLE, MESSAGE_ROLE
-from desktop.window.main_window import SHORTCUTS, MainWindow
+from desktop.window.actions import shortcut_rows
+from desktop.window.main_window import MainWindow
 from model_runtime.chat.generation import GenerationParams, LoadRequest
-from model_runtime.conversations.store import ConversationStore, StoredMessage
+from model_runtime.conversations.records import StoredMessage
+from model_runtime.conversations.store import ConversationStore
 from tests.desktop.window.test_chat_window import (
     ANSWER_MS,
     ENGINE_THREADS,
@@ -185,7 +187,7 @@ def test_first_exchange_is_listed_and_saved_whole(loaded: MainWindow, qtbot: Any
     assert answer.reasoning == message.reasoning and len(answer.reasoning.strip()) >= 20
     assert "<think>" not in answer.content + answer.reasoning
     assert answer.reasoning_seconds > 0
-    assert answer.reasoning_seconds == pytest.approx(message.thinking_seconds)
+    assert answer.reasoning_seconds == pytest.approx(stats.thinking_seconds)  # the engine's clock
     assert answer.reasoning_tokens == stats.n_thinking > 0
     assert answer.n_generated == stats.n_generated > answer.reasoning_tokens
     assert answer.n_prompt == stats.n_prompt > 0
@@ -421,7 +423,7 @@ def test_stopped_answer_continues_in_the_same_message(loaded: MainWindow, qtbot:
         pass
     stats = done.args[0]
     assert last_answer(window) is continued
-    more = spy.text(continued.gen_id, "answer")
+    more = spy.text(continued.model.gen_id, "answer")
     assert more and continued.answer == old_text + more
     assert continued.answer_view.toPlainText().startswith(old_text.strip()[:40])
 
@@ -452,7 +454,7 @@ def test_answer_cut_by_a_crash_is_kept_and_continues(loaded: MainWindow, qtbot: 
     with qtbot.waitSignals([window.bridge.failed, window.bridge.crashed], timeout=20_000):
         os.kill(pid, signal.SIGKILL)
     partial, answer_id = message.answer, message.message_id
-    assert partial == spy.text(message.gen_id, "answer") and partial.strip()
+    assert partial == spy.text(message.model.gen_id, "answer") and partial.strip()
     kept = window.store.message(answer_id)
     assert kept.state == "interrupted" and kept.content == partial
     assert "The engine stopped" in message.status.text()
@@ -524,7 +526,7 @@ def test_leaving_an_answer_mid_stream_keeps_it_to_continue(loaded: MainWindow, q
     assert kept.state == "interrupted"
     assert kept.content and kept.content == message.answer  # all of it, not the last save
     qtbot.waitUntil(lambda: bool(ends), timeout=ANSWER_MS)  # the engine stops the story
-    assert ends[0][0] == message.gen_id and ends[0][1].finish_reason == "cancelled"
+    assert ends[0][0] == message.model.gen_id and ends[0][1].finish_reason == "cancelled"
     # its late end changes nothing
     assert window.store.message(answer_id) == kept
 
@@ -735,7 +737,7 @@ def test_shortcuts(loaded: MainWindow, qtbot: Any, monkeypatch: pytest.MonkeyPat
     qtbot.keyClick(edit, Qt.Key.Key_F1)
     ((title, text),) = shown_help
     assert title == "Keyboard shortcuts"
-    for keys, what in SHORTCUTS:
+    for keys, what in shortcut_rows(window.commands):
         assert f"<b>{keys}</b>" in text and what in text
 
 
