@@ -1,4 +1,10 @@
-"""The main window: composes the chat, the composer, the welcome panel and the status bar."""
+"""The main window: composes the sidebar, the chat, the composer, the banner and the status bar.
+
+It holds no chat or engine logic: the chat controller runs the conversation, the load
+controller plans and loads, the engine choice picks local or remote, the serve controller
+serves. The window wires them together, declares its actions in actions.py, and decides in
+one place (send_blocker) whether the composer may send.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +12,13 @@ import json
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFileDialog,
-    QFrame,
-    QHBoxLayout,
-    QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
     QSplitter,
     QStackedWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -38,61 +38,18 @@ from desktop.engines.serve_controller import ServeController
 from desktop.models.download_bridge import DownloadBridge
 from desktop.models.manager import ModelManagerDialog
 from desktop.settings.dialog import SettingsDialog
+from desktop.window.actions import build_actions, shortcut_rows
+from desktop.window.banner import NoticeBanner
 from desktop.window.engine_choice import EngineChoice
+from desktop.window.status_bar import StatusBar
 from desktop.window.welcome_panel import WelcomePanel
 from model_runtime.chat.generation import GenerationStats, LoadRequest, ModelSummary
-from model_runtime.conversations.store import (
-    ConversationStore,
-    ConversationStoreError,
-    default_store,
-)
-from model_runtime.errors import EngineCrashed
+from model_runtime.conversations.store import ConversationStore, default_store
+from model_runtime.errors import ConversationStoreError, EngineCrashed
 from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.models.starter import STARTER_NAME, STARTER_NOTE, starter_model_path
 from model_runtime.planning.guarded_load import PlannedLoad
 from model_runtime.planning.plan import LoadPlan
-
-SHORTCUTS = (
-    ("Enter", "Send"),
-    ("Shift+Enter", "New line in the prompt"),
-    ("Esc", "Stop the answer"),
-    ("Ctrl+Enter", "Answer now: end the model's thinking"),
-    ("Ctrl+N", "New chat"),
-    ("Ctrl+F", "Search chats and reasoning"),
-    ("Ctrl+L", "Focus the prompt"),
-    ("Ctrl+Shift+C", "Copy the last answer (Shift+click Copy: with reasoning)"),
-    ("Ctrl+O", "Open a model"),
-    ("Ctrl+Shift+M", "Models: download, import, choose one"),
-    ("Ctrl+,", "Conversation settings (system prompt, sampling)"),
-    ("Ctrl+Alt+S", "Settings: hardware, privacy, remote engines, serving"),
-    ("F1", "This list"),
-)
-
-
-class NoticeBanner(QFrame):
-    """A non-blocking error strip above the chat; after an engine crash it offers a reload."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("noticeBanner")
-        self.label = QLabel(self)
-        self.label.setWordWrap(True)
-        self.label.setTextFormat(Qt.TextFormat.PlainText)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.reload_button = QPushButton("Reload model", self)
-        self.close_button = QPushButton("Dismiss", self)
-        self.close_button.clicked.connect(self.hide)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(12, 8, 12, 8)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(self.reload_button)
-        layout.addWidget(self.close_button)
-        self.hide()
-
-    def show_error(self, title: str, text: str, *, offer_reload: bool = False) -> None:
-        self.label.setText(f"{title}. {text}")
-        self.reload_button.setVisible(offer_reload)
-        self.show()
 
 
 class MainWindow(QMainWindow):
@@ -113,8 +70,27 @@ class MainWindow(QMainWindow):
         self.bridge = bridge
         self.store = store if store is not None else default_store()
         self.starter_path = starter_model_path()
-        self.sidebar = Sidebar(self.store)
+        self._loading = False
+        self._crashed = False
+        self._build_layout()
+        self.controller = ChatController(bridge, self.chat_view, self.store, self)
+        self.downloads = DownloadBridge(parent=self)  # lives as long as the window; quits with it
+        self.downloads.start()
+        self.model_manager: ModelManagerDialog | None = None
+        self.settings_dialog: SettingsDialog | None = None
+        self.hardware = HardwareProbe(hardware, self)
+        self.load_panel = LoadPanel(self)
+        self.loader = LoadController(bridge, self.load_panel, self.hardware, self)
+        self.engines = EngineChoice(self.controller, bridge, self.status.remote_label, self)
+        self.commands = build_actions(self)
+        self.commands.starter.setEnabled(self.starter_path is not None)
+        self.serving = ServeController(bridge, self.commands.serve, self.status.serve_label, self)
+        self._connect()
+        self._refresh_send()
+        self.engines.restore()  # the remote engine chosen before the last quit, if any
 
+    def _build_layout(self) -> None:
+        self.sidebar = Sidebar(self.store)
         self.chat_view = ChatView()
         self.welcome = WelcomePanel(self.starter_path is not None)
         self.pages = QStackedWidget()
@@ -137,141 +113,10 @@ class MainWindow(QMainWindow):
         splitter.setSizes([260, 920])
         splitter.setChildrenCollapsible(False)
         self.setCentralWidget(splitter)
-
-        self.model_label = QLabel("No model loaded")
-        self.model_label.setObjectName("modelLabel")
-        self.speed_label = QLabel("")
-        self.context_label = QLabel("")
-        self.context_label.setObjectName("contextMeter")
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 0)
-        self.progress.setMaximumWidth(160)
-        self.progress.hide()
-        self.plan_label = QLabel("")
-        self.plan_label.setObjectName("planLabel")
-        self.details_button = QToolButton()
-        self.details_button.setObjectName("planDetails")
-        self.details_button.setText("Details…")
-        self.details_button.setAutoRaise(True)
-        self.details_button.hide()
-        self.remote_label = QLabel("")
-        self.remote_label.setObjectName("remoteLabel")
-        self.remote_label.hide()
-        self.serve_label = QLabel("")
-        self.serve_label.setObjectName("serveLabel")
-        self.serve_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.serve_label.hide()
-        status = self.statusBar()
-        status.addWidget(self.model_label, 1)
-        status.addPermanentWidget(self.remote_label)
-        status.addPermanentWidget(self.serve_label)
-        status.addPermanentWidget(self.plan_label)
-        status.addPermanentWidget(self.details_button)
-        status.addPermanentWidget(self.progress)
-        status.addPermanentWidget(self.context_label)
-        status.addPermanentWidget(self.speed_label)
-
-        self.controller = ChatController(bridge, self.chat_view, self.store, self)
-        self.downloads = DownloadBridge(parent=self)  # lives as long as the window; quits with it
-        self.downloads.start()
-        self.model_manager: ModelManagerDialog | None = None
-        self.settings_dialog: SettingsDialog | None = None
-        self.hardware = HardwareProbe(hardware, self)
-        self.load_panel = LoadPanel(self)
-        self.loader = LoadController(bridge, self.load_panel, self.hardware, self)
-        self._build_actions()
-        self.engines = EngineChoice(self.controller, bridge, self.remote_label, self)
-        self.serving = ServeController(bridge, self.serve_action, self.serve_label, self)
-        self._connect()
-        self.composer.set_can_send(False, "Load a model first")
-        self.engines.restore()  # the remote engine chosen before the last quit, if any
-
-    # -- wiring ----------------------------------------------------------------------------
-
-    def _build_actions(self) -> None:
-        menu = self.menuBar().addMenu("&File")
-        self.open_action = QAction("&Open model…", self)
-        self.open_action.setShortcut(QKeySequence.StandardKey.Open)
-        self.open_action.triggered.connect(self.choose_model_file)
-        self.starter_action = QAction("Load the &starter model", self)
-        self.starter_action.setEnabled(self.starter_path is not None)
-        self.starter_action.triggered.connect(self.load_starter)
-        self.new_action = QAction("&New chat", self)
-        self.new_action.setShortcut(QKeySequence("Ctrl+N"))
-        self.new_action.triggered.connect(self.new_chat)
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        self.reload_action = QAction("&Reload model", self)
-        self.reload_action.setEnabled(False)
-        self.reload_action.triggered.connect(self.reload_model)
-        import_action = QAction("&Import chat…", self)
-        import_action.triggered.connect(self.import_chat)
-        self.settings_action = QAction("Se&ttings…", self)
-        self.settings_action.setShortcut(QKeySequence("Ctrl+Alt+S"))
-        self.settings_action.triggered.connect(self.show_settings)
-        self.models_action = QAction("&Models…", self)
-        self.models_action.setShortcut(QKeySequence("Ctrl+Shift+M"))
-        self.models_action.triggered.connect(self.show_model_manager)
-        for action in (self.open_action, self.models_action, self.starter_action):
-            menu.addAction(action)
-        for action in (self.reload_action, self.new_action):
-            menu.addAction(action)
-        menu.addSeparator()
-        self.use_remote_action = QAction("Use a &remote engine…", self)
-        self.use_remote_action.triggered.connect(self.show_remote_engines)
-        self.use_local_action = QAction("Use the &local model", self)
-        self.use_local_action.setEnabled(False)
-        self.serve_action = QAction("S&erve the loaded model", self)
-        self.serve_action.setToolTip(
-            "An OpenAI-compatible API for other programs (Settings → Serving says where)"
-        )
-        for action in (self.use_remote_action, self.use_local_action, self.serve_action):
-            menu.addAction(action)
-        menu.addSeparator()
-        menu.addAction(import_action)
-        menu.addAction(self.settings_action)
-        menu.addSeparator()
-        menu.addAction(quit_action)
-        chat_menu = self.menuBar().addMenu("&Chat")
-        self.stop_action = QAction("&Stop answer", self)
-        self.stop_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
-        self.stop_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        self.stop_action.triggered.connect(self.controller.stop)
-        chat_menu.addAction(self.stop_action)
-        self.answer_now_action = QAction("&Answer now", self)
-        self.answer_now_action.setShortcut(QKeySequence("Ctrl+Return"))
-        self.answer_now_action.triggered.connect(self.controller.answer_now)
-        chat_menu.addAction(self.answer_now_action)
-        self.addAction(self.stop_action)
-        search = QAction("S&earch chats", self)
-        search.setShortcut(QKeySequence("Ctrl+F"))
-        search.triggered.connect(self.sidebar.focus_search)
-        copy_last = QAction("&Copy last answer", self)
-        copy_last.setShortcut(QKeySequence("Ctrl+Shift+C"))
-        copy_last.triggered.connect(self.copy_last_answer)
-        focus = QAction("&Focus the prompt", self)
-        focus.setShortcut(QKeySequence("Ctrl+L"))
-        focus.triggered.connect(self.composer.edit.setFocus)
-        settings = QAction("Conversation &settings…", self)
-        settings.setShortcut(QKeySequence("Ctrl+,"))
-        settings.triggered.connect(self.edit_conversation_settings)
-        for action in (search, copy_last, focus, settings):
-            chat_menu.addAction(action)
-        help_menu = self.menuBar().addMenu("&Help")
-        keys = QAction("&Keyboard shortcuts", self)
-        keys.setShortcut(QKeySequence(Qt.Key.Key_F1))
-        keys.triggered.connect(self.show_shortcuts)
-        about = QAction("&About Ponder", self)
-        about.triggered.connect(self.show_about)
-        welcome = QAction("&Welcome…", self)
-        welcome.triggered.connect(self.show_welcome)
-        help_menu.addAction(keys)
-        help_menu.addAction(welcome)
-        help_menu.addAction(about)
+        self.status = StatusBar(self)
+        self.setStatusBar(self.status)
 
     def _connect(self) -> None:
-        self.use_local_action.triggered.connect(self.engines.use_local)
         self.engines.changed.connect(self._on_engine_changed)
         self.serving.failed.connect(self.banner.show_error)
         self.welcome.open_requested.connect(self.choose_model_file)
@@ -282,23 +127,39 @@ class MainWindow(QMainWindow):
         self.controller.thinking_changed.connect(self.composer.set_thinking)
         self.controller.busy_changed.connect(self._on_busy)
         self.controller.answer_finished.connect(self._on_answer_finished)
+        self.controller.conversations_changed.connect(self._on_conversations_changed)
+        self.controller.question_returned.connect(self.composer.edit.setPlainText)
+        self.controller.context_used.connect(self._on_context_used)
         self.bridge.loading.connect(self._on_loading)
+        self.bridge.loaded.connect(self._on_loaded)
+        self.bridge.load_failed.connect(self._on_load_failed)
+        self.bridge.crashed.connect(self._on_crashed)
         self.loader.planning.connect(self._on_loading)
         self.loader.refused.connect(self._on_refused)
         self.loader.plan_in_use.connect(self._on_plan_in_use)
         self.loader.adjusted.connect(self._on_adjusted)
-        self.details_button.clicked.connect(self.loader.show_details)
-        self.bridge.loaded.connect(self._on_loaded)
-        self.bridge.load_failed.connect(self._on_load_failed)
-        self.bridge.crashed.connect(self._on_crashed)
+        self.status.details_button.clicked.connect(self.loader.show_details)
         self.banner.reload_button.clicked.connect(self.reload_model)
         self.sidebar.conversation_selected.connect(self.open_conversation)
         self.sidebar.search_hit_selected.connect(self.open_conversation)
         self.sidebar.conversation_deleted.connect(self._on_conversation_deleted)
         self.sidebar.new_chat_requested.connect(self.new_chat)
-        self.controller.conversations_changed.connect(self._on_conversations_changed)
-        self.controller.question_returned.connect(self.composer.edit.setPlainText)
-        self.controller.context_used.connect(self._on_context_used)
+
+    # -- may the composer send? -------------------------------------------------------------
+
+    def send_blocker(self) -> str | None:
+        """Why a question can't be sent now (words for the Send button), or None if it can."""
+        if self.engines.remote is not None:
+            return None
+        if self._loading:
+            return "The model is loading"
+        if self.bridge.summary is not None:
+            return None
+        return "Reload the model first" if self._crashed else "Load a model first"
+
+    def _refresh_send(self) -> None:
+        blocker = self.send_blocker()
+        self.composer.set_can_send(blocker is None, blocker or "")
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -339,7 +200,7 @@ class MainWindow(QMainWindow):
         self.pages.setCurrentWidget(self.chat_view)
         self.controller.send(text)
         if self.engines.remote is None and self.serving.busy:
-            self.speed_label.setText("Generating… (after a request from another program)")
+            self.status.show_generating("(after a request from another program)")
 
     def new_chat(self) -> None:
         self.controller.new_chat()
@@ -391,45 +252,10 @@ class MainWindow(QMainWindow):
         dialog = self.show_settings()
         dialog.tabs.setCurrentWidget(dialog.endpoints_tab)
 
-    def _on_engine_changed(self) -> None:
-        """The chat now talks to a remote engine, or to the local model again."""
-        remote = self.engines.remote
-        self.use_local_action.setEnabled(remote is not None)
-        self.answer_now_action.setEnabled(remote is None)  # a server ends its own reasoning
-        self.context_label.setText("")
-        if self.bridge.summary is None:  # nothing local; with a remote engine, say so
-            self.model_label.setText("No local model loaded" if remote else "No model loaded")
-        if remote is not None:
-            self.composer.set_can_send(True)
-            self.chat_view.set_hint(
-                f"Answers come from the remote engine {remote.name}"
-                + (", on another computer." if remote.leaves_this_computer else ".")
-                + "\n\nFile → Use the local model switches back."
-            )
-            self.pages.setCurrentWidget(self.chat_view)
-        else:
-            loaded = self.bridge.summary is not None
-            self.composer.set_can_send(loaded, "" if loaded else "Load a model first")
-
     def edit_conversation_settings(self) -> None:
         dialog = ConversationSettings(self.controller.system_prompt, self.controller.params, self)
         if dialog.exec():
             self.controller.apply_settings(dialog.result_system_prompt(), dialog.result_params())
-
-    def _on_context_used(self, tokens: int) -> None:
-        """The context meter: how full the model's context is after the last answer."""
-        summary = self.bridge.summary
-        if (
-            not tokens or summary is None or self.engines.remote is not None
-        ):  # a remote n_ctx is unknown
-            self.context_label.setText("")
-            return
-        share = tokens / summary.n_ctx
-        self.context_label.setText(f"Context {tokens:,} / {summary.n_ctx:,} ({share:.0%})")
-        self.context_label.setToolTip(
-            "Tokens this conversation takes in the model's context. Past reasoning is not "
-            "sent back, so it costs context only while the model writes it."
-        )
 
     def copy_last_answer(self) -> None:
         answers = [m for m in self.chat_view.messages if isinstance(m, AssistantMessage)]
@@ -438,17 +264,10 @@ class MainWindow(QMainWindow):
 
     def show_shortcuts(self) -> None:
         rows = "".join(
-            f"<tr><td><b>{keys}</b></td><td>{what}</td></tr>" for keys, what in SHORTCUTS
+            f"<tr><td><b>{keys}</b></td><td>{what}</td></tr>"
+            for keys, what in shortcut_rows(self.commands)
         )
         QMessageBox.information(self, "Keyboard shortcuts", f"<table cellpadding=4>{rows}</table>")
-
-    def _on_conversations_changed(self) -> None:
-        self.sidebar.current_id = self.controller.conversation_id
-        self.sidebar.refresh()
-
-    def _on_conversation_deleted(self, conversation_id: int) -> None:
-        if conversation_id == self.controller.conversation_id:
-            self.new_chat()
 
     def show_about(self) -> None:
         """Version, the llama.cpp backends of this build, licences of components and models."""
@@ -467,24 +286,55 @@ class MainWindow(QMainWindow):
         dialog.starter_requested.connect(self.load_starter)
         dialog.open()
 
-    # -- engine events ---------------------------------------------------------------------
+    # -- what the parts report --------------------------------------------------------------
+
+    def _on_engine_changed(self) -> None:
+        """The chat now talks to a remote engine, or to the local model again."""
+        remote = self.engines.remote
+        self.commands.use_local.setEnabled(remote is not None)
+        self.commands.answer_now.setEnabled(self.controller.bridge.can_answer_now)
+        self.status.show_context(0, None)
+        if self.bridge.summary is None:  # nothing local; with a remote engine, say so
+            self.status.show_model("No local model loaded" if remote else "No model loaded")
+        if remote is not None:
+            self.chat_view.set_hint(
+                f"Answers come from the remote engine {remote.name}"
+                + (", on another computer." if remote.leaves_this_computer else ".")
+                + "\n\nFile → Use the local model switches back."
+            )
+            self.pages.setCurrentWidget(self.chat_view)
+        self._refresh_send()
+
+    def _on_context_used(self, tokens: int) -> None:
+        """The context meter: how full the model's context is after the last answer."""
+        summary = self.bridge.summary
+        local = summary is not None and self.engines.remote is None  # a remote n_ctx is unknown
+        self.status.show_context(tokens, summary.n_ctx if local and summary else None)
+
+    def _on_conversations_changed(self) -> None:
+        self.sidebar.current_id = self.controller.conversation_id
+        self.sidebar.refresh()
+
+    def _on_conversation_deleted(self, conversation_id: int) -> None:
+        if conversation_id == self.controller.conversation_id:
+            self.new_chat()
 
     def _on_loading(self, path: str) -> None:
         self.serving.model_changed(False)  # the served model is going away
         self.banner.hide()
-        self.model_label.setText(f"Loading {path.rsplit('/', 1)[-1]} …")
-        self.progress.show()
+        self.status.show_loading(path)
         self.welcome.set_loading(True)
-        self.composer.set_can_send(False, "The model is loading")
+        self._loading = True
+        self._refresh_send()
 
     def _on_loaded(self, summary: ModelSummary) -> None:
         self.engines.use_local()  # a model chosen now is the one to chat with
         self.serving.model_changed(True)
-        self.reload_action.setEnabled(False)
-        self.progress.hide()
+        self.commands.reload.setEnabled(False)
         self.welcome.set_loading(False)
-        self.model_label.setText(self._model_text(summary))
-        self.composer.set_can_send(True)
+        self._loading = self._crashed = False
+        self.status.show_model(self._model_text(summary))
+        self._refresh_send()
         self.composer.edit.setFocus()
         starter = self.starter_path is not None and summary.path == str(self.starter_path)
         self.chat_view.set_hint(
@@ -506,15 +356,12 @@ class MainWindow(QMainWindow):
         )
 
     def _on_load_failed(self, exc: BaseException) -> None:
-        self.progress.hide()
         self.welcome.set_loading(False)
+        self._loading = False
         loaded = self.bridge.summary
-        self.model_label.setText(self._model_text(loaded) if loaded else "No model loaded")
+        self.status.show_model(self._model_text(loaded) if loaded else "No model loaded")
         self.serving.model_changed(loaded is not None)
-        if self.engines.remote is None:
-            self.composer.set_can_send(loaded is not None, "" if loaded else "Load a model first")
-        else:
-            self.composer.set_can_send(True)
+        self._refresh_send()
         if not isinstance(exc, EngineCrashed):  # a crash has its own banner
             self.banner.show_error(*describe(exc))
 
@@ -523,9 +370,7 @@ class MainWindow(QMainWindow):
         self._on_load_failed(exc)
 
     def _on_plan_in_use(self, plan: LoadPlan, how: str) -> None:
-        self.plan_label.setText(plan_status(plan, how))
-        self.plan_label.setToolTip(plan.verdict.reason)
-        self.details_button.show()
+        self.status.show_plan(plan_status(plan, how), plan.verdict.reason)
 
     def _on_adjusted(self, done: PlannedLoad) -> None:
         self.banner.show_error(
@@ -535,21 +380,24 @@ class MainWindow(QMainWindow):
 
     def _on_crashed(self, exc: BaseException) -> None:
         self.serving.model_changed(False)
-        self.banner.show_error(*describe(exc), offer_reload=self.bridge.last_request is not None)
-        self.reload_action.setEnabled(self.bridge.last_request is not None)
-        self.model_label.setText("No model loaded")
-        self.plan_label.setText("")
-        self.details_button.hide()
-        if self.engines.remote is None:
-            self.composer.set_can_send(False, "Reload the model first")
+        can_reload = self.bridge.last_request is not None
+        self.banner.show_error(*describe(exc), offer_reload=can_reload)
+        self.commands.reload.setEnabled(can_reload)
+        self.status.show_model("No model loaded")
+        self.status.clear_plan()
+        self._crashed = True
+        self._refresh_send()
 
     def _on_busy(self, busy: bool) -> None:
         self.composer.set_busy(busy)
-        self.open_action.setEnabled(not busy)
-        self.speed_label.setText("Generating…" if busy else "")  # a finished answer sets its speed
+        self.commands.open.setEnabled(not busy)
+        if busy:
+            self.status.show_generating()
+        else:
+            self.status.show_speed(None)  # a finished answer sets its speed next
 
     def _on_answer_finished(self, stats: GenerationStats) -> None:
-        self.speed_label.setText(f"{stats.tokens_per_second:.1f} tokens/s")
+        self.status.show_speed(stats)
 
     def closeEvent(self, event) -> None:
         self.controller.leave()

@@ -76,7 +76,7 @@ def main(out_dir: Path) -> int:
         app.processEvents()
         shoot("answer.png")
         report["messages"] = len(window.controller.messages)
-        report["status"] = window.model_label.text()
+        report["status"] = window.status.model_label.text()
         app.quit()
 
     def failed(exc: BaseException) -> None:

@@ -93,7 +93,7 @@ def test_the_starter_model_loads_through_the_planner_in_one_click(
     window.bridge.planned.connect(planned.append)
     with qtbot.waitSignal(window.bridge.loaded, timeout=LOAD_MS) as loaded:
         click(qtbot, window.welcome.starter_button)
-        assert window.model_label.text() == f"Loading {smollm2.name} …"
+        assert window.status.model_label.text() == f"Loading {smollm2.name} …"
     plan = window.loader.plan
     assert planned == [plan]
     assert plan.model_path == str(smollm2) and plan.verdict.ok
@@ -106,14 +106,14 @@ def test_the_starter_model_loads_through_the_planner_in_one_click(
 
     # the status bar says how it was tuned; the panel did not ask
     threads = f"{plan.n_threads} thread{'s' if plan.n_threads != 1 else ''}"
-    assert window.plan_label.text() == (
+    assert window.status.plan_label.text() == (
         f"Auto-tuned: context {plan.n_ctx:,} · {threads} · {gpu_layers_text(plan)}"
     )
     panel = window.load_panel
     assert not panel.isVisible()
-    assert window.details_button.isVisible()
+    assert window.status.details_button.isVisible()
 
-    click(qtbot, window.details_button)
+    click(qtbot, window.status.details_button)
     assert panel.isVisible()
     assert panel.verdict.text().startswith("✓ Fits")
     assert panel.reason.text().startswith("Auto-tuned for this computer because it fits")
@@ -146,8 +146,8 @@ def test_a_model_that_does_not_fit_is_refused_then_a_lower_context_loads(
     assert banner.isVisible() and not banner.reload_button.isVisible()
     assert banner.label.text().startswith("Not enough memory. Needs about 0.6 GiB of memory")
     assert "A context of 1,792 tokens fits (instead of 8,192)." in banner.label.text()
-    assert window.model_label.text() == "No model loaded"
-    assert not window.progress.isVisible()
+    assert window.status.model_label.text() == "No model loaded"
+    assert not window.status.progress.isVisible()
     assert window.welcome.starter_button.isEnabled()
     assert not window.composer.button.isEnabled()
 
@@ -173,7 +173,7 @@ def test_a_model_that_does_not_fit_is_refused_then_a_lower_context_loads(
     summary = loaded.args[0]
     assert (summary.n_ctx, summary.n_threads) == (1024, 1)
     assert not panel.isVisible()
-    assert window.plan_label.text() == "Your settings: context 1,024 · 1 thread · CPU only"
+    assert window.status.plan_label.text() == "Your settings: context 1,024 · 1 thread · CPU only"
     assert window.composer.button.isEnabled()
     assert pinned_overrides(plan.model_path) is None  # not asked to remember
 
@@ -205,7 +205,7 @@ def test_forcing_a_load_that_does_not_fit_warns_first(
     assert loaded.args[0].n_ctx == 8192
     plan = window.loader.plan
     assert plan.forced and not plan.verdict.ok
-    assert window.plan_label.text().startswith("Forced: context 8,192")
+    assert window.status.plan_label.text().startswith("Forced: context 8,192")
     assert pinned_overrides(plan.model_path) is None  # forcing is never remembered
 
 
@@ -232,8 +232,8 @@ def test_pinned_settings_are_remembered_for_the_model(
     assert loaded.args[0].n_ctx == 1024
     panel = second.load_panel
     assert not panel.isVisible() and not second.banner.isVisible()
-    assert second.plan_label.text().startswith("Your settings for this model: context 1,024")
-    click(qtbot, second.details_button)
+    assert second.status.plan_label.text().startswith("Your settings for this model: context 1,024")
+    click(qtbot, second.status.details_button)
     assert panel.remember.isChecked() and panel.context.currentData() == 1024
 
     # unticking "Remember" forgets them
@@ -241,7 +241,7 @@ def test_pinned_settings_are_remembered_for_the_model(
     with qtbot.waitSignal(second.bridge.loaded, timeout=LOAD_MS):
         click(qtbot, panel.load_button)
     assert pinned_overrides(smollm2) is None
-    assert second.plan_label.text().startswith("Your settings: context 1,024")
+    assert second.status.plan_label.text().startswith("Your settings: context 1,024")
 
 
 @pytest.mark.slow
@@ -263,7 +263,7 @@ def test_out_of_memory_retries_once_with_a_safer_plan_and_says_what_changed(
     text = window.banner.label.text()
     assert text.startswith("Loaded with safer settings. The first try failed (llama.cpp ran out")
     assert text.endswith("Changed: context 8192 → 4096.")
-    assert window.plan_label.text().startswith("Safer settings: context 4,096")
+    assert window.status.plan_label.text().startswith("Safer settings: context 4,096")
     assert window.bridge.last_request == done.plan.to_load_request()  # what Reload brings back
     assert window.composer.button.isEnabled()
 

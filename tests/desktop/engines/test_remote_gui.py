@@ -157,8 +157,8 @@ def test_chat_through_a_remote_engine(
     use(qtbot, window, "stub")
     remote = window.engines.remote
     assert remote is not None and window.controller.bridge is remote
-    assert window.remote_label.text() == "Remote: stub (on this computer)"
-    assert not window.answer_now_action.isEnabled()
+    assert window.status.remote_label.text() == "Remote: stub (on this computer)"
+    assert not window.commands.answer_now.isEnabled()
 
     stub.script = REASONING_SCRIPT
     message = ask(qtbot, window, "What is 2+2?", window.controller.answer_finished)
@@ -182,9 +182,9 @@ def test_chat_through_a_remote_engine(
     last = window.store.visible_messages(conversation)[-1]
     assert (last.content, last.reasoning, last.state) == ("Partly", "Hmm.", "interrupted")
 
-    window.use_local_action.trigger()
+    window.commands.use_local.trigger()
     assert window.controller.bridge is window.bridge and window.engines.remote is None
-    assert window.remote_label.isHidden()
+    assert window.status.remote_label.isHidden()
     assert endpoints.chosen_endpoint() is None  # and so at the next start
 
 
@@ -196,9 +196,9 @@ def test_a_remote_engine_elsewhere_is_marked(
     tab = window.settings_dialog.endpoints_tab  # type: ignore[union-attr]
     assert rows(tab) == [["cloud", "https://llm.example.com/v1", "r1", LEAVES]]
     use(qtbot, window, "cloud")  # nothing connects until a question is sent
-    assert window.remote_label.text() == "Remote: cloud (leaves this computer)"
-    assert window.remote_label.property("warning") is True  # the theme colours it
-    assert window.remote_label.isVisible()
+    assert window.status.remote_label.text() == "Remote: cloud (leaves this computer)"
+    assert window.status.remote_label.property("warning") is True  # the theme colours it
+    assert window.status.remote_label.isVisible()
 
 
 def get_json(url: str, key: str | None = None) -> Any:
@@ -225,10 +225,10 @@ def test_the_chosen_remote_engine_is_used_again_after_a_restart(
     qtbot.addWidget(again)
     again.show()
     assert again.engines.remote is not None and again.engines.remote.name == "stub"
-    assert again.remote_label.text() == "Remote: stub (on this computer)"
+    assert again.status.remote_label.text() == "Remote: stub (on this computer)"
     assert again.pages.currentWidget() is again.chat_view
-    assert again.composer.edit.isEnabled() and again.use_local_action.isEnabled()
-    assert again.model_label.text() == "No local model loaded"
+    assert again.composer.edit.isEnabled() and again.commands.use_local.isEnabled()
+    assert again.status.model_label.text() == "No local model loaded"
     assert stub.connections == 0  # restoring the choice asked the server nothing
     stub.script = REASONING_SCRIPT
     message = ask(qtbot, again, "What is 2+2?", again.controller.answer_finished)
@@ -238,7 +238,7 @@ def test_the_chosen_remote_engine_is_used_again_after_a_restart(
     endpoints.remove_endpoint("stub")  # gone since: the next start uses the local model
     third = MainWindow(EngineBridge(), hardware=HW)
     qtbot.addWidget(third)
-    assert third.engines.remote is None and third.remote_label.isHidden()
+    assert third.engines.remote is None and third.status.remote_label.isHidden()
     third.close()
 
 
@@ -298,26 +298,26 @@ def test_serve_the_loaded_model(
     memory_keyring: Any,
 ) -> None:
     monkeypatch.setattr(main_window, "LoadRequest", functools.partial(LoadRequest, n_threads=1))
-    assert not window.serve_action.isEnabled()
+    assert not window.commands.serve.isEnabled()
     with qtbot.waitSignal(window.bridge.loaded, timeout=LOAD_MS):
         window.load_starter()
-    assert window.serve_action.isEnabled()
-    window.serve_action.trigger()
+    assert window.commands.serve.isEnabled()
+    window.commands.serve.trigger()
     server = window.serving.server
     assert server is not None and server.running and server.host == "127.0.0.1"
     assert server.port in range(8080, 8090) and server.api_key is None
-    assert window.serve_label.text() == f"Serving at {server.url}"
-    assert window.serve_label.property("warning") is not True
+    assert window.status.serve_label.text() == f"Serving at {server.url}"
+    assert window.status.serve_label.property("warning") is not True
     assert get_json(server.url + "/models")["data"][0]["id"] == server.model_name
 
     # Another load: serving pauses while it loads, and goes on with the new model.
     with qtbot.waitSignal(window.bridge.loaded, timeout=LOAD_MS):
         window.load_starter()
         assert window.serving.server is None and not server.running
-        assert window.serve_label.text() == "Serving resumes when a model is loaded"
+        assert window.status.serve_label.text() == "Serving resumes when a model is loaded"
     server = window.serving.server
-    assert server is not None and server.running and window.serve_action.isChecked()
-    assert window.serve_label.text() == f"Serving at {server.url}"
+    assert server is not None and server.running and window.commands.serve.isChecked()
+    assert window.status.serve_label.text() == f"Serving at {server.url}"
     assert get_json(server.url + "/models")["object"] == "list"
 
     # Settings → Serving: a key and another port; the running server starts again with them.
@@ -332,7 +332,7 @@ def test_serve_the_loaded_model(
     keyed = window.serving.server
     assert keyed is not None and keyed is not server and not server.running
     assert keyed.api_key == key and keyed.port >= server.port + 1
-    assert window.serve_label.text() == f"Serving at {keyed.url} (API key required)"
+    assert window.status.serve_label.text() == f"Serving at {keyed.url} (API key required)"
     with pytest.raises(urllib.error.HTTPError) as refused:
         get_json(keyed.url + "/models")
     assert refused.value.code == 401
@@ -343,25 +343,25 @@ def test_serve_the_loaded_model(
     # For other computers: refused in offline mode (said, nothing served), then allowed.
     netlog.set_offline(True)
     tab.network.setChecked(True)
-    assert window.serving.server is None and not window.serve_action.isChecked()
-    assert window.serve_label.isHidden() and not keyed.running
+    assert window.serving.server is None and not window.commands.serve.isChecked()
+    assert window.status.serve_label.isHidden() and not keyed.running
     assert window.banner.label.text().startswith("The model can't be served. ")
     assert "offline" in window.banner.label.text().lower()
     netlog.set_offline(False)
     tab.local.setChecked(True)
-    window.serve_action.trigger()
+    window.commands.serve.trigger()
     assert window.serving.server is not None
     # Every address, the key kept, and a marked status bar.
     tab.network.setChecked(True)
     wide = window.serving.server
     assert wide is not None and wide.host == "0.0.0.0" and wide.api_key == key
-    assert not tab.warning.isHidden() and window.serve_label.property("warning") is True
-    assert window.serve_label.text().startswith("⚠ Serving to the network on port")
+    assert not tab.warning.isHidden() and window.status.serve_label.property("warning") is True
+    assert window.status.serve_label.text().startswith("⚠ Serving to the network on port")
     assert get_json(f"http://127.0.0.1:{wide.port}/v1/models", key)["object"] == "list"
     tab.local.setChecked(True)
 
-    window.serve_action.trigger()
-    assert window.serving.server is None and window.serve_label.isHidden()
+    window.commands.serve.trigger()
+    assert window.serving.server is None and window.status.serve_label.isHidden()
     with pytest.raises(OSError):
         get_json(server.url + "/models")
 
@@ -395,7 +395,7 @@ def test_the_chat_waits_for_a_served_request_and_its_stop_spares_it(
     monkeypatch.setattr(main_window, "LoadRequest", functools.partial(LoadRequest, n_threads=1))
     with qtbot.waitSignal(window.bridge.loaded, timeout=LOAD_MS):
         window.load_starter()
-    window.serve_action.trigger()
+    window.commands.serve.trigger()
     server = window.serving.server
     assert server is not None
     body = json.dumps(
@@ -418,14 +418,14 @@ def test_the_chat_waits_for_a_served_request_and_its_stop_spares_it(
     window.composer.edit.setPlainText("Hello!")
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
     assert window.controller.busy
-    assert window.speed_label.text() == "Generating… (after a request from another program)"
-    window.stop_action.trigger()  # the chat's Stop, while its answer waits for its turn
+    assert window.status.speed_label.text() == "Generating… (after a request from another program)"
+    window.commands.stop.trigger()  # the chat's Stop, while its answer waits for its turn
     thread.join(120)
     (reply,) = served
     assert reply["choices"][0]["finish_reason"] == "length"  # not cut short by the chat's Stop
     assert reply["usage"]["completion_tokens"] == 120
     qtbot.waitUntil(lambda: not window.controller.busy, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: window.serving.answered == 1, timeout=WAIT_MS)
-    assert window.serve_label.text() == f"Serving at {server.url} · 1 answer served"
+    assert window.status.serve_label.text() == f"Serving at {server.url} · 1 answer served"
     message = window.chat_view.messages[-1]
     assert isinstance(message, AssistantMessage) and message.answer == ""  # stopped unwritten

@@ -297,7 +297,7 @@ def window(qtbot: Any, fake_hub: FakeHub) -> Iterator[MainWindow]:
 def test_a_quant_downloads_verified_appears_on_this_computer_and_loads(
     qtbot: Any, window: MainWindow, catalog_repo: dict[str, Path]
 ) -> None:
-    window.models_action.trigger()
+    window.commands.models.trigger()
     dialog = window.model_manager
     assert dialog is not None and dialog.isVisible()
     wait_listed(qtbot, dialog)
@@ -308,7 +308,7 @@ def test_a_quant_downloads_verified_appears_on_this_computer_and_loads(
     with wait_ended(qtbot, window.downloads, model_id, "complete-verified"):
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
         dialog.close()  # downloads belong to the app: they go on without the dialog
-    window.models_action.trigger()
+    window.commands.models.trigger()
     assert window.model_manager is dialog and dialog.isVisible()
 
     row = dialog.downloads_tab.row(model_id)

@@ -155,8 +155,8 @@ def test_file_menu_opens_settings(qtbot: Any) -> None:
     hw = HardwareInfo(cpu=CpuInfo("Simulated CPU", 2, 2), ram_total=8 * GIB, ram_available=GIB)
     window = MainWindow(EngineBridge(), hardware=hw)
     qtbot.addWidget(window)
-    assert window.settings_action.shortcut().toString() == "Ctrl+Alt+S"
-    window.settings_action.trigger()
+    assert window.commands.settings.shortcut().toString() == "Ctrl+Alt+S"
+    window.commands.settings.trigger()
     dialog = window.findChild(SettingsDialog)
     assert dialog is not None and dialog.isVisible() and not dialog.isModal()
     assert "Simulated CPU — 2 cores, 2 threads" in texts(dialog)

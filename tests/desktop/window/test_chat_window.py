@@ -22,7 +22,13 @@ import desktop.window.main_window as main_window
 from desktop.chat.messages import AssistantMessage, UserMessage
 from desktop.engines.bridge import EngineBridge
 from desktop.window.main_window import MainWindow
-from model_runtime.chat.generation import GenerationParams, GenerationStats, LoadRequest
+from model_runtime.chat.generation import (
+    Chunk,
+    Finished,
+    GenerationParams,
+    GenerationStats,
+    LoadRequest,
+)
 from model_runtime.models.starter import STARTER_NAME
 from tests.conftest import THINK_GRAMMAR
 
@@ -121,7 +127,7 @@ def test_welcome_then_starter_model_loads(window: MainWindow, qtbot: Any, smollm
     assert window.pages.currentWidget() is window.welcome
     assert window.welcome.isVisible()
     assert not window.composer.button.isEnabled()
-    assert window.model_label.text() == "No model loaded"
+    assert window.status.model_label.text() == "No model loaded"
     # Enter does nothing without a model
     type_and_send(qtbot, window, "Hello?")
     assert window.chat_view.messages == []
@@ -133,16 +139,16 @@ def test_welcome_then_starter_model_loads(window: MainWindow, qtbot: Any, smollm
         # while it loads (the worker process takes a second to start)
         assert not window.composer.button.isEnabled()
         assert not window.welcome.starter_button.isEnabled()
-        assert window.model_label.text() == f"Loading {window.starter_path.name} …"
-        assert not window.progress.isHidden()
+        assert window.status.model_label.text() == f"Loading {window.starter_path.name} …"
+        assert not window.status.progress.isHidden()
     assert loaded.args[0].path == str(smollm2)
     assert window.bridge.last_request == window.loader.plan.to_load_request()  # as planned
-    assert window.model_label.text().startswith(STARTER_NAME)
-    assert "Q4_1" in window.model_label.text()
+    assert window.status.model_label.text().startswith(STARTER_NAME)
+    assert "Q4_1" in window.status.model_label.text()
     assert window.composer.button.isEnabled()
     assert window.composer.button.text() == "Send"
     assert window.welcome.starter_button.isEnabled()
-    assert not window.progress.isVisible()
+    assert not window.status.progress.isVisible()
     assert not window.banner.isVisible()
 
 
@@ -169,12 +175,12 @@ def test_enter_sends_and_the_answer_streams(loaded: MainWindow, qtbot: Any) -> N
     assert isinstance(message, AssistantMessage) and message.streaming
     assert window.composer.button.text() == "Stop"
     assert window.composer.button.toolTip() == "Stop the answer (Esc)"
-    assert window.speed_label.text() == "Generating…"
+    assert window.status.speed_label.text() == "Generating…"
 
     with qtbot.waitSignal(window.controller.answer_finished, timeout=ANSWER_MS) as done:
         pass
     stats: GenerationStats = done.args[0]
-    gen_id = message.gen_id
+    gen_id = message.model.gen_id
 
     # streamed: many chunks, and the answer grew with them
     assert len(spy.chunks) > 1
@@ -192,7 +198,7 @@ def test_enter_sends_and_the_answer_streams(loaded: MainWindow, qtbot: Any) -> N
     assert re.search(
         r"\d+ tokens · [\d.]+ tokens/s · first token after [\d.]+ s", message.status.text()
     )
-    assert window.speed_label.text().endswith("tokens/s")
+    assert window.status.speed_label.text().endswith("tokens/s")
     assert window.composer.button.text() == "Send"
     assert window.composer.button.toolTip() == ""  # no longer "Stop the answer"
     assert window.controller.messages[0].content == "What is the capital\nof France?"
@@ -301,7 +307,7 @@ def test_stop_mid_answer(loaded: MainWindow, qtbot: Any, how: str) -> None:
         else:
             qtbot.mouseClick(window.composer.button, Qt.MouseButton.LeftButton)
     gen_id, stats = finished.args
-    assert gen_id == message.gen_id
+    assert gen_id == message.model.gen_id
     assert stats.finish_reason == "cancelled"
     assert stats.n_generated < 200  # stopped long before max_tokens
     assert not window.controller.busy
@@ -318,6 +324,18 @@ def test_stop_mid_answer(loaded: MainWindow, qtbot: Any, how: str) -> None:
 
 # -- Markdown answers (the widget API, no model) ----------------------------------------
 
+
+def stream(message: AssistantMessage, kind: str, text: str) -> None:
+    """What the controller does with a chunk: the Answer takes it, the widget paints it."""
+    message.model.add(Chunk(message.model.gen_id, kind, text))  # type: ignore[arg-type]
+    message.add_chunk(kind, text)
+
+
+def finish(message: AssistantMessage, stats: GenerationStats) -> None:
+    message.model.add(Finished(message.model.gen_id, stats))
+    message.finish()
+
+
 CODE = 'def greet(name):\n    return f"hello {name}"'
 CODE_ANSWER = f"Here is a function:\n\n```python\n{CODE}\n```\n\nCall it with a **name**."
 
@@ -326,9 +344,9 @@ def test_code_answer_is_highlighted_and_copyable(window: MainWindow, qtbot: Any)
     window.pages.setCurrentWidget(window.chat_view)
     message = window.chat_view.add_assistant_message()
     for piece in re.findall(r".{1,7}", CODE_ANSWER, flags=re.DOTALL):  # token-sized pieces
-        message.add_chunk("answer", piece)
+        stream(message, "answer", piece)
     qtbot.waitUntil(message.answer_view.isVisible, timeout=5000)
-    message.finish(GenerationStats(n_generated=30, tokens_per_second=42.0, ttft_seconds=0.1))
+    finish(message, GenerationStats(n_generated=30, tokens_per_second=42.0, ttft_seconds=0.1))
 
     view = message.answer_view
     assert message.answer == CODE_ANSWER
@@ -371,20 +389,20 @@ def test_thinking_pane_collapses_when_the_answer_starts(window: MainWindow, qtbo
     """
     window.pages.setCurrentWidget(window.chat_view)
     message = window.chat_view.add_assistant_message()
-    message.add_chunk("thinking", "Let me think about ")
-    message.add_chunk("thinking", "this carefully.")
+    stream(message, "thinking", "Let me think about ")
+    stream(message, "thinking", "this carefully.")
     pane = message.thinking
     assert pane is not None and pane.expanded and pane.thinking
     qtbot.waitUntil(lambda: pane.text() == "Let me think about this carefully.", timeout=2000)
     assert pane.header.text().startswith("Thinking…")
-    message.add_chunk("answer", "The answer")
+    stream(message, "answer", "The answer")
     qtbot.waitUntil(lambda: not pane.expanded, timeout=2000)
     assert message.streaming and not pane.thinking
     assert pane.header.text().startswith("Thought for ")
     qtbot.mouseClick(pane.header, Qt.MouseButton.LeftButton)  # the reader opens it again
     assert pane.expanded
-    message.add_chunk("answer", " is 42.")
-    message.finish(GenerationStats(n_generated=9, n_thinking=6))
+    stream(message, "answer", " is 42.")
+    finish(message, GenerationStats(n_generated=9, n_thinking=6))
     assert pane.header.text().endswith(" · 6 tokens")
     assert pane.expanded
     assert message.answer_view.toPlainText() == "The answer is 42."
@@ -424,7 +442,7 @@ def test_engine_crash_mid_answer_is_survivable(loaded: MainWindow, qtbot: Any) -
     assert edit.toPlainText() == "still here"
 
     # the message keeps what streamed and says what happened
-    partial = spy.text(message.gen_id, "answer")
+    partial = spy.text(message.model.gen_id, "answer")
     assert partial.strip()
     assert message.answer == partial
     assert message.answer_view.isVisible() and message.answer_view.toPlainText().strip()
@@ -433,8 +451,8 @@ def test_engine_crash_mid_answer_is_survivable(loaded: MainWindow, qtbot: Any) -
     assert not window.controller.busy
     assert window.composer.button.text() == "Send"
     assert not window.composer.button.isEnabled()  # no model until it is reloaded
-    assert window.model_label.text() == "No model loaded"
-    assert window.speed_label.text() == ""  # not "Generating…" forever
+    assert window.status.model_label.text() == "No model loaded"
+    assert window.status.speed_label.text() == ""  # not "Generating…" forever
 
     # the banner offers a reload, and the reload works
     banner = window.banner
@@ -447,7 +465,7 @@ def test_engine_crash_mid_answer_is_survivable(loaded: MainWindow, qtbot: Any) -
         qtbot.mouseClick(banner.reload_button, Qt.MouseButton.LeftButton)
     assert not banner.isVisible()
     assert window.bridge.client.alive and window.bridge.client.pid != pid
-    assert window.model_label.text().startswith(STARTER_NAME)
+    assert window.status.model_label.text().startswith(STARTER_NAME)
     assert window.composer.button.isEnabled()
 
     window.controller.params = GREEDY
@@ -507,7 +525,7 @@ def test_too_long_a_question_is_refused_in_the_message(loaded: MainWindow, qtbot
     assert f"{n_ctx:,}" in message.status.text()
     assert not window.banner.isVisible()  # the engine is fine; nothing to reload
     assert window.controller.messages == []
-    assert window.speed_label.text() == ""
+    assert window.status.speed_label.text() == ""
     assert window.composer.button.text() == "Send" and window.composer.button.isEnabled()
     answer, _ = ask(qtbot, window, "Say hi.")
     assert answer.answer.strip()
@@ -532,7 +550,7 @@ def test_bad_files_keep_the_loaded_model(
     loaded: MainWindow, qtbot: Any, smollm2: Path, tmp_path: Path
 ) -> None:
     window = loaded
-    label = window.model_label.text()
+    label = window.status.model_label.text()
     notes = tmp_path / "notes.gguf"
     notes.write_text("these are my notes, not a model\n" * 100)
     cut = tmp_path / "cut.gguf"
@@ -551,7 +569,7 @@ def test_bad_files_keep_the_loaded_model(
 
     # the starter model is still loaded, shown and usable
     assert window.bridge.summary is not None and window.bridge.summary.path == str(smollm2)
-    assert window.model_label.text() == label
+    assert window.status.model_label.text() == label
     assert window.composer.button.isEnabled()
     answer, stats = ask(qtbot, window, "Say hi.")
     assert stats.n_generated > 0 and answer.answer.strip()
@@ -588,7 +606,7 @@ def test_reload_after_a_crash_brings_back_the_model_that_ran(
 def test_bad_file_with_nothing_loaded(window: MainWindow, qtbot: Any, tmp_path: Path) -> None:
     message = load_and_fail(qtbot, window, tmp_path / "missing.gguf")
     assert "missing.gguf" in message
-    assert window.model_label.text() == "No model loaded"
+    assert window.status.model_label.text() == "No model loaded"
     assert not window.composer.button.isEnabled()
     assert window.pages.currentWidget() is window.welcome
     assert window.welcome.starter_button.isEnabled()
@@ -604,7 +622,7 @@ def test_chunks_of_other_generations_are_dropped(loaded: MainWindow, qtbot: Any)
     bridge = window.bridge
     type_and_send(qtbot, window, "What is the capital of France?")
     message = last_assistant(window)
-    current = message.gen_id
+    current = message.model.gen_id
     # late events of an older, cancelled generation, and of a stranger's
     for stale in (current - 1, current + 7):
         bridge.chunk.emit(stale, "answer", "STALE ANSWER ")
@@ -643,20 +661,20 @@ def test_new_chat_during_an_answer_drops_its_late_chunks(loaded: MainWindow, qtb
     window.controller.params = LONG
     spy = ChunkSpy(window)
     type_and_send(qtbot, window, "Write a very long story about a cat.")
-    old = last_assistant(window).gen_id
+    old = last_assistant(window).model.gen_id
     qtbot.waitUntil(lambda: len(spy.chunks) >= 3, timeout=ANSWER_MS)
 
     with qtbot.waitSignal(window.bridge.finished, timeout=ANSWER_MS) as old_finished:
-        window.new_action.trigger()
+        window.commands.new.trigger()
         assert not window.controller.busy and window.controller.messages == []
         assert window.composer.button.text() == "Send"
         window.controller.params = GREEDY
         type_and_send(qtbot, window, "Say hi.")  # before the old answer has stopped
     assert old_finished.args[0] == old and old_finished.args[1].finish_reason == "cancelled"
     message = last_assistant(window)
-    assert message.gen_id != old
+    assert message.model.gen_id != old
     with qtbot.waitSignal(window.controller.answer_finished, timeout=ANSWER_MS):
         pass
-    assert message.answer == spy.text(message.gen_id, "answer") and message.answer.strip()
+    assert message.answer == spy.text(message.model.gen_id, "answer") and message.answer.strip()
     assert len(window.chat_view.messages) == 2
     assert [m.content for m in window.controller.messages] == ["Say hi.", message.answer]
