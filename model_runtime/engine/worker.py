@@ -6,7 +6,6 @@ an illegal instruction, the OOM killer) takes down only the worker, never the wi
 
 from __future__ import annotations
 
-import codecs
 import ctypes
 import faulthandler
 import os
@@ -16,29 +15,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from model_runtime.chat.generation import (
-    Chunk,
     Finished,
-    FinishReason,
     GenerationParams,
-    GenerationStats,
     LoadRequest,
     Message,
     ModelSummary,
-    decode_rate,
 )
 from model_runtime.chat.prompt import Prompt, PromptRenderer
 from model_runtime.chat.reasoning import CLOSE_TAG as THINK_CLOSE
 from model_runtime.chat.reasoning import OPEN_TAG as THINK_OPEN
-from model_runtime.chat.reasoning import ReasoningParser
 from model_runtime.chat.thinking import (
-    CLOSING_LINES,
     EndReason,
-    LoopDetector,
-    ThinkingEnded,
     ThinkingPolicy,
     is_r1_family,
 )
 from model_runtime.engine import protocol
+from model_runtime.engine.decoding import Decoding
 from model_runtime.errors import (
     ContextOverflow,
     EngineError,
@@ -196,11 +188,17 @@ class Engine:
         self._abort_cb = llama_cpp.ggml_abort_callback(should_abort)
         self._no_abort_cb = llama_cpp.ggml_abort_callback()  # NULL: no polling while decoding
 
-    def _set_abort_polling(self, on: bool) -> None:
+    def set_abort_polling(self, on: bool) -> None:
         from llama_cpp import llama_cpp
 
         callback = self._abort_cb if on else self._no_abort_cb
-        llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, callback, None)
+        llama_cpp.llama_set_abort_callback(self.llm._ctx.ctx, callback, None)
+
+    @property
+    def llm(self) -> Any:
+        if self._llm is None:
+            raise EngineError("No model is loaded.")
+        return self._llm
 
     # -- generation ------------------------------------------------------------------------
 
@@ -232,18 +230,23 @@ class Engine:
             thinking = False
         return Prompt(text=text, starts_in_thinking=thinking)
 
-    def _piece(self, token: int) -> bytes:
+    def piece(self, token: int) -> bytes:
         """The bytes of one token (a piece can end inside a UTF-8 character)."""
         from llama_cpp import llama_cpp
 
-        vocab, buf = self._llm._model.vocab, self._piece_buf
+        vocab, buf = self.llm._model.vocab, self._piece_buf
         n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, False)
         if n < 0:
             self._piece_buf = buf = ctypes.create_string_buffer(-n)
             n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, False)
         return buf.raw[:n]
 
-    def _end_reason(
+    def is_end_of_generation(self, token: int) -> bool:
+        from llama_cpp import llama_cpp
+
+        return bool(llama_cpp.llama_vocab_is_eog(self.llm._model.vocab, token))
+
+    def end_reason(
         self, policy: ThinkingPolicy, n_thinking: int, first_at: float | None, loop: str | None
     ) -> tuple[EndReason | None, str]:
         """Whether Ponder should end the reasoning now, and why."""
@@ -261,19 +264,12 @@ class Engine:
             return "loop", loop
         return None, ""
 
-    def _cancelled(self) -> bool:
+    def cancelled(self) -> bool:
         return bool(self._cancel_flag.value >= self._gen_id)
 
-    def generate(self, gen_id: int, messages: Sequence[Message], params: GenerationParams, send):
-        """Stream Chunk events through send(), then one Finished event."""
-        if self._llm is None:
-            raise EngineError("No model is loaded.")
-        from llama_cpp import LlamaGrammar, llama_cpp
-
-        llm = self._llm
-        self._gen_id = gen_id
-        started = time.perf_counter()
-        prompt = self._continued(messages, params.keep_reasoning)
+    def _prompt_tokens(self, prompt: Prompt) -> tuple[list[int], int]:
+        """The prompt's tokens, and how many of them the KV cache already holds."""
+        llm = self.llm
         tokens = llm.tokenize(prompt.text.encode("utf-8"), add_bos=False, special=True)
         n_ctx = llm.n_ctx()
         if len(tokens) >= n_ctx:
@@ -288,126 +284,39 @@ class Engine:
             if cached != new:
                 break
             n_cached += 1
-        n_cached = min(n_cached, len(tokens) - 1)
-        budget = min(params.max_tokens, n_ctx - len(tokens))
-        grammar = (
-            LlamaGrammar.from_string(params.grammar, verbose=False) if params.grammar else None
+        return tokens, min(n_cached, len(tokens) - 1)
+
+    def generate(self, gen_id: int, messages: Sequence[Message], params: GenerationParams, send):
+        """Stream Chunk events through send(), then one Finished event."""
+        llm = self.llm
+        self._gen_id = gen_id
+        started = time.perf_counter()
+        prompt = self._continued(messages, params.keep_reasoning)
+        tokens, n_cached = self._prompt_tokens(prompt)
+        run = Decoding(
+            self,
+            gen_id,
+            params,
+            send,
+            tokens=tokens,
+            starts_in_thinking=prompt.starts_in_thinking,
+            continuing=messages[-1].role == "assistant",
+            budget=min(params.max_tokens, llm.n_ctx() - len(tokens)),
         )
         if params.seed is not None:
             llm.set_seed(params.seed)
-
-        parser = ReasoningParser(
-            starts_in_thinking=prompt.starts_in_thinking,
-            continuing=messages[-1].role == "assistant",
-        )
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        vocab = llm._model.vocab
-        n_generated = n_thinking = 0
-        first_at = thinking_done_at = None
-        finish: FinishReason = "length"
-
-        def emit(segments) -> None:
-            for segment in segments:
-                send(Chunk(gen_id, segment.kind, segment.text))
-
-        policy = params.thinking
-        loops = LoopDetector() if policy.loop_policy != "off" else None
-        ended_by: ThinkingEnded | None = None
-        n_injected = 0
-        self._set_abort_polling(True)
+        self.set_abort_polling(True)
         try:
-            sampling = {
-                "top_k": params.top_k,
-                "top_p": params.top_p,
-                "min_p": params.min_p,
-                "temp": params.temperature,
-                "repeat_penalty": params.repeat_penalty,
-                "grammar": grammar,
-            }
-            written = list(tokens)  # the prompt and every token since: the KV cache's content
-            stream = llm.generate(written, **sampling)
-            token = next(stream)
-            while True:
-                if first_at is None:
-                    first_at = time.perf_counter()
-                    self._set_abort_polling(False)
-                if self._cancelled():
-                    finish = "cancelled"
-                    break
-                if llama_cpp.llama_vocab_is_eog(vocab, token):
-                    finish = "stop"
-                    break
-                n_generated += 1
-                written.append(token)
-                thinking = parser.in_thinking
-                text = decoder.decode(self._piece(token))
-                emit(parser.feed(text))
-                reason: EndReason | None = None
-                detail = ""
-                if thinking:
-                    n_thinking += 1
-                    if not parser.in_thinking:
-                        thinking_done_at = time.perf_counter()
-                    elif ended_by is None:  # Ponder ends the reasoning once per answer
-                        found = loops.feed(token, text) if loops is not None else None
-                        reason, detail = self._end_reason(policy, n_thinking, first_at, found)
-                if reason == "loop" and policy.loop_policy == "stop":
-                    ended_by = ThinkingEnded(gen_id, reason, n_thinking, detail)
-                    send(ended_by)
-                    finish = "loop"
-                    break
-                if n_generated >= budget:
-                    break
-                if reason is None:
-                    token = next(stream)
-                    continue
-                # End the reasoning in place: closing words and </think>, same KV cache.
-                ended_by = ThinkingEnded(gen_id, reason, n_thinking, detail)
-                closing = CLOSING_LINES[reason] + THINK_CLOSE + "\n\n"
-                injected = llm.tokenize(closing.encode("utf-8"), add_bos=False, special=True)
-                if n_generated + len(injected) >= budget:
-                    break
-                emit(parser.feed(decoder.decode(b"", final=True) + closing))
-                thinking_done_at = time.perf_counter()
-                n_injected += len(injected)
-                send(ended_by)
-                # a new generate() finds everything but the new tokens in its KV cache
-                stream.close()
-                written += injected
-                stream = llm.generate(written, **sampling)
-                token = next(stream)
+            run.run()
         except StopIteration:
-            finish = "stop"
+            run.finish = "stop"
         except RuntimeError as exc:
-            if not self._cancelled():
+            if not self.cancelled():
                 raise EngineError(f"llama.cpp failed while generating: {exc}") from exc
-            finish = "cancelled"  # llama_decode aborted by the callback mid-prompt
+            run.finish = "cancelled"  # llama_decode aborted by the callback mid-prompt
         finally:
-            self._set_abort_polling(False)
-        emit(parser.feed(decoder.decode(b"", final=True)))
-        unclosed = parser.in_thinking
-        emit(parser.finish())
-        ended = time.perf_counter()
-        if first_at is None:
-            first_at = ended
-        if unclosed:
-            thinking_done_at = ended
-        stats = GenerationStats(
-            n_prompt=len(tokens),
-            n_cached=n_cached,
-            n_evaluated=max(0, min(llm.n_tokens, len(tokens)) - n_cached),
-            n_generated=n_generated,
-            n_thinking=n_thinking,
-            ttft_seconds=first_at - started,
-            thinking_seconds=(thinking_done_at - first_at) if thinking_done_at else 0.0,
-            total_seconds=ended - started,
-            tokens_per_second=decode_rate(n_generated, first_at, ended),
-            finish_reason=finish,
-            unclosed_thinking=unclosed,
-            n_injected=n_injected,
-            thinking_ended=ended_by,
-        )
-        send(Finished(gen_id, stats))
+            self.set_abort_polling(False)
+        send(Finished(gen_id, run.close(started, n_prompt=len(tokens), n_cached=n_cached)))
 
 
 def redirect_stderr(log_path: str) -> Any:
