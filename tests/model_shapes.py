@@ -17,7 +17,9 @@ import gguf
 import numpy as np
 from gguf import GGMLQuantizationType as Q
 
-from model_runtime.gguf.reader import GGML_TYPES, GgufArray, GgufInfo, GgufTensor, _build_info
+from model_runtime.gguf.format import GGML_TYPES, GgufArray, GgufTensor
+from model_runtime.gguf.parser import Header
+from model_runtime.gguf.reader import GgufInfo, info_from_header
 from tests.gguf_factory import _add_tokenizer
 
 GIB = 1024**3
@@ -233,7 +235,8 @@ def gguf_info(key: str | Shape, quant: str) -> GgufInfo:
         tensors.append(GgufTensor(name, ne, int(qtype), tname, data_offset + offset, n_bytes))
         offset += n_bytes + (-n_bytes % 32)
     path = Path(f"{shape.name}-{quant}.gguf")
-    return _build_info(path, data_offset + offset, 3, kv, tuple(tensors), data_offset, 32)
+    header = Header(3, kv, tuple(tensors), data_offset, 32)
+    return info_from_header(path, data_offset + offset, header)
 
 
 def write_header_only(path: str | os.PathLike[str], key: str, quant: str) -> Path:

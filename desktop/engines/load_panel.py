@@ -139,6 +139,53 @@ class LoadPanel(QDialog):
         self.plan: LoadPlan | None = None
         self._filling = False
 
+        self._make_labels()
+        self.gpu_layers_value = QLabel(self)
+        self.context_value = QLabel(self)
+        self.kv_value = QLabel(self)
+        self.experts_value = QLabel(self)
+        self.threads_value = QLabel(self)
+        self.flash_value = QLabel(self)
+        self.ram_bar = MemoryBar(self)
+        self.gpu_bar = MemoryBar(self)
+
+        self.gpu_layers = QSpinBox(self)
+        self.gpu_layers.setSpecialValueText("Auto")
+        self.context = QComboBox(self)
+        self.kv_type = QComboBox(self)
+        self.experts = QSpinBox(self)
+        self.experts.setSpecialValueText("Auto")
+        self.remember = QCheckBox("Remember for this model", self)
+        self.remember.setToolTip("Use these settings every time this model is loaded.")
+
+        plan_box, memory_box = self._make_boxes()
+        buttons = self._make_buttons()
+        layout = QVBoxLayout(self)
+        layout.setSpacing(8)
+        layout.addWidget(self.title)
+        layout.addWidget(self.subtitle)
+        layout.addSpacing(4)
+        layout.addWidget(self.verdict, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.reason)
+        layout.addWidget(self.advice)
+        layout.addWidget(plan_box)
+        layout.addWidget(memory_box)
+        layout.addWidget(self.remember)
+        layout.addLayout(buttons)
+
+        self.force_box: QMessageBox | None = None  # the warning before forcing, while open
+        self.force_confirm: QAbstractButton | None = None
+
+        for spin in (self.gpu_layers, self.experts):
+            spin.valueChanged.connect(self._emit_choice)
+        for combo in (self.context, self.kv_type):
+            combo.currentIndexChanged.connect(self._emit_choice)
+        self.load_button.clicked.connect(lambda: self._request(force=False))
+        self.force_button.clicked.connect(self._confirm_force)
+        self.close_button.clicked.connect(self.hide)
+
+    def _make_labels(self) -> None:
+        """The model's name, the verdict with its reason and advice, the machine's line."""
         self.title = QLabel(self)
         self.title.setObjectName("loadPanelTitle")
         self.title.setTextFormat(Qt.TextFormat.PlainText)
@@ -162,24 +209,8 @@ class LoadPanel(QDialog):
         self.machine.setTextFormat(Qt.TextFormat.PlainText)
         self.machine.setWordWrap(True)
 
-        self.gpu_layers_value = QLabel(self)
-        self.context_value = QLabel(self)
-        self.kv_value = QLabel(self)
-        self.experts_value = QLabel(self)
-        self.threads_value = QLabel(self)
-        self.flash_value = QLabel(self)
-        self.ram_bar = MemoryBar(self)
-        self.gpu_bar = MemoryBar(self)
-
-        self.gpu_layers = QSpinBox(self)
-        self.gpu_layers.setSpecialValueText("Auto")
-        self.context = QComboBox(self)
-        self.kv_type = QComboBox(self)
-        self.experts = QSpinBox(self)
-        self.experts.setSpecialValueText("Auto")
-        self.remember = QCheckBox("Remember for this model", self)
-        self.remember.setToolTip("Use these settings every time this model is loaded.")
-
+    def _make_boxes(self) -> tuple[QGroupBox, QGroupBox]:
+        """The plan's settings (value, and a control to change it) and the memory bars."""
         plan_box = QGroupBox("Plan", self)
         grid = QGridLayout(plan_box)
         grid.setColumnStretch(1, 1)
@@ -215,6 +246,9 @@ class LoadPanel(QDialog):
         memory.addWidget(self.gpu_bar, 1, 1)
         memory.addWidget(self.machine, 2, 0, 1, 2)
 
+        return plan_box, memory_box
+
+    def _make_buttons(self) -> QHBoxLayout:
         self.force_button = QPushButton("Load anyway…", self)
         self.force_button.setObjectName("forceButton")
         self.close_button = QPushButton("Close", self)
@@ -227,29 +261,7 @@ class LoadPanel(QDialog):
         buttons.addWidget(self.close_button)
         buttons.addWidget(self.load_button)
 
-        layout = QVBoxLayout(self)
-        layout.setSpacing(8)
-        layout.addWidget(self.title)
-        layout.addWidget(self.subtitle)
-        layout.addSpacing(4)
-        layout.addWidget(self.verdict, 0, Qt.AlignmentFlag.AlignLeft)
-        layout.addWidget(self.reason)
-        layout.addWidget(self.advice)
-        layout.addWidget(plan_box)
-        layout.addWidget(memory_box)
-        layout.addWidget(self.remember)
-        layout.addLayout(buttons)
-
-        self.force_box: QMessageBox | None = None  # the warning before forcing, while open
-        self.force_confirm: QAbstractButton | None = None
-
-        for spin in (self.gpu_layers, self.experts):
-            spin.valueChanged.connect(self._emit_choice)
-        for combo in (self.context, self.kv_type):
-            combo.currentIndexChanged.connect(self._emit_choice)
-        self.load_button.clicked.connect(lambda: self._request(force=False))
-        self.force_button.clicked.connect(self._confirm_force)
-        self.close_button.clicked.connect(self.hide)
+        return buttons
 
     # -- what the controller calls -----------------------------------------------------------
 

@@ -1,22 +1,22 @@
-"""Read a GGUF model file's metadata and tensor table quickly, treating the file as untrusted."""
+"""The GGUF header parser: one pass over an untrusted file, in growing bulk reads, every count
+checked before anything is allocated or looped over."""
 
 from __future__ import annotations
 
 import io
-import os
 import struct
-from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from model_runtime.errors import ModelFileError
-
-GGUF_MAGIC = b"GGUF"
-SUPPORTED_VERSIONS = (2, 3)
-DEFAULT_ALIGNMENT = 32
+from model_runtime.gguf.format import (
+    DEFAULT_ALIGNMENT,
+    GGML_TYPES,
+    GGUF_MAGIC,
+    SUPPORTED_VERSIONS,
+    GgufArray,
+    GgufTensor,
+)
 
 # Real headers (metadata + tensor table) stay well under 32 MiB even with a 256k-token
 # vocabulary and its merges; the cap bounds the work a damaged header can cause.
@@ -74,194 +74,6 @@ _U64 = struct.Struct("<Q")
 _HEADER = struct.Struct("<4sIQQ")  # magic, version, tensor count, kv count
 _TYPE_AND_OFFSET = struct.Struct("<IQ")
 
-# ggml tensor types: id -> (name, elements per block, bytes per block), as in ggml.h.
-GGML_TYPES: Mapping[int, tuple[str, int, int]] = MappingProxyType(
-    {
-        0: ("F32", 1, 4),
-        1: ("F16", 1, 2),
-        2: ("Q4_0", 32, 18),
-        3: ("Q4_1", 32, 20),
-        6: ("Q5_0", 32, 22),
-        7: ("Q5_1", 32, 24),
-        8: ("Q8_0", 32, 34),
-        9: ("Q8_1", 32, 40),
-        10: ("Q2_K", 256, 84),
-        11: ("Q3_K", 256, 110),
-        12: ("Q4_K", 256, 144),
-        13: ("Q5_K", 256, 176),
-        14: ("Q6_K", 256, 210),
-        15: ("Q8_K", 256, 292),
-        16: ("IQ2_XXS", 256, 66),
-        17: ("IQ2_XS", 256, 74),
-        18: ("IQ3_XXS", 256, 98),
-        19: ("IQ1_S", 256, 50),
-        20: ("IQ4_NL", 32, 18),
-        21: ("IQ3_S", 256, 110),
-        22: ("IQ2_S", 256, 82),
-        23: ("IQ4_XS", 256, 136),
-        24: ("I8", 1, 1),
-        25: ("I16", 1, 2),
-        26: ("I32", 1, 4),
-        27: ("I64", 1, 8),
-        28: ("F64", 1, 8),
-        29: ("IQ1_M", 256, 56),
-        30: ("BF16", 1, 2),
-        34: ("TQ1_0", 256, 54),
-        35: ("TQ2_0", 256, 66),
-        39: ("MXFP4", 32, 17),
-        40: ("NVFP4", 64, 36),
-        41: ("Q1_0", 128, 18),
-        42: ("Q2_0", 64, 18),
-    }
-)
-
-# llama.cpp's LLAMA_FTYPE values (general.file_type) -> the names llama-quantize uses.
-LLAMA_FTYPE_NAMES: Mapping[int, str] = MappingProxyType(
-    {
-        0: "F32",
-        1: "F16",
-        2: "Q4_0",
-        3: "Q4_1",
-        4: "Q4_1_SOME_F16",
-        7: "Q8_0",
-        8: "Q5_0",
-        9: "Q5_1",
-        10: "Q2_K",
-        11: "Q3_K_S",
-        12: "Q3_K_M",
-        13: "Q3_K_L",
-        14: "Q4_K_S",
-        15: "Q4_K_M",
-        16: "Q5_K_S",
-        17: "Q5_K_M",
-        18: "Q6_K",
-        19: "IQ2_XXS",
-        20: "IQ2_XS",
-        21: "Q2_K_S",
-        22: "IQ3_XS",
-        23: "IQ3_XXS",
-        24: "IQ1_S",
-        25: "IQ4_NL",
-        26: "IQ3_S",
-        27: "IQ3_M",
-        28: "IQ2_S",
-        29: "IQ2_M",
-        30: "IQ4_XS",
-        31: "IQ1_M",
-        32: "BF16",
-        33: "Q4_0_4_4",
-        34: "Q4_0_4_8",
-        35: "Q4_0_8_8",
-        36: "TQ1_0",
-        37: "TQ2_0",
-        38: "MXFP4_MOE",
-        39: "NVFP4",
-        40: "Q1_0",
-        41: "Q2_0",
-    }
-)
-
-
-@dataclass(frozen=True)
-class GgufArray:
-    """A metadata array too long to keep: its element type and length only."""
-
-    item_type: str
-    length: int
-
-
-@dataclass(frozen=True)
-class GgufTensor:
-    """One tensor-table entry: shape in ggml order (ne[0] first), type, place in the file."""
-
-    name: str
-    shape: tuple[int, ...]
-    type_id: int
-    type_name: str
-    offset: int
-    n_bytes: int
-
-    @property
-    def n_elements(self) -> int:
-        """The number of elements (the product of the dimensions)."""
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
-
-
-@dataclass(frozen=True)
-class GgufInfo:
-    """What Ponder needs to know about one GGUF file (one part of a split model)."""
-
-    path: Path
-    file_size: int
-    version: int
-    architecture: str | None
-    name: str | None
-    size_label: str | None
-    file_type: int | None
-    quantization: str | None
-    parameter_count: int  # of the tensors in this file only, for a split model's part
-    tensor_count: int
-    tensor_data_size: int  # bytes of tensor data, without padding
-    data_offset: int  # where the tensor data starts; GgufTensor.offset is absolute
-    alignment: int
-    context_length: int | None
-    embedding_length: int | None
-    block_count: int | None
-    feed_forward_length: int | None
-    head_count: int | None
-    head_count_kv: int | None  # the largest over layers when stored per layer
-    head_count_kv_per_layer: tuple[int, ...] | None
-    key_length: int | None
-    value_length: int | None
-    expert_count: int | None
-    expert_used_count: int | None
-    vocab_size: int | None
-    tokenizer_model: str | None
-    chat_template: str | None
-    bos_token_id: int | None
-    eos_token_id: int | None
-    split_index: int  # 0-based, as split.no
-    split_count: int
-    split_tensor_count: int | None  # tensors in all parts together
-    kv: Mapping[str, Any] = field(repr=False)
-    tensors: tuple[GgufTensor, ...] = field(repr=False)
-
-    @property
-    def is_split(self) -> bool:
-        """True when this file is one part of a model split into several files."""
-        return self.split_count > 1
-
-
-def read_gguf_info(path: str | os.PathLike[str]) -> GgufInfo:
-    """Read a GGUF file's header, metadata and tensor table; raise ModelFileError if unusable."""
-    p = Path(path)
-    if p.is_dir():
-        raise ModelFileError(f"{p} is a folder, not a GGUF model file")
-    try:
-        with open(p, "rb") as f:
-            file_size = os.fstat(f.fileno()).st_size
-            if file_size == 0:
-                raise ModelFileError(f"{p} is empty (0 bytes); it may be an incomplete download")
-            if f.read(4) != GGUF_MAGIC:
-                raise ModelFileError(f"{p} is not a GGUF model file")
-            f.seek(0)
-            return _Parser(p, f, file_size).parse()
-    except FileNotFoundError:
-        raise ModelFileError(f"Model file not found: {p}") from None
-    except OSError as e:
-        raise ModelFileError(f"Cannot read model file {p}: {e.strerror or e}") from None
-
-
-def read_gguf_stream(name: str, stream: Any, file_size: int) -> GgufInfo:
-    """A GGUF header read from a stream (any object with readinto) of a file of file_size
-    bytes, e.g. the start of a file on the Hub: only the header's bytes are read."""
-    if file_size <= 0:
-        raise ModelFileError(f"{name} is empty (0 bytes)")
-    return _Parser(Path(name), stream, file_size).parse()
-
 
 def _read_fully(f: Any, view: memoryview) -> int:
     """Fill view from f as far as the file goes; return the number of bytes read."""
@@ -293,7 +105,17 @@ def _walk_strings(buf: bytearray, pos: int, n: int) -> int:
     return pos
 
 
-class _Parser:
+class Header(NamedTuple):
+    """What a GGUF header holds, before the reader picks out the well-known fields."""
+
+    version: int
+    kv: dict[str, Any]
+    tensors: tuple[GgufTensor, ...]
+    data_offset: int
+    alignment: int
+
+
+class Parser:
     """One pass over a GGUF header, read in growing bulk chunks; every count is checked first.
 
     Plain reads rather than mmap: a mapped file that shrinks under us would kill the process
@@ -387,8 +209,8 @@ class _Parser:
 
     # -- structure -----------------------------------------------------------------------------
 
-    def parse(self) -> GgufInfo:
-        """Parse the whole header and build the GgufInfo."""
+    def parse(self) -> Header:
+        """Parse the whole header: version, metadata, tensors and where their data starts."""
         try:
             return self._parse()
         except _Truncated:
@@ -398,7 +220,7 @@ class _Parser:
         except MemoryError:
             raise self.damaged(f"its {self.section} is too large to read") from None
 
-    def _parse(self) -> GgufInfo:
+    def _parse(self) -> Header:
         self.ensure(_HEADER.size)
         magic, version, n_tensors, n_kv = _HEADER.unpack_from(self.buf, 0)
         if magic != GGUF_MAGIC:
@@ -440,7 +262,7 @@ class _Parser:
                 f"{self.path} is truncated: its tensors need {data_offset + data_size:,} bytes "
                 f"but the file has {self.file_size:,}; it may be an incomplete download"
             )
-        return _build_info(self.path, self.file_size, version, kv, tensors, data_offset, alignment)
+        return Header(version, kv, tensors, data_offset, alignment)
 
     def _check_version(self, version: int) -> None:
         if version == 0:
@@ -586,100 +408,3 @@ class _Parser:
                 GgufTensor(name, tuple(shape), ttype, type_name, data_offset + offset, n_bytes)
             )
         return tuple(tensors), data_end
-
-
-def _build_info(
-    path: Path,
-    file_size: int,
-    version: int,
-    kv: dict[str, Any],
-    tensors: tuple[GgufTensor, ...],
-    data_offset: int,
-    alignment: int,
-) -> GgufInfo:
-    """Pick the well-known fields out of the raw metadata."""
-    arch = _str(kv, "general.architecture")
-
-    def hp(name: str) -> Any:
-        return kv.get(f"{arch}.{name}") if arch else None
-
-    head_count_kv_raw = hp("attention.head_count_kv")
-    per_layer = None
-    if isinstance(head_count_kv_raw, tuple) and all(_is_int(x) for x in head_count_kv_raw):
-        per_layer = tuple(int(x) for x in head_count_kv_raw)
-
-    file_type = _int(kv.get("general.file_type"))
-    tokens = kv.get("tokenizer.ggml.tokens")
-    if isinstance(tokens, GgufArray):
-        vocab_size: int | None = tokens.length
-    elif isinstance(tokens, tuple):
-        vocab_size = len(tokens)
-    else:
-        vocab_size = _int(hp("vocab_size"))
-
-    return GgufInfo(
-        path=path,
-        file_size=file_size,
-        version=version,
-        architecture=arch,
-        name=_str(kv, "general.name"),
-        size_label=_str(kv, "general.size_label"),
-        file_type=file_type,
-        quantization=_quantization(file_type, tensors),
-        parameter_count=sum(t.n_elements for t in tensors),
-        tensor_count=len(tensors),
-        tensor_data_size=sum(t.n_bytes for t in tensors),
-        data_offset=data_offset,
-        alignment=alignment,
-        context_length=_int(hp("context_length")),
-        embedding_length=_int(hp("embedding_length")),
-        block_count=_int(hp("block_count")),
-        feed_forward_length=_int(hp("feed_forward_length")),
-        head_count=_int(hp("attention.head_count")),
-        head_count_kv=_int(head_count_kv_raw),
-        head_count_kv_per_layer=per_layer,
-        key_length=_int(hp("attention.key_length")),
-        value_length=_int(hp("attention.value_length")),
-        expert_count=_int(hp("expert_count")),
-        expert_used_count=_int(hp("expert_used_count")),
-        vocab_size=vocab_size,
-        tokenizer_model=_str(kv, "tokenizer.ggml.model"),
-        chat_template=_str(kv, "tokenizer.chat_template"),
-        bos_token_id=_int(kv.get("tokenizer.ggml.bos_token_id")),
-        eos_token_id=_int(kv.get("tokenizer.ggml.eos_token_id")),
-        split_index=_int(kv.get("split.no")) or 0,
-        split_count=_int(kv.get("split.count")) or 1,
-        split_tensor_count=_int(kv.get("split.tensors.count")),
-        kv=MappingProxyType(kv),
-        tensors=tensors,
-    )
-
-
-def _quantization(file_type: int | None, tensors: tuple[GgufTensor, ...]) -> str | None:
-    """Name the quantization from general.file_type, else the most common 2-D weight type."""
-    if file_type is not None:
-        name = LLAMA_FTYPE_NAMES.get(file_type & ~_FTYPE_GUESSED)
-        if name is not None:
-            return name
-    counts = Counter(t.type_name for t in tensors if len(t.shape) >= 2)
-    if counts:
-        return counts.most_common(1)[0][0]
-    return None
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _int(v: Any) -> int | None:
-    """An integer value, the largest of a per-layer tuple of integers, or None."""
-    if _is_int(v):
-        return int(v)
-    if isinstance(v, tuple) and v and all(_is_int(x) for x in v):
-        return int(max(v))
-    return None
-
-
-def _str(kv: Mapping[str, Any], key: str) -> str | None:
-    v = kv.get(key)
-    return v if isinstance(v, str) else None

@@ -95,6 +95,42 @@ def _int_kv(info: GgufInfo, key: str, default: int = 0) -> int:
     return int(value) if isinstance(value, int) and not isinstance(value, bool) else default
 
 
+@dataclass
+class _Sizes:
+    """Where a model's bytes are: per layer (and its experts), input, output."""
+
+    layer: list[int]
+    experts: list[int]
+    seen: list[bool]  # layers with a tensor in the parts read
+    input: int = 0
+    output: int = 0
+    n_params: int = 0
+    largest: int = 0
+    tied: bool = True  # no output.weight: the output head is the token embedding
+
+    @classmethod
+    def of(cls, infos: Sequence[GgufInfo], n_layer: int) -> _Sizes:
+        sizes = cls([0] * n_layer, [0] * n_layer, [False] * n_layer)
+        for info in infos:
+            sizes.n_params += info.parameter_count
+            for t in info.tensors:
+                m = _LAYER.match(t.name)
+                if m and int(m.group(1)) < n_layer:
+                    i = int(m.group(1))
+                    sizes.seen[i] = True
+                    sizes.layer[i] += t.n_bytes
+                    sizes.largest = max(sizes.largest, t.n_bytes)
+                    if _EXPERTS.search(t.name):
+                        sizes.experts[i] += t.n_bytes
+                elif t.name.startswith("token_embd."):
+                    sizes.input += t.n_bytes
+                else:  # output.weight, output_norm, rope tables, next-token layers
+                    sizes.output += t.n_bytes
+                    if t.name == "output.weight":
+                        sizes.tied = False
+        return sizes
+
+
 def profile_from_gguf(
     parts: GgufInfo | Sequence[GgufInfo], *, total_size: int | None = None
 ) -> ModelProfile:
@@ -120,38 +156,17 @@ def profile_from_gguf(
         per_layer = (head.head_count_kv or n_head,) * n_layer
     head_dim = n_embd // n_head
 
-    layer_bytes = [0] * n_layer
-    expert_bytes = [0] * n_layer
-    seen = [False] * n_layer
-    input_bytes = output_bytes = n_params = largest = 0
-    tied = True
-    for info in infos:
-        n_params += info.parameter_count
-        for t in info.tensors:
-            m = _LAYER.match(t.name)
-            if m and int(m.group(1)) < n_layer:
-                i = int(m.group(1))
-                seen[i] = True
-                layer_bytes[i] += t.n_bytes
-                largest = max(largest, t.n_bytes)
-                if _EXPERTS.search(t.name):
-                    expert_bytes[i] += t.n_bytes
-            elif t.name.startswith("token_embd."):
-                input_bytes += t.n_bytes
-            else:  # output.weight, output_norm, rope tables, next-token layers
-                output_bytes += t.n_bytes
-                if t.name == "output.weight":
-                    tied = False
-
+    sizes = _Sizes.of(infos, n_layer)
     if len(infos) < head.split_count:
         if total_size is None:
             raise ModelFileError(
                 f"{head.path} is part of a {head.split_count}-part model; "
                 "give all parts or the total size"
             )
-        _spread_missing(total_size, infos, layer_bytes, expert_bytes, seen)
-        tied = False  # the output head may be in a part not read
-        n_params = round(n_params * total_size / max(1, sum(i.file_size for i in infos)))
+        _spread_missing(total_size, infos, sizes.layer, sizes.experts, sizes.seen)
+        sizes.tied = False  # the output head may be in a part not read
+        seen_bytes = max(1, sum(i.file_size for i in infos))
+        sizes.n_params = round(sizes.n_params * total_size / seen_bytes)
 
     mla = f"{head.architecture}.attention.key_length_mla" in head.kv
     return ModelProfile(
@@ -159,7 +174,7 @@ def profile_from_gguf(
         architecture=head.architecture,
         quantization=head.quantization or "unknown",
         file_size=total_size if total_size is not None else sum(i.file_size for i in infos),
-        n_params=n_params,
+        n_params=sizes.n_params,
         n_ctx_train=head.context_length or 2048,
         n_layer=n_layer,
         n_embd=n_embd,
@@ -173,12 +188,12 @@ def profile_from_gguf(
         n_expert=head.expert_count or 0,
         n_expert_used=head.expert_used_count or 0,
         n_ff_exp=_int_kv(head, "expert_feed_forward_length"),
-        input_bytes=input_bytes,
-        output_bytes=output_bytes,
-        tied_output=tied,
-        layer_bytes=tuple(layer_bytes),
-        expert_bytes=tuple(expert_bytes),
-        largest_tensor=largest,
+        input_bytes=sizes.input,
+        output_bytes=sizes.output,
+        tied_output=sizes.tied,
+        layer_bytes=tuple(sizes.layer),
+        expert_bytes=tuple(sizes.experts),
+        largest_tensor=sizes.largest,
     )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import queue
 import shutil
 import threading
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from model_runtime.models.manifest import (
     Manifest,
     ModelFile,
 )
+from model_runtime.models.sink import Sink
 from model_runtime.models.store import ModelStore, StoredModel, describe, model_id_for
 from model_runtime.progress import CHECKING, Progress, ProgressCallback, Reporter
 from model_runtime.units import GIB
@@ -69,7 +69,7 @@ class DownloadOptions:
 
 
 @dataclass(frozen=True)
-class _Plan:
+class _Resolved:
     """A resolved request: which repo, commit and files."""
 
     repo_id: str
@@ -116,17 +116,17 @@ def download_model(
             on_progress(Progress(existing.model_id, COMPLETE, size, size, message="already here"))
         return existing
     revision = request.revision or (existing.manifest.revision if existing else None)
-    plan = _resolve(request, revision)
-    model_id = known or model_id_for(plan.repo_id, plan.choice.name)
+    resolved = _resolve(request, revision)
+    model_id = known or model_id_for(resolved.repo_id, resolved.choice.name)
     with store.lock(model_id):
-        return _Download(store, options, plan, model_id, on_progress, cancel).run()
+        return _Download(store, options, resolved, model_id, on_progress, cancel).run()
 
 
 def _all_present(model: StoredModel) -> bool:
     return all((model.folder / f.path).is_file() for f in model.manifest.files)
 
 
-def _resolve(request: DownloadRequest, revision: str | None) -> _Plan:
+def _resolve(request: DownloadRequest, revision: str | None) -> _Resolved:
     """Find the repo, commit and files a request means (network: the repo's metadata)."""
     catalog = None
     repos = [request.repo_id]
@@ -150,7 +150,7 @@ def _resolve(request: DownloadRequest, revision: str | None) -> _Plan:
         repo_catalog = catalog or catalog_for_repo(repo_id)
         choice = _choose(listing, request.files, quant, repo_catalog)
         if isinstance(choice, QuantChoice):
-            return _Plan(
+            return _Resolved(
                 repo_id=listing.repo_id,
                 revision=listing.revision,
                 choice=choice,
@@ -206,14 +206,14 @@ class _Download:
         self,
         store: ModelStore,
         options: DownloadOptions,
-        plan: _Plan,
+        source: _Resolved,
         model_id: str,
         on_progress: ProgressCallback | None,
         cancel: threading.Event,
     ) -> None:
         self.store = store
         self.options = options
-        self.plan = plan
+        self.source = source
         self.cancel = cancel
         self.folder = store.folder(model_id)
         self.manifest = self._manifest(model_id)
@@ -224,12 +224,12 @@ class _Download:
         self.hasher: Any = hashlib.sha256()  # of those bytes
 
     def _manifest(self, model_id: str) -> Manifest:
-        """The stored manifest brought up to the plan, or a new one; stale bytes removed."""
-        plan = self.plan
+        """The stored manifest brought up to the source, or a new one; stale bytes removed."""
+        source = self.source
         found = self.store.find(model_id)
         old = {f.path: f for f in found.manifest.files} if found else {}
         files = []
-        for remote in plan.choice.files:
+        for remote in source.choice.files:
             entry = ModelFile(remote.path, remote.size, remote.sha256)
             before = old.get(remote.path)
             if before is not None and (before.sha256, before.size) == (entry.sha256, entry.size):
@@ -242,18 +242,18 @@ class _Download:
         if found is not None:
             manifest = found.manifest
             manifest.files = files
-            manifest.revision = plan.revision
+            manifest.revision = source.revision
         else:
             manifest = Manifest(
                 model_id=model_id,
-                name=plan.catalog.name if plan.catalog else plan.repo_id.split("/")[-1],
+                name=source.catalog.name if source.catalog else source.repo_id.split("/")[-1],
                 source="hub",
                 files=files,
-                repo_id=plan.repo_id,
-                revision=plan.revision,
-                quant=plan.choice.name,
-                license=plan.license,
-                catalog_id=plan.catalog.id if plan.catalog else None,
+                repo_id=source.repo_id,
+                revision=source.revision,
+                quant=source.choice.name,
+                license=source.license,
+                catalog_id=source.catalog.id if source.catalog else None,
             )
         return manifest
 
@@ -327,7 +327,7 @@ class _Download:
             blob = None
             if self.options.reuse_hf_cache and not partial.exists():
                 wanted = RemoteFile(entry.path, entry.size, entry.sha256)
-                blob = hf_cache.find_blob(self.plan.repo_id, wanted)
+                blob = hf_cache.find_blob(self.source.repo_id, wanted)
             if blob is not None:
                 cached[entry.path] = blob
             else:
@@ -427,8 +427,8 @@ class _Download:
         """One connection: append bytes from self.offset until the file ends, drops or stalls."""
         options = self.options
         with hub.open_file(
-            self.plan.repo_id,
-            self.plan.revision,
+            self.source.repo_id,
+            self.source.revision,
             entry.path,
             offset=self.offset,
             stall_seconds=options.stall_seconds,
@@ -443,7 +443,7 @@ class _Download:
             if stream.offset != self.offset:  # the server ignored Range: the whole file comes
                 self.report.update(done=self.report.done - self.offset)
                 self.offset, self.hasher, mode = 0, hashlib.sha256(), "wb"
-            with _Sink(partial, mode, self.hasher) as sink:
+            with Sink(partial, mode, self.hasher) as sink:
                 for chunk in stream.chunks():
                     if self.offset + len(chunk) > entry.size:
                         raise DownloadError(f"The Hub sent more bytes than {entry.path} has.")
@@ -459,54 +459,10 @@ class _Download:
             partial.unlink(missing_ok=True)
             self.report.update(done=max(0, self.report.done - entry.size))
             raise ChecksumMismatch(
-                f"{entry.path} of {self.plan.repo_id} is damaged: its sha256 is {digest}, but "
+                f"{entry.path} of {self.source.repo_id} is damaged: its sha256 is {digest}, but "
                 f"the Hub says {entry.sha256}. The file was deleted; download the model again."
             )
         os.replace(partial, final)
         entry.sha256 = digest
         entry.verified = True
         self._save()
-
-
-class _Sink:
-    """Writes and hashes chunks on a helper thread, so that reading the network never waits.
-
-    hashlib and file writes release the GIL, so this overlaps them with HTTP parsing. Leaving
-    the block (normally or by an exception) writes every chunk already received; at most
-    QUEUE chunks (about 0.5 MiB) are lost if the process is killed.
-    """
-
-    QUEUE = 8
-
-    def __init__(self, path: Path, mode: str, hasher: Any) -> None:
-        self.file = open(path, mode)  # noqa: SIM115 - closed in __exit__
-        self.hasher = hasher
-        self.queue: queue.Queue[bytes | None] = queue.Queue(self.QUEUE)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._drain, name="ponder-sink", daemon=True)
-        self.thread.start()
-
-    def _drain(self) -> None:
-        while (chunk := self.queue.get()) is not None:
-            if self.error is None:
-                try:
-                    self.file.write(chunk)
-                    self.hasher.update(chunk)
-                except BaseException as exc:  # reported to the reading thread
-                    self.error = exc
-
-    def put(self, chunk: bytes) -> None:
-        """Queue one chunk (blocks while the queue is full)."""
-        if self.error is not None:
-            raise self.error
-        self.queue.put(chunk)
-
-    def __enter__(self) -> _Sink:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.queue.put(None)
-        self.thread.join()
-        self.file.close()
-        if self.error is not None and exc_info[0] is None:
-            raise self.error

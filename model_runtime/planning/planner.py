@@ -9,6 +9,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from model_runtime.gguf.profile import ModelProfile, profile_from_gguf, read_model
 from model_runtime.hardware.detect import HardwareInfo
@@ -57,9 +58,9 @@ class _Budget:
     gpu_names: str
 
 
-def _budget(hw: HardwareInfo, use_gpu: bool) -> _Budget:
-    host = hw.ram_available - max(HOST_MARGIN_FLOOR, int(HOST_MARGIN * hw.ram_total))
-    gpus = hw.usable_gpus if use_gpu else ()
+def _budget(hardware: HardwareInfo, use_gpu: bool) -> _Budget:
+    host = hardware.ram_available - max(HOST_MARGIN_FLOOR, int(HOST_MARGIN * hardware.ram_total))
+    gpus = hardware.usable_gpus if use_gpu else ()
     device = sum(
         max(0, g.memory_free - max(DEVICE_MARGIN_FLOOR, int(DEVICE_MARGIN * g.memory_total)))
         for g in gpus
@@ -80,31 +81,33 @@ class _Settings:
     n_batch: int
 
 
-def _estimate(p: ModelProfile, b: _Budget, s: _Settings, ngl: int, cel: int) -> MemoryEstimate:
+def _estimate(
+    profile: ModelProfile, budget: _Budget, settings: _Settings, gpu_layers: int, expert_layers: int
+) -> MemoryEstimate:
     return estimate_memory(
-        p,
-        n_ctx=s.n_ctx,
-        n_gpu_layers=ngl,
-        cpu_expert_layers=cel,
-        n_gpus=b.n_gpus,
-        flash_attn=s.flash_attn,
-        type_k=s.type_k,
-        type_v=s.type_v,
-        n_batch=s.n_batch,
+        profile,
+        n_ctx=settings.n_ctx,
+        n_gpu_layers=gpu_layers,
+        cpu_expert_layers=expert_layers,
+        n_gpus=budget.n_gpus,
+        flash_attn=settings.flash_attn,
+        type_k=settings.type_k,
+        type_v=settings.type_v,
+        n_batch=settings.n_batch,
     )
 
 
-def _host_need(e: MemoryEstimate, b: _Budget) -> int:
+def _host_need(estimate: MemoryEstimate, budget: _Budget) -> int:
     """System memory used, counting the GPU's share where it is system memory."""
-    return e.host_total + (e.device_total if b.unified else 0)
+    return estimate.host_total + (estimate.device_total if budget.unified else 0)
 
 
-def _host_ok(e: MemoryEstimate, b: _Budget) -> bool:
-    return _host_need(e, b) <= b.host
+def _host_ok(estimate: MemoryEstimate, budget: _Budget) -> bool:
+    return _host_need(estimate, budget) <= budget.host
 
 
-def _device_ok(e: MemoryEstimate, b: _Budget) -> bool:
-    return e.device_total <= b.device
+def _device_ok(estimate: MemoryEstimate, budget: _Budget) -> bool:
+    return estimate.device_total <= budget.device
 
 
 def _lowest(lo: int, hi: int, good: Callable[[int], bool]) -> int | None:
@@ -120,51 +123,91 @@ def _lowest(lo: int, hi: int, good: Callable[[int], bool]) -> int | None:
     return lo
 
 
+class _Placement(NamedTuple):
+    """Where the layers go: how many on the GPU, how many layers' experts stay in RAM."""
+
+    gpu_layers: int
+    expert_layers: int
+    estimate: MemoryEstimate
+    fit: Fit
+
+
 def _placement(
-    p: ModelProfile, b: _Budget, s: _Settings, o: PlanOverrides
-) -> tuple[int, int, MemoryEstimate, Fit]:
+    profile: ModelProfile, budget: _Budget, settings: _Settings, overrides: PlanOverrides
+) -> _Placement:
     """GPU layers and RAM-kept expert layers: as much on the GPU as fits, experts leaving first."""
-    n = p.n_layer
-    if b.n_gpus == 0 or o.n_gpu_layers == 0:
-        e = _estimate(p, b, s, 0, 0)
-        return 0, 0, e, Fit.FITS if _host_ok(e, b) else Fit.DOES_NOT_FIT
-    if o.n_gpu_layers is not None or o.cpu_expert_layers is not None:
-        ngl = n + 1 if o.n_gpu_layers is None else min(o.n_gpu_layers, n + 1)
-        cel = min(o.cpu_expert_layers or 0, n) if p.is_moe else 0
-        e = _estimate(p, b, s, ngl, cel)
-        if not (_host_ok(e, b) and _device_ok(e, b)):
-            return ngl, cel, e, Fit.DOES_NOT_FIT
-        return ngl, cel, e, Fit.FITS if ngl > n and cel == 0 else Fit.FITS_WITH_OFFLOAD
+    n_layer = profile.n_layer
+    if budget.n_gpus == 0 or overrides.n_gpu_layers == 0:
+        estimate = _estimate(profile, budget, settings, 0, 0)
+        return _Placement(
+            0, 0, estimate, Fit.FITS if _host_ok(estimate, budget) else Fit.DOES_NOT_FIT
+        )
+    if overrides.n_gpu_layers is not None or overrides.cpu_expert_layers is not None:
+        gpu_layers = (
+            n_layer + 1
+            if overrides.n_gpu_layers is None
+            else min(overrides.n_gpu_layers, n_layer + 1)
+        )
+        expert_layers = min(overrides.cpu_expert_layers or 0, n_layer) if profile.is_moe else 0
+        estimate = _estimate(profile, budget, settings, gpu_layers, expert_layers)
+        if not (_host_ok(estimate, budget) and _device_ok(estimate, budget)):
+            return _Placement(gpu_layers, expert_layers, estimate, Fit.DOES_NOT_FIT)
+        return _Placement(
+            gpu_layers,
+            expert_layers,
+            estimate,
+            Fit.FITS if gpu_layers > n_layer and expert_layers == 0 else Fit.FITS_WITH_OFFLOAD,
+        )
 
-    def on_device(ngl: int, cel: int) -> bool:
-        return _device_ok(_estimate(p, b, s, ngl, cel), b)
+    def on_device(gpu_layers: int, expert_layers: int) -> bool:
+        return _device_ok(_estimate(profile, budget, settings, gpu_layers, expert_layers), budget)
 
-    if on_device(n + 1, 0):
-        e = _estimate(p, b, s, n + 1, 0)
-        return n + 1, 0, e, Fit.FITS if _host_ok(e, b) else Fit.DOES_NOT_FIT
-    cel = 0
-    if p.is_moe:  # move experts to RAM, first layers first, before moving any layer
-        found = _lowest(1, n, lambda c: on_device(n + 1, c))
+    if on_device(n_layer + 1, 0):
+        estimate = _estimate(profile, budget, settings, n_layer + 1, 0)
+        return _Placement(
+            n_layer + 1, 0, estimate, Fit.FITS if _host_ok(estimate, budget) else Fit.DOES_NOT_FIT
+        )
+    expert_layers = 0
+    if profile.is_moe:  # move experts to RAM, first layers first, before moving any layer
+        found = _lowest(1, n_layer, lambda c: on_device(n_layer + 1, c))
         if found is not None:
-            e = _estimate(p, b, s, n + 1, found)
-            return n + 1, found, e, Fit.FITS_WITH_OFFLOAD if _host_ok(e, b) else Fit.DOES_NOT_FIT
-        cel = n
+            estimate = _estimate(profile, budget, settings, n_layer + 1, found)
+            return _Placement(
+                n_layer + 1,
+                found,
+                estimate,
+                Fit.FITS_WITH_OFFLOAD if _host_ok(estimate, budget) else Fit.DOES_NOT_FIT,
+            )
+        expert_layers = n_layer
     # the fewest layers kept in RAM: the lowest k with the last n + 1 - k layers on the GPU
-    kept = _lowest(1, n + 1, lambda k: on_device(n + 1 - k, cel)) or n + 1
-    ngl = n + 1 - kept
-    cel = cel if ngl else 0
-    e = _estimate(p, b, s, ngl, cel)
-    if not _host_ok(e, b):
-        return ngl, cel, e, Fit.DOES_NOT_FIT
-    return ngl, cel, e, Fit.FITS_WITH_OFFLOAD if ngl else Fit.FITS
+    kept = (
+        _lowest(1, n_layer + 1, lambda k: on_device(n_layer + 1 - k, expert_layers)) or n_layer + 1
+    )
+    gpu_layers = n_layer + 1 - kept
+    expert_layers = expert_layers if gpu_layers else 0
+    estimate = _estimate(profile, budget, settings, gpu_layers, expert_layers)
+    if not _host_ok(estimate, budget):
+        return _Placement(gpu_layers, expert_layers, estimate, Fit.DOES_NOT_FIT)
+    return _Placement(
+        gpu_layers, expert_layers, estimate, Fit.FITS_WITH_OFFLOAD if gpu_layers else Fit.FITS
+    )
 
 
-def _max_ctx(p: ModelProfile, b: _Budget, s: _Settings, o: PlanOverrides, limit: int) -> int:
+def _max_ctx(
+    profile: ModelProfile,
+    budget: _Budget,
+    settings: _Settings,
+    overrides: PlanOverrides,
+    limit: int,
+) -> int:
     """The longest context up to limit that fits (0 if not even MIN_CTX does)."""
 
     def fits(steps: int) -> bool:
         ctx = MIN_CTX + steps * 256
-        return _placement(p, b, dataclasses.replace(s, n_ctx=ctx), o)[3] is not Fit.DOES_NOT_FIT
+        return (
+            _placement(profile, budget, dataclasses.replace(settings, n_ctx=ctx), overrides).fit
+            is not Fit.DOES_NOT_FIT
+        )
 
     top = max(0, (padded_ctx(limit) - MIN_CTX) // 256)
     # fits() is true up to some step and false above: find the last true one
@@ -180,66 +223,84 @@ def _max_ctx(p: ModelProfile, b: _Budget, s: _Settings, o: PlanOverrides, limit:
     return MIN_CTX + lo * 256
 
 
-def _reason(p: ModelProfile, b: _Budget, e: MemoryEstimate, fit: Fit, ngl: int, cel: int) -> str:
-    ram = f"{gib_text(_host_need(e, b))} of {gib_text(b.host)} of system memory"
-    gpu = f"{gib_text(e.device_total)} of {gib_text(b.device)} on {b.gpu_names}"
+def _reason(
+    profile: ModelProfile,
+    budget: _Budget,
+    estimate: MemoryEstimate,
+    fit: Fit,
+    gpu_layers: int,
+    expert_layers: int,
+) -> str:
+    ram = f"{gib_text(_host_need(estimate, budget))} of {gib_text(budget.host)} of system memory"
+    gpu = f"{gib_text(estimate.device_total)} of {gib_text(budget.device)} on {budget.gpu_names}"
     if fit is Fit.DOES_NOT_FIT:
-        have = b.host if b.unified else b.host + b.device
-        need = e.buffers_total + e.overhead_host + e.overhead_device
+        have = budget.host if budget.unified else budget.host + budget.device
+        need = estimate.buffers_total + estimate.overhead_host + estimate.overhead_device
         if need <= have:  # the total would fit, but not split this way
-            side = ram if not _host_ok(e, b) else gpu
-            return f"Does not fit with {min(ngl, p.n_layer)} layers on the GPU: needs {side}."
+            side = ram if not _host_ok(estimate, budget) else gpu
+            layers = min(gpu_layers, profile.n_layer)
+            return f"Does not fit with {layers} layers on the GPU: needs {side}."
         return (
             f"Needs about {gib_text(need)} of memory; this machine has {gib_text(have)} available"
             + (
-                f" ({gib_text(b.host)} RAM + {gib_text(b.device)} GPU)."
-                if b.device and not b.unified
+                f" ({gib_text(budget.host)} RAM + {gib_text(budget.device)} GPU)."
+                if budget.device and not budget.unified
                 else "."
             )
         )
-    if ngl == 0:
-        where = "on the CPU" + (" (no usable GPU)" if not b.n_gpus else "")
+    if gpu_layers == 0:
+        where = "on the CPU" + (" (no usable GPU)" if not budget.n_gpus else "")
         return f"Fits in system memory, {where}: {ram}."
     if fit is Fit.FITS:
-        return f"Fits entirely on the GPU: {gpu}" + (f"; {ram}." if b.unified else ".")
-    layers = min(ngl, p.n_layer)
-    if cel:
+        return f"Fits entirely on the GPU: {gpu}" + (f"; {ram}." if budget.unified else ".")
+    layers = min(gpu_layers, profile.n_layer)
+    if expert_layers:
         return (
             f"Fits with offload: all {layers} layers on the GPU except the experts of "
-            f"{cel} layers, which stay in system memory: {gpu}; {ram}."
+            f"{expert_layers} layers, which stay in system memory: {gpu}; {ram}."
         )
     return (
-        f"Fits with offload: {layers} of {p.n_layer} layers on the GPU, the rest in "
+        f"Fits with offload: {layers} of {profile.n_layer} layers on the GPU, the rest in "
         f"system memory: {gpu}; {ram}."
     )
 
 
 def _suggestions(
-    p: ModelProfile, b: _Budget, s: _Settings, o: PlanOverrides, e: MemoryEstimate, max_ctx: int
+    profile: ModelProfile,
+    budget: _Budget,
+    settings: _Settings,
+    overrides: PlanOverrides,
+    estimate: MemoryEstimate,
+    max_ctx: int,
 ) -> tuple[str, ...]:
     """What would fit instead of a plan that does not."""
     out = []
     if max_ctx:
-        out.append(f"A context of {max_ctx:,} tokens fits (instead of {s.n_ctx:,}).")
-    q8_ok = kv_type_usable(p, "q8_0")
-    if s.type_k == "f16" and q8_ok and (s.flash_attn or o.flash_attn is None):
-        q8 = dataclasses.replace(s, type_k="q8_0", type_v="q8_0", flash_attn=True)
-        if _placement(p, b, q8, o)[3] is not Fit.DOES_NOT_FIT:
+        out.append(f"A context of {max_ctx:,} tokens fits (instead of {settings.n_ctx:,}).")
+    q8_ok = kv_type_usable(profile, "q8_0")
+    if settings.type_k == "f16" and q8_ok and (settings.flash_attn or overrides.flash_attn is None):
+        q8 = dataclasses.replace(settings, type_k="q8_0", type_v="q8_0", flash_attn=True)
+        if _placement(profile, budget, q8, overrides).fit is not Fit.DOES_NOT_FIT:
             out.append("An 8-bit KV cache (q8_0) fits at this context.")
-    if o.n_gpu_layers is not None or o.cpu_expert_layers is not None:
-        auto = dataclasses.replace(o, n_gpu_layers=None, cpu_expert_layers=None)
-        ngl, _, _, fit = _placement(p, b, s, auto)
+    if overrides.n_gpu_layers is not None or overrides.cpu_expert_layers is not None:
+        auto = dataclasses.replace(overrides, n_gpu_layers=None, cpu_expert_layers=None)
+        gpu_layers, _, _, fit = _placement(profile, budget, settings, auto)
         if fit is not Fit.DOES_NOT_FIT:
-            out.append(f"The automatic placement fits ({ngl} layers on the GPU).")
-    have = b.host if b.unified else b.host + b.device
-    rest = e.buffers_total + e.overhead_host + e.overhead_device - p.weights_bytes
+            out.append(f"The automatic placement fits ({gpu_layers} layers on the GPU).")
+    have = budget.host if budget.unified else budget.host + budget.device
+    rest = (
+        estimate.buffers_total
+        + estimate.overhead_host
+        + estimate.overhead_device
+        - profile.weights_bytes
+    )
     room = have - rest
-    bits = 8 * room / max(1, p.n_params)
-    smaller = [name for name, bpw in QUANT_BITS if bpw <= bits and bpw < p.bits_per_weight]
+    bits = 8 * room / max(1, profile.n_params)
+    smaller = [name for name, bpw in QUANT_BITS if bpw <= bits and bpw < profile.bits_per_weight]
     if smaller:
         out.append(
             f"A smaller quantization fits: about {bits:.1f} bits per weight or less "
-            f"(this file has {p.bits_per_weight:.1f}), e.g. {smaller[0]}."
+            f"(this file has {profile.bits_per_weight:.1f}), e.g. {smaller[0]}."
         )
     elif not max_ctx:
         out.append("No quantization of this model fits this machine; choose a smaller model.")
@@ -247,23 +308,54 @@ def _suggestions(
 
 
 def _choose_ctx(
-    p: ModelProfile, b: _Budget, s: _Settings, o: PlanOverrides, max_ctx: int
+    profile: ModelProfile,
+    budget: _Budget,
+    settings: _Settings,
+    overrides: PlanOverrides,
+    max_ctx: int,
 ) -> tuple[_Settings, str | None]:
     """The automatic context: DEFAULT_CTX, longer if that costs no GPU layer, shorter to fit."""
-    base = _placement(p, b, s, o)
-    if base[3] is Fit.DOES_NOT_FIT:
+    base = _placement(profile, budget, settings, overrides)
+    if base.fit is Fit.DOES_NOT_FIT:
         if max_ctx >= MIN_AUTO_CTX:
             ctx = max(MIN_AUTO_CTX, max_ctx // 1024 * 1024)
-            return dataclasses.replace(s, n_ctx=ctx), f"Context lowered to {ctx:,} tokens to fit."
-        return s, None
+            return dataclasses.replace(
+                settings, n_ctx=ctx
+            ), f"Context lowered to {ctx:,} tokens to fit."
+        return settings, None
     for ctx in LONGER_CTX:
-        if s.n_ctx < ctx <= p.n_ctx_train:
-            longer = dataclasses.replace(s, n_ctx=ctx)
-            ngl, cel, e, fit = _placement(p, b, longer, o)
-            roomy = _host_need(e, b) <= LONGER_CTX_HOST_SHARE * b.host
-            if (ngl, cel, fit) == (base[0], base[1], base[3]) and roomy:
+        if settings.n_ctx < ctx <= profile.n_ctx_train:
+            longer = dataclasses.replace(settings, n_ctx=ctx)
+            placed = _placement(profile, budget, longer, overrides)
+            roomy = _host_need(placed.estimate, budget) <= LONGER_CTX_HOST_SHARE * budget.host
+            same = (placed.gpu_layers, placed.expert_layers, placed.fit)
+            if same == (base.gpu_layers, base.expert_layers, base.fit) and roomy:
                 return longer, None
-    return s, None
+    return settings, None
+
+
+def _kv_types(profile: ModelProfile, overrides: PlanOverrides) -> tuple[str, str]:
+    """The KV cache's K and V types; ValueError for a type this model or llama.cpp refuses."""
+    type_k, type_v = overrides.type_k or "f16", overrides.type_v or "f16"
+    if profile.mla:  # V is read out of the K cache: llama.cpp refuses different types
+        type_v = type_k
+    for name in (type_k, type_v):
+        if name not in KV_TYPES:
+            raise ValueError(f"unknown KV cache type {name!r}; choose from {sorted(KV_TYPES)}")
+        if not kv_type_usable(profile, name):
+            raise ValueError(f"this model's attention heads do not fit a {name} KV cache")
+    if overrides.flash_attn is False and type_v not in ("f16", "f32", "bf16") and not profile.mla:
+        raise ValueError("a quantized V cache needs flash attention")
+    return type_k, type_v
+
+
+def _kept_in_ram(profile: ModelProfile, gpu_layers: int, expert_layers: int) -> tuple[str, ...]:
+    """Tensor overrides: the experts of the first expert_layers layers stay in system memory."""
+    if not gpu_layers:
+        return ()
+    if expert_layers >= profile.n_layer:
+        return (ALL_EXPERTS,)
+    return experts_of_layers(range(expert_layers))
 
 
 def plan(
@@ -274,78 +366,66 @@ def plan(
     model_path: str = "",
 ) -> LoadPlan:
     """Choose how to load the model on this hardware and judge whether it fits."""
-    o = overrides or PlanOverrides()
-    p = profile
+    overrides = overrides or PlanOverrides()
     notes = list(hardware.notes())
-    type_k, type_v = o.type_k or "f16", o.type_v or "f16"
-    if p.mla:  # V is read out of the K cache: llama.cpp refuses different types
-        type_v = type_k
-    for name in (type_k, type_v):
-        if name not in KV_TYPES:
-            raise ValueError(f"unknown KV cache type {name!r}; choose from {sorted(KV_TYPES)}")
-        if not kv_type_usable(p, name):
-            raise ValueError(f"this model's attention heads do not fit a {name} KV cache")
-    if o.flash_attn is False and type_v not in ("f16", "f32", "bf16") and not p.mla:
-        raise ValueError("a quantized V cache needs flash attention")
-    s = _Settings(
-        n_ctx=padded_ctx(o.n_ctx or min(p.n_ctx_train, DEFAULT_CTX)),
-        flash_attn=True if o.flash_attn is None else o.flash_attn,
+    type_k, type_v = _kv_types(profile, overrides)
+    settings = _Settings(
+        n_ctx=padded_ctx(overrides.n_ctx or min(profile.n_ctx_train, DEFAULT_CTX)),
+        flash_attn=True if overrides.flash_attn is None else overrides.flash_attn,
         type_k=type_k,
         type_v=type_v,
-        n_batch=o.n_batch or 512,
+        n_batch=overrides.n_batch or 512,
     )
-    b = _budget(hardware, o.use_gpu)
-    max_ctx = _max_ctx(p, b, s, o, p.n_ctx_train)
-    if o.n_ctx is None:
-        s, note = _choose_ctx(p, b, s, o, max_ctx)
+    budget = _budget(hardware, overrides.use_gpu)
+    max_ctx = _max_ctx(profile, budget, settings, overrides, profile.n_ctx_train)
+    if overrides.n_ctx is None:
+        settings, note = _choose_ctx(profile, budget, settings, overrides, max_ctx)
         if note:
             notes.append(note)
-    elif s.n_ctx > p.n_ctx_train:
+    elif settings.n_ctx > profile.n_ctx_train:
         notes.append(
-            f"The model was trained on {p.n_ctx_train:,} tokens of context; more may degrade."
+            f"The model was trained on {profile.n_ctx_train:,} tokens of context; more may degrade."
         )
-    ngl, cel, e, fit = _placement(p, b, s, o)
-    suggestions = _suggestions(p, b, s, o, e, max_ctx) if fit is Fit.DOES_NOT_FIT else ()
+    gpu_layers, expert_layers, estimate, fit = _placement(profile, budget, settings, overrides)
+    suggestions = (
+        _suggestions(profile, budget, settings, overrides, estimate, max_ctx)
+        if fit is Fit.DOES_NOT_FIT
+        else ()
+    )
     verdict = Verdict(
         fit=fit,
-        reason=_reason(p, b, e, fit, ngl, cel),
-        host_needed=_host_need(e, b),
-        host_available=b.host,
-        device_needed=e.device_total,
-        device_available=b.device,
+        reason=_reason(profile, budget, estimate, fit, gpu_layers, expert_layers),
+        host_needed=_host_need(estimate, budget),
+        host_available=budget.host,
+        device_needed=estimate.device_total,
+        device_available=budget.device,
         max_ctx=max_ctx,
         suggestions=suggestions,
     )
-    forced = o.force and fit is Fit.DOES_NOT_FIT
+    forced = overrides.force and fit is Fit.DOES_NOT_FIT
     if forced:
         notes.append("Loading although it does not fit, as asked: expect swapping or a crash.")
-    threads = o.n_threads or hardware.cpu.physical_cores
-    if not ngl:
-        patterns: tuple[str, ...] = ()
-    elif cel >= p.n_layer:
-        patterns = (ALL_EXPERTS,)
-    else:
-        patterns = experts_of_layers(range(cel))
+    threads = overrides.n_threads or hardware.cpu.physical_cores
     return LoadPlan(
         model_path=model_path,
-        n_ctx=s.n_ctx,
-        n_batch=s.n_batch,
+        n_ctx=settings.n_ctx,
+        n_batch=settings.n_batch,
         n_threads=threads,
         n_threads_batch=threads,
-        n_gpu_layers=ngl,
-        cpu_expert_layers=cel if ngl else 0,
-        flash_attn=s.flash_attn,
+        n_gpu_layers=gpu_layers,
+        cpu_expert_layers=expert_layers if gpu_layers else 0,
+        flash_attn=settings.flash_attn,
         type_k=type_k,
         type_v=type_v,
-        use_mmap=True if o.use_mmap is None else o.use_mmap,
-        use_mlock=bool(o.use_mlock),
-        tensor_overrides=patterns,
-        estimate=e,
+        use_mmap=True if overrides.use_mmap is None else overrides.use_mmap,
+        use_mlock=bool(overrides.use_mlock),
+        tensor_overrides=_kept_in_ram(profile, gpu_layers, expert_layers),
+        estimate=estimate,
         verdict=verdict,
         forced=forced,
         notes=tuple(notes),
-        rpc_workers=hardware.rpc_workers if ngl and o.use_gpu else (),
-        profile=p,
+        rpc_workers=hardware.rpc_workers if gpu_layers and overrides.use_gpu else (),
+        profile=profile,
         hardware=hardware,
     )
 
@@ -359,5 +439,5 @@ def plan_load(
     from model_runtime.hardware.detect import detect_hardware
 
     profile = profile_from_gguf(read_model(model_path))
-    hw = hardware if hardware is not None else detect_hardware()
-    return plan(profile, hw, overrides, model_path=str(model_path))
+    hardware = hardware if hardware is not None else detect_hardware()
+    return plan(profile, hardware, overrides, model_path=str(model_path))

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from model_runtime.errors import ModelFileError
-from model_runtime.gguf import reader
-from model_runtime.gguf.reader import GgufArray, GgufInfo, read_gguf_info
+from model_runtime.gguf import parser
+from model_runtime.gguf.format import GgufArray
+from model_runtime.gguf.reader import GgufInfo, read_gguf_info
 from tests.gguf_factory import (
     ARCHITECTURES,
     R1_BOS,
@@ -443,8 +444,8 @@ def test_reading_in_small_chunks_gives_the_same_result(
 ) -> None:
     path = write_tiny_model(tmp_path / "m.gguf", arch="deepseek2", n_vocab=5000)
     expected = read_gguf_info(path)
-    monkeypatch.setattr(reader, "_FIRST_READ", first_read)
-    monkeypatch.setattr(reader, "_WALK_BLOCK", 7)
+    monkeypatch.setattr(parser, "_FIRST_READ", first_read)
+    monkeypatch.setattr(parser, "_WALK_BLOCK", 7)
     assert read_gguf_info(path) == expected
     content = path.read_bytes()
     for cut in range(1, expected.data_offset, max(1, expected.data_offset // 50)):
@@ -463,7 +464,7 @@ def test_metadata_beyond_the_cap_is_refused(
 ) -> None:
     path = write_tiny_model(tmp_path / "m.gguf", n_vocab=1000)
     assert read_gguf_info(path).vocab_size == 1000
-    monkeypatch.setattr(reader, "MAX_METADATA_BYTES", 4096)
+    monkeypatch.setattr(parser, "MAX_METADATA_BYTES", 4096)
     _assert_rejected(path, "damaged", "must fit")
 
 

@@ -1,0 +1,128 @@
+"""The GGUF format's fixed parts: the magic and versions, ggml's tensor types, llama.cpp's
+file types, and the small records the reader returns for arrays and tensors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+GGUF_MAGIC = b"GGUF"
+SUPPORTED_VERSIONS = (2, 3)
+DEFAULT_ALIGNMENT = 32
+FTYPE_GUESSED = 1024  # llama.cpp's flag on a general.file_type it guessed
+
+# ggml tensor types: id -> (name, elements per block, bytes per block), as in ggml.h.
+GGML_TYPES: Mapping[int, tuple[str, int, int]] = MappingProxyType(
+    {
+        0: ("F32", 1, 4),
+        1: ("F16", 1, 2),
+        2: ("Q4_0", 32, 18),
+        3: ("Q4_1", 32, 20),
+        6: ("Q5_0", 32, 22),
+        7: ("Q5_1", 32, 24),
+        8: ("Q8_0", 32, 34),
+        9: ("Q8_1", 32, 40),
+        10: ("Q2_K", 256, 84),
+        11: ("Q3_K", 256, 110),
+        12: ("Q4_K", 256, 144),
+        13: ("Q5_K", 256, 176),
+        14: ("Q6_K", 256, 210),
+        15: ("Q8_K", 256, 292),
+        16: ("IQ2_XXS", 256, 66),
+        17: ("IQ2_XS", 256, 74),
+        18: ("IQ3_XXS", 256, 98),
+        19: ("IQ1_S", 256, 50),
+        20: ("IQ4_NL", 32, 18),
+        21: ("IQ3_S", 256, 110),
+        22: ("IQ2_S", 256, 82),
+        23: ("IQ4_XS", 256, 136),
+        24: ("I8", 1, 1),
+        25: ("I16", 1, 2),
+        26: ("I32", 1, 4),
+        27: ("I64", 1, 8),
+        28: ("F64", 1, 8),
+        29: ("IQ1_M", 256, 56),
+        30: ("BF16", 1, 2),
+        34: ("TQ1_0", 256, 54),
+        35: ("TQ2_0", 256, 66),
+        39: ("MXFP4", 32, 17),
+        40: ("NVFP4", 64, 36),
+        41: ("Q1_0", 128, 18),
+        42: ("Q2_0", 64, 18),
+    }
+)
+
+# llama.cpp's LLAMA_FTYPE values (general.file_type) -> the names llama-quantize uses.
+LLAMA_FTYPE_NAMES: Mapping[int, str] = MappingProxyType(
+    {
+        0: "F32",
+        1: "F16",
+        2: "Q4_0",
+        3: "Q4_1",
+        4: "Q4_1_SOME_F16",
+        7: "Q8_0",
+        8: "Q5_0",
+        9: "Q5_1",
+        10: "Q2_K",
+        11: "Q3_K_S",
+        12: "Q3_K_M",
+        13: "Q3_K_L",
+        14: "Q4_K_S",
+        15: "Q4_K_M",
+        16: "Q5_K_S",
+        17: "Q5_K_M",
+        18: "Q6_K",
+        19: "IQ2_XXS",
+        20: "IQ2_XS",
+        21: "Q2_K_S",
+        22: "IQ3_XS",
+        23: "IQ3_XXS",
+        24: "IQ1_S",
+        25: "IQ4_NL",
+        26: "IQ3_S",
+        27: "IQ3_M",
+        28: "IQ2_S",
+        29: "IQ2_M",
+        30: "IQ4_XS",
+        31: "IQ1_M",
+        32: "BF16",
+        33: "Q4_0_4_4",
+        34: "Q4_0_4_8",
+        35: "Q4_0_8_8",
+        36: "TQ1_0",
+        37: "TQ2_0",
+        38: "MXFP4_MOE",
+        39: "NVFP4",
+        40: "Q1_0",
+        41: "Q2_0",
+    }
+)
+
+
+@dataclass(frozen=True)
+class GgufArray:
+    """A metadata array too long to keep: its element type and length only."""
+
+    item_type: str
+    length: int
+
+
+@dataclass(frozen=True)
+class GgufTensor:
+    """One tensor-table entry: shape in ggml order (ne[0] first), type, place in the file."""
+
+    name: str
+    shape: tuple[int, ...]
+    type_id: int
+    type_name: str
+    offset: int
+    n_bytes: int
+
+    @property
+    def n_elements(self) -> int:
+        """The number of elements (the product of the dimensions)."""
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
