@@ -21,7 +21,7 @@ from model_runtime import netlog
 from model_runtime.chat.generation import Chunk, Finished, GenerationParams, LoadRequest, Message
 from model_runtime.engine import EngineClient
 from model_runtime.errors import EngineError, OfflineMode, PonderError
-from model_runtime.hardware.detect import detect_hardware
+from model_runtime.hardware.check import check_hardware
 from model_runtime.llama import rpc
 from model_runtime.planning.guarded_load import load_planned
 from model_runtime.planning.planner import plan_load
@@ -186,7 +186,9 @@ def test_the_planner_counts_a_workers_memory_and_the_plan_uses_it(
     worker: str, smollm2: Path, tmp_path: Path
 ) -> None:
     rpc.save_workers([worker])
-    hw = detect_hardware()  # the saved workers, asked for their memory
+    # The saved workers, asked for their memory in a child process, as the app does: the
+    # devices a check registers stay in its process (a dead one would abort later loads here).
+    hw = check_hardware().hardware
     (device,) = [g for g in hw.gpus if g.source == "rpc"]
     assert device.endpoint == worker and device.usable and device.memory_free > 2**30
     assert hw.rpc_workers == (worker,) and hw.rpc_problems == ()
@@ -202,7 +204,7 @@ def test_the_planner_counts_a_workers_memory_and_the_plan_uses_it(
         client.close()
 
     rpc.save_workers([worker, "127.0.0.1:1"])  # one worker gone: said, the other still counted
-    hw = detect_hardware()
+    hw = check_hardware().hardware
     assert hw.rpc_workers == (worker,)
     (problem,) = hw.rpc_problems
     assert problem.startswith("RPC worker 127.0.0.1:1 is not counted: No RPC worker answers")
