@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import subprocess
@@ -52,6 +53,45 @@ def test_import_contracts() -> None:
     """model_runtime never imports Qt or desktop; desktop never talks to the network itself."""
     result = run(tool("lint-imports"))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# Files and functions a newcomer can read in one sitting. An exception says why in a comment
+# that contains "size-exception" on the line above the function or at the top of the file.
+MAX_FILE_LINES, MAX_FUNCTION_LINES = 500, 80
+
+
+def test_modules_and_functions_stay_small() -> None:
+    too_big = []
+    for package in ("model_runtime", "desktop"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            lines = text.splitlines()
+            name = path.relative_to(ROOT)
+            if len(lines) > MAX_FILE_LINES and "size-exception" not in "\n".join(lines[:12]):
+                too_big.append(f"{name}: {len(lines)} lines")
+            for node in ast.walk(ast.parse(text)):
+                if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                excused = "size-exception" in lines[first - 2] if first >= 2 else False
+                if length > MAX_FUNCTION_LINES and not excused:
+                    too_big.append(f"{name}:{node.lineno} {node.name}(): {length} lines")
+    assert too_big == []
+
+
+def test_no_import_cycles() -> None:
+    """No two of Ponder's modules import each other, directly or round about (imports inside
+    functions count too: they may not hide a cycle; type-checking-only imports do not run)."""
+    import grimp
+
+    graph = grimp.build_graph("model_runtime", "desktop", exclude_type_checking_imports=True)
+    cycles = []
+    for module in sorted(graph.modules):
+        for imported in graph.find_modules_directly_imported_by(module):
+            if imported in graph.modules and graph.chain_exists(imported, module):
+                cycles.append(f"{module} -> {imported}")
+    assert cycles == []
 
 
 @pytest.mark.slow
