@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from model_runtime.units import gib_text
@@ -76,6 +77,7 @@ def describe_plan(plan: Any) -> list[str]:
 
 def run_plan(args: argparse.Namespace) -> int:
     from model_runtime.cli.common import resolve_model
+    from model_runtime.errors import ModelFileError
     from model_runtime.planning.planner import PlanOverrides, plan_load
 
     overrides = PlanOverrides(
@@ -88,7 +90,11 @@ def run_plan(args: argparse.Namespace) -> int:
         n_threads=args.threads,
         use_gpu=not args.cpu_only,
     )
-    plan = plan_load(resolve_model(args.model), overrides=overrides)
+    try:
+        plan = plan_load(resolve_model(args.model), overrides=overrides)
+    except ModelFileError as exc:  # llama.cpp would refuse it: it fits nowhere
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     for line in describe_plan(plan):
         print(line)
     return 0 if plan.verdict.ok else 1

@@ -22,7 +22,7 @@ from model_runtime.chat.generation import (
     ModelSummary,
 )
 from model_runtime.engine import protocol, worker
-from model_runtime.llama.log import describe_exit, tail_lines
+from model_runtime.llama.log import ABORT_EXITCODES, abort_message, crash_tail, describe_exit
 
 POLL_SECONDS = 0.1
 STDERR_TAIL_LINES = 20
@@ -126,13 +126,19 @@ class EngineClient:
         if process is not None:
             process.join(timeout=2)
         exitcode = process.exitcode if process is not None else None
-        stderr = tail_lines(self.log_path, STDERR_TAIL_LINES) if self.log_path else ""
+        stderr, why = "", None
+        if self.log_path:
+            aborted = exitcode in ABORT_EXITCODES
+            # the GGML_ASSERT line, and the log up to it: never the debugger's backtrace after it
+            why = abort_message(self.log_path) if aborted else None
+            stderr = crash_tail(self.log_path, STDERR_TAIL_LINES, aborted=aborted)
         if self._conn is not None:
             self._conn.close()
         self._process = self._conn = None
         self.summary = None
+        how = describe_exit(exitcode) + (f" {why}" if why else "")
         return errors.EngineCrashed(
-            f"The engine process {describe_exit(exitcode)}. The model must be loaded again.",
+            f"The engine process {how}. The model must be loaded again.",
             exitcode=exitcode,
             stderr_tail=stderr,
         )

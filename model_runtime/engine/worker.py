@@ -38,8 +38,10 @@ from model_runtime.errors import (
     ModelFileError,
     PonderError,
 )
-from model_runtime.gguf.reader import read_gguf_info
+from model_runtime.gguf.checks import check_model
+from model_runtime.gguf.profile import read_model
 from model_runtime.llama import rpc
+from model_runtime.llama.architectures import ask_llama
 from model_runtime.llama.log import allocation_failure, unknown_architecture
 from model_runtime.llama.tensor_overrides import model_params_patch
 from model_runtime.planning.memory_estimate import kv_type_id
@@ -103,7 +105,9 @@ class Engine:
 
     def load(self, request: LoadRequest) -> ModelSummary:
         """Load a model; a file that can't be loaded is refused before the current one goes."""
-        info = read_gguf_info(request.model_path)  # missing, not a GGUF, truncated
+        parts = read_model(request.model_path)  # missing, not a GGUF, truncated, a part missing
+        check_model(parts, architectures=ask_llama())  # counts llama.cpp would abort on
+        info = parts[0]
         vocab = self._llama(request, vocab_only=True, n_ctx=8)  # architecture, vocabulary
         try:
             renderer = self._prompt_renderer(vocab, info.chat_template)  # a usable template

@@ -11,6 +11,16 @@ import signal
 from pathlib import Path
 
 TAIL_BYTES = 16384
+# A debugger's backtrace after an abort fills 10-20 KiB: look further back for the abort line.
+CRASH_TAIL_BYTES = 128 * 1024
+# ggml_abort() prints "file:line: message" (GGML_ASSERT's message: "GGML_ASSERT(cond) failed"),
+# then, where gdb or lldb is installed, a backtrace of the process, then aborts.
+_ABORT = re.compile(
+    r"^(?P<file>\S+\.(?:c|cc|cpp|cu|h|hpp|m|mm)):(?P<line>\d+): (?P<message>.+?)\s*$", re.M
+)
+# How a process that called abort() ends: killed by SIGABRT; exit code 3 on Windows.
+ABORT_EXITCODES = frozenset({-int(signal.SIGABRT), 3})
+_ASSERT = re.compile(r"GGML_ASSERT\((?P<condition>.*)\) failed$")
 
 
 def log_tail(path: str | Path, size: int = TAIL_BYTES) -> str:
@@ -22,11 +32,6 @@ def log_tail(path: str | Path, size: int = TAIL_BYTES) -> str:
             return log.read().decode("utf-8", "replace")
     except OSError:
         return ""
-
-
-def tail_lines(path: str | Path, count: int) -> str:
-    """The last lines of a log file, without reading all of it."""
-    return "\n".join(log_tail(path).splitlines()[-count:])
 
 
 def describe_exit(exitcode: int | None) -> str:
@@ -69,3 +74,30 @@ def unknown_architecture(log_path: str | Path) -> str | None:
     start += len(marker)
     end = tail.find("'", start)
     return tail[start:end] if end > start else None
+
+
+def _last_abort(text: str) -> re.Match[str] | None:
+    found = None
+    for found in _ABORT.finditer(text):  # noqa: B007 - the last one is wanted
+        pass
+    return found
+
+
+def abort_message(log_path: str | Path) -> str | None:
+    """Where and why llama.cpp aborted, from its log: "at a failed check in llama-model.cpp,
+    line 1328: GGML_ASSERT(…) failed" (or "in file, line N: message" for a GGML_ABORT)."""
+    found = _last_abort(log_tail(log_path, CRASH_TAIL_BYTES))
+    if found is None:
+        return None
+    where = f"in {Path(found['file']).name}, line {found['line']}: {found['message']}"
+    return f"at a failed check {where}" if _ASSERT.match(found["message"]) else where
+
+
+def crash_tail(log_path: str | Path, count: int, *, aborted: bool = False) -> str:
+    """The last lines of a crashed process's log, for a person. After an abort, the lines up to
+    llama.cpp's abort line: the debugger's backtrace that follows stays in the file."""
+    text = log_tail(log_path, CRASH_TAIL_BYTES if aborted else TAIL_BYTES)
+    found = _last_abort(text) if aborted else None
+    if found is not None:
+        text = text[: found.end()]
+    return "\n".join(text.splitlines()[-count:])

@@ -7,13 +7,16 @@ import hashlib
 import os
 import shutil
 import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
 from model_runtime.errors import DownloadCancelled, ModelFileError, PonderError
 from model_runtime.gguf.quants import RemoteFile, find_quant, split_part
+from model_runtime.llama.architectures import check_runnable
 from model_runtime.models import hf_cache
 from model_runtime.models.checksums import sha256_file
+from model_runtime.models.hf_cache import CachedFile
 from model_runtime.models.manifest import COMPLETE, PARTIAL_SUFFIX, Manifest, ModelFile
 from model_runtime.models.store import ModelStore, StoredModel, describe, model_id_for, safe_name
 from model_runtime.progress import IMPORTING, ProgressCallback, Reporter
@@ -37,6 +40,7 @@ def import_gguf(
 
     sources = _split_siblings(Path(path))
     infos = [read_gguf_info(p) for p in sources]
+    check_runnable(infos)  # before anything is written: a refused import leaves nothing
     first = infos[0]
     stem = split_part(sources[0].name)
     base = stem.prefix if stem else sources[0].name[: -len(".gguf")]
@@ -98,6 +102,7 @@ def import_from_hf_cache(
     if store.find(model_id) is not None:
         raise PonderError(f"The store already has {model_id}.")
     revision = cached[choice.files[0].path].revision
+    _check_cached(choice.files, cached)
     manifest = Manifest(
         model_id=model_id,
         name=repo_id.split("/")[-1],
@@ -133,6 +138,15 @@ def import_from_hf_cache(
             shutil.rmtree(model.folder)
         raise
     return model
+
+
+def _check_cached(files: Sequence[RemoteFile], cached: Mapping[str, CachedFile]) -> None:
+    """Refuse a cached model that llama.cpp would refuse, before anything is written."""
+    from model_runtime.gguf.reader import read_gguf_info
+
+    parts = [f.path for f in files if f.path.lower().endswith(".gguf")]
+    if parts:
+        check_runnable([read_gguf_info(cached[p].blob) for p in parts])
 
 
 def _split_siblings(path: Path) -> list[Path]:

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from model_runtime.gguf.profile import ModelProfile, profile_from_gguf, read_model
 from model_runtime.hardware.detect import HardwareInfo
+from model_runtime.llama.architectures import check_runnable
 from model_runtime.llama.tensor_overrides import ALL_EXPERTS, experts_of_layers
 from model_runtime.planning.memory_estimate import (
     KV_TYPES,
@@ -435,9 +436,12 @@ def plan_load(
     hardware: HardwareInfo | None = None,
     overrides: PlanOverrides | None = None,
 ) -> LoadPlan:
-    """Read the model's metadata (all parts), detect the hardware if not given, and plan."""
+    """Read the model's metadata (all parts), check that llama.cpp would load it (else
+    ModelFileError), detect the hardware if not given, and plan."""
     from model_runtime.hardware.detect import detect_hardware
 
-    profile = profile_from_gguf(read_model(model_path))
+    parts = read_model(model_path)
+    check_runnable(parts)
+    profile = profile_from_gguf(parts)
     hardware = hardware if hardware is not None else detect_hardware()
     return plan(profile, hardware, overrides, model_path=str(model_path))
