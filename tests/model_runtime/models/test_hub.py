@@ -13,6 +13,7 @@ from model_runtime.errors import (
     AccessDenied,
     AuthenticationRequired,
     GatedRepo,
+    ModelFileError,
     OfflineMode,
     RepoNotFound,
 )
@@ -30,6 +31,7 @@ from model_runtime.models.catalog import find_model, load_catalog
 from model_runtime.models.downloads import DownloadRequest, download_model
 from model_runtime.planning.hub_fit import plan_hub_quant
 from model_runtime.planning.planner import plan_load
+from tests.broken_models import set_value
 from tests.gguf_factory import write_split
 from tests.hub_server import TOKEN, FakeHub
 from tests.model_shapes import write_header_only
@@ -270,3 +272,26 @@ def test_a_hub_quant_is_planned_from_its_header_alone(
     size = local.stat().st_size
     assert fake_hub.sent[name] < min(64 * 2**20, size // 20)  # the header, not the file
     assert [e.purpose for e in netlog.read_log()][-1] == "metadata"
+
+
+def test_a_split_quant_plans_from_its_first_part_and_a_broken_one_does_not(
+    fake_hub: FakeHub, tmp_path: Path
+) -> None:
+    parts = write_split(
+        tmp_path, "Tiny-R1-UD-IQ1_S", 3, arch="deepseek2", n_layer=6, n_expert=8, n_expert_used=2
+    )
+    fake_hub.add_repo("acme/Tiny-R1-GGUF", {p.name: p for p in parts})
+    listing = hub.repo_listing("acme/Tiny-R1-GGUF")
+    (choice,) = listing.quants
+    machine = HardwareInfo(CpuInfo("Ryzen", 16, 32), 64 * 2**30, 60 * 2**30)
+    remote = plan_hub_quant("acme/Tiny-R1-GGUF", listing.revision, choice, machine)
+    assert remote.verdict.ok and fake_hub.sent.get(parts[1].name) is None  # the first part only
+
+    first = set_value(parts[0], tmp_path / "edited.gguf", "deepseek2.block_count", 100000)
+    fake_hub.add_repo(
+        "acme/Broken-R1-GGUF", {parts[0].name: first} | {p.name: p for p in parts[1:]}
+    )
+    listing = hub.repo_listing("acme/Broken-R1-GGUF")
+    (choice,) = listing.quants
+    with pytest.raises(ModelFileError, match="100,000 layers"):
+        plan_hub_quant("acme/Broken-R1-GGUF", listing.revision, choice, machine)

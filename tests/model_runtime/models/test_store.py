@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import socket
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from model_runtime.models.manifest import MANIFEST_NAME, read_manifest
 from model_runtime.models.store import ModelStore
 from model_runtime.paths import data_dir
 from model_runtime.progress import Progress
+from tests.broken_models import BROKEN, broken_model
 from tests.gguf_factory import write_split, write_tiny_model
 from tests.hub_server import FakeHub
 
@@ -240,3 +242,28 @@ def test_a_damaged_hf_cache_file_is_downloaded_instead(
     assert model.manifest.is_usable and model.model_path.read_bytes() == tiny.read_bytes()
     assert fake_hub.sent[tiny.name] == tiny.stat().st_size
     assert blob.read_bytes() == b"\0" * tiny.stat().st_size  # the cache is left alone
+
+
+@pytest.mark.parametrize("name", list(BROKEN))
+def test_a_broken_model_is_refused_and_leaves_nothing(tmp_path: Path, name: str) -> None:
+    path, reason = broken_model(tmp_path, name)
+    digest = sha256(path)
+    store = ModelStore()
+    for mode in ("copy", "move", "link"):
+        with pytest.raises(ModelFileError, match=re.escape(reason)):
+            import_gguf(path, mode=mode, store=store)  # type: ignore[arg-type]
+        assert store.models() == [] and not (store.root.exists() and any(store.root.iterdir()))
+        assert sha256(path) == digest  # the person's file stays where it was, unchanged
+
+
+def test_a_broken_model_in_the_hf_cache_is_refused(fake_hub: FakeHub, tmp_path: Path) -> None:
+    from huggingface_hub import hf_hub_download
+
+    path, reason = broken_model(tmp_path, "block-count-100000")
+    fake_hub.add_repo("acme/Broken-GGUF", {"Broken-Q8_0.gguf": path})
+    cache = tmp_path / "hf-home" / "hub"
+    hf_hub_download("acme/Broken-GGUF", "Broken-Q8_0.gguf", cache_dir=cache, endpoint=fake_hub.url)
+    store = ModelStore()
+    with pytest.raises(ModelFileError, match=reason):
+        import_from_hf_cache("acme/Broken-GGUF", "Q8_0", store=store)
+    assert store.models() == [] and not (store.root.exists() and any(store.root.iterdir()))

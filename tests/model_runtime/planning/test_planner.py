@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
 
 from model_runtime.chat.generation import LoadRequest, ModelSummary
 from model_runtime.cli import main as cli
-from model_runtime.errors import EngineCrashed, InsufficientMemory
+from model_runtime.errors import EngineCrashed, InsufficientMemory, ModelFileError
 from model_runtime.gguf.profile import profile_from_gguf, read_model
 from model_runtime.hardware.detect import CpuInfo, HardwareInfo
 from model_runtime.hardware.gpus import GpuInfo
@@ -18,6 +19,7 @@ from model_runtime.llama.tensor_overrides import ALL_EXPERTS
 from model_runtime.planning.guarded_load import check_plan, load_planned, plan_changes, safer_plan
 from model_runtime.planning.plan import Fit, LoadPlan, PlanOverrides
 from model_runtime.planning.planner import plan, plan_load
+from tests.broken_models import BROKEN, broken_model
 from tests.gguf_factory import write_split, write_tiny_model
 from tests.model_shapes import CATALOG, SHAPES, gguf_info, write_header_only
 
@@ -331,3 +333,15 @@ def test_plan_load_on_this_machine(tmp_path: Path) -> None:
     assert p.hardware is not None and p.hardware.build is not None
     assert isinstance(p, LoadPlan) and p.tensor_overrides == ()
     assert ALL_EXPERTS not in p.tensor_overrides
+
+
+@pytest.mark.parametrize("name", list(BROKEN))
+def test_a_broken_model_does_not_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    path, reason = broken_model(tmp_path, name)
+    with pytest.raises(ModelFileError, match=re.escape(reason)):
+        plan_load(path, MACHINES["512g+2x80"])
+    assert cli.main(["plan", str(path), "--cpu-only"]) == 1
+    captured = capsys.readouterr()
+    assert reason in captured.err and path.name in captured.err and "Verdict" not in captured.out
