@@ -20,7 +20,7 @@ _ABORT = re.compile(
 )
 # How a process that called abort() ends: killed by SIGABRT; exit code 3 on Windows.
 ABORT_EXITCODES = frozenset({-int(signal.SIGABRT), 3})
-_ASSERT = re.compile(r"GGML_ASSERT\((?P<condition>.*)\) failed$")
+_ASSERT = re.compile(r"GGML_ASSERT\(.*\) failed$")
 
 
 def log_tail(path: str | Path, size: int = TAIL_BYTES) -> str:
@@ -77,10 +77,8 @@ def unknown_architecture(log_path: str | Path) -> str | None:
 
 
 def _last_abort(text: str) -> re.Match[str] | None:
-    found = None
-    for found in _ABORT.finditer(text):  # noqa: B007 - the last one is wanted
-        pass
-    return found
+    found = list(_ABORT.finditer(text))
+    return found[-1] if found else None
 
 
 def abort_message(log_path: str | Path) -> str | None:

@@ -144,9 +144,14 @@ def _check_cached(files: Sequence[RemoteFile], cached: Mapping[str, CachedFile])
     """Refuse a cached model that llama.cpp would refuse, before anything is written."""
     from model_runtime.gguf.reader import read_gguf_info
 
-    parts = [f.path for f in files if f.path.lower().endswith(".gguf")]
-    if parts:
-        check_runnable([read_gguf_info(cached[p].blob) for p in parts])
+    infos = []
+    for f in files:
+        if f.path.lower().endswith(".gguf"):
+            c = cached[f.path]
+            named = hf_cache.repo_folder(c.repo_id) / "snapshots" / c.revision / c.path
+            infos.append(read_gguf_info(named if named.is_file() else c.blob))  # says its name
+    if infos:
+        check_runnable(infos)
 
 
 def _split_siblings(path: Path) -> list[Path]:

@@ -264,6 +264,6 @@ def test_a_broken_model_in_the_hf_cache_is_refused(fake_hub: FakeHub, tmp_path: 
     cache = tmp_path / "hf-home" / "hub"
     hf_hub_download("acme/Broken-GGUF", "Broken-Q8_0.gguf", cache_dir=cache, endpoint=fake_hub.url)
     store = ModelStore()
-    with pytest.raises(ModelFileError, match=reason):
+    with pytest.raises(ModelFileError, match=f"^Broken-Q8_0.gguf is not .*{reason}"):
         import_from_hf_cache("acme/Broken-GGUF", "Q8_0", store=store)
     assert store.models() == [] and not (store.root.exists() and any(store.root.iterdir()))
