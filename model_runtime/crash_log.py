@@ -200,12 +200,17 @@ def mark_offered(reports: list[CrashReport], folder: Path | None = None) -> None
     """Remember that these reports were shown, so the next start does not offer them again
     (best-effort: on a full or read-only disk they are offered again next time)."""
     folder = folder or crash_dir()
+    if not reports:
+        return
     names = _offered(folder) | {r.path.name for r in reports}
     present = {p.name for p in folder.glob("crash-*.txt")}
-    with contextlib.suppress(OSError):
-        (folder / OFFERED_FILE).write_text(
-            "\n".join(sorted(names & present)) + "\n", encoding="utf-8"
-        )
+    partial = folder / f"{OFFERED_FILE}.part"
+    try:
+        partial.write_text("\n".join(sorted(names & present)) + "\n", encoding="utf-8")
+        partial.replace(folder / OFFERED_FILE)
+    except OSError:
+        with contextlib.suppress(OSError):
+            partial.unlink()
 
 
 ExcHook = Callable[[type[BaseException], BaseException, TracebackType | None], object]
