@@ -124,7 +124,8 @@ def _check(db: sqlite3.Connection, path: Path) -> None:
             raise error from exc
         raise _damaged(path, str(exc)) from exc
     if problems != ["ok"]:
-        raise _damaged(path, "; ".join(problems))
+        lines = [line for row in problems for line in row.splitlines()]
+        raise _damaged(path, next((x for x in lines if not x.startswith("***")), lines[0]))
 
 
 def _damaged(path: Path, why: str) -> ConversationStoreError:
