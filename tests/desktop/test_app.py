@@ -47,7 +47,9 @@ def start_and_read_the_dialog() -> tuple[int, str]:
             return
         poll.stop()
         dialog = dialogs[0]
-        seen["windows"] = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+        seen["windows"] = [
+            w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()
+        ]
         seen["clipped"] = [
             label.text()
             for label in dialog.findChildren(QLabel)
