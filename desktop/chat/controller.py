@@ -269,11 +269,9 @@ class ChatController(QObject):
 
     def continue_answer(self, answer_id: int) -> None:
         """Go on with an answer that was interrupted or stopped at the length limit."""
-        if self.busy or self.conversation_id is None:
+        if self.busy or self.conversation_id is None or self.store.child_count(answer_id):
             return
         try:
-            if self.saving.write("continue", lambda: self.store.child_count(answer_id)):
-                return  # followed up: going on would not fit what came after
             self.saving.write("continue", lambda: self.store.switch_branch(answer_id))
             self._reload_view()
             context = self._context()  # ends with the partial answer, which the model continues

@@ -38,6 +38,7 @@ class ChatSaving(QObject):
         self.store = store
         self.view = view
         self.unsaved = UnsavedAnswers(store)  # answers the store could not take yet
+        self.last_error: StorageError | None = None  # of the last write that failed
         self._failing = False  # the last write failed, and `failed` said so
 
     def write(self, action: str, write: Callable[[], T]) -> T:
@@ -47,7 +48,7 @@ class ChatSaving(QObject):
             self._flush()
             result = write()
         except StorageError as exc:
-            self._failing = True
+            self._failing, self.last_error = True, exc
             self.failed.emit(exc, action)
             raise
         if self._failing:

@@ -88,6 +88,13 @@ def save_failure(exc: StorageError, action: str) -> str:
     return f"Ponder could not {what} — {problem}; {kept}; {remedy} and {again}."
 
 
+def unsaved_on_close(count: int, exc: StorageError | None) -> str:
+    """The question before quitting with answers that are only in memory."""
+    why = f": {_STORAGE_PROBLEMS[exc.problem][0]}" if exc is not None else ""
+    answers, them = ("answers", "them") if count > 1 else ("answer", "it")
+    return f"{count} {answers} could not be saved{why}.\n\nQuit anyway and lose {them}?"
+
+
 def cant_start(exc: BaseException) -> tuple[str, str]:
     """(what is wrong, what to do) when Ponder can't open its data at start."""
     unchanged = "Ponder changed nothing there."
@@ -113,9 +120,13 @@ def cant_start(exc: BaseException) -> tuple[str, str]:
 def describe(exc: BaseException) -> tuple[str, str]:
     """(title, message) for an error shown in the window."""
     if isinstance(exc, StorageError):
+        if exc.problem == "damaged":
+            return "The conversation database is damaged", (
+                f"{exc} Copy what you need, then quit Ponder: when it starts again it says "
+                "what to do."
+            )
         remedy = _STORAGE_PROBLEMS[exc.problem][1]
-        then = f" {remedy.capitalize()} and try again." if remedy else ""
-        return "Ponder could not save", f"{exc}{then}"
+        return "Ponder could not save", f"{exc} {str(remedy).capitalize()} and try again."
     if isinstance(exc, ModelFileError):
         return "This model can't be used", str(exc)
     if isinstance(exc, ContextOverflow):

@@ -29,7 +29,7 @@ from desktop.chat.conversation_settings import ConversationSettings
 from desktop.chat.messages import AssistantMessage
 from desktop.chat.sidebar import Sidebar
 from desktop.chat.view import ChatView
-from desktop.common.error_messages import describe, save_failure
+from desktop.common.error_messages import describe, save_failure, unsaved_on_close
 from desktop.engines.bridge import EngineBridge
 from desktop.engines.hardware_probe import HardwareProbe
 from desktop.engines.load_controller import LoadController
@@ -414,13 +414,11 @@ class MainWindow(QMainWindow):
     def may_close(self) -> bool:
         """Answers kept in memory are saved first; if they can't be, the user decides."""
         while self.controller.saving.unsaved and not self.controller.retry_saves():
-            count = len(self.controller.saving.unsaved)
+            saving = self.controller.saving
             box = QMessageBox(
                 QMessageBox.Icon.Warning,
                 "Ponder could not save",
-                f"{count} answer{'s' if count > 1 else ''} could not be saved: "
-                f"{self.banner.label.text()}\n\nQuit anyway and lose "
-                f"{'them' if count > 1 else 'it'}?",
+                unsaved_on_close(len(saving.unsaved), saving.last_error),
                 QMessageBox.StandardButton.Retry
                 | QMessageBox.StandardButton.Discard
                 | QMessageBox.StandardButton.Cancel,

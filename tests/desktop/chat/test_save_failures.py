@@ -113,7 +113,7 @@ def answer_on_a_disk_that_fills(qtbot: Any, window: MainWindow, disk: Disk) -> N
 
     QTimer.singleShot(0, answer_the_question)
     assert not window.close() and window.isVisible()
-    assert asked and asked[0].startswith("1 answer could not be saved")
+    assert asked == ["1 answer could not be saved: the disk is full.\n\nQuit anyway and lose it?"]
 
     # room again: Retry saves the whole answer, with its figures, and the notes go
     disk.free()
@@ -220,3 +220,39 @@ def test_renames_deletes_and_settings_that_fail_are_said_and_change_nothing(
     assert not banner.isVisible()  # a write went through: the failure's notice goes
     window.sidebar.rename(chat.id, "Sky")
     assert store.conversation(chat.id).title == "Sky"
+
+
+@pytest.mark.slow
+def test_an_answer_left_unsaved_shows_from_memory_when_its_chat_reopens(
+    open_window: Callable[..., MainWindow], load: Callable[..., MainWindow], qtbot: Any
+) -> None:
+    window = load(open_window())
+    window.controller.params = GenerationParams(
+        max_tokens=400, temperature=0.7, seed=5, grammar=r"root ::= [A-Za-z ,.'] root"
+    )
+    disk = InjectedFullDisk(window.store)
+    try:
+        with qtbot.waitSignal(window.bridge.chunk, timeout=ANSWER_MS):
+            type_and_send(qtbot, window, "Write a story about a cat.")
+        chat = window.controller.conversation_id
+        assert chat is not None
+        disk.fill()
+        qtbot.keyClick(window.composer.edit, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+        assert not window.controller.busy and window.chat_view.messages == []
+        assert window.banner.label.text() == SAVE_ANSWER
+        (kept,) = list(window.controller.saving.unsaved)
+        text = window.controller.saving.unsaved.get(kept).answer.answer  # type: ignore[union-attr]
+        assert text and window.store.message(kept).content != text
+
+        window.open_conversation(chat)  # from memory, said unsaved, to continue later
+        message = last_answer(window)
+        assert message.message_id == kept and message.answer == text and not message.saved
+        assert message.continue_button.isVisibleTo(message)
+
+        disk.free()
+        with qtbot.waitSignal(window.controller.saving.settled, timeout=2000):
+            qtbot.mouseClick(window.banner.retry_button, Qt.MouseButton.LeftButton)
+        row = window.store.message(kept)
+        assert (row.state, row.content) == ("interrupted", text) and message.saved
+    finally:
+        disk.free()
