@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 
 class PonderError(Exception):
     """Base of every error Ponder raises on purpose; its message is meant for a person."""
@@ -113,3 +116,20 @@ class RemoteAnswerCutOff(RemoteEngineError):
 
 class ConversationStoreError(PonderError, RuntimeError):
     """The conversation database can't be used (newer schema, damaged file, bad import)."""
+
+    def __init__(self, message: str, *, path: Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path  # the database file, when the error is about one
+
+
+StorageProblem = Literal["full", "read-only", "failing", "locked", "damaged"]
+
+
+class StorageError(PonderError, OSError):
+    """Ponder's data could not be written (or read): the disk is full or read-only, the disk
+    failed, another program holds the database, or the database is damaged."""
+
+    def __init__(self, message: str, *, problem: StorageProblem, path: Path) -> None:
+        super().__init__(message)
+        self.problem: StorageProblem = problem
+        self.path = path  # the file or folder that could not be written
