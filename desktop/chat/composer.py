@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontMetrics, QKeyEvent
-from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
 MAX_LINES = 8
 
@@ -61,14 +61,22 @@ class Composer(QWidget):
         self.answer_now.setToolTip("End the thinking here and let the model answer (Ctrl+Enter)")
         self.answer_now.clicked.connect(self.answer_now_requested)
         self.answer_now.hide()
+        self.notice = QLabel(self)  # why it can't send now, and what to do: always in sight
+        self.notice.setObjectName("composerNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setTextFormat(Qt.TextFormat.PlainText)
         self._busy = False
         self._can_send = False
         self._reason = ""
-        layout = QHBoxLayout(self)
+        row = QHBoxLayout()
+        row.addWidget(self.edit, 1)
+        row.addWidget(self.answer_now, 0, Qt.AlignmentFlag.AlignBottom)
+        row.addWidget(self.button, 0, Qt.AlignmentFlag.AlignBottom)
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 8, 16, 12)
-        layout.addWidget(self.edit, 1)
-        layout.addWidget(self.answer_now, 0, Qt.AlignmentFlag.AlignBottom)
-        layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignBottom)
+        layout.setSpacing(4)
+        layout.addWidget(self.notice)
+        layout.addLayout(row)
         self._update()
 
     def set_busy(self, busy: bool) -> None:
@@ -83,6 +91,7 @@ class Composer(QWidget):
         self.answer_now.setVisible(thinking and self._busy)
 
     def set_can_send(self, can_send: bool, reason: str = "") -> None:
+        """reason: why it can't, in words that say what to do (shown above the prompt)."""
         self._can_send = can_send
         self._reason = reason
         self._update()
@@ -91,6 +100,9 @@ class Composer(QWidget):
         self.button.setText("Stop" if self._busy else "Send")
         self.button.setToolTip("Stop the answer (Esc)" if self._busy else self._reason)
         self.button.setEnabled(self._busy or self._can_send)
+        blocked = not self._busy and not self._can_send and bool(self._reason)
+        self.notice.setText(f"⚠ {self._reason}" if blocked else "")
+        self.notice.setVisible(blocked)
 
     def _on_button(self) -> None:
         if self._busy:

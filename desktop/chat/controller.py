@@ -11,12 +11,16 @@ save never leaves the controller busy.
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from desktop.chat.deletion import MessageDeletion
 from desktop.chat.messages import AssistantMessage, UserMessage
 from desktop.chat.saving import ChatSaving
 from desktop.chat.view import ChatView
 from desktop.common.error_messages import describe
+from desktop.common.throttle import Throttle
 from desktop.engines.bridge import ChatBridge
 from model_runtime.chat.answer import Answer
 from model_runtime.chat.generation import (
@@ -25,6 +29,7 @@ from model_runtime.chat.generation import (
     GenerationParams,
     GenerationStats,
     Message,
+    decode_rate,
 )
 from model_runtime.chat.thinking import ThinkingEnded
 from model_runtime.conversations.params import params_from_dict, params_to_dict
@@ -34,6 +39,7 @@ from model_runtime.errors import StorageError
 
 SAVE_MS = 500  # at most this much streamed text is lost if the process is killed
 PAGE = 30  # messages built when a conversation opens, and per "show earlier"
+PROGRESS_MS = 250  # the live token count and speed: at most four times a second
 
 
 class ChatController(QObject):
@@ -45,6 +51,7 @@ class ChatController(QObject):
     question_returned = Signal(str)  # a question that got no answer goes back to the composer
     context_used = Signal(int)  # tokens the conversation takes in the model's context
     thinking_changed = Signal(bool)  # the streaming answer entered or left its reasoning
+    progress = Signal(int, float)  # while an answer streams: tokens so far, tokens/s
 
     def __init__(
         self,
@@ -68,6 +75,10 @@ class ChatController(QObject):
         self._saver.setInterval(SAVE_MS)
         self._saver.timeout.connect(self._save_partial)
         self._older: list[StoredMessage] = []  # not built yet: above what the view shows
+        self.deletion = MessageDeletion(store, self.saving, self)  # a deleted message's undo
+        self._live_tokens = 0  # chunks of the answer that streams (one per token, or nearly)
+        self._first_at = 0.0
+        self._progress = Throttle(self._report_progress, PROGRESS_MS, self)
         view.earlier_requested.connect(self.show_earlier)
         self._connect_bridge(bridge)
         self._thinking = False
@@ -115,6 +126,8 @@ class ChatController(QObject):
     def open(self, conversation_id: int | None) -> None:
         """Show a stored conversation (None: a new, empty one)."""
         self.leave()
+        if conversation_id != self.conversation_id:
+            self.deletion.forget()  # another chat: a deleted message's undo ends
         self.conversation_id = conversation_id
         self.view.clear()
         if conversation_id is None:
@@ -158,15 +171,20 @@ class ChatController(QObject):
         self.system_prompt, self.params = system_prompt, params
 
     def delete_message(self, message_id: int) -> None:
-        """Remove a message and what followed it on its branch."""
-        if self.busy:
-            return
-        try:
-            self.saving.write("delete", lambda: self.store.delete_message(message_id))
-        except StorageError:
+        """Remove a message and what followed it on its branch; undo_delete puts it back."""
+        if self.busy or not self.deletion.delete(message_id):
             return
         self._reload_view()
         self.conversations_changed.emit()
+
+    def undo_delete(self) -> None:
+        """Put the deleted message (and what followed it) back, and show it."""
+        if self.busy:
+            return
+        conversation_id = self.deletion.undo()
+        if conversation_id is not None:
+            self.open(conversation_id)
+            self.conversations_changed.emit()
 
     def _show(self, message: StoredMessage) -> None:
         self.view.append(self._widget_for(message))
@@ -176,9 +194,11 @@ class ChatController(QObject):
         if message.role == "user":
             user = UserMessage(message.content)
             user.bind(message.id, branch)
+            user.set_unanswered(not self.store.child_count(message.id))
             user.edit_requested.connect(self.edit)
             user.branch_requested.connect(self.switch_branch)
             user.delete_requested.connect(self.delete_message)
+            user.answer_requested.connect(self.answer_question)
             return user
         answer = AssistantMessage()
         unsaved = self.saving.unsaved.get(message.id)
@@ -237,11 +257,16 @@ class ChatController(QObject):
         """Answer the same question again; the old answer stays as another version."""
         if self.busy or self.conversation_id is None:
             return
+        self.answer_question(self.store.message(answer_id).parent_id)
+
+    def answer_question(self, question_id: int | None) -> None:
+        """Answer this question (again): after a regenerate, or once its answer was deleted."""
+        if self.busy or self.conversation_id is None or question_id is None:
+            return
         conversation_id = self.conversation_id
         try:
             stored = self.saving.write(
-                "regenerate",
-                lambda: self._add_answer(conversation_id, self.store.message(answer_id).parent_id),
+                "regenerate", lambda: self._add_answer(conversation_id, question_id)
             )
         except StorageError:
             return
@@ -316,6 +341,8 @@ class ChatController(QObject):
         self._start(widget, stored.id, self._context())
 
     def _start(self, widget: AssistantMessage, message_id: int, context: list[Message]) -> None:
+        self.deletion.forget()  # new rows may take the deleted ones' places
+        self._live_tokens, self._first_at = 0, 0.0
         self._current = widget
         self._current_id = message_id
         self._gen_id = self.bridge.generate(context, self.params)
@@ -355,6 +382,12 @@ class ChatController(QObject):
             answer.dirty = False
             self.saving.save_answer(self._current_id, answer)
 
+    def _report_progress(self) -> None:
+        """The live figures: tokens so far, and the speed as decode_rate defines it."""
+        if self._current is not None:
+            rate = decode_rate(self._live_tokens, self._first_at, time.perf_counter())
+            self.progress.emit(self._live_tokens, rate)
+
     def _end_generation(self) -> None:
         self._saver.stop()
         self._set_thinking(False)
@@ -374,6 +407,10 @@ class ChatController(QObject):
             answer.add(Chunk(gen_id, kind, text))  # type: ignore[arg-type]
             self._current.add_chunk(kind, text)
             self._set_thinking(kind == "thinking")
+            self._live_tokens += 1
+            if self._live_tokens == 1:
+                self._first_at = time.perf_counter()
+            self._progress()
 
     def _set_thinking(self, thinking: bool) -> None:
         if thinking != self._thinking:

@@ -136,6 +136,7 @@ class ChatView(QScrollArea):
     def clear(self) -> None:
         for widget in self.messages:
             self._layout.removeWidget(widget)
+            widget.hide()  # gone at once, not when the event loop deletes it
             widget.deleteLater()
         self.messages.clear()
         self.earlier_button.hide()

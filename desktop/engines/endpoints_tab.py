@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from desktop.common.background import Tasks
 from desktop.common.error_messages import describe
+from desktop.common.screen_fit import keep_fitted
 from model_runtime.errors import PonderError
 from model_runtime.serving.endpoints import (
     Endpoint,
@@ -75,7 +76,9 @@ class EndpointEditor(QDialog):
 
     def __init__(self, endpoint: Endpoint | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setObjectName("endpointEditor")
         self.setWindowTitle("Edit remote engine" if endpoint else "Add remote engine")
+        self.setMinimumWidth(520)
         self.original = endpoint
         self.saved: Endpoint | None = None
         self.name = QLineEdit(endpoint.name if endpoint else "", self)
@@ -96,10 +99,12 @@ class EndpointEditor(QDialog):
         self.status.setObjectName("editorStatus")
         self.status.setWordWrap(True)
         self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         model_row = QHBoxLayout()
         model_row.addWidget(self.model, 1)
         model_row.addWidget(self.fetch_button)
         form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Name", self.name)
         form.addRow("Base URL", self.url)
         form.addRow("Model", model_row)
@@ -112,7 +117,9 @@ class EndpointEditor(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.status)
+        layout.addStretch(1)
         layout.addWidget(self.buttons)
+        keep_fitted(self)  # a connection error arrives after it opens: it grows to show it
         self.fetcher = Background(self)
         self.fetcher.done.connect(self._on_models)
 

@@ -24,6 +24,7 @@ from model_runtime.conversations.records import (
     Branch,
     Conversation,
     MessageState,
+    RemovedMessages,
     SearchHit,
     StoredMessage,
     conversation_from_row,
@@ -269,22 +270,48 @@ class ConversationStore:
         )
 
     @guarded
-    def delete_message(self, message_id: int) -> None:
-        """Remove a message and everything that followed it on any branch."""
+    def delete_message(self, message_id: int) -> RemovedMessages:
+        """Remove a message and everything that followed it on any branch; what was removed
+        comes back, for restore_messages to put back (undo)."""
         message = self.message(message_id)
         with schema.transaction(self._db) as db:
             doomed = branches.subtree(db, message_id)
+            rows = tuple(
+                dict(db.execute("SELECT * FROM messages WHERE id = ?", (doomed_id,)).fetchone())
+                for doomed_id in doomed
+            )
             for doomed_id in reversed(doomed):
                 db.execute("DELETE FROM messages WHERE id = ?", (doomed_id,))
             leaf = db.execute(
                 "SELECT current_leaf FROM conversations WHERE id = ?", (message.conversation_id,)
             ).fetchone()[0]
+            removed = RemovedMessages(message.conversation_id, leaf, rows)
             if leaf in doomed:
                 newest = branches.newest_leaf_below(db, message.parent_id, message.conversation_id)
                 db.execute(
                     "UPDATE conversations SET current_leaf = ? WHERE id = ?",
                     (newest, message.conversation_id),
                 )
+        return removed
+
+    @guarded
+    def restore_messages(self, removed: RemovedMessages) -> None:
+        """Put deleted messages back as they were, ids and shown branch included (undo). A
+        place another message took since (ValueError) or a conversation gone (KeyError)
+        changes nothing."""
+        self.conversation(removed.conversation_id)
+        with schema.transaction(self._db) as db:
+            for row in removed.rows:
+                taken = db.execute("SELECT 1 FROM messages WHERE id = ?", (row["id"],)).fetchone()
+                if taken is not None:
+                    raise ValueError("The chat changed since; the deleted messages can't go back.")
+                columns, marks = ", ".join(row), ", ".join("?" for _ in row)
+                insert = f"INSERT INTO messages ({columns}) VALUES ({marks})"
+                db.execute(insert, tuple(row.values()))
+            db.execute(
+                "UPDATE conversations SET current_leaf = ? WHERE id = ?",
+                (removed.leaf, removed.conversation_id),
+            )
 
     # -- branches ----------------------------------------------------------------------------
 

@@ -173,26 +173,45 @@ def test_the_first_start_welcomes_and_the_next_offers_the_crash_report(qtbot: An
     assert sys.excepthook is excepthook  # main() put the hooks back
     assert pending_reports() == []  # offered once: the next start stays quiet
 
-    raised: list[bool] = []
+    raised: list[str] = []
 
     def refuse() -> None:
         raise EngineError("The engine refused the request.")
 
+    def fail() -> None:
+        raise TypeError("import_chat() got a bool")  # a bug in a slot: Ponder goes on
+
     def second(window: MainWindow) -> bool:
         assert not top_level(FirstRunDialog) and not top_level(CrashReportsDialog)
-        # an expected error that escapes a slot is shown in words, not reported as a crash
-        if not window.banner.isVisible():
-            if not raised:
-                raised.append(True)
-                QTimer.singleShot(0, refuse)  # a slot that raises, as Qt calls it
-            return False
-        assert window.banner.label.text() == (
-            "Something went wrong. The engine refused the request."
-        )
-        return True
+        text = window.banner.label.text() if window.banner.isVisible() else ""
+        if not raised:
+            raised.append("expected")
+            QTimer.singleShot(0, refuse)  # a slot that raises, as Qt calls it
+        elif raised == ["expected"] and text:
+            # an expected error that escapes a slot is shown in words, not reported as a crash
+            assert text == "Something went wrong. The engine refused the request."
+            window.banner.hide()
+            raised.append("bug")
+            QTimer.singleShot(0, fail)
+        elif raised == ["expected", "bug"] and text:
+            assert text == (
+                "Something went wrong inside Ponder. TypeError: import_chat() got a bool. "
+                "Ponder kept running; Help → Error reports has the report."
+            )
+            return True
+        return False
 
     code, _window = run_app(second)
     assert code == 0 and pending_reports() == [] and len(list(crash_dir().glob("crash-*.txt"))) == 1
+    (survived,) = crash_dir().glob("error-*.txt")  # kept, listed, but not a crash
+    assert "Ponder kept running" in survived.read_text()
+
+    def third(window: MainWindow) -> bool:  # the next start does not say Ponder closed
+        assert not top_level(CrashReportsDialog)
+        return hardware_known(window) or window.isVisible()
+
+    code, _window = run_app(third)
+    assert code == 0 and pending_reports() == []
     for child in multiprocessing.active_children():
         child.join(10)
     assert multiprocessing.active_children() == []

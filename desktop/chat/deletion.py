@@ -1,0 +1,69 @@
+"""Deleting a message of the open chat, with an undo: the removed rows are kept in memory and
+put back by Undo, until the undo window passes or the chat moves on (a new question, another
+chat), after which nothing could take their place back safely."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from desktop.chat.saving import ChatSaving
+from model_runtime.conversations.records import RemovedMessages
+from model_runtime.conversations.store import ConversationStore
+from model_runtime.errors import StorageError
+
+
+def deleted_words(removed: RemovedMessages) -> str:
+    """What the undo bar says: what went, and how much followed it."""
+    first = removed.rows[0]
+    what = "question" if first["role"] == "user" else "answer"
+    after = len(removed.rows) - 1
+    more = f" and {after} message{'s' if after != 1 else ''} after it" if after else ""
+    return f"Deleted the {what}{more}"
+
+
+class MessageDeletion(QObject):
+    """Deletes through the chat's saving (a failed write is said there), keeps one undo."""
+
+    offered = Signal(str)  # words for the undo bar
+    forgotten = Signal()  # the undo is gone (done, expired, or the chat moved on)
+
+    def __init__(
+        self, store: ConversationStore, saving: ChatSaving, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.saving = saving
+        self.removed: RemovedMessages | None = None
+
+    def delete(self, message_id: int) -> bool:
+        """Delete the message and what followed it; False when the write failed."""
+        self.forget()
+        try:
+            removed = self.saving.write("delete", lambda: self.store.delete_message(message_id))
+        except StorageError:
+            return False
+        self.removed = removed
+        self.offered.emit(deleted_words(removed))
+        return True
+
+    def undo(self) -> int | None:
+        """Put the deleted messages back; their conversation's id, or None when they can't be
+        (a failed write is said by the saving; a chat changed since just ends the undo)."""
+        removed = self.removed
+        if removed is None:
+            return None
+        try:
+            self.saving.write("undo_message", lambda: self.store.restore_messages(removed))
+        except StorageError:
+            return None
+        except (KeyError, ValueError):
+            self.forget()
+            return None
+        self.forget()
+        return removed.conversation_id
+
+    def forget(self) -> None:
+        """No undo from now on."""
+        if self.removed is not None:
+            self.removed = None
+            self.forgotten.emit()
