@@ -131,6 +131,7 @@ class UserMessage(QFrame):
             self.editor.saved.connect(self._save_edit)
             self.editor.cancelled.connect(self.stop_editing)
             self._layout.insertWidget(0, self.editor)
+            self.editor.show()  # now, so that it takes the focus
             self.label.hide()
             self.action_bar.hide()
         self.editor.start()

@@ -44,7 +44,7 @@ class QuestionText(QPlainTextEdit):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setTabChangesFocus(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.document().contentsChanged.connect(self._fit_height)
+        self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
         self._fit_height()
 
     def event(self, event: QEvent) -> bool:
@@ -63,16 +63,21 @@ class QuestionText(QPlainTextEdit):
             super().keyPressEvent(event)
 
     def _fit_height(self) -> None:
-        lines = max(1, min(MAX_LINES, int(self.document().size().height())))
+        """As tall as the wrapped text (its blocks' laid-out heights), up to MAX_LINES."""
+        document = self.document()
+        block, content = document.firstBlock(), 0.0
+        while block.isValid():
+            content += self.blockBoundingRect(block).height()
+            block = block.next()
+        limit = MAX_LINES * QFontMetrics(self.font()).lineSpacing()
         self.setVerticalScrollBarPolicy(
             Qt.ScrollBarPolicy.ScrollBarAsNeeded
-            if self.document().size().height() > MAX_LINES
+            if content > limit
             else Qt.ScrollBarPolicy.ScrollBarAlwaysOff
         )
         margins = self.contentsMargins()
-        line = QFontMetrics(self.font()).lineSpacing()
-        frame = margins.top() + margins.bottom() + 2 * int(self.document().documentMargin())
-        self.setFixedHeight(lines * line + frame)
+        frame = margins.top() + margins.bottom() + 2 * int(document.documentMargin())
+        self.setFixedHeight(int(min(content, limit)) + frame + 1)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

@@ -83,6 +83,7 @@ class Sidebar(QWidget):
         self.setObjectName("sidebar")
         self.store = store
         self.current_id: int | None = None
+        self.menu: QMenu | None = None  # the last row menu shown
         self._deleted: int | None = None
         self.new_button = QPushButton("+  New chat", self)
         self.new_button.setObjectName("newChatButton")
@@ -206,11 +207,13 @@ class Sidebar(QWidget):
     # -- actions ---------------------------------------------------------------------------
 
     def _menu(self, position: QPoint) -> None:
+        """The row's menu, shown without waiting for it (the highlight stays on the open chat)."""
         item = self.list.itemAt(position)
         if item is None or item.data(ID_ROLE) is None:
             return
         conversation_id = int(item.data(ID_ROLE))
         menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         entries = [
             ("Rename…", lambda: self.rename(conversation_id)),
             ("Export as Markdown…", lambda: self.export(conversation_id, "md")),
@@ -222,7 +225,8 @@ class Sidebar(QWidget):
             action = QAction(text, menu)
             action.triggered.connect(slot)
             menu.addAction(action)
-        menu.exec(self.list.viewport().mapToGlobal(position))
+        self.menu = menu
+        menu.popup(self.list.viewport().mapToGlobal(position))
 
     def rename(self, conversation_id: int, title: str | None = None) -> None:
         if title is None:
