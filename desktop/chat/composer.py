@@ -17,7 +17,7 @@ class PromptEdit(QPlainTextEdit):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("promptEdit")
-        self.setPlaceholderText("Ask anything…  (Enter to send, Shift+Enter for a new line)")
+        self.setPlaceholderText("Ask anything…  (Shift+Enter: a new line)")  # one line, narrow too
         self.setTabChangesFocus(True)
         self.document().contentsChanged.connect(self._fit_height)
         self._fit_height()

@@ -12,6 +12,7 @@ save never leaves the controller busy.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -52,6 +53,7 @@ class ChatController(QObject):
     context_used = Signal(int)  # tokens the conversation takes in the model's context
     thinking_changed = Signal(bool)  # the streaming answer entered or left its reasoning
     progress = Signal(int, float)  # while an answer streams: tokens so far, tokens/s
+    refused = Signal(str)  # a new answer was asked for while none can be made: why, what to do
 
     def __init__(
         self,
@@ -76,6 +78,8 @@ class ChatController(QObject):
         self._saver.timeout.connect(self._save_partial)
         self._older: list[StoredMessage] = []  # not built yet: above what the view shows
         self.deletion = MessageDeletion(store, self.saving, self)  # a deleted message's undo
+        # Why no answer can be made now (no model, loading…), or None: the window's send_blocker.
+        self.blocker: Callable[[], str | None] = lambda: None
         self._live_tokens = 0  # chunks of the answer that streams (one per token, or nearly)
         self._first_at = 0.0
         self._progress = Throttle(self._report_progress, PROGRESS_MS, self)
@@ -221,9 +225,16 @@ class ChatController(QObject):
 
     # -- asking ------------------------------------------------------------------------------
 
+    def _refused(self) -> bool:
+        """No answer can be made now: say why (`refused`) and change nothing."""
+        reason = self.blocker()
+        if reason is not None:
+            self.refused.emit(reason)
+        return reason is not None
+
     def send(self, text: str) -> None:
         """Add the user's turn and start the answer; unsaved, the question goes back."""
-        if self.busy or not text.strip():
+        if self.busy or not text.strip() or self._refused():
             return
         try:
             conversation_id, question, answer = self.saving.write(
@@ -261,7 +272,7 @@ class ChatController(QObject):
 
     def answer_question(self, question_id: int | None) -> None:
         """Answer this question (again): after a regenerate, or once its answer was deleted."""
-        if self.busy or self.conversation_id is None or question_id is None:
+        if self.busy or self.conversation_id is None or question_id is None or self._refused():
             return
         conversation_id = self.conversation_id
         try:
@@ -274,7 +285,7 @@ class ChatController(QObject):
 
     def edit(self, question_id: int, text: str) -> None:
         """Ask an edited question; the original and its answers stay as another version."""
-        if self.busy or not text.strip() or self.conversation_id is None:
+        if self.busy or not text.strip() or self.conversation_id is None or self._refused():
             return
         conversation_id = self.conversation_id
 
@@ -295,6 +306,8 @@ class ChatController(QObject):
     def continue_answer(self, answer_id: int) -> None:
         """Go on with an answer that was interrupted or stopped at the length limit."""
         if self.busy or self.conversation_id is None or self.store.child_count(answer_id):
+            return
+        if self._refused():
             return
         try:
             self.saving.write("continue", lambda: self.store.switch_branch(answer_id))
@@ -452,26 +465,11 @@ class ChatController(QObject):
     def _drop_unanswered(self, answer_id: int) -> None:
         """An answer that got no word is removed; a question left without any answer goes
         back to the composer (and a conversation left empty goes too)."""
-        try:
-            question, emptied = self.saving.write("discard", lambda: self._remove_answer(answer_id))
-        except StorageError:
+        dropped = self.deletion.discard_unanswered(answer_id)
+        if dropped is None:
             return  # both stay; at the next start the empty answer shows as interrupted
+        question, emptied = dropped
         if emptied:
             self.conversation_id = None
         if question is not None:
             self.question_returned.emit(question.content)
-
-    def _remove_answer(self, answer_id: int) -> tuple[StoredMessage | None, bool]:
-        """Delete the empty answer, and its question if no other answer follows it: that
-        question, and whether its conversation went too, having nothing left."""
-        with self.store.atomic():
-            stored = self.store.message(answer_id)
-            self.store.delete_message(stored.id)
-            question = self.store.message(stored.parent_id) if stored.parent_id else None
-            if question is None or self.store.child_count(question.id):
-                return None, False
-            self.store.delete_message(question.id)  # unanswered: back to the composer
-            if self.store.conversation(question.conversation_id).current_leaf is not None:
-                return question, False
-            self.store.remove(question.conversation_id)
-            return question, True

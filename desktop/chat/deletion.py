@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from desktop.chat.saving import ChatSaving
-from model_runtime.conversations.records import RemovedMessages
+from model_runtime.conversations.records import RemovedMessages, StoredMessage
 from model_runtime.conversations.store import ConversationStore
 from model_runtime.errors import StorageError
 
@@ -67,3 +67,25 @@ class MessageDeletion(QObject):
         if self.removed is not None:
             self.removed = None
             self.forgotten.emit()
+
+    def discard_unanswered(self, answer_id: int) -> tuple[StoredMessage | None, bool] | None:
+        """Remove an answer that got no word (no undo: nothing was lost), and its question if
+        no other answer follows it: that question, and whether its conversation went too,
+        having nothing left; None when the write failed (the saving said so)."""
+        try:
+            return self.saving.write("discard", lambda: self._remove_answer(answer_id))
+        except StorageError:
+            return None
+
+    def _remove_answer(self, answer_id: int) -> tuple[StoredMessage | None, bool]:
+        with self.store.atomic():
+            stored = self.store.message(answer_id)
+            self.store.delete_message(stored.id)
+            question = self.store.message(stored.parent_id) if stored.parent_id else None
+            if question is None or self.store.child_count(question.id):
+                return None, False
+            self.store.delete_message(question.id)  # unanswered: back to the composer
+            if self.store.conversation(question.conversation_id).current_leaf is not None:
+                return question, False
+            self.store.remove(question.conversation_id)
+            return question, True

@@ -65,20 +65,33 @@ def conversation_runs(conversation: Conversation, today: date | None = None) -> 
     return [Run(" · ".join(parts))]
 
 
+LEAD = 10  # characters kept before the first match, so that it shows in a narrow sidebar
+
+
 def hit_runs(hit: SearchHit, more: int) -> list[Run]:
-    """The second line of a search hit: where it matched, the excerpt with its matches bold."""
+    """The second line of a search hit: where it matched (and how many more matches the chat
+    has), then the excerpt from just before its first match, the matches bold."""
     text, marks = (hit.plain, hit.marks) if hit.plain else (hit.excerpt, ())
-    runs = [Run("reasoning: " if hit.in_reasoning else "chat: ")]
+    where = "reasoning" if hit.in_reasoning else "chat"
+    runs = [Run(f"{where}, +{more} more: " if more else f"{where}: ")]
     position = 0
     for start, end in marks:
-        runs += [Run(_one_line(text[position:start])), Run(_one_line(text[start:end]), True)]
+        lead = _one_line(text[position:start])
+        if position == 0:
+            lead = _shortened(lead.lstrip())
+        runs += [Run(lead), Run(_one_line(text[start:end]), True)]
         position = end
-    runs.append(Run(_one_line(text[position:])))
-    if more:
-        runs.append(Run(f" (+{more} more)"))
-    if len(runs) > 1:
-        runs[1] = Run(runs[1].text.lstrip(), runs[1].bold)
+    runs.append(Run(_one_line(text[position:]) if marks else _one_line(text).strip()))
     return [run for run in runs if run.text]
+
+
+def _shortened(lead: str) -> str:
+    """The words before the first match, at most LEAD characters of them, cut at a word."""
+    if len(lead) <= LEAD:
+        return lead
+    tail = lead[-LEAD:]
+    space = tail.find(" ")
+    return "…" + (tail[space + 1 :] if 0 <= space < len(tail) - 1 else tail)
 
 
 def _one_line(text: str) -> str:

@@ -28,6 +28,13 @@ def room_on(screen: QSize) -> QSize:
     return QSize(max(200, width), max(150, height))
 
 
+def within_screen(size: QSize, widget: QWidget, screen: QSize | None = None) -> QSize:
+    """A window's default size, no larger than the screen's free area (a main window opened
+    on a small screen must show its composer and status bar)."""
+    room = room_on(screen if screen is not None else available_size(widget))
+    return size.boundedTo(room)
+
+
 def needed_height(widget: QWidget, width: int) -> int:
     """The height the widget's layout needs at this width (wrapped labels included)."""
     layout = widget.layout()

@@ -92,6 +92,7 @@ class CrashReportsDialog(QDialog):
         layout.addLayout(buttons)
         self.list.currentItemChanged.connect(self._show)
         self.list.setCurrentRow(0)
+        self._show()  # an empty list too: nothing to copy or delete
 
     def current(self) -> CrashReport | None:
         item = self.list.currentItem()

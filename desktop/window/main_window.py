@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFileDialog,
     QMainWindow,
-    QMessageBox,
     QSplitter,
     QStackedWidget,
     QVBoxLayout,
@@ -29,7 +28,8 @@ from desktop.chat.conversation_settings import ConversationSettings
 from desktop.chat.messages import AssistantMessage
 from desktop.chat.sidebar import Sidebar
 from desktop.chat.view import ChatView
-from desktop.common.error_messages import describe, save_failure, unsaved_on_close
+from desktop.common.error_messages import describe, save_failure
+from desktop.common.screen_fit import within_screen
 from desktop.common.undo_bar import UndoBar
 from desktop.engines.bridge import EngineBridge
 from desktop.engines.hardware_probe import HardwareProbe
@@ -41,6 +41,7 @@ from desktop.models.manager import ModelManagerDialog
 from desktop.settings.dialog import SettingsDialog
 from desktop.window.actions import build_actions, shortcut_rows
 from desktop.window.banner import NoticeBanner
+from desktop.window.closing import may_close
 from desktop.window.empty_state import blocked_words, ready_words, remote_words
 from desktop.window.engine_choice import EngineChoice
 from desktop.window.shortcuts_dialog import ShortcutsDialog
@@ -69,7 +70,7 @@ class MainWindow(QMainWindow):
         """hardware: a machine to plan for instead of this one (tests simulate small ones)."""
         super().__init__(parent)
         self.setWindowTitle("Ponder")
-        self.resize(1180, 780)
+        self.resize(within_screen(QSize(1180, 780), self))
         self.bridge = bridge
         self.store = store if store is not None else default_store()
         self.starter_path = starter_model_path()
@@ -77,6 +78,7 @@ class MainWindow(QMainWindow):
         self._crashed = False
         self._build_layout()
         self.controller = ChatController(bridge, self.chat_view, self.store, self)
+        self.controller.blocker = self.send_blocker  # Regenerate, Edit, Continue ask it too
         self.downloads = DownloadBridge(parent=self)  # lives as long as the window; quits with it
         self.downloads.start()
         self.model_manager: ModelManagerDialog | None = None
@@ -133,6 +135,7 @@ class MainWindow(QMainWindow):
         self.controller.thinking_changed.connect(self._on_thinking)
         self.controller.busy_changed.connect(self._on_busy)
         self.controller.progress.connect(self.status.show_progress)
+        self.controller.refused.connect(lambda why: self.banner.show_error("No answer now", why))
         self.controller.deletion.offered.connect(self.chat_undo.offer)
         self.controller.deletion.forgotten.connect(self.chat_undo.dismiss)
         self.chat_undo.undo_requested.connect(self.controller.undo_delete)
@@ -459,24 +462,7 @@ class MainWindow(QMainWindow):
 
     def may_close(self) -> bool:
         """Answers kept in memory are saved first; if they can't be, the user decides."""
-        while self.controller.saving.unsaved and not self.controller.retry_saves():
-            saving = self.controller.saving
-            box = QMessageBox(
-                QMessageBox.Icon.Warning,
-                "Ponder could not save",
-                unsaved_on_close(len(saving.unsaved), saving.last_error),
-                QMessageBox.StandardButton.Retry
-                | QMessageBox.StandardButton.Discard
-                | QMessageBox.StandardButton.Cancel,
-                self,
-            )
-            box.setObjectName("unsavedOnClose")
-            choice = box.exec()
-            if choice == QMessageBox.StandardButton.Discard:
-                return True
-            if choice != QMessageBox.StandardButton.Retry:
-                return False
-        return True
+        return may_close(self.controller, self)
 
     def closeEvent(self, event) -> None:
         self.controller.leave()

@@ -31,7 +31,9 @@ class ShortcutsDialog(QDialog):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.table.setShowGrid(False)
-        self.table.setWordWrap(True)
+        self.table.setWordWrap(False)
+        row_height = self.table.fontMetrics().height() + 10
+        self.table.verticalHeader().setDefaultSectionSize(row_height)
         for row, (keys, words) in enumerate(rows):
             key_item = QTableWidgetItem(keys)
             font = key_item.font()
@@ -42,11 +44,9 @@ class ShortcutsDialog(QDialog):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.table.resizeRowsToContents()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 1)
         layout.addWidget(buttons)
-        rows_height = sum(self.table.rowHeight(r) for r in range(len(rows)))
-        self.resize(560, rows_height + header.sizeHint().height() + 90)
+        self.resize(560, row_height * len(rows) + header.sizeHint().height() + 90)

@@ -30,7 +30,7 @@ class StatusBar(QStatusBar):
         self.model_label.setObjectName("modelLabel")
         self.speed_label = ElidedLabel("", keep="Generating…")
         self.speed_label.setObjectName("speedLabel")
-        self.context_label = ElidedLabel("")
+        self.context_label = QLabel("")  # short, and never cut: the plan's words give way first
         self.context_label.setObjectName("contextMeter")
         self.context_label.setToolTip(CONTEXT_TIP)
         self.progress = QProgressBar()

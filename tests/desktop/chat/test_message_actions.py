@@ -196,3 +196,29 @@ def test_a_long_question_is_edited_in_its_bubble_wrapped(
     assert user.width() == width  # in the bubble, not wider
     qtbot.keyClick(text, Qt.Key.Key_Escape)
     assert user.editor is None and user.label.isVisible()
+
+
+def test_without_a_model_regenerate_and_edit_say_why_and_change_nothing(
+    open_window: Callable[..., MainWindow], qtbot: Any
+) -> None:
+    """With no model loaded, a message's Regenerate, Continue and edited question are
+    refused in words, before anything is stored (they made an empty, failed version)."""
+    window = open_window()
+    chat, *_ = sky(window.store)
+    opened(window, chat)
+    before, count = shown(window), window.store._db.execute("SELECT COUNT(*) FROM messages")
+    stored = count.fetchone()[0]
+    answer = window.chat_view.messages[-1]
+    assert isinstance(answer, AssistantMessage)
+    qtbot.mouseClick(answer.regenerate_button, Qt.MouseButton.LeftButton)
+    assert window.banner.isVisible()
+    assert window.banner.label.text().startswith("No answer now. Load a model first")
+    window.banner.hide()
+    question = window.chat_view.messages[-2]
+    assert isinstance(question, UserMessage)
+    window.controller.edit(question.message_id, "And at dawn?")
+    window.controller.continue_answer(answer.message_id)
+    assert window.banner.isVisible() and not window.controller.busy
+    assert shown(window) == before
+    count = window.store._db.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+    assert count == stored

@@ -21,6 +21,7 @@ from desktop.dialogs.crash_reporter import CrashReporter
 from desktop.dialogs.welcome import FirstRunDialog
 from desktop.engines.hardware_probe import HardwareProbe
 from desktop.window.main_window import MainWindow
+from model_runtime import crash_log
 from model_runtime.crash_log import CrashHandler, crash_dir, pending_reports
 from model_runtime.errors import EngineError
 from model_runtime.hardware.detect import CpuInfo, HardwareInfo
@@ -232,3 +233,24 @@ def test_help_offers_the_welcome_and_about(qtbot: Any) -> None:
     welcome.close()
     window.close()
     window.bridge.shutdown()
+
+
+def test_error_reports_list_crashes_and_errors_survived(qtbot: Any) -> None:
+    """Help → Error reports: every report kept, each said to be a crash or an error Ponder
+    kept running after; with none, it says so and offers nothing to copy or delete."""
+    from desktop.dialogs.crash_reporter import show_all_reports
+
+    empty = show_all_reports(None)
+    qtbot.addWidget(empty)
+    assert empty.windowTitle() == "Error reports" and empty.list.count() == 0
+    assert not empty.copy_button.isEnabled() and not empty.delete_button.isEnabled()
+    empty.close()
+    folder = crash_dir()
+    crash_log.write_report("Ponder — a crash\nRuntimeError: died", folder)
+    crash_log.write_report("Ponder — an error\nTypeError: went on", folder, survived=True)
+    dialog = show_all_reports(None)
+    qtbot.addWidget(dialog)
+    rows = sorted(dialog.list.item(i).text().split("\n")[0] for i in range(dialog.list.count()))
+    assert [row.split(" (")[1] for row in rows] == ["crash)", "error, Ponder kept running)"]
+    assert dialog.copy_button.isEnabled()
+    assert pending_reports() and all(not r.survived for r in pending_reports())

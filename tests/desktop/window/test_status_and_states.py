@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QRect, Qt
+from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
 import desktop.window.main_window as main_window
 from desktop.chat.messages import AssistantMessage
+from desktop.common import screen_fit
 from desktop.common.figures import SPEED_TIP, speed_text
 from desktop.window.main_window import MainWindow
 from model_runtime.chat.generation import GenerationParams, LoadRequest
@@ -221,3 +222,17 @@ def test_answer_now_stays_off_where_the_engine_cannot_end_the_thinking(
     assert not window.composer.answer_now.isVisible()
     qtbot.waitUntil(lambda: not window.controller.busy, timeout=WAIT_MS)
     assert not commands.stop.isEnabled() and not commands.answer_now.isEnabled()
+
+
+def test_the_window_opens_within_a_small_screen(
+    open_window: Callable[..., MainWindow], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On an 800×600 screen the window is no larger than the screen: the composer and the
+    status bar are in sight."""
+    monkeypatch.setattr(screen_fit, "available_size", lambda _widget: QSize(800, 600))
+    window = open_window()
+    room = screen_fit.room_on(QSize(800, 600))
+    assert window.width() <= room.width() and window.height() <= room.height()
+    for part in (window.composer, window.status):
+        place = QRect(part.mapTo(window, part.rect().topLeft()), part.size())
+        assert window.rect().contains(place) and part.isVisible()
