@@ -20,6 +20,7 @@ class UndoBar(QWidget):
     def __init__(self, parent: QWidget | None = None, *, seconds: int = UNDO_SECONDS) -> None:
         super().__init__(parent)
         self.setObjectName("undoBar")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)  # the theme paints it
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.label = ElidedLabel("", self)
         self.label.setObjectName("undoLabel")

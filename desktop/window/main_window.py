@@ -234,6 +234,7 @@ class MainWindow(QMainWindow):
         self.sidebar.set_current(None)
         if self.bridge.summary is not None or self.engines.remote is not None:
             self.pages.setCurrentWidget(self.chat_view)
+        self._refresh_send()  # nothing to send to: the welcome's buttons say what to do
         self.composer.edit.setFocus()
 
     def open_conversation(self, conversation_id: int, message_id: int | None = None) -> None:
