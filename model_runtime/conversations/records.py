@@ -69,6 +69,7 @@ class SearchHit:
     title: str
     excerpt: str
     in_reasoning: bool
+    in_file: str = ""  # the attached file's name, when the match is in a file
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,10 @@ class Engine:
             self._llm = None
             self._summary = None
 
+    def count_tokens(self, text: str) -> int:
+        """How many tokens the loaded model's tokenizer makes of a text (no BOS, no specials)."""
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
     def _setup_abort_callback(self) -> None:
         """llama.cpp polls this during prompt evaluation, so Stop works mid-prompt."""
         from llama_cpp import llama_cpp
@@ -370,6 +374,8 @@ def main(conn: Any, cancel_flag: Any, answer_now_flag: Any, log_path: str) -> No
                     engine.generate(gen_id, messages, params, send)
                 except Exception as exc:
                     conn.send(error_reply(gen_id, exc))
+            elif kind == protocol.TOKENIZE:
+                conn.send((protocol.TOKENS, engine.count_tokens(request[1])))
             elif kind == protocol.UNLOAD:
                 engine.unload()
                 conn.send((protocol.UNLOADED,))
