@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from model_runtime.attachments.files import PAGE_BREAK
-from model_runtime.attachments.passages import Passage, split_passages
+from model_runtime.attachments.passages import PASSAGE_CHARS, Passage, split_passages
 from model_runtime.attachments.prompt import Included, Mode, compose_turn
 from model_runtime.attachments.retrieval import PassageIndex, select_passages
 
@@ -18,6 +18,7 @@ FILE_OVERHEAD = 24  # tokens of one file's <file …> lines
 MIN_PASSAGE_ROOM = 256  # less than this left for passages: retrieval can't help
 CHARS_PER_TOKEN = 3.5  # an estimate for when no model can count (a remote engine, none loaded)
 CONTEXT_STEP = 1024
+MIN_PASSAGE_CHARS = 300
 
 Counter = Callable[[str], int]
 
@@ -90,12 +91,16 @@ def include_files(
     if not chosen:
         return list(items)
     left = room - whole - FILE_OVERHEAD * len(chosen)
+    ratio = {
+        i: (items[i].tokens or estimate_tokens(items[i].file.text))
+        / max(1, len(items[i].file.text))
+        for i in chosen
+    }
     passages: list[Passage] = []
-    ratio: dict[int, float] = {}
     for i in chosen:
-        text = items[i].file.text
-        passages += split_passages(i, items[i].file.kind, text)
-        ratio[i] = (items[i].tokens or estimate_tokens(text)) / max(1, len(text))
+        # small rooms get small passages, so that several places of the file can go in
+        limit = int(min(PASSAGE_CHARS, max(MIN_PASSAGE_CHARS, left / ratio[i] / 4)))
+        passages += split_passages(i, items[i].file.kind, items[i].file.text, limit)
 
     def tokens(passage: Passage) -> int:
         return math.ceil(len(passage.text) * ratio[passage.file] * 1.1) + 4

@@ -4,6 +4,7 @@ crashes, runs out of memory or goes silent for too long takes only the child dow
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
 import threading
@@ -32,6 +33,7 @@ def reader_main(conn: Any, path: str, kind: str) -> None:
     from model_runtime.attachments.documents import READERS
 
     _limit_memory()
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its repair notes are not for people
     name = os.path.basename(path)
     try:
         for number, count, text in READERS[kind](path):

@@ -109,6 +109,7 @@ class _VisibleText(HTMLParser):
         self.parts: list[str] = []
         self._skipping: list[str] = []  # open tags whose content is not shown
         self._pre = 0
+        self._cells = 0  # cells so far in the table row being read
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         hidden = any(k == "hidden" or (k == "aria-hidden" and v == "true") for k, v in attrs)
@@ -118,7 +119,7 @@ class _VisibleText(HTMLParser):
             return
         if tag == "pre":
             self._pre += 1
-        self._break(tag)
+        self._break(tag, start=True)
 
     def handle_endtag(self, tag: str) -> None:
         if self._skipping:
@@ -130,11 +131,14 @@ class _VisibleText(HTMLParser):
             self._pre = max(0, self._pre - 1)
         self._break(tag)
 
-    def _break(self, tag: str) -> None:
+    def _break(self, tag: str, start: bool = False) -> None:
         if tag in _BLOCK:
             self.parts.append("\n")
-        elif tag in _CELL:
-            self.parts.append(" | ")
+            self._cells = 0
+        elif tag in _CELL and start:
+            if self._cells:
+                self.parts.append(" | ")
+            self._cells += 1
 
     def handle_data(self, data: str) -> None:
         if self._skipping:
