@@ -6,12 +6,17 @@ engine's events and saves it; the AssistantMessage widget only shows it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.chat.messages import AssistantMessage, UserMessage
+from desktop.chat.question_files import QuestionFiles
 from desktop.chat.view import ChatView
 from desktop.common.error_messages import describe
 from desktop.engines.bridge import ChatBridge
+from model_runtime.attachments.budget import ContextRoom
+from model_runtime.attachments.prompt import Included
 from model_runtime.chat.answer import Answer
 from model_runtime.chat.generation import (
     Chunk,
@@ -38,6 +43,7 @@ class ChatController(QObject):
     question_returned = Signal(str)  # a question that got no answer goes back to the composer
     context_used = Signal(int)  # tokens the conversation takes in the model's context
     thinking_changed = Signal(bool)  # the streaming answer entered or left its reasoning
+    attachments_returned = Signal(list)  # the files of a question that went back (Included)
 
     def __init__(
         self,
@@ -63,6 +69,9 @@ class ChatController(QObject):
         view.earlier_requested.connect(self.show_earlier)
         self._connect_bridge(bridge)
         self._thinking = False
+        self.files = QuestionFiles(store, self)
+        self.context_tokens = 0  # what the conversation takes of the context, as last reported
+        self.context_used.connect(self._remember_context)
 
     def _connect_bridge(self, bridge: ChatBridge) -> None:
         bridge.chunk.connect(self._on_chunk)
@@ -85,18 +94,29 @@ class ChatController(QObject):
 
     @property
     def busy(self) -> bool:
-        return self._current is not None
+        return self._current is not None or self.files.pending is not None
 
     @property
     def messages(self) -> list[Message]:
-        """The visible branch of the open conversation, as the model will see it."""
+        """The visible branch of the open conversation, as the model will see it (each
+        question with its files)."""
         if self.conversation_id is None:
             return []
-        return [
-            Message(m.role, m.content, m.reasoning)  # type: ignore[arg-type]
+        return self.files.turns(
+            m
             for m in self.store.visible_messages(self.conversation_id)
             if m.role in ("user", "assistant") and m.state != "streaming"
-        ]
+        )
+
+    def _remember_context(self, tokens: int) -> None:
+        self.context_tokens = tokens
+
+    def context_room(self, max_ctx: int = 0) -> ContextRoom | None:
+        """The room the next question's files have (None: the engine does not say its context)."""
+        n_ctx = self.bridge.context_size
+        if n_ctx is None:
+            return None
+        return ContextRoom(n_ctx, self.context_tokens, self.params.max_tokens, max_ctx)
 
     def _context(self) -> list[Message]:
         system = [Message("system", self.system_prompt)] if self.system_prompt else []
@@ -161,9 +181,11 @@ class ChatController(QObject):
             user.edit_requested.connect(self.edit)
             user.branch_requested.connect(self.switch_branch)
             user.delete_requested.connect(self.delete_message)
+            self.files.show_on_question(user, message.id)
             return user
         answer = AssistantMessage()
         answer.show_stored(message)
+        self.files.show_on_answer(answer, message.parent_id)
         if self.store.child_count(message.id):
             answer.continue_button.hide()  # followed up: going on would not fit what came after
         answer.bind(message.id, branch)
@@ -181,10 +203,16 @@ class ChatController(QObject):
 
     # -- asking ------------------------------------------------------------------------------
 
-    def send(self, text: str) -> None:
-        """Add the user's turn and start the answer."""
+    def send(self, text: str, files: Sequence[Included] = ()) -> None:
+        """Add the user's turn (with its files) and start the answer."""
         if self.busy or not text.strip():
             return
+        if files:
+            self._fit(text, list(files), lambda included: self._ask(text, included))
+        else:
+            self._ask(text, [])
+
+    def _ask(self, text: str, included: list[Included]) -> None:
         if self.conversation_id is None:
             conversation = self.store.create_conversation(
                 model=self.bridge.model_name,
@@ -193,6 +221,8 @@ class ChatController(QObject):
             )
             self.conversation_id = conversation.id
         stored = self.store.add_message(self.conversation_id, "user", text)
+        if included:
+            self.store.attach(stored.id, included)
         for widget in self.view.messages:
             if isinstance(widget, AssistantMessage):
                 widget.continue_button.hide()  # followed up now
@@ -211,8 +241,23 @@ class ChatController(QObject):
         if self.busy or not text.strip() or self.conversation_id is None:
             return
         old = self.store.message(question_id)
+        files = self.files.of(question_id)  # they go again; passages are picked for the new text
+        self._fit(text, files, lambda included: self._edited(old, text, included))
+
+    def _edited(self, old: StoredMessage, text: str, included: list[Included]) -> None:
+        assert self.conversation_id is not None
         stored = self.store.add_message(self.conversation_id, "user", text, parent_id=old.parent_id)
+        if included:
+            self.store.attach(stored.id, included)
         self._answer(parent_id=stored.id, reload=True)
+
+    def _fit(self, text: str, files: list[Included], then: Callable[[list], None]) -> None:
+        """Fit a question's files in the context off the GUI thread, then go on."""
+        if not files:
+            then([])
+            return
+        self.files.fit(text, files, self.context_room(), self.bridge.count_tokens, then, self.stop)
+        self.busy_changed.emit(True)
 
     def continue_answer(self, answer_id: int) -> None:
         """Go on with an answer that was interrupted or stopped at the length limit."""
@@ -261,6 +306,11 @@ class ChatController(QObject):
         self.busy_changed.emit(True)
 
     def stop(self) -> None:
+        given_back = self.files.cancel()  # files still being fitted: the question goes back
+        if given_back is not None:
+            self.busy_changed.emit(False)
+            self.question_returned.emit(given_back[0])
+            self.attachments_returned.emit(given_back[1])
         if self._current is not None:
             self.bridge.cancel(self._gen_id)
 
@@ -362,10 +412,13 @@ class ChatController(QObject):
             self.store.delete_message(stored.id)
             question = self.store.message(stored.parent_id) if stored.parent_id else None
             if question is not None and self.store.child_count(question.id) == 0:
+                files = self.files.of(question.id)
                 self.store.delete_message(question.id)  # unanswered: back to the composer
                 if self.store.conversation(question.conversation_id).current_leaf is None:
                     self.store.remove(question.conversation_id)  # nothing left of it
                     self.conversation_id = None
                 self.question_returned.emit(question.content)
+                if files:
+                    self.attachments_returned.emit(files)
         self._end_generation()
         self.conversations_changed.emit()

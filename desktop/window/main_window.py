@@ -8,6 +8,7 @@ one place (send_blocker) whether the composer may send.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.chat.attachments import FileDrops
 from desktop.chat.composer import Composer
 from desktop.chat.controller import ChatController
 from desktop.chat.conversation_settings import ConversationSettings
@@ -86,6 +88,7 @@ class MainWindow(QMainWindow):
         self.commands.starter.setEnabled(self.starter_path is not None)
         self.serving = ServeController(bridge, self.commands.serve, self.status.serve_label, self)
         self._connect()
+        self._connect_attachments()
         self._refresh_send()
         self.engines.restore()  # the remote engine chosen before the last quit, if any
 
@@ -145,6 +148,39 @@ class MainWindow(QMainWindow):
         self.sidebar.conversation_deleted.connect(self._on_conversation_deleted)
         self.sidebar.new_chat_requested.connect(self.new_chat)
 
+    def _connect_attachments(self) -> None:
+        """Files for questions: dropped on the window, counted by the engine in use, fitted to
+        its context; a file too long may ask for a larger one."""
+        self.file_drops = FileDrops(self, self.composer.attach_paths)
+        strip = self.composer.attachments
+        strip.count = lambda text: self.controller.bridge.count_tokens(text)
+        strip.larger_context_requested.connect(self.reload_with_context)
+        self.controller.attachments_returned.connect(strip.restore)
+        for changed in (self.bridge.loaded, self.engines.changed):
+            changed.connect(strip.recount)
+        for changed in (
+            self.bridge.loaded,
+            self.bridge.crashed,
+            self.engines.changed,
+            self.controller.context_used,
+            self.loader.plan_in_use,
+        ):
+            changed.connect(self._refresh_room)
+        self._refresh_room()
+
+    def _refresh_room(self) -> None:
+        """Tell the file chips how much of the context they may take, and what would fit."""
+        plan, summary = self.loader.plan, self.bridge.summary
+        same = plan is not None and summary is not None and plan.model_path == summary.path
+        max_ctx = plan.verdict.max_ctx if same and plan is not None else 0
+        self.composer.attachments.set_context(self.controller.context_room(max_ctx))
+
+    def reload_with_context(self, n_ctx: int) -> None:
+        """Load the model again with a longer context, through the planner (a file's choice)."""
+        last = self.bridge.last_request
+        if last is not None:
+            self.loader.load(dataclasses.replace(last, n_ctx=n_ctx))
+
     # -- may the composer send? -------------------------------------------------------------
 
     def send_blocker(self) -> str | None:
@@ -196,9 +232,9 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         self.loader.reload()
 
-    def send(self, text: str) -> None:
+    def send(self, text: str, files: list | None = None) -> None:
         self.pages.setCurrentWidget(self.chat_view)
-        self.controller.send(text)
+        self.controller.send(text, files or [])
         if self.engines.remote is None and self.serving.busy:
             self.status.show_generating("(after a request from another program)")
 
@@ -256,6 +292,7 @@ class MainWindow(QMainWindow):
         dialog = ConversationSettings(self.controller.system_prompt, self.controller.params, self)
         if dialog.exec():
             self.controller.apply_settings(dialog.result_system_prompt(), dialog.result_params())
+            self._refresh_room()  # the answer's length limit keeps its room
 
     def copy_last_answer(self) -> None:
         answers = [m for m in self.chat_view.messages if isinstance(m, AssistantMessage)]

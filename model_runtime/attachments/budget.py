@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from model_runtime.attachments.files import PAGE_BREAK
 from model_runtime.attachments.passages import PASSAGE_CHARS, Passage, split_passages
@@ -146,3 +146,24 @@ def _drop_one(question: str, picked: list[Passage]) -> list[Passage]:
     unranked = [i for i in range(len(picked)) if i not in ranked]
     weakest = (unranked or ranked)[-1]
     return [p for i, p in enumerate(picked) if i != weakest]
+
+
+@dataclass(frozen=True)
+class ContextRoom:
+    """The loaded model's context as the next question finds it: its size, what the
+    conversation already takes, the answer's length limit, and the longest context the
+    planner says fits this computer (0: unknown)."""
+
+    n_ctx: int
+    history: int = 0
+    max_tokens: int = 4096
+    max_ctx: int = 0
+
+    @property
+    def free(self) -> int:
+        """Tokens the files may take."""
+        return room_for_files(self.n_ctx, self.history, self.max_tokens)
+
+    def larger(self, needed: int) -> int:
+        """A context that would take `needed` tokens of files (0: none fits this computer)."""
+        return larger_context(needed, self.history, self.max_tokens, self.n_ctx, self.max_ctx)

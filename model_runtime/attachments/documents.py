@@ -36,9 +36,9 @@ def pdf_pages(path: str) -> Iterator[PageText]:
         reader = PdfReader(path)
         if reader.is_encrypted:
             try:
-                opened = reader.decrypt("")  # only restricts printing or copying: readable
+                opened = bool(reader.decrypt(""))  # only restricts printing or copying: readable
             except (DependencyError, NotImplementedError, PyPdfError):
-                opened = 0
+                opened = False
             if not opened:
                 raise AttachmentError(
                     f"{name} is protected by a password, so Ponder can't read its text. Open "
