@@ -165,10 +165,10 @@ class MainWindow(QMainWindow):
             self.controller.context_used,
             self.loader.plan_in_use,
         ):
-            changed.connect(self._refresh_room)
-        self._refresh_room()
+            changed.connect(self.refresh_room)
+        self.refresh_room()
 
-    def _refresh_room(self) -> None:
+    def refresh_room(self) -> None:
         """Tell the file chips how much of the context they may take, and what would fit."""
         plan, summary = self.loader.plan, self.bridge.summary
         same = plan is not None and summary is not None and plan.model_path == summary.path
@@ -292,7 +292,7 @@ class MainWindow(QMainWindow):
         dialog = ConversationSettings(self.controller.system_prompt, self.controller.params, self)
         if dialog.exec():
             self.controller.apply_settings(dialog.result_system_prompt(), dialog.result_params())
-            self._refresh_room()  # the answer's length limit keeps its room
+            self.refresh_room()  # the answer's length limit keeps its room
 
     def copy_last_answer(self) -> None:
         answers = [m for m in self.chat_view.messages if isinstance(m, AssistantMessage)]

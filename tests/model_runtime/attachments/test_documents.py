@@ -63,7 +63,7 @@ def test_a_pdf_encrypted_without_a_password_to_open_it_is_read(
 
 def test_a_scanned_pdf_without_a_text_layer_suggests_ocr(qapp: Any, tmp_path: Path) -> None:
     scan = write_scanned_pdf(tmp_path / "scan.pdf")
-    with pytest.raises(AttachmentError, match="no text layer.*OCR") as refused:
+    with pytest.raises(AttachmentError, match=r"no text layer.*OCR") as refused:
         read_attachment(scan)
     assert refused.value.reason == "no_text"
 
@@ -82,7 +82,7 @@ def test_a_damaged_pdf_is_refused_and_the_caller_lives(
 ) -> None:
     broken = tmp_path / "broken.pdf"
     broken.write_bytes(damage(report.read_bytes()))
-    with pytest.raises(AttachmentError, match="broken.pdf is damaged") as refused:
+    with pytest.raises(AttachmentError, match=r"broken\.pdf is damaged") as refused:
         read_attachment(broken)
     assert refused.value.reason == "damaged"
 
@@ -122,11 +122,11 @@ def test_a_word_document_keeps_headings_paragraphs_and_tables(tmp_path: Path) ->
 def test_a_docx_that_is_not_a_zip_or_not_a_word_file(tmp_path: Path) -> None:
     fake = tmp_path / "fake.docx"
     fake.write_text("just some text saved with the wrong name")
-    with pytest.raises(AttachmentError, match="not a Word document.*zip") as refused:
+    with pytest.raises(AttachmentError, match=r"not a Word document.*zip") as refused:
         read_attachment(fake)
     assert refused.value.reason == "damaged"
     other = tmp_path / "archive.docx"
     with zipfile.ZipFile(other, "w") as archive:
         archive.writestr("hello.txt", "a zip, but not a Word document")
-    with pytest.raises(AttachmentError, match="archive.docx is damaged"):
+    with pytest.raises(AttachmentError, match=r"archive\.docx is damaged"):
         read_attachment(other)

@@ -114,7 +114,9 @@ def test_empty_whitespace_folder_and_missing_files(tmp_path: Path) -> None:
 def test_a_file_over_the_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
     path = tmp_path / "big.log"
     path.write_bytes(b"x" * 3 * 1024 * 1024)
-    with pytest.raises(AttachmentError, match=r"too large to attach \(3.0 MiB; the limit is 2.0 MiB\)"):
+    with pytest.raises(
+        AttachmentError, match=r"too large to attach \(3.0 MiB; the limit is 2.0 MiB\)"
+    ):
         read_attachment(path, limits=Limits(max_bytes=2 * 1024 * 1024))
     assert read_attachment(path, limits=Limits(max_bytes=4 * 1024 * 1024)).size == 3 * 1024 * 1024
 

@@ -3,7 +3,6 @@ for a question about it, and what goes into the question fits."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
