@@ -59,11 +59,12 @@ def cost(item: Included) -> int:
 
 
 def fits_whole(items: Sequence[Included], room: int) -> list[bool]:
-    """For each file, in order: whether it still fits whole after the ones before it."""
+    """For each file, in order: whether it fits whole beside the ones before it that do."""
     out, used = [], 0
     for item in items:
-        used += cost(item)
-        out.append(used <= room)
+        fits = used + cost(item) <= room
+        used += cost(item) if fits else 0
+        out.append(fits)
     return out
 
 

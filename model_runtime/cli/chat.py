@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from model_runtime.cli.attach import add_attach_arguments, question_with_files, read_files
 from model_runtime.cli.common import add_rpc_argument, load_with_progress, resolve_model
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
@@ -26,6 +27,7 @@ def register(commands: Any) -> None:
     chat.add_argument("--gpu-layers", type=int, default=0)
     add_rpc_argument(chat)
     chat.add_argument("--grammar", default=None, help="a GBNF grammar file that constrains output")
+    add_attach_arguments(chat)
     chat.set_defaults(handler=run_chat)
 
     info = commands.add_parser("info", help="print a GGUF file's metadata")
@@ -63,12 +65,14 @@ def run_chat(args: argparse.Namespace) -> int:
     if args.grammar:
         with open(args.grammar, encoding="utf-8") as grammar_file:
             grammar = grammar_file.read()
+    files = read_files(args)  # a file that can't be attached stops here, before the load
     tty = sys.stdout.isatty()
     client = EngineClient()
     try:
-        load_with_progress(client, model, args)
+        summary = load_with_progress(client, model, args)
         messages = [Message("system", args.system)] if args.system else []
-        messages.append(Message("user", args.prompt))
+        question = question_with_files(client, args.prompt, files, summary.n_ctx, args.max_tokens)
+        messages.append(Message("user", question))
         params = GenerationParams(
             max_tokens=args.max_tokens,
             temperature=args.temperature,

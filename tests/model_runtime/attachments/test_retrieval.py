@@ -132,5 +132,6 @@ def test_whole_where_it_fits_passages_for_the_rest() -> None:
     small = Included(stored_file("a.txt", "text", 10, "a" * 64, "short"), tokens=100)
     large = Included(stored_file("b.txt", "text", 10, "b" * 64, "long " * 4000), tokens=5000)
     assert fits_whole([small, large], 2000) == [True, False]
-    modes = [item.mode for item in automatic_modes([small, large], 2000)]
-    assert modes == ["whole", "passages"]
+    assert fits_whole([large, small], 2000) == [False, True]  # the small one still goes whole
+    modes = [item.mode for item in automatic_modes([large, small], 2000)]
+    assert modes == ["passages", "whole"]
