@@ -96,7 +96,7 @@ def pages_with_facts(count: int, facts: dict[int, str], chars: int = 1500) -> li
 
 def spread_facts(pages: int, count: int = len(FACTS)) -> dict[int, int]:
     """Which page each of the first `count` facts goes on: spread over the document."""
-    return {index: 1 + (index * pages) // count + 3 for index in range(count)}
+    return {index: 1 + (index * pages + pages // 2) // count for index in range(count)}
 
 
 def write_pdf(path: Path, pages: Sequence[str]) -> Path:
