@@ -35,7 +35,7 @@ class PassageDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("passageDialog")
         self.setWindowTitle(title)
-        self.resize(640, 480)
+        self.resize(800, 520)  # a PDF's lines, unwrapped
         heading = QLabel(title, self)
         heading.setObjectName("sectionTitle")
         heading.setTextFormat(Qt.TextFormat.PlainText)

@@ -57,7 +57,7 @@ class AttachmentChip(QFrame):
         self.mode: Mode = "whole"
         self.fits = True
         self.error = ""
-        self.badge = QLabel("…", self)
+        self.badge = QLabel(Path(name).suffix.lstrip(".").upper()[:5] or "…", self)
         self.badge.setObjectName("attachmentBadge")
         self.name = QLabel(name, self)
         self.name.setObjectName("attachmentName")
@@ -80,6 +80,8 @@ class AttachmentChip(QFrame):
             "Cut the file into passages and send those that best match your question"
         )
         self.passages.clicked.connect(lambda: self.passages_chosen.emit(self))
+        self.larger.hide()  # the choices of a file too long for the context
+        self.passages.hide()
         self._layout(name)
         self.show_progress("bytes", 0, 0)
 
@@ -232,7 +234,8 @@ class AttachmentStrip(QWidget):
             )
 
         def progressed(step: tuple[str, int, int]) -> None:
-            chip.show_progress(*step)
+            if chip in self.chips:  # a page may arrive after the chip was removed
+                chip.show_progress(*step)
 
         self._tasks[chip] = self.tasks.start(
             work,

@@ -6,7 +6,7 @@ or pasted; a long pasted text is offered as a file instead of flooding the box.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QMimeData, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFontMetrics,
@@ -171,6 +171,7 @@ class Composer(QWidget):
         self.attach_button = QToolButton(self)
         self.attach_button.setObjectName("attachButton")
         self.attach_button.setIcon(paperclip_icon())
+        self.attach_button.setIconSize(QSize(22, 22))
         self.attach_button.setToolTip("Attach files: text, code, PDF, Word, HTML")
         self.attach_button.setAutoRaise(True)
         self.attach_button.clicked.connect(self.choose_files)

@@ -215,8 +215,10 @@ def test_reading_a_long_pdf_shows_progress_and_can_be_stopped(
     pdf = write_pdf(tmp_path / "long.pdf", pages_with_facts(40, {}))
     composer.attach_paths([str(pdf)])
     [chip] = composer.attachments.chips
+    assert chip.badge.text() == "PDF"  # from its name, until it is read
     qtbot.waitUntil(lambda: chip.status.text().startswith("Reading page "), timeout=READ_MS)
     assert chip.status.text().endswith(" of 40…")
+    assert not chip.larger.isVisible() and not chip.passages.isVisible()
     assert composer.button.toolTip() == "Wait: long.pdf is still being read"
     qtbot.mouseClick(chip.remove, Qt.MouseButton.LeftButton)  # stops the reader
     assert composer.attachments.chips == [] and not composer.attachments.isVisible()
