@@ -17,22 +17,27 @@ from model_runtime.errors import AttachmentError
 
 POLL_SECONDS = 0.05
 MEMORY_LIMIT = 4 * 1024**3  # address space of the reader: a zip bomb can't eat the machine
+NICENESS = 10  # the reader yields the CPU to the window (and to the model)
 
 Progress = Callable[[int, int], None]  # (pages read, page count)
 
 
-def _limit_memory() -> None:
+def _stay_in_the_background() -> None:
+    """Less memory than would hurt, and lower priority than the window: the reader takes a
+    whole core for a long PDF, and the window must keep answering meanwhile."""
     with contextlib.suppress(Exception):  # not on every OS
         import resource
 
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    with contextlib.suppress(Exception):
+        os.nice(NICENESS)
 
 
 def reader_main(conn: Any, path: str, kind: str) -> None:
     """The child: send ("page", number, count, text) per page, then ("done",) or ("error", …)."""
     from model_runtime.attachments.documents import READERS
 
-    _limit_memory()
+    _stay_in_the_background()
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # its repair notes are not for people
     name = os.path.basename(path)
     try:
