@@ -251,7 +251,8 @@ class AttachmentStrip(QWidget):
     def restore(self, items: Sequence[Included]) -> None:
         """Files of a question that went back to the composer, as they were."""
         for item in items:
-            chip = self._add(AttachmentChip(item.file.name, same_file_key(item.file.path)))
+            key = same_file_key(item.file.path) if item.file.path else ""
+            chip = self._add(AttachmentChip(item.file.name, key))
             chip.set_file(item.file)
             chip.mode = item.mode
             chip.set_tokens(item.tokens or None)

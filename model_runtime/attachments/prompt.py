@@ -60,6 +60,8 @@ def file_block(item: Included) -> str:
 
 
 def _passages_text(item: Included) -> str:
+    if not item.spans:
+        return "(No passage of this file fit in the context.)"
     parts: list[str] = []
     previous_end = -1
     for (start, end), (label, text) in zip(item.spans, item.passages(), strict=True):
