@@ -116,7 +116,7 @@ def test_whole_files_are_delimited_with_their_names_and_pages(handbook: Included
     assert "[page 1]\n" in turn and "[page 12]\n" in turn and turn.endswith("\n\nFind the bug.")
     assert compose_turn("Just a question", []) == "Just a question"
     nothing = compose_turn("Q", [Included(handbook.file, "passages")])  # no room was left
-    assert "excerpts=\"\">\n(No passage of this file fit in the context.)\n</file>" in nothing
+    assert 'excerpts="">\n(No passage of this file fit in the context.)\n</file>' in nothing
 
 
 def test_the_room_for_files_and_a_larger_context() -> None:
