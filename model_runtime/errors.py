@@ -60,6 +60,10 @@ class ConnectionFailed(DownloadError):
     """The network failed (no connection, dropped, stalled, server error); retrying may help."""
 
 
+class NoNetwork(ConnectionFailed):
+    """This computer has no network: a name did not resolve, or no route leads out (not retried)."""
+
+
 class AuthenticationRequired(DownloadError, PermissionError):
     """The Hub wants a valid access token (HTTP 401)."""
 

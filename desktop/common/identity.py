@@ -14,8 +14,11 @@ TAGLINE = "Private, offline chat with reasoning models, on llama.cpp."
 PRIVACY_TITLE = "Your conversations stay on this computer"
 PRIVACY_PROMISE = (
     "Ponder runs models here, on your own hardware. What you write and what the model "
-    "answers never leave this computer: no account, no telemetry, no cloud. Ponder connects "
-    "to the internet only for downloads you start."
+    "answers stay on this computer (unless you choose a remote engine of your own): no "
+    "account, no telemetry, no cloud. Ponder goes online only to the Hugging Face Hub, when "
+    "you use the model manager: opening its catalog or searching reads model lists and "
+    "sizes, and downloads you start fetch the files. Offline mode in Settings → Privacy "
+    "stops even that; the network log there lists every connection."
 )
 
 

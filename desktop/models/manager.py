@@ -142,9 +142,15 @@ class ModelManagerDialog(QDialog):
         self.downloads_tab.refresh()
         self.refresh_states()
 
+    def check_offline(self) -> None:
+        """Follow offline mode (Settings → Privacy may have just switched it)."""
+        self.search.check_offline()
+        self.recommended.check_offline()
+        self.refresh_states()
+
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        self.search.check_offline()
+        self.check_offline()
         self.store_tab.refresh()
         self.downloads_tab.refresh()
         self.refresh_states()

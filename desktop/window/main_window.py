@@ -246,6 +246,7 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.endpoints_tab.use_requested.connect(self.engines.use_remote)
         dialog.serve_tab.changed.connect(self.serving.restart)
+        dialog.privacy_tab.offline_changed.connect(self._offline_changed)
         dialog.destroyed.connect(self._forget_settings)
         self.settings_dialog = dialog
         dialog.show()
@@ -253,6 +254,10 @@ class MainWindow(QMainWindow):
 
     def _forget_settings(self) -> None:
         self.settings_dialog = None
+
+    def _offline_changed(self) -> None:
+        if self.model_manager is not None:  # its errors and buttons follow at once
+            self.model_manager.check_offline()
 
     def show_remote_engines(self) -> None:
         """Settings on the Remote engines tab, whose "Use for chat" switches the chat over."""
