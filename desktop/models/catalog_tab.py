@@ -117,6 +117,11 @@ class RecommendedTab(QWidget):
         self.models = load_catalog()
         self.answered: set[str] = set()  # catalog ids whose Hub listing has come back
         self.seen = load_seen_sizes()  # the sizes the Hub gave last, by catalog id
+        self._task: Task | None = None
+        self._fetched = False
+        self._offline: bool | None = None  # offline mode as last applied
+        self._stale: set[str] = set()  # catalog ids whose rows show an error or "checking"
+        self._again = False  # asked to list while a listing runs: list again when it ends
         self.intro = QLabel(
             "DeepSeek-R1 and its distills, chosen for Ponder. Sizes come from the Hugging Face "
             "Hub; the badge says whether each file fits this computer.",
@@ -141,10 +146,6 @@ class RecommendedTab(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.notice)
         layout.addWidget(self.tree, 1)
-        self._task: Task | None = None
-        self._fetched = False
-        self._offline: bool | None = None  # offline mode as last applied
-        self._stale: set[str] = set()  # catalog ids whose rows show an error or "checking"
 
     def _show_seen(self, model: CatalogModel) -> None:
         """A model's rows as the Hub gave them last, with that date; plain rows if never."""
@@ -201,7 +202,9 @@ class RecommendedTab(QWidget):
             self._show_unreachable(OFFLINE_NOTE)
             return
         if self._task is not None:
+            self._again = True
             return
+        self._again = False
         self.notice.clear_notice()
         for model in self.models:
             self.tree.set_note(model.id, CHECKING)
@@ -285,4 +288,8 @@ class RecommendedTab(QWidget):
     def _on_done(self) -> None:
         self._task = None
         self.refresh_button.setEnabled(not netlog.is_offline())
-        self.listing_done.emit()
+        if self._again and self.isVisible():
+            self.fetch_sizes()
+        else:
+            self._again = False
+            self.listing_done.emit()

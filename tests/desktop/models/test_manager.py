@@ -25,11 +25,12 @@ from desktop.models.import_choices import cached_quants
 from desktop.models.manager import ModelManagerDialog
 from desktop.models.quant_tree import CHECKED_NOTE, ESTIMATE_NOTE, FIT, SIZE
 from desktop.window.main_window import MainWindow
-from model_runtime import credentials
+from model_runtime import credentials, netlog
 from model_runtime.errors import (
     AuthenticationRequired,
     ChecksumMismatch,
     GatedRepo,
+    NoNetwork,
     NotEnoughDisk,
     OfflineMode,
     RepoNotFound,
@@ -38,6 +39,7 @@ from model_runtime.models.catalog import load_catalog
 from model_runtime.models.download_queue import DownloadManager
 from model_runtime.models.downloads import DownloadOptions, DownloadRequest
 from model_runtime.models.manifest import Manifest, ModelFile
+from model_runtime.models.seen_sizes import load_seen_sizes
 from model_runtime.models.store import ModelStore
 from model_runtime.planning.planner import plan_load
 from model_runtime.units import size_text
@@ -52,6 +54,8 @@ LOAD_MS = 60_000
 QWEN_15B = "r1-distill-qwen-1.5b"
 QWEN_REPO = "unsloth/DeepSeek-R1-Distill-Qwen-1.5B-GGUF"
 Q8_FILE = "DeepSeek-R1-Distill-Qwen-1.5B-Q8_0.gguf"
+NO_NETWORK_HUB = "http://ponder-offline.invalid"  # fails at name resolution, sends nothing
+RED = "#b3261e"
 
 
 def noise(n: int, seed: int = 0) -> bytes:
@@ -530,6 +534,123 @@ def test_offline_mode_says_so_and_makes_no_request(
         _finish(dialog)
         bridge.close()
     assert fake_hub.seen == []
+
+
+def _open_manager(qtbot: Any, bridge: DownloadBridge) -> ModelManagerDialog:
+    """A manager shown as the window shows it, waiting for its catalog listing to end."""
+    dialog = ModelManagerDialog(bridge)
+    qtbot.addWidget(dialog)
+    with qtbot.waitSignal(dialog.recommended.listing_done, timeout=5_000):
+        dialog.show()
+        qtbot.waitExposed(dialog)
+    return dialog
+
+
+def test_with_no_network_the_manager_says_youre_offline_at_once(
+    qtbot: Any, bridge: DownloadBridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", NO_NETWORK_HUB)
+    dialog = _open_manager(qtbot, bridge)  # within seconds, not a retried minute per model
+    try:
+        tab = dialog.recommended
+        assert tab.notice.kind == "error"
+        assert tab.notice.text().startswith(
+            "You're offline. Ponder could not reach ponder-offline.invalid: its name could "
+            "not be looked up"
+        )
+        for model in load_catalog():  # no red error per family, and no endless "…"
+            group = tab.tree.group(model.id)
+            assert group is not None and group.text(FIT) == ""
+        q8 = tab.tree.quant_item(QWEN_15B, "Q8_0")
+        assert q8 is not None and q8.text(SIZE) == "—"
+        button = tab.tree.button(QWEN_15B, "Q8_0")
+        assert button is not None and not button.isEnabled()
+        assert button.toolTip() == "You're offline: the Hub can't be reached."
+        assert tab.refresh_button.isEnabled()  # to try again once the network is back
+
+        search = dialog.search
+        dialog.tabs.setCurrentWidget(search)
+        search.query.setText("r1")
+        with qtbot.waitSignal(search.failed, timeout=5_000) as failed:
+            qtbot.mouseClick(search.search_button, Qt.MouseButton.LeftButton)
+        assert isinstance(failed.args[0], NoNetwork)
+        assert search.notice.text().startswith("You're offline. Ponder could not reach")
+        # one request each, not retried; each logged as failed for want of a network
+        events = netlog.read_log()
+        assert [e.purpose for e in events] == ["metadata", "search"]
+        assert all(e.detail.startswith("no network: ") for e in events)
+    finally:
+        _finish(dialog)
+
+
+def test_offline_the_catalog_shows_the_sizes_the_hub_gave_last_with_their_date(
+    qtbot: Any,
+    catalog_dialog: ModelManagerDialog,
+    catalog_repo: dict[str, Path],
+    fake_hub: FakeHub,
+    bridge: DownloadBridge,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = catalog_dialog.recommended
+    qtbot.waitUntil(lambda: len(first.answered) == len(first.models), timeout=HUB_MS)
+    qtbot.waitUntil(first.refresh_button.isEnabled, timeout=HUB_MS)  # its answers are kept
+    _finish(catalog_dialog)
+    size = catalog_repo[Q8_FILE].stat().st_size
+    seen = load_seen_sizes()[QWEN_15B]
+    assert seen.repo_id == QWEN_REPO and seen.quants["Q8_0"] == (size, 1)
+    asked = len(fake_hub.seen)
+
+    for name, value in (("PONDER_OFFLINE", "1"), ("HF_ENDPOINT", NO_NETWORK_HUB)):
+        monkeypatch.setenv(name, value)
+        dialog = ModelManagerDialog(bridge)
+        qtbot.addWidget(dialog)
+        try:
+            dialog.show()
+            qtbot.waitExposed(dialog)
+            tab = dialog.recommended
+            qtbot.waitUntil(lambda: "sizes shown" in tab.notice.text(), timeout=5_000)
+            qtbot.waitUntil(lambda: dialog.hardware is not None, timeout=HUB_MS)
+            q8 = tab.tree.quant_item(QWEN_15B, "Q8_0")
+            assert q8 is not None and q8.text(SIZE) == size_text(size)
+            assert q8.text(FIT) == "● Fits"  # the badge from the size seen
+            group = tab.tree.group(QWEN_15B)
+            assert group is not None and group.text(FIT) == f"sizes of {seen.date_text}"
+            assert f"The sizes shown are those the Hub gave on {seen.date_text}." in (
+                tab.notice.text()
+            )
+        finally:
+            _finish(dialog)
+        monkeypatch.delenv(name)
+    assert len(fake_hub.seen) == asked  # nothing reached the Hub
+
+
+def test_turning_offline_mode_on_clears_stale_errors_at_once(
+    qtbot: Any, window: MainWindow, catalog_repo: dict[str, Path]
+) -> None:
+    window.commands.models.trigger()
+    dialog = window.model_manager
+    assert dialog is not None
+    wait_listed(qtbot, dialog, "r1")  # the fake Hub lacks its repository: a red error
+    tree = dialog.recommended.tree
+    r1 = tree.group("r1")
+    assert r1 is not None and r1.text(FIT) == "A Hugging Face token is needed"
+    assert r1.foreground(FIT).color().name() == RED
+
+    settings = window.show_settings()
+    try:
+        settings.privacy_tab.offline.setChecked(True)
+        assert r1.text(FIT) == ""  # at once, without another look at the Hub
+        assert r1.foreground(FIT).color().name() != RED
+        assert "Offline mode is on" in dialog.recommended.notice.text()
+        assert not dialog.search.search_button.isEnabled()
+        assert not tree.button(QWEN_15B, "Q8_0").isEnabled()  # type: ignore[union-attr]
+
+        settings.privacy_tab.offline.setChecked(False)  # on screen: the Hub is asked again
+        wait_listed(qtbot, dialog, "r1")
+        qtbot.waitUntil(lambda: r1.text(FIT) == "A Hugging Face token is needed", timeout=HUB_MS)
+        assert dialog.search.search_button.isEnabled()
+    finally:
+        settings.close()
 
 
 # -- Words ---------------------------------------------------------------------------------
