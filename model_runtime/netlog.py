@@ -156,9 +156,7 @@ def finish(
     received: int | None = None,
 ) -> NetworkEvent:
     """Log how a recorded connection ended: answered or failed, and the bytes each way."""
-    ended = replace(
-        event, result=OK if ok else FAILED, detail=detail, sent=sent, received=received
-    )
+    ended = replace(event, result=OK if ok else FAILED, detail=detail, sent=sent, received=received)
     _append({"end": event.id, **{k: getattr(ended, k) for k in _OUTCOME_FIELDS}})
     return ended
 
@@ -178,8 +176,8 @@ def _parse(line: str) -> NetworkEvent | tuple[str, dict[str, object]] | None:
                 "sent": _count(data.get("sent")),
                 "received": _count(data.get("received")),
             }
-        base = {k: str(data[k]) for k in _BASE_FIELDS}
-        return NetworkEvent(**base, id=str(data.get("id") or ""))
+        time, host, why, method, target = (str(data[k]) for k in _BASE_FIELDS)
+        return NetworkEvent(time, host, why, method, target, id=str(data.get("id") or ""))
     except (ValueError, KeyError, TypeError, AttributeError):
         return None  # a line cut short by a crash
 

@@ -173,22 +173,20 @@ class PrivacyTab(QWidget):
             bytes_text(event.sent),
             bytes_text(event.received),
         )
-        for column, text in enumerate(cells):
-            item = QTableWidgetItem(text)
-            item.setToolTip(text)
-            if column in (SENT, RECEIVED):
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        items = [QTableWidgetItem(text) for text in cells]
+        for column, item in enumerate(items):
+            item.setToolTip(item.text())
             self.table.setItem(row, column, item)
-        result = self.table.item(row, RESULT)
-        if result is not None and event.succeeded is None:
-            result.setToolTip(NOT_RECORDED)
-        elif result is not None and event.succeeded is False:
-            result.setForeground(QBrush(RED))
-        for column in (SENT, RECEIVED):
-            count = event.sent if column == SENT else event.received
-            item = self.table.item(row, column)
-            if item is not None and count is not None:
-                item.setToolTip(f"{count:,} bytes (HTTP headers and body)")
+        if event.succeeded is None:
+            items[RESULT].setToolTip(NOT_RECORDED)
+        elif not event.succeeded:
+            items[RESULT].setForeground(QBrush(RED))
+        for column, count in ((SENT, event.sent), (RECEIVED, event.received)):
+            items[column].setTextAlignment(
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+            )
+            if count is not None:
+                items[column].setToolTip(f"{count:,} bytes (HTTP headers and body)")
 
     def _on_offline_toggled(self, offline: bool) -> None:
         netlog.set_offline_setting(offline)

@@ -25,9 +25,7 @@ _NO_ROUTE = {
 }
 
 # The log entry of each request on its way, until its response arrives or it fails.
-_open: weakref.WeakKeyDictionary[httpx.Request, netlog.NetworkEvent] = (
-    weakref.WeakKeyDictionary()
-)
+_open: weakref.WeakKeyDictionary[httpx.Request, netlog.NetworkEvent] = weakref.WeakKeyDictionary()
 
 
 def no_network_reason(exc: BaseException) -> str | None:
@@ -69,14 +67,14 @@ class _CountedStream(httpx.SyncByteStream):
 
     def __init__(self, response: httpx.Response, event: netlog.NetworkEvent) -> None:
         self._response = response
-        self._inner = response.stream
+        self._inner: httpx.SyncByteStream = response.stream  # type: ignore[assignment]
         self._event: netlog.NetworkEvent | None = event
         self._sent = request_bytes(response.request)
         self._failure = ""
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            yield from self._inner  # type: ignore[misc]
+            yield from self._inner
         except httpx.TransportError as exc:
             self._failure = f"dropped after {self._received()} bytes: {exc}"
             raise
@@ -86,7 +84,7 @@ class _CountedStream(httpx.SyncByteStream):
 
     def close(self) -> None:
         try:
-            self._inner.close()  # type: ignore[attr-defined]
+            self._inner.close()
         finally:
             event, self._event = self._event, None
             if event is not None:

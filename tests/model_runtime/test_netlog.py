@@ -57,6 +57,11 @@ def test_lines_of_an_older_ponder_and_damaged_lines_still_read() -> None:
     netlog.record("huggingface.co", "GET", "/api/whoami-v2", why="auth")
 
     old, new = netlog.read_log()
-    assert (old.host, old.purpose, old.target, old.id) == ("huggingface.co", "search", "/api/models", "")
+    assert (old.host, old.purpose, old.target, old.id) == (
+        "huggingface.co",
+        "search",
+        "/api/models",
+        "",
+    )
     assert old.succeeded is None and old.sent is None and old.detail == ""
     assert new.purpose == "auth" and new.id

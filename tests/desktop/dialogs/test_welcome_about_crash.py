@@ -69,7 +69,7 @@ def test_the_welcome_shows_this_computer_a_model_for_it_and_the_starter(qtbot: A
     assert dialog.recommend_label.text().startswith("DeepSeek-R1-Distill-Qwen-1.5B (Q8_0")
     assert "nothing leaves" not in dialog.recommend_label.text()
     privacy = dialog.privacy.findChildren(type(dialog.hardware_label))
-    assert any(PRIVACY_PROMISE == label.text() for label in privacy)
+    assert any(label.text() == PRIVACY_PROMISE for label in privacy)
     # every wrapped label has room for all its lines
     for label in dialog.findChildren(type(dialog.hardware_label)):
         if label.isVisible() and label.wordWrap():

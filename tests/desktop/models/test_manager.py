@@ -605,23 +605,25 @@ def test_offline_the_catalog_shows_the_sizes_the_hub_gave_last_with_their_date(
         dialog = ModelManagerDialog(bridge)
         qtbot.addWidget(dialog)
         try:
-            dialog.show()
-            qtbot.waitExposed(dialog)
-            tab = dialog.recommended
-            qtbot.waitUntil(lambda: "sizes shown" in tab.notice.text(), timeout=5_000)
-            qtbot.waitUntil(lambda: dialog.hardware is not None, timeout=HUB_MS)
-            q8 = tab.tree.quant_item(QWEN_15B, "Q8_0")
-            assert q8 is not None and q8.text(SIZE) == size_text(size)
-            assert q8.text(FIT) == "● Fits"  # the badge from the size seen
-            group = tab.tree.group(QWEN_15B)
-            assert group is not None and group.text(FIT) == f"sizes of {seen.date_text}"
-            assert f"The sizes shown are those the Hub gave on {seen.date_text}." in (
-                tab.notice.text()
-            )
+            _check_sizes_seen(qtbot, dialog, size_text(size), seen.date_text)
         finally:
             _finish(dialog)
         monkeypatch.delenv(name)
     assert len(fake_hub.seen) == asked  # nothing reached the Hub
+
+
+def _check_sizes_seen(qtbot: Any, dialog: ModelManagerDialog, size: str, date: str) -> None:
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    tab = dialog.recommended
+    qtbot.waitUntil(lambda: "sizes shown" in tab.notice.text(), timeout=5_000)
+    qtbot.waitUntil(lambda: dialog.hardware is not None, timeout=HUB_MS)
+    q8 = tab.tree.quant_item(QWEN_15B, "Q8_0")
+    assert q8 is not None and q8.text(SIZE) == size
+    assert q8.text(FIT) == "● Fits"  # the badge from the size seen
+    group = tab.tree.group(QWEN_15B)
+    assert group is not None and group.text(FIT) == f"sizes of {date}"
+    assert f"The sizes shown are those the Hub gave on {date}." in tab.notice.text()
 
 
 def test_turning_offline_mode_on_clears_stale_errors_at_once(
