@@ -247,7 +247,7 @@ def test_a_401_and_a_404_are_said_plainly_and_a_saved_token_opens_the_repo(
     row.edit.setText(TOKEN)
     with qtbot.waitSignal(row.saved, timeout=HUB_MS) as saved:
         qtbot.mouseClick(row.save_button, Qt.MouseButton.LeftButton)
-    assert saved.args[0] == "ponder-tester"
+    assert saved.args == ["ponder-tester", False]
     assert credentials.get_token() == TOKEN
     assert row.edit.text() == "" and "saved (hidden)" in row.edit.placeholderText()
     assert TOKEN not in dialog.notice.text() and TOKEN not in row.status.text()
@@ -263,6 +263,41 @@ def test_a_401_and_a_404_are_said_plainly_and_a_saved_token_opens_the_repo(
     assert tab.notice.text() == (
         "Not found on the Hub. The Hub has no acme/No-Such-GGUF. Check the name."
     )
+
+
+def test_without_a_key_store_the_token_works_until_ponder_quits(
+    qtbot: Any, dialog: ModelManagerDialog, fake_hub: FakeHub, ponder_home: Path
+) -> None:
+    import keyring
+    from keyring.backends.fail import Keyring as NoKeyring
+
+    fake_hub.add_repo("acme/Private-GGUF", {"p-Q4_0.gguf": noise(1000)}, private=True)
+    before = keyring.get_keyring()
+    keyring.set_keyring(NoKeyring())  # a headless Linux without Secret Service
+    try:
+        row = dialog.token_row
+        row.edit.setText(TOKEN)
+        with qtbot.waitSignal(row.saved, timeout=HUB_MS) as saved:
+            qtbot.mouseClick(row.save_button, Qt.MouseButton.LeftButton)
+        assert saved.args == ["ponder-tester", True]
+        assert dialog.notice.text().startswith(
+            "The token of ponder-tester works until Ponder quits. No secure key store is "
+            "available on this system"
+        )
+        assert "never written to a file" in dialog.notice.text()
+        assert row.status.text() == "Kept for ponder-tester until Ponder quits"
+        assert "until Ponder quits" in row.edit.placeholderText()
+        assert credentials.get_token() == TOKEN
+        tab = dialog.search
+        tab.query.setText("acme/Private-GGUF")
+        with qtbot.waitSignal(tab.listing_shown, timeout=HUB_MS):
+            tab.search()  # the token opens the private repository
+        held = [
+            p for p in ponder_home.rglob("*") if p.is_file() and TOKEN.encode() in p.read_bytes()
+        ]
+        assert held == []
+    finally:
+        keyring.set_keyring(before)
 
 
 def test_a_gated_download_fails_with_what_to_do(
