@@ -47,6 +47,7 @@ from model_runtime.chat.generation import GenerationStats, LoadRequest, ModelSum
 from model_runtime.conversations.store import ConversationStore, default_store
 from model_runtime.errors import ConversationStoreError, EngineCrashed, StorageError
 from model_runtime.hardware.detect import HardwareInfo
+from model_runtime.models.references import add_recent_model
 from model_runtime.models.starter import STARTER_NAME, STARTER_NOTE, starter_model_path
 from model_runtime.planning.guarded_load import PlannedLoad
 from model_runtime.planning.plan import LoadPlan
@@ -172,6 +173,7 @@ class MainWindow(QMainWindow):
             self, "Open a GGUF model", "", "GGUF models (*.gguf);;All files (*)"
         )
         if path:
+            add_recent_model(path)  # the model manager lists it under "On this computer"
             self.load_model(path)
 
     def show_model_manager(self) -> None:

@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from desktop.common.error_messages import describe
 from desktop.engines.bridge import EngineBridge
 from desktop.engines.fit_badge import TEXT, assume_gpus_usable
+from desktop.models import store_tab
 from desktop.models.download_bridge import DownloadBridge
 from desktop.models.import_choices import cached_quants
 from desktop.models.manager import ModelManagerDialog
@@ -39,7 +40,9 @@ from model_runtime.models.catalog import load_catalog
 from model_runtime.models.download_queue import DownloadManager
 from model_runtime.models.downloads import DownloadOptions, DownloadRequest
 from model_runtime.models.manifest import Manifest, ModelFile
+from model_runtime.models.references import recent_model_paths
 from model_runtime.models.seen_sizes import load_seen_sizes
+from model_runtime.models.starter import STARTER_NAME
 from model_runtime.models.store import ModelStore
 from model_runtime.planning.planner import plan_load
 from model_runtime.units import size_text
@@ -478,7 +481,7 @@ def test_import_verify_reveal_and_delete_with_confirmation(
 
     with qtbot.waitSignal(store.task_done, timeout=HUB_MS):
         qtbot.mouseClick(store.verify_button, Qt.MouseButton.LeftButton)
-    assert store.notice.text() == "All 1 file(s) of local--Mine-Q8_0 match their sha256."
+    assert store.notice.text() == "Every file of My Tiny Model (F16) matches its sha256 (1 file)."
 
     opened: list[QUrl] = []
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
@@ -493,8 +496,94 @@ def test_import_verify_reveal_and_delete_with_confirmation(
     answer(monkeypatch, QMessageBox.StandardButton.Yes)
     qtbot.mouseClick(store.delete_button, Qt.MouseButton.LeftButton)
     assert ModelStore().find("local--Mine-Q8_0") is None
-    assert store.table.rowCount() == 0 and store.notice.text().startswith("Deleted My Tiny Model")
+    assert store.models == [] and store.notice.text().startswith("Deleted My Tiny Model")
+    assert store.table.rowCount() == len(store.references)  # the starter model, for one
     assert source.exists()  # deleting a linked model leaves the person's file alone
+
+
+def test_an_import_reads_the_file_first_and_refuses_what_is_no_gguf_model(
+    qtbot: Any, dialog: ModelManagerDialog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+
+    def choose(parent: object, name: str) -> str:
+        asked.append(name)
+        return "link"
+
+    monkeypatch.setattr(store_tab, "choose_import_mode", choose)
+    store = dialog.store_tab
+    dialog.tabs.setCurrentWidget(store)
+    bad = tmp_path / "Notes-Q4_0.gguf"
+    bad.write_bytes(b"These are my notes, not a model.\n" * 40)
+    empty = tmp_path / "Empty-Q4_0.gguf"
+    empty.touch()
+    for path, why in ((bad, "is not a GGUF model file"), (empty, "is empty (0 bytes)")):
+        with qtbot.waitSignal(store.task_done, timeout=HUB_MS):
+            store.import_file(str(path))
+        assert asked == []  # refused before any question
+        assert store.notice.kind == "error"
+        assert store.notice.text().startswith(f"Not imported: {path} {why}")
+        assert store.models == [] and store.import_button.isEnabled()
+
+    good = write_tiny_model(tmp_path / "Good-Q8_0.gguf", name="Good Tiny Model")
+    with qtbot.waitSignal(store.task_done, timeout=HUB_MS):
+        store.import_file(str(good))
+    assert asked == ["Good-Q8_0.gguf"]  # asked only once the file proved a GGUF model
+    assert [m.manifest.name for m in store.models] == ["Good Tiny Model"]
+
+
+def test_the_starter_and_opened_files_are_listed_as_references(
+    qtbot: Any,
+    window: MainWindow,
+    smollm2: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    opened = write_tiny_model(tmp_path / "Opened-Q8_0.gguf", name="Opened Tiny Model")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args, **kwargs: (str(opened), ""))
+    loads: list[str] = []
+    monkeypatch.setattr(window, "load_model", loads.append)
+    window.commands.open.trigger()  # File → Open… remembers the file
+    assert loads == [str(opened)] and recent_model_paths() == [opened]
+
+    window.commands.models.trigger()
+    dialog = window.model_manager
+    assert dialog is not None
+    store = dialog.store_tab
+    dialog.tabs.setCurrentWidget(store)
+    table = store.table
+
+    def cells(row: int) -> list[str]:
+        return [table.item(row, c).text() for c in range(4)]  # type: ignore[union-attr]
+
+    assert [r.path for r in store.references] == [smollm2, opened]
+    assert cells(0) == [STARTER_NAME, "Q4_1", size_text(smollm2.stat().st_size), "Reference"]
+    assert cells(1) == ["Opened-Q8_0.gguf", "Q8_0", size_text(opened.stat().st_size), "Reference"]
+    assert "not copied" in table.item(1, 0).toolTip()  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: table.item(0, 4).text() == "● Fits", timeout=HUB_MS)  # type: ignore[union-attr]
+
+    assert store.select_reference(smollm2)  # the starter: loaded, never removed
+    assert store.load_button.isEnabled() and not store.verify_button.isEnabled()
+    assert store.delete_button.text() == "Remove from list"
+    assert not store.delete_button.isEnabled()
+    assert store.select_reference(opened)
+    assert store.delete_button.isEnabled()
+    with qtbot.waitSignal(dialog.load_requested) as chosen:
+        qtbot.mouseClick(store.load_button, Qt.MouseButton.LeftButton)
+    assert chosen.args == [str(opened)]
+
+    opened.unlink()  # moved away: greyed as missing, never loaded, and can be removed
+    store.refresh()
+    assert cells(1)[3] == "Missing" and cells(1)[2] == "—"
+    assert table.item(1, 0).foreground().color().name() == "#8a9099"  # type: ignore[union-attr]
+    assert store.select_reference(opened) and not store.load_button.isEnabled()
+    with qtbot.assertNotEmitted(dialog.load_requested):
+        store.load_selected()
+        table.itemDoubleClicked.emit(table.item(1, 0))
+    qtbot.mouseClick(store.delete_button, Qt.MouseButton.LeftButton)
+    assert [r.path for r in store.references] == [smollm2]
+    assert recent_model_paths() == []
+    assert store.notice.text() == "Removed Opened-Q8_0.gguf from the list; the file is left alone."
 
 
 def test_a_verify_runs_in_the_background_and_can_be_cancelled(
