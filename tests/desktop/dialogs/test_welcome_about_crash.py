@@ -55,6 +55,10 @@ def test_about_names_the_backend_and_every_licence(qtbot: Any) -> None:
     assert starter == ["SmolLM2 135M Instruct (starter)", "Apache-2.0", "comes with Ponder"]
     texts = [w.text() for w in dialog.findChildren(type(dialog.backend_label))]
     assert PRIVACY_PROMISE in texts
+    # true to what Ponder does: the catalog and a search reach the Hub, not only downloads
+    assert "opening its catalog or searching reads model lists" in PRIVACY_PROMISE
+    assert "downloads you start fetch the files" in PRIVACY_PROMISE
+    assert "only for downloads" not in PRIVACY_PROMISE
     assert "Running from source (Python environment)" in texts
 
 

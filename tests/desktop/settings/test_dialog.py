@@ -119,6 +119,10 @@ def test_privacy_tab_shows_the_network_log_and_switches_offline_mode(
     tab = dialog.privacy_tab
     assert dialog.tabs.currentWidget() is tab and tab.isVisible()
 
+    words = " ".join(label.text() for label in tab.findChildren(QLabel))
+    assert "the model manager reads the recommended models' sizes from the" in words
+    assert "when you search, download or save a token" in words
+
     table = tab.table
     rows = [[table.item(r, c).text() for c in range(4)] for r in range(table.rowCount())]
     assert [row[1:] for row in rows] == [  # newest first
