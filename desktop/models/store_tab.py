@@ -41,6 +41,7 @@ from desktop.models.store_rows import (
 )
 from model_runtime.gguf.reader import GgufInfo, read_gguf_info
 from model_runtime.hardware.detect import HardwareInfo
+from model_runtime.llama.architectures import check_runnable
 from model_runtime.models.download_queue import TERMINAL
 from model_runtime.models.importing import ImportMode, import_from_hf_cache, import_gguf
 from model_runtime.models.manifest import COMPLETE
@@ -389,7 +390,7 @@ class StoreTab(QWidget):
         self.notice.show_info(f"Reading {Path(chosen).name}…")
         self._update_buttons()
         self.tasks.start(
-            lambda task: read_gguf_info(chosen),
+            lambda task: _read_for_import(chosen),
             on_result=lambda info: self._import_checked(chosen, mode, info),
             on_error=self._import_refused,
         )
@@ -454,6 +455,13 @@ class StoreTab(QWidget):
     def _job_ended(self) -> None:
         self.refresh()
         self.task_done.emit()
+
+
+def _read_for_import(path: str) -> GgufInfo:
+    """A file's GGUF header, once it proved a model this llama.cpp can run (ModelFileError)."""
+    info = read_gguf_info(path)
+    check_runnable(info)
+    return info
 
 
 def _size_of(path: Path) -> int | None:

@@ -46,6 +46,7 @@ from model_runtime.models.starter import STARTER_NAME
 from model_runtime.models.store import ModelStore
 from model_runtime.planning.planner import plan_load
 from model_runtime.units import size_text
+from tests.broken_models import broken_model
 from tests.gguf_factory import write_tiny_model
 from tests.hub_server import TOKEN, FakeHub
 from tests.model_shapes import write_header_only
@@ -517,12 +518,18 @@ def test_an_import_reads_the_file_first_and_refuses_what_is_no_gguf_model(
     bad.write_bytes(b"These are my notes, not a model.\n" * 40)
     empty = tmp_path / "Empty-Q4_0.gguf"
     empty.touch()
-    for path, why in ((bad, "is not a GGUF model file"), (empty, "is empty (0 bytes)")):
+    alien, alien_why = broken_model(tmp_path, "unknown-architecture")
+    for path, why in (
+        (bad, f"{bad} is not a GGUF model file"),
+        (empty, f"{empty} is empty (0 bytes)"),
+        (alien, ""),
+    ):
         with qtbot.waitSignal(store.task_done, timeout=HUB_MS):
             store.import_file(str(path))
         assert asked == []  # refused before any question
         assert store.notice.kind == "error"
-        assert store.notice.text().startswith(f"Not imported: {path} {why}")
+        assert store.notice.text().startswith(f"Not imported: {why}")
+        assert (alien_why in store.notice.text()) == (path == alien)
         assert store.models == [] and store.import_button.isEnabled()
 
     good = write_tiny_model(tmp_path / "Good-Q8_0.gguf", name="Good Tiny Model")
