@@ -29,8 +29,8 @@ from model_runtime.models.seen_sizes import (
 
 CHECKING = "checking the Hub…"
 OFFLINE_NOTE = (
-    "Offline mode is on, so Ponder makes no network connection: sizes and downloads from "
-    "the Hugging Face Hub are unavailable. Models already on this computer still work."
+    "Offline mode is on, so Ponder makes no network connection: nothing is looked up or "
+    "downloaded from the Hugging Face Hub. Models already on this computer still work."
 )
 
 
@@ -75,8 +75,11 @@ def list_catalog_model(model: CatalogModel) -> Listed:
     return Listed(model.id, None, _plain_rows(model), problems[0] if problems else None)
 
 
-def _plain_rows(model: CatalogModel) -> list[QuantRow]:
-    return [QuantRow(q, recommended=q == model.recommended_quant) for q in model.quants]
+def _plain_rows(model: CatalogModel, *, pending: bool = True) -> list[QuantRow]:
+    """Rows without sizes: still to be asked of the Hub (pending), or not known ("—")."""
+    return [
+        QuantRow(q, recommended=q == model.recommended_quant, pending=pending) for q in model.quants
+    ]
 
 
 def seen_of(listed: Listed) -> SeenSizes | None:
@@ -241,10 +244,13 @@ class RecommendedTab(QWidget):
             self._restore_stale()
 
     def _on_listed(self, listed: Listed) -> None:
+        model = next(m for m in self.models if m.id == listed.model_id)
         self.answered.add(listed.model_id)
         self._stale.discard(listed.model_id)
         if listed.error is not None:
             title, message = describe(listed.error)
+            if listed.model_id not in self.seen:  # no sizes will come: "—", not "…"
+                self.tree.set_quants(listed.model_id, None, _plain_rows(model, pending=False))
             self.tree.set_note(listed.model_id, title, error=True, tooltip=message)
             self._stale.add(listed.model_id)
         else:

@@ -39,6 +39,7 @@ class QuantRow:
     recommended: bool = False
     choice: QuantChoice | None = None  # its files on the Hub, once listed
     revision: str = ""  # the commit they were listed at
+    pending: bool = True  # its size may still come from the Hub ("…"); False: it won't ("—")
 
 
 class QuantTree(QTreeWidget):
@@ -189,7 +190,7 @@ class QuantTree(QTreeWidget):
             size = (
                 row.size if row.size is not None or stored is None else stored.manifest.total_size
             )
-            unknown = "…" if self.online else "—"  # "…": the Hub is being asked
+            unknown = "…" if self.online and row.pending else "—"  # "…": the Hub is asked
             item.setText(SIZE, size_text(size) if size is not None else unknown)
             checked = self.checked.get((self._repos.get(key, ""), row.name))
             if checked is not None:

@@ -112,6 +112,7 @@ class StoreTab(QWidget):
         self.summary = QLabel(self)
         self.summary.setObjectName("tabNote")
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary.setWordWrap(True)
 
         actions = QHBoxLayout()
         for button in (
@@ -172,7 +173,8 @@ class StoreTab(QWidget):
             f"Models are kept in {self.store.root}."
         )
         if self.references:
-            text += " References below are used where they lie: Ponder never copies them."
+            text += ". " if count else " "
+            text += "References (the starter model, files you opened) are used where they lie."
         return text
 
     def select(self, model_id: str) -> bool:

@@ -53,11 +53,23 @@ def env_forces_offline() -> bool:
 
 
 def result_text(event: netlog.NetworkEvent) -> str:
-    """How a connection ended, in words: 'HTTP 200 OK', 'Failed: …', or '—' when not known."""
+    """How a connection ended, in a word or two ('HTTP 200 OK', 'No network', 'Dropped',
+    'Failed'), or '—' when not known; the whole story is in the cell's tooltip."""
     if event.succeeded is None:
         return "—"
     if event.succeeded:
         return event.detail or "Answered"
+    for start, words in (("no network", "No network"), ("dropped", "Dropped")):
+        if event.detail.startswith(start):
+            return words
+    return "Failed"
+
+
+def result_tip(event: netlog.NetworkEvent) -> str:
+    if event.succeeded is None:
+        return NOT_RECORDED
+    if event.succeeded:
+        return f"Answered: {event.detail}" if event.detail else "Answered"
     return f"Failed: {event.detail}" if event.detail else "Failed"
 
 
@@ -177,9 +189,8 @@ class PrivacyTab(QWidget):
         for column, item in enumerate(items):
             item.setToolTip(item.text())
             self.table.setItem(row, column, item)
-        if event.succeeded is None:
-            items[RESULT].setToolTip(NOT_RECORDED)
-        elif not event.succeeded:
+        items[RESULT].setToolTip(result_tip(event))
+        if event.succeeded is False:
             items[RESULT].setForeground(QBrush(RED))
         for column, count in ((SENT, event.sent), (RECEIVED, event.received)):
             items[column].setTextAlignment(

@@ -187,6 +187,8 @@ def test_recommended_lists_the_catalog_then_hub_sizes_and_a_fit_badge(
     # A catalog model the (fake) Hub lacks says so in words, in its row.
     wait_listed(qtbot, dialog, "r1")
     assert tree.group("r1").text(FIT) == "A Hugging Face token is needed"  # type: ignore[union-attr]
+    r1 = tree.quant_item("r1", "UD-IQ1_S")
+    assert r1 is not None and r1.text(SIZE) == "—"  # no size is coming: not an endless "…"
 
 
 # -- Search --------------------------------------------------------------------------------

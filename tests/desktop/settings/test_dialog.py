@@ -177,11 +177,12 @@ def test_the_network_log_says_whether_each_connection_worked_and_its_bytes(
     assert headers == ["When", "Host", "Why", "Request", "Result", "Sent", "Received"]
     rows = [[table.item(r, c).text() for c in range(4, 7)] for r in range(table.rowCount())]
     assert rows == [  # newest first
-        ["Failed: no network: its name could not be looked up", "—", "—"],
+        ["No network", "—", "—"],
         ["HTTP 200 OK", "412 B", "3.0 KiB"],
         ["—", "—", "—"],  # the older line: outcome not logged
     ]
     assert table.item(0, 4).foreground().color().name() == "#b3261e"
+    assert table.item(0, 4).toolTip() == "Failed: no network: its name could not be looked up"
     assert "older Ponder" in table.item(2, 4).toolTip()
     assert table.item(1, 6).toolTip() == "3,072 bytes (HTTP headers and body)"
     assert tab.summary.text().endswith(" 1 failed. In all 412 B sent, 3.0 KiB received.")
