@@ -28,7 +28,7 @@ from desktop.models.downloads_tab import RUNNING, DownloadsTab
 from desktop.models.search_tab import SearchTab
 from desktop.models.store_tab import StoreTab
 from desktop.models.token_row import TokenRow
-from model_runtime.credentials import MEMORY_ONLY, NO_KEY_STORE
+from model_runtime.credentials import NO_KEY_STORE
 from model_runtime.hardware.detect import HardwareInfo, detect_hardware
 from model_runtime.models.downloads import DownloadRequest
 from model_runtime.progress import Progress
@@ -159,7 +159,8 @@ class ModelManagerDialog(QDialog):
     def _token_saved(self, account: str, in_memory: bool) -> None:
         if in_memory:
             self.notice.show_info(
-                f"The token of {account} works until Ponder quits. {NO_KEY_STORE} {MEMORY_ONLY}"
+                f"The token of {account} works until Ponder quits; it is kept in memory only, "
+                f"never written to a file. {NO_KEY_STORE}"
             )
         else:
             self.notice.show_info(f"The token of {account} is saved in the system keyring.")

@@ -87,9 +87,7 @@ class TokenRow(QWidget):
         account, in_memory = result
         self.save_button.setEnabled(True)
         self._show_saved(True, in_memory)
-        self.status.setText(
-            f"Kept for {account} until Ponder quits" if in_memory else f"Saved for {account}"
-        )
+        self.status.setText("Kept until Ponder quits" if in_memory else f"Saved for {account}")
         self.status.setToolTip(credentials.MEMORY_ONLY if in_memory else "")
         self.saved.emit(account, in_memory)
 

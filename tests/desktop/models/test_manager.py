@@ -287,11 +287,10 @@ def test_without_a_key_store_the_token_works_until_ponder_quits(
             qtbot.mouseClick(row.save_button, Qt.MouseButton.LeftButton)
         assert saved.args == ["ponder-tester", True]
         assert dialog.notice.text().startswith(
-            "The token of ponder-tester works until Ponder quits. No secure key store is "
-            "available on this system"
+            "The token of ponder-tester works until Ponder quits; it is kept in memory only, "
+            "never written to a file. No secure key store is available on this system"
         )
-        assert "never written to a file" in dialog.notice.text()
-        assert row.status.text() == "Kept for ponder-tester until Ponder quits"
+        assert row.status.text() == "Kept until Ponder quits"
         assert "until Ponder quits" in row.edit.placeholderText()
         assert credentials.get_token() == TOKEN
         tab = dialog.search
