@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import threading
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -24,8 +25,15 @@ _NO_ROUTE = {
     errno.ENETDOWN: "the network is down",
 }
 
-# The log entry of each request on its way, until its response arrives or it fails.
+# The log entry of each request on its way, until its response arrives or it fails (from
+# several threads: downloads, listings, header reads).
 _open: weakref.WeakKeyDictionary[httpx.Request, netlog.NetworkEvent] = weakref.WeakKeyDictionary()
+_open_lock = threading.Lock()
+
+
+def _take(request: httpx.Request) -> netlog.NetworkEvent | None:
+    with _open_lock:
+        return _open.pop(request, None)
 
 
 def no_network_reason(exc: BaseException) -> str | None:
@@ -102,12 +110,14 @@ class _CountedStream(httpx.SyncByteStream):
 def before_request(request: httpx.Request) -> None:
     """Refuse in offline mode (before any socket), else log the request as it starts."""
     netlog.require_online(f"connect to {request.url.host}")
-    _open[request] = netlog.record(request.url.host, request.method, request.url.path)
+    event = netlog.record(request.url.host, request.method, request.url.path)
+    with _open_lock:
+        _open[request] = event
 
 
 def after_response(response: httpx.Response) -> None:
     """Count the response's bytes as its body is read; log the outcome when it closes."""
-    event = _open.pop(response.request, None)
+    event = _take(response.request)
     if event is not None:
         response.stream = _CountedStream(response, event)
 
@@ -128,7 +138,7 @@ class LoggedClient(httpx.Client):
         except httpx.TransportError as exc:
             failed = _failed_request(exc, request)
             reason = no_network_reason(exc)
-            event = _open.pop(failed, None)
+            event = _take(failed)
             if event is not None:
                 connected = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 netlog.finish(
