@@ -23,6 +23,10 @@ class ContextOverflow(PonderError, ValueError):
         self.n_ctx = n_ctx
 
 
+class GrammarError(PonderError, ValueError):
+    """A GBNF grammar that llama.cpp cannot use (a syntax error, no root rule, too deep)."""
+
+
 class DownloadError(PonderError, OSError):
     """A download failed or was refused."""
 

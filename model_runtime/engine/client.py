@@ -30,7 +30,13 @@ KEEP_LOGS = 10
 
 _RAISABLE = {
     name: getattr(errors, name)
-    for name in ("ModelFileError", "EngineError", "InsufficientMemory", "PonderError")
+    for name in (
+        "ModelFileError",
+        "EngineError",
+        "InsufficientMemory",
+        "GrammarError",
+        "PonderError",
+    )
 }
 
 

@@ -31,6 +31,7 @@ from model_runtime.chat.thinking import (
 )
 from model_runtime.engine import protocol
 from model_runtime.engine.decoding import Decoding
+from model_runtime.engine.grammar import check_grammar
 from model_runtime.errors import (
     ContextOverflow,
     EngineError,
@@ -295,6 +296,8 @@ class Engine:
         llm = self.llm
         self._gen_id = gen_id
         started = time.perf_counter()
+        if params.grammar:  # llama.cpp would crash sampling with a grammar it can't parse
+            check_grammar(llm._model.vocab, params.grammar, self._log_path)
         prompt = self._continued(messages, params.keep_reasoning)
         tokens, n_cached = self._prompt_tokens(prompt)
         run = Decoding(
