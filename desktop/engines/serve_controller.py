@@ -17,7 +17,7 @@ from desktop.common.style_state import set_state
 from desktop.engines.bridge import EngineBridge
 from desktop.engines.serve_tab import confirm_memory_key
 from model_runtime.credentials import key_store_available
-from model_runtime.errors import PonderError
+from model_runtime.errors import EngineCrashed, PonderError
 from model_runtime.serving.server import OpenAIServer, ServedRequest
 from model_runtime.serving.settings import (
     ServeSettings,
@@ -38,6 +38,7 @@ class ServeController(QObject):
 
     failed = Signal(str, str)  # title, text
     _finished = Signal(object)  # ServedRequest, from a server thread
+    _crashed = Signal(object)  # EngineCrashed, from a server thread
 
     def __init__(
         self, bridge: EngineBridge, action: QAction, label: QLabel, parent: QObject | None = None
@@ -50,6 +51,8 @@ class ServeController(QObject):
         self.wanted = False  # the switch is on: serve whichever model is loaded
         self.answered = 0  # chat requests answered since serving started
         self._finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
+        # the engine died under a served request: the window hears it as it hears its own
+        self._crashed.connect(bridge.crashed.emit, Qt.ConnectionType.QueuedConnection)
         action.setCheckable(True)
         action.setEnabled(False)
         action.toggled.connect(self.set_serving)
@@ -89,6 +92,7 @@ class ServeController(QObject):
                     port=port,
                     api_key=key,
                     on_finished=self._report,
+                    on_crashed=self._report_crash,
                 ).start()
                 break
             except PonderError as exc:  # offline mode refuses to listen for other computers
@@ -128,6 +132,10 @@ class ServeController(QObject):
     def _report(self, record: ServedRequest) -> None:
         with contextlib.suppress(RuntimeError):  # the window closed meanwhile
             self._finished.emit(record)
+
+    def _report_crash(self, crash: EngineCrashed) -> None:
+        with contextlib.suppress(RuntimeError):
+            self._crashed.emit(crash)
 
     def _on_finished(self, record: ServedRequest) -> None:
         if self.server is None or record.client_gone or record.error or record.stats is None:

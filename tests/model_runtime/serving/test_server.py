@@ -357,6 +357,40 @@ def test_context_overflow_is_a_400(served: Served) -> None:
     assert "context" in str(caught.value)
 
 
+@pytest.mark.slow
+def test_a_grammar_llama_cpp_cannot_parse_is_a_400_and_the_engine_lives(served: Served) -> None:
+    """It was a 503 "killed by SIGSEGV", then 500 "No model is loaded" for every request."""
+    pid = served.engine.pid
+    status, body = served.raw(
+        "POST",
+        "/v1/chat/completions",
+        json.dumps(
+            {"messages": [{"role": "user", "content": "hi"}], "grammar": "root ::= ("}
+        ).encode(),
+    )
+    assert status == 400
+    assert body["error"]["param"] == "grammar" and body["error"]["code"] == "invalid_grammar"
+    assert "expecting ')'" in body["error"]["message"]
+    with pytest.raises(openai.BadRequestError):
+        ask(served, extra_body={"grammar": 'answer ::= "no root"'}, **GREEDY)
+    assert served.engine.pid == pid and served.engine.alive
+    assert ask(served, **GREEDY).choices[0].message.content
+
+
+@pytest.mark.slow
+def test_a_huge_prompt_is_refused_before_it_is_tokenized(served: Served) -> None:
+    served.drain()
+    huge = "hello world " * 1_250_000  # 15 MB: 13 s of tokenizing before it was refused
+    with pytest.raises(openai.BadRequestError) as caught:
+        served.client.chat.completions.create(
+            model="smollm2", messages=[{"role": "user", "content": huge}]
+        )
+    assert caught.value.code == "context_length_exceeded"
+    assert "at least" in caught.value.message
+    record = served.next_finished()
+    assert record.finished_at - record.started_at < 5  # the engine's time on it
+
+
 def test_offline_mode_refuses_to_listen_beyond_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PONDER_OFFLINE", "1")
     engine = EngineClient()  # never started: no model is needed to refuse
