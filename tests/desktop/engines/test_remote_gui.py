@@ -506,3 +506,32 @@ def test_the_chat_waits_for_a_served_request_and_its_stop_spares_it(
     assert window.status.serve_label.text() == f"Serving at {server.url} · 1 answer served"
     message = window.chat_view.messages[-1]
     assert isinstance(message, AssistantMessage) and message.answer == ""  # stopped unwritten
+
+
+@pytest.mark.slow
+def test_an_engine_that_dies_while_serving_is_the_windows_crash(
+    qtbot: Any, window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server hears of the death first (between requests): the window says it and offers
+    the reload, serving pauses, and goes on after the reload."""
+    import os
+    import signal
+
+    monkeypatch.setattr(main_window, "LoadRequest", functools.partial(LoadRequest, n_threads=1))
+    with qtbot.waitSignal(window.bridge.loaded, timeout=LOAD_MS):
+        window.load_starter()
+    window.commands.serve.trigger()
+    server = window.serving.server
+    assert server is not None and window.bridge.client.pid is not None
+    with qtbot.waitSignal(window.bridge.crashed, timeout=WAIT_MS) as crashed:
+        os.kill(window.bridge.client.pid, signal.SIGKILL)
+    assert "SIGKILL" in str(crashed.args[0])
+    assert window.serving.server is None and not server.running
+    assert window.status.serve_label.text() == "Serving resumes when a model is loaded"
+    assert window.banner.label.text().startswith("The engine stopped")
+    assert window.commands.reload.isEnabled()
+    with qtbot.waitSignal(window.bridge.loaded, timeout=LOAD_MS):
+        window.reload_model()
+    resumed = window.serving.server
+    assert resumed is not None and resumed.running
+    assert get_json(resumed.url + "/models")["object"] == "list"
