@@ -432,3 +432,65 @@ def test_serve_command(smollm2: Path, ponder_home: Path) -> None:
         process.send_signal(signal.SIGTERM)
         assert process.wait(15) == 0
         process.stderr.close()
+
+
+class ServeProcess:
+    """`python -m model_runtime serve` in a subprocess, its stderr read line by line."""
+
+    def __init__(self, *args: str, env: dict[str, str]) -> None:
+        command = [sys.executable, "-m", "model_runtime", "serve", *args]
+        self.process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.put(line)
+        self.lines.put("")
+
+    def wait_for(self, pattern: str, timeout: float = 120) -> re.Match[str]:
+        seen = []
+        while True:
+            line = self.lines.get(timeout=timeout)
+            assert line, f"serve exited: {''.join(seen)}"
+            seen.append(line)
+            if found := re.search(pattern, line):
+                return found
+
+    def engine_pid(self) -> int:
+        import psutil
+
+        (worker,) = [
+            child
+            for child in psutil.Process(self.process.pid).children()
+            if "spawn_main" in " ".join(child.cmdline())
+        ]
+        return worker.pid
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(15)
+        assert self.process.stderr is not None
+        self.process.stderr.close()
+        return code
+
+
+@pytest.mark.slow
+def test_serve_command_loads_the_model_again_after_its_engine_dies(
+    smollm2: Path, ponder_home: Path
+) -> None:
+    env = {**os.environ, "PONDER_HOME": str(ponder_home)}
+    serve = ServeProcess(str(smollm2), "--port", "0", "--threads", "1", "--ctx", "512", env=env)
+    try:
+        url = serve.wait_for(r"at (http://127\.0\.0\.1:\d+/v1)").group(1)
+        client = openai.OpenAI(base_url=url, api_key="none", max_retries=0)
+        os.kill(serve.engine_pid(), signal.SIGKILL)
+        assert "SIGKILL" in serve.wait_for("the engine stopped").string
+        serve.wait_for("the model is loaded again")  # by itself: no request asked for it
+        reply = client.chat.completions.create(
+            model="x", messages=[{"role": "user", "content": "Hi"}], max_tokens=4
+        )
+        assert reply.choices[0].message.content
+    finally:
+        assert serve.stop() == 0
