@@ -115,6 +115,7 @@ class EngineClient:
 
     def close(self) -> None:
         """Stop the worker, politely first."""
+        self.crash = None
         process, conn = self._process, self._conn
         self._process = self._conn = None
         self.summary = None
