@@ -13,6 +13,7 @@ from model_runtime.errors import (
     EngineCrashed,
     EngineError,
     GatedRepo,
+    GrammarError,
     InsufficientMemory,
     ModelFileError,
     NoNetwork,
@@ -137,6 +138,8 @@ def describe(exc: BaseException) -> tuple[str, str]:
         return "The engine stopped", f"{exc} Your conversation is safe."
     if isinstance(exc, InsufficientMemory):
         return "Not enough memory", str(exc)
+    if isinstance(exc, GrammarError):
+        return "The grammar can't be used", str(exc)
     for kind, title in _REMOTE_TITLES + _DOWNLOAD_TITLES:
         if isinstance(exc, kind):
             return title, str(exc)
