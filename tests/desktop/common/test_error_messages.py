@@ -22,7 +22,10 @@ from model_runtime.errors import (
         (GrammarError("expecting ')' at the end of the grammar"), "The grammar can't be used"),
         (ModelFileError("x.gguf is not a GGUF model file"), "This model can't be used"),
         (ContextOverflow("too long", n_prompt=9000, n_ctx=8192), "The conversation is too long"),
-        (EngineCrashed("The engine process was killed by SIGKILL."), "The engine stopped"),
+        (
+            EngineCrashed("The engine process was killed by SIGKILL.", exitcode=-9),
+            "The engine stopped",
+        ),
         (InsufficientMemory("llama.cpp ran out of memory"), "Not enough memory"),
         (NoNetwork("no route to the Hub"), "You're offline"),
         (RemoteAuthFailed("401"), "The remote engine refused the API key"),
