@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import sys
 from collections.abc import Sequence
@@ -62,8 +63,12 @@ def create_window() -> MainWindow:
     from model_runtime.conversations.store import default_store
 
     store = default_store()
-    store.purge_deleted(older_than_seconds=UNDO_SECONDS)  # deletions the app closed on
-    return MainWindow(EngineBridge(), store)
+    try:
+        store.purge_deleted(older_than_seconds=UNDO_SECONDS)  # deletions the app closed on
+        return MainWindow(EngineBridge(), store)
+    except BaseException:
+        store.close()
+        raise
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,11 +95,8 @@ def run(args: argparse.Namespace, reporter: CrashReporter) -> int:
     app = create_application()
     try:
         window = create_window()
-    except PonderError as exc:  # e.g. a conversation database from a newer Ponder
-        from PySide6.QtWidgets import QMessageBox
-
-        QMessageBox.critical(None, "Ponder can't start", str(exc))
-        return 1
+    except (PonderError, OSError) as exc:  # a newer or damaged database, a full or read-only disk
+        return cant_start(exc)
     reporter.expected_error.connect(  # queued: the error may come from any thread
         lambda exc: window.banner.show_error(*describe(exc)), Qt.ConnectionType.QueuedConnection
     )
@@ -108,9 +110,19 @@ def run(args: argparse.Namespace, reporter: CrashReporter) -> int:
         QTimer.singleShot(0, lambda: reporter.offer_pending(window))
         if is_first_run():
             QTimer.singleShot(0, window.show_welcome)
-            mark_welcomed()
+            with contextlib.suppress(OSError):  # a read-only config folder: welcomed again
+                mark_welcomed()
     if args.model:
         window.load_model(args.model)
     elif args.starter:
         window.load_starter()
     return int(app.exec())
+
+
+def cant_start(exc: BaseException) -> int:
+    """Say that Ponder's data can't be used, where, and what to do; nothing was changed."""
+    from desktop.dialogs.cant_start import CantStartDialog
+    from model_runtime.paths import data_dir
+
+    CantStartDialog(exc, data_dir(create=False)).exec()
+    return 1

@@ -5,6 +5,9 @@ threading.excepthook) are written as they happen; a native crash (SIGSEGV, SIGIL
 is written by faulthandler into a file opened at start, which stays empty unless the
 process dies. Errors Ponder raises on purpose (PonderError) are not crashes: they go to
 `on_expected`, for the GUI to show in words.
+
+Writing reports is best-effort: a full or read-only disk means no report, never an error
+of its own that takes the app down, and never a half-written file left behind.
 """
 
 from __future__ import annotations
@@ -31,9 +34,10 @@ OFFERED_FILE = "offered"  # names of the reports already shown
 
 
 def crash_dir() -> Path:
-    """data_dir()/crashes, created if missing."""
-    path = paths.data_dir() / "crashes"
-    path.mkdir(parents=True, exist_ok=True)
+    """data_dir()/crashes, created if missing and if it can be (a read-only disk: not)."""
+    path = paths.data_dir(create=False) / "crashes"
+    with contextlib.suppress(OSError):
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -65,7 +69,8 @@ def format_report(
 
 
 def write_report(text: str, folder: Path | None = None) -> Path:
-    """Save a report (written whole, then renamed: never a half file) and return its path."""
+    """Save a report (written whole, then renamed: never a half file) and return its path.
+    An OSError (a full or read-only disk) leaves nothing behind."""
     folder = folder or crash_dir()
     folder.mkdir(parents=True, exist_ok=True)
     base = f"crash-{_stamp()}-{os.getpid()}"
@@ -75,8 +80,13 @@ def write_report(text: str, folder: Path | None = None) -> Path:
         n += 1
         path = folder / f"{base}-{n}.txt"
     partial = path.with_suffix(".part")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+    try:
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise
     return path
 
 
@@ -137,6 +147,14 @@ def _offered(folder: Path) -> set[str]:
         return set()
 
 
+def native_crash(text: str) -> str:
+    """What faulthandler wrote after the armed file's header: empty when the process was
+    killed (SIGKILL, a power cut) rather than crashed. Padding of NUL bytes that a file system
+    may leave in a file cut short counts as nothing."""
+    _, marker, crash = text.partition(NATIVE_MARKER)
+    return crash.replace("\x00", "").strip() if marker else ""
+
+
 def collect_native(folder: Path) -> None:
     """Turn native-crash files of dead processes into reports; drop the empty ones."""
     for path in folder.glob("native-*.log"):
@@ -147,9 +165,8 @@ def collect_native(folder: Path) -> None:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        _, marker, crash = text.partition(NATIVE_MARKER)
         with contextlib.suppress(OSError):
-            if marker and crash.strip():
+            if native_crash(text):
                 path.replace(
                     path.with_name(path.name.replace("native-", "crash-", 1)[:-4] + ".txt")
                 )
@@ -158,10 +175,17 @@ def collect_native(folder: Path) -> None:
 
 
 def all_reports(folder: Path | None = None) -> list[CrashReport]:
-    """Every report in the folder, newest first."""
+    """Every report in the folder, newest first (a native one with no crash in it is dropped)."""
     folder = folder or crash_dir()
     collect_native(folder)
-    reports = [CrashReport(p) for p in folder.glob("crash-*.txt")]
+    reports = []
+    for path in folder.glob("crash-*.txt"):
+        report = CrashReport(path)
+        text = report.text()
+        if NATIVE_MARKER in text and not native_crash(text):
+            report.delete()  # the armed file of a killed process, kept by an older Ponder
+            continue
+        reports.append(report)
     return sorted(reports, key=lambda r: (r.created, r.path.name), reverse=True)
 
 
@@ -173,11 +197,20 @@ def pending_reports(folder: Path | None = None) -> list[CrashReport]:
 
 
 def mark_offered(reports: list[CrashReport], folder: Path | None = None) -> None:
-    """Remember that these reports were shown, so the next start does not offer them again."""
+    """Remember that these reports were shown, so the next start does not offer them again
+    (best-effort: on a full or read-only disk they are offered again next time)."""
     folder = folder or crash_dir()
+    if not reports:
+        return
     names = _offered(folder) | {r.path.name for r in reports}
     present = {p.name for p in folder.glob("crash-*.txt")}
-    (folder / OFFERED_FILE).write_text("\n".join(sorted(names & present)) + "\n", encoding="utf-8")
+    partial = folder / f"{OFFERED_FILE}.part"
+    try:
+        partial.write_text("\n".join(sorted(names & present)) + "\n", encoding="utf-8")
+        partial.replace(folder / OFFERED_FILE)
+    except OSError:
+        with contextlib.suppress(OSError):
+            partial.unlink()
 
 
 ExcHook = Callable[[type[BaseException], BaseException, TracebackType | None], object]
@@ -224,19 +257,31 @@ class CrashHandler:
             if self._faulthandler_was_on:  # as it was before (to stderr, as Python's -X does)
                 with contextlib.suppress(ValueError, OSError):
                     faulthandler.enable(all_threads=True)
-            self._native_file.close()
+            with contextlib.suppress(OSError):
+                self._native_file.close()
             self._native_file = None
             if self.native_path is not None:
                 with contextlib.suppress(OSError):
                     self.native_path.unlink()
 
     def _arm_faulthandler(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.native_path = self.folder / f"native-{_stamp()}-{os.getpid()}.log"
-        self._native_file = open(self.native_path, "w", encoding="utf-8")  # noqa: SIM115
-        self._native_file.write(_header("native crash (the process died)") + NATIVE_MARKER)
-        self._native_file.flush()
-        faulthandler.enable(self._native_file, all_threads=True)
+        """Open the file a native crash is written to; on a full or read-only disk, go without."""
+        path = self.folder / f"native-{_stamp()}-{os.getpid()}.log"
+        native: IO[str] | None = None
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            native = open(path, "w", encoding="utf-8")  # noqa: SIM115
+            native.write(_header("native crash (the process died)") + NATIVE_MARKER)
+            native.flush()
+        except OSError:
+            if native is not None:
+                with contextlib.suppress(OSError):
+                    native.close()  # its buffer can't be written either
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            return
+        self.native_path, self._native_file = path, native
+        faulthandler.enable(native, all_threads=True)
 
     def handle(
         self,

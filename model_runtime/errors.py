@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 
 class PonderError(Exception):
     """Base of every error Ponder raises on purpose; its message is meant for a person."""
@@ -18,6 +21,10 @@ class ContextOverflow(PonderError, ValueError):
         super().__init__(message)
         self.n_prompt = n_prompt
         self.n_ctx = n_ctx
+
+
+class GrammarError(PonderError, ValueError):
+    """A GBNF grammar that llama.cpp cannot use (a syntax error, no root rule, too deep)."""
 
 
 class DownloadError(PonderError, OSError):
@@ -55,6 +62,10 @@ class OfflineMode(DownloadError):
 
 class ConnectionFailed(DownloadError):
     """The network failed (no connection, dropped, stalled, server error); retrying may help."""
+
+
+class NoNetwork(ConnectionFailed):
+    """This computer has no network: a name did not resolve, or no route leads out (not retried)."""
 
 
 class AuthenticationRequired(DownloadError, PermissionError):
@@ -122,3 +133,20 @@ class AttachmentError(PonderError, ValueError):
 
 class ConversationStoreError(PonderError, RuntimeError):
     """The conversation database can't be used (newer schema, damaged file, bad import)."""
+
+    def __init__(self, message: str, *, path: Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path  # the database file, when the error is about one
+
+
+StorageProblem = Literal["full", "read-only", "failing", "locked", "damaged"]
+
+
+class StorageError(PonderError, OSError):
+    """Ponder's data could not be written (or read): the disk is full or read-only, the disk
+    failed, another program holds the database, or the database is damaged."""
+
+    def __init__(self, message: str, *, problem: StorageProblem, path: Path) -> None:
+        super().__init__(message)
+        self.problem: StorageProblem = problem
+        self.path = path  # the file or folder that could not be written

@@ -13,8 +13,9 @@ import pytest
 
 from model_runtime.models.starter import INSTALL_HINT, starter_model_path
 
-# fake_hub and memory_keyring: a loopback Hugging Face Hub and an in-memory keyring.
-pytest_plugins = ("tests.hub_server", "tests.openai_stub")
+# fake_hub and memory_keyring: a loopback Hugging Face Hub and an in-memory keyring;
+# tmpfs: a small real disk to fill or make read-only.
+pytest_plugins = ("tests.hub_server", "tests.openai_stub", "tests.disks")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 R1_TEMPLATE = FIXTURES / "deepseek-r1-distill.jinja"

@@ -2,6 +2,11 @@
 
 The answer that streams is an Answer (model_runtime.chat.answer): the controller feeds it the
 engine's events and saves it; the AssistantMessage widget only shows it.
+
+Every write goes through ChatSaving (saving.py): a failed one (a full or read-only disk) is
+said and changes nothing else. A question goes back to the composer; an answer stays in
+memory, marked as not saved, and is written with the next save or by retry_saves(). A failed
+save never leaves the controller busy.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.chat.messages import AssistantMessage, UserMessage
 from desktop.chat.question_files import QuestionFiles
+from desktop.chat.saving import ChatSaving
 from desktop.chat.view import ChatView
 from desktop.common.error_messages import describe
 from desktop.engines.bridge import ChatBridge
@@ -29,6 +35,7 @@ from model_runtime.chat.thinking import ThinkingEnded
 from model_runtime.conversations.params import params_from_dict, params_to_dict
 from model_runtime.conversations.records import StoredMessage
 from model_runtime.conversations.store import ConversationStore
+from model_runtime.errors import StorageError
 
 SAVE_MS = 500  # at most this much streamed text is lost if the process is killed
 PAGE = 30  # messages built when a conversation opens, and per "show earlier"
@@ -59,6 +66,7 @@ class ChatController(QObject):
         self.params = GenerationParams()
         self.system_prompt = ""
         self.conversation_id: int | None = None
+        self.saving = ChatSaving(store, view, self)  # every write, and failed ones kept
         self._current: AssistantMessage | None = None  # the widget of the answer that streams
         self._current_id = 0  # the stored row of the answer that streams
         self._gen_id = 0
@@ -70,8 +78,7 @@ class ChatController(QObject):
         self._connect_bridge(bridge)
         self._thinking = False
         self.files = QuestionFiles(store, self)
-        self.context_tokens = 0  # what the conversation takes of the context, as last reported
-        self.context_used.connect(self._remember_context)
+        self.context_used.connect(self.files.set_context_used)
 
     def _connect_bridge(self, bridge: ChatBridge) -> None:
         bridge.chunk.connect(self._on_chunk)
@@ -108,15 +115,9 @@ class ChatController(QObject):
             if m.role in ("user", "assistant") and m.state != "streaming"
         )
 
-    def _remember_context(self, tokens: int) -> None:
-        self.context_tokens = tokens
-
     def context_room(self, max_ctx: int = 0) -> ContextRoom | None:
         """The room the next question's files have (None: the engine does not say its context)."""
-        n_ctx = self.bridge.context_size
-        if n_ctx is None:
-            return None
-        return ContextRoom(n_ctx, self.context_tokens, self.params.max_tokens, max_ctx)
+        return self.files.room(self.bridge.context_size, self.params.max_tokens, max_ctx)
 
     def _context(self) -> list[Message]:
         system = [Message("system", self.system_prompt)] if self.system_prompt else []
@@ -155,18 +156,28 @@ class ChatController(QObject):
         self.context_used.emit(0)
 
     def apply_settings(self, system_prompt: str, params: GenerationParams) -> None:
-        """New settings for this conversation (and the next new ones)."""
+        """New settings for this conversation (and the next new ones); unsaved: unchanged."""
+        conversation_id = self.conversation_id
+        if conversation_id is not None:
+            try:
+                self.saving.write(
+                    "settings",
+                    lambda: self.store.update_conversation(
+                        conversation_id, system_prompt=system_prompt, params=params_to_dict(params)
+                    ),
+                )
+            except StorageError:
+                return
         self.system_prompt, self.params = system_prompt, params
-        if self.conversation_id is not None:
-            self.store.update_conversation(
-                self.conversation_id, system_prompt=system_prompt, params=params_to_dict(params)
-            )
 
     def delete_message(self, message_id: int) -> None:
         """Remove a message and what followed it on its branch."""
         if self.busy:
             return
-        self.store.delete_message(message_id)
+        try:
+            self.saving.write("delete", lambda: self.store.delete_message(message_id))
+        except StorageError:
+            return
         self._reload_view()
         self.conversations_changed.emit()
 
@@ -184,7 +195,9 @@ class ChatController(QObject):
             self.files.show_on_question(user, message.id)
             return user
         answer = AssistantMessage()
-        answer.show_stored(message)
+        unsaved = self.saving.unsaved.get(message.id)
+        answer.show_stored(unsaved.over(message) if unsaved is not None else message)
+        answer.set_saved(unsaved is None)
         self.files.show_on_answer(answer, message.parent_id)
         if self.store.child_count(message.id):
             answer.continue_button.hide()  # followed up: going on would not fit what came after
@@ -204,69 +217,114 @@ class ChatController(QObject):
     # -- asking ------------------------------------------------------------------------------
 
     def send(self, text: str, files: Sequence[Included] = ()) -> None:
-        """Add the user's turn (with its files) and start the answer."""
+        """Add the user's turn (with its files, fitted to the context first) and start the
+        answer; unsaved, the question goes back with its files."""
         if self.busy or not text.strip():
             return
-        if files:
-            self._fit(text, list(files), lambda included: self._ask(text, included))
-        else:
-            self._ask(text, [])
+        self._fit(text, list(files), lambda included: self._send(text, included))
 
-    def _ask(self, text: str, included: list[Included]) -> None:
-        if self.conversation_id is None:
-            conversation = self.store.create_conversation(
-                model=self.bridge.model_name,
-                system_prompt=self.system_prompt,
-                params=params_to_dict(self.params),
+    def _send(self, text: str, included: list[Included]) -> None:
+        try:
+            conversation_id, question, answer = self.saving.write(
+                "question", lambda: self._ask(text, included)
             )
-            self.conversation_id = conversation.id
-        stored = self.store.add_message(self.conversation_id, "user", text)
-        if included:
-            self.store.attach(stored.id, included)
+        except StorageError:
+            self.question_returned.emit(text)
+            self.attachments_returned.emit(included)
+            return
+        self.conversation_id = conversation_id
         for widget in self.view.messages:
             if isinstance(widget, AssistantMessage):
                 widget.continue_button.hide()  # followed up now
-        self._show(stored)
-        self._answer(parent_id=stored.id, reload=False)
+        self._show(question)
+        self._answer(answer, reload=False)
         self.conversations_changed.emit()
+
+    def _ask(self, text: str, included: list[Included]) -> tuple[int, StoredMessage, StoredMessage]:
+        """Store the question, its files and its empty answer (and a new conversation), all or
+        nothing."""
+        with self.store.atomic():
+            conversation_id = self.conversation_id
+            if conversation_id is None:
+                conversation_id = self.store.create_conversation(
+                    model=self.bridge.model_name,
+                    system_prompt=self.system_prompt,
+                    params=params_to_dict(self.params),
+                ).id
+            question = self.store.add_message(conversation_id, "user", text)
+            self.store.attach(question.id, included)
+            return conversation_id, question, self._add_answer(conversation_id, question.id)
 
     def regenerate(self, answer_id: int) -> None:
         """Answer the same question again; the old answer stays as another version."""
-        if self.busy:
+        if self.busy or self.conversation_id is None:
             return
-        self._answer(parent_id=self.store.message(answer_id).parent_id, reload=True)
+        conversation_id = self.conversation_id
+        try:
+            stored = self.saving.write(
+                "regenerate",
+                lambda: self._add_answer(conversation_id, self.store.message(answer_id).parent_id),
+            )
+        except StorageError:
+            return
+        self._answer(stored, reload=True)
 
     def edit(self, question_id: int, text: str) -> None:
         """Ask an edited question; the original and its answers stay as another version."""
         if self.busy or not text.strip() or self.conversation_id is None:
             return
-        old = self.store.message(question_id)
-        files = self.files.of(question_id)  # they go again; passages are picked for the new text
-        self._fit(text, files, lambda included: self._edited(old, text, included))
+        conversation_id = self.conversation_id
+        try:  # the files go again; passages are picked again for the new text
+            files = self.saving.write("edit", lambda: self.files.of(question_id))
+        except StorageError:
+            return
 
-    def _edited(self, old: StoredMessage, text: str, included: list[Included]) -> None:
-        assert self.conversation_id is not None
-        stored = self.store.add_message(self.conversation_id, "user", text, parent_id=old.parent_id)
-        if included:
-            self.store.attach(stored.id, included)
-        self._answer(parent_id=stored.id, reload=True)
+        def store_edit(included: list[Included]) -> StoredMessage:
+            with self.store.atomic():
+                old = self.store.message(question_id)
+                stored = self.store.add_message(
+                    conversation_id, "user", text, parent_id=old.parent_id
+                )
+                self.store.attach(stored.id, included)
+                return self._add_answer(conversation_id, stored.id)
+
+        def edited(included: list[Included]) -> None:
+            try:
+                answer = self.saving.write("edit", lambda: store_edit(included))
+            except StorageError:
+                return
+            self._answer(answer, reload=True)
+
+        self._fit(text, files, edited)
 
     def _fit(self, text: str, files: list[Included], then: Callable[[list], None]) -> None:
         """Fit a question's files in the context off the GUI thread, then go on."""
         if not files:
             then([])
             return
-        self.files.fit(text, files, self.context_room(), self.bridge.count_tokens, then, self.stop)
+
+        def fitted(included: list[Included]) -> None:
+            then(included)
+            if not self.busy:  # it went no further (a save failed)
+                self.busy_changed.emit(False)
+
+        room = self.context_room()
+        self.files.fit(text, files, room, self.bridge.count_tokens, fitted, self.stop)
         self.busy_changed.emit(True)
 
     def continue_answer(self, answer_id: int) -> None:
         """Go on with an answer that was interrupted or stopped at the length limit."""
         if self.busy or self.conversation_id is None or self.store.child_count(answer_id):
             return
-        self.store.switch_branch(answer_id)
-        self._reload_view()
-        context = self._context()  # ends with the partial answer, which the model continues
-        self.store.update_message(answer_id, state="streaming")
+        try:
+            self.saving.write("continue", lambda: self.store.switch_branch(answer_id))
+            self._reload_view()
+            context = self._context()  # ends with the partial answer, which the model continues
+            self.saving.write(
+                "continue", lambda: self.store.update_message(answer_id, state="streaming")
+            )
+        except StorageError:
+            return
         widget = self.view.messages[-1]
         assert isinstance(widget, AssistantMessage)
         widget.resume()
@@ -275,19 +333,24 @@ class ChatController(QObject):
     def switch_branch(self, message_id: int) -> None:
         if self.busy:
             return
-        self.store.switch_branch(message_id)
+        try:
+            self.saving.write("branch", lambda: self.store.switch_branch(message_id))
+        except StorageError:
+            return
         self._reload_view()
 
-    def _answer(self, parent_id: int | None, *, reload: bool) -> None:
-        """Start a new answer after parent_id; reload redraws the chat for its new branch."""
-        assert self.conversation_id is not None
-        stored = self.store.add_message(
-            self.conversation_id,
+    def _add_answer(self, conversation_id: int, parent_id: int | None) -> StoredMessage:
+        """The empty row an answer streams into."""
+        return self.store.add_message(
+            conversation_id,
             "assistant",
             parent_id=parent_id,
             state="streaming",
             model=self.bridge.model_name,
         )
+
+    def _answer(self, stored: StoredMessage, *, reload: bool) -> None:
+        """Stream into a new answer row; reload redraws the chat for its new branch."""
         if reload:
             self._reload_view()
         else:
@@ -318,13 +381,7 @@ class ChatController(QObject):
         """Stop the answer that streams and keep all of it as interrupted: Continue goes on."""
         self.stop()
         if self._current is not None:  # its late end is dropped, so save it now
-            answer = self._current.model
-            self.store.update_message(
-                self._current_id,
-                content=answer.answer,
-                reasoning=answer.reasoning,
-                state="interrupted",
-            )
+            self.saving.save_answer(self._current_id, self._current.model, "interrupted")
         self._end_generation()
 
     def answer_now(self) -> None:
@@ -334,14 +391,19 @@ class ChatController(QObject):
 
     # -- streaming ---------------------------------------------------------------------------
 
+    def retry_saves(self) -> bool:
+        """Write the answers kept in memory now (the banner's Retry); True when all are saved."""
+        return self.saving.retry()
+
     def _save_partial(self) -> None:
-        """Write what has streamed so far; a hard kill loses at most SAVE_MS of text."""
-        if self._current is not None and self._current.model.dirty:
-            answer = self._current.model
+        """Write what has streamed so far; a hard kill loses at most SAVE_MS of text. A save
+        that failed is tried again on every tick."""
+        if self._current is None:
+            return
+        answer = self._current.model
+        if answer.dirty or self.saving.unsaved:
             answer.dirty = False
-            self.store.update_message(
-                self._current_id, content=answer.answer, reasoning=answer.reasoning
-            )
+            self.saving.save_answer(self._current_id, answer)
 
     def _end_generation(self) -> None:
         self._saver.stop()
@@ -378,16 +440,9 @@ class ChatController(QObject):
         if answer is None or self._current is None:
             return
         answer.add(Finished(gen_id, stats))
-        self.store.update_message(
-            self._current_id,
-            content=answer.answer,
-            reasoning=answer.reasoning,
-            state="complete",
-            figures=answer.figures,
-        )
-        self._current.finish()
-        stored = self.store.message(self._current_id)
-        self._current.bind(stored.id, self.store.branch(stored))
+        widget = self._current
+        widget.finish()
+        self.saving.save_answer(self._current_id, answer, "complete")
         self._end_generation()
         self.context_used.emit(stats.n_prompt + stats.n_generated)
         self.answer_finished.emit(stats)
@@ -400,25 +455,40 @@ class ChatController(QObject):
         title, text = describe(exc)
         message.fail(title, text)
         if message.answer or message.reasoning:  # keep what streamed; it can be continued
-            self.store.update_message(
-                self._current_id,
-                content=message.answer,
-                reasoning=message.reasoning,
-                state="interrupted",
-            )
+            self.saving.save_answer(self._current_id, message.model, "interrupted")
             message.mark_interrupted()
         else:
-            stored = self.store.message(self._current_id)
-            self.store.delete_message(stored.id)
-            question = self.store.message(stored.parent_id) if stored.parent_id else None
-            if question is not None and self.store.child_count(question.id) == 0:
-                files = self.files.of(question.id)
-                self.store.delete_message(question.id)  # unanswered: back to the composer
-                if self.store.conversation(question.conversation_id).current_leaf is None:
-                    self.store.remove(question.conversation_id)  # nothing left of it
-                    self.conversation_id = None
-                self.question_returned.emit(question.content)
-                if files:
-                    self.attachments_returned.emit(files)
+            self._drop_unanswered(self._current_id)
         self._end_generation()
         self.conversations_changed.emit()
+
+    def _drop_unanswered(self, answer_id: int) -> None:
+        """An answer that got no word is removed; a question left without any answer goes
+        back to the composer (and a conversation left empty goes too)."""
+        try:
+            files = self.saving.write(
+                "discard", lambda: self.files.of(self.store.message(answer_id).parent_id)
+            )
+            question, emptied = self.saving.write("discard", lambda: self._remove_answer(answer_id))
+        except StorageError:
+            return  # both stay; at the next start the empty answer shows as interrupted
+        if emptied:
+            self.conversation_id = None
+        if question is not None:
+            self.question_returned.emit(question.content)
+            self.attachments_returned.emit(files)
+
+    def _remove_answer(self, answer_id: int) -> tuple[StoredMessage | None, bool]:
+        """Delete the empty answer, and its question if no other answer follows it: that
+        question, and whether its conversation went too, having nothing left."""
+        with self.store.atomic():
+            stored = self.store.message(answer_id)
+            self.store.delete_message(stored.id)
+            question = self.store.message(stored.parent_id) if stored.parent_id else None
+            if question is None or self.store.child_count(question.id):
+                return None, False
+            self.store.delete_message(question.id)  # unanswered: back to the composer
+            if self.store.conversation(question.conversation_id).current_leaf is not None:
+                return question, False
+            self.store.remove(question.conversation_id)
+            return question, True

@@ -23,6 +23,7 @@ from model_runtime.chat.answer import Answer
 from model_runtime.conversations.records import Branch, StoredMessage
 
 REPAINT_MS = 40
+NOT_SAVED = "⚠ Not saved yet: kept in memory until Ponder can write it (Retry, above)."
 
 
 class ActionBar(QWidget):
@@ -157,6 +158,10 @@ class AssistantMessage(QFrame):
         self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setWordWrap(True)
         self.status.setText("…")
+        self.save_note = QLabel(NOT_SAVED, self)  # shown while the store lacks this answer
+        self.save_note.setObjectName("messageError")
+        self.save_note.setWordWrap(True)
+        self.save_note.hide()
         self.action_bar = ActionBar(self)
         self.copy_button = self.action_bar.add(
             "Copy", "Copy the answer (Shift: with its reasoning)"
@@ -180,6 +185,7 @@ class AssistantMessage(QFrame):
         self._layout.setSpacing(6)
         self._layout.addWidget(self.answer_view)
         self._layout.addWidget(self.status)
+        self._layout.addWidget(self.save_note)
         self._layout.addWidget(self.action_bar)
         self._repaint = Throttle(self._paint, REPAINT_MS, self)
         self.sources: QWidget | None = None
@@ -222,6 +228,14 @@ class AssistantMessage(QFrame):
         self.message_id = message_id
         self._branch = branch
         self.action_bar.set_branch(message_id, branch)
+
+    def set_saved(self, saved: bool) -> None:
+        """Say under the answer when the store does not hold all of it (a full disk)."""
+        self.save_note.setVisible(not saved)
+
+    @property
+    def saved(self) -> bool:
+        return self.save_note.isHidden()
 
     def _step(self, step: int) -> None:
         if self._branch is not None:

@@ -30,6 +30,16 @@ class QuestionFiles(QObject):
         self.store = store
         self.tasks = Tasks(self)
         self.pending: tuple[Task, str, list[Included]] | None = None  # being fitted
+        self.context_used = 0  # what the conversation takes of the context, as last reported
+
+    def set_context_used(self, tokens: int) -> None:
+        self.context_used = tokens
+
+    def room(self, n_ctx: int | None, max_tokens: int, max_ctx: int = 0) -> ContextRoom | None:
+        """The room the next question's files have (None: the context is not known)."""
+        if n_ctx is None:
+            return None
+        return ContextRoom(n_ctx, self.context_used, max_tokens, max_ctx)
 
     def of(self, question_id: int | None) -> list[Included]:
         """A stored question's files, with their text."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from model_runtime.conversations.records import Conversation
 from model_runtime.conversations.store import ConversationStore
+from model_runtime.errors import StorageError
 
 UNDO_SECONDS = 10
 SEARCH_DELAY_MS = 200
@@ -54,6 +56,7 @@ class Sidebar(QWidget):
     search_hit_selected = Signal(int, int)  # conversation id, message id
     conversation_deleted = Signal(int)
     new_chat_requested = Signal()
+    save_failed = Signal(object, str)  # a StorageError, and what it was ("rename", "delete", …)
 
     def __init__(self, store: ConversationStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -206,14 +209,22 @@ class Sidebar(QWidget):
             if not ok:
                 return
         if title.strip():
-            self.store.rename(conversation_id, title)
+            try:
+                self.store.rename(conversation_id, title)
+            except StorageError as exc:
+                self.save_failed.emit(exc, "rename")
+                return
             self.refresh()
 
     def delete(self, conversation_id: int) -> None:
         """Delete at once; Undo brings it back for UNDO_SECONDS."""
         self._forget_deleted()
         title = self.store.conversation(conversation_id).title or "chat"
-        self.store.delete(conversation_id)
+        try:
+            self.store.delete(conversation_id)
+        except StorageError as exc:
+            self.save_failed.emit(exc, "delete")
+            return
         self._deleted = conversation_id
         self.undo_label.setText(f"Deleted “{title}”")
         self.undo_bar.show()
@@ -224,7 +235,11 @@ class Sidebar(QWidget):
     def undo_delete(self) -> None:
         if self._deleted is None:
             return
-        self.store.undo_delete(self._deleted)
+        try:
+            self.store.undo_delete(self._deleted)
+        except StorageError as exc:
+            self.save_failed.emit(exc, "undo")
+            return
         restored = self._deleted
         self._deleted = None
         self.undo_bar.hide()
@@ -236,7 +251,8 @@ class Sidebar(QWidget):
         """Past the undo window: the conversation is removed for good."""
         if self._deleted is not None:
             self._deleted = None
-            self.store.purge_deleted()
+            with contextlib.suppress(StorageError):  # then the next start removes it
+                self.store.purge_deleted()
         self.undo_bar.hide()
 
     def export(self, conversation_id: int, kind: str, path: str | None = None) -> Path | None:

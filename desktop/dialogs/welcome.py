@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -148,7 +148,7 @@ class FirstRunDialog(QDialog):
         self.hardware_label.setText("\n".join(lines))
         self.recommendation = recommend(hw)
         self.recommend_label.setText(recommendation_text(self.recommendation))
-        self._fit()
+        QTimer.singleShot(0, self._fit)  # once the new texts' heights are laid out
 
     def _fit(self) -> None:
         """Grow to the wrapped labels' height (adjustSize ignores height-for-width here)."""

@@ -31,7 +31,7 @@ from desktop.chat.conversation_settings import ConversationSettings
 from desktop.chat.messages import AssistantMessage
 from desktop.chat.sidebar import Sidebar
 from desktop.chat.view import ChatView
-from desktop.common.error_messages import describe
+from desktop.common.error_messages import describe, save_failure, unsaved_on_close
 from desktop.engines.bridge import EngineBridge
 from desktop.engines.hardware_probe import HardwareProbe
 from desktop.engines.load_controller import LoadController
@@ -47,8 +47,9 @@ from desktop.window.status_bar import StatusBar
 from desktop.window.welcome_panel import WelcomePanel
 from model_runtime.chat.generation import GenerationStats, LoadRequest, ModelSummary
 from model_runtime.conversations.store import ConversationStore, default_store
-from model_runtime.errors import ConversationStoreError, EngineCrashed
+from model_runtime.errors import ConversationStoreError, EngineCrashed, StorageError
 from model_runtime.hardware.detect import HardwareInfo
+from model_runtime.models.references import add_recent_model
 from model_runtime.models.starter import STARTER_NAME, STARTER_NOTE, starter_model_path
 from model_runtime.planning.guarded_load import PlannedLoad
 from model_runtime.planning.plan import LoadPlan
@@ -133,6 +134,10 @@ class MainWindow(QMainWindow):
         self.controller.conversations_changed.connect(self._on_conversations_changed)
         self.controller.question_returned.connect(self.composer.edit.setPlainText)
         self.controller.context_used.connect(self._on_context_used)
+        self.controller.saving.failed.connect(self._on_save_failed)
+        self.controller.saving.settled.connect(self.banner.clear_save_failure)
+        self.sidebar.save_failed.connect(self._on_save_failed)
+        self.banner.retry_button.clicked.connect(self.controller.retry_saves)
         self.bridge.loading.connect(self._on_loading)
         self.bridge.loaded.connect(self._on_loaded)
         self.bridge.load_failed.connect(self._on_load_failed)
@@ -204,6 +209,7 @@ class MainWindow(QMainWindow):
             self, "Open a GGUF model", "", "GGUF models (*.gguf);;All files (*)"
         )
         if path:
+            add_recent_model(path)  # the model manager lists it under "On this computer"
             self.load_model(path)
 
     def show_model_manager(self) -> None:
@@ -250,7 +256,10 @@ class MainWindow(QMainWindow):
         if message_id is not None:
             visible = {m.id for m in self.store.visible_messages(conversation_id)}
             if message_id not in visible:
-                self.store.switch_branch(message_id)
+                try:
+                    self.store.switch_branch(message_id)
+                except StorageError as exc:  # then it opens on the branch it was on
+                    self._on_save_failed(exc, "branch")
         self.controller.open(conversation_id)
         self.sidebar.set_current(conversation_id)
         self.pages.setCurrentWidget(self.chat_view)
@@ -275,6 +284,7 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.endpoints_tab.use_requested.connect(self.engines.use_remote)
         dialog.serve_tab.changed.connect(self.serving.restart)
+        dialog.privacy_tab.offline_changed.connect(self._offline_changed)
         dialog.destroyed.connect(self._forget_settings)
         self.settings_dialog = dialog
         dialog.show()
@@ -282,6 +292,10 @@ class MainWindow(QMainWindow):
 
     def _forget_settings(self) -> None:
         self.settings_dialog = None
+
+    def _offline_changed(self) -> None:
+        if self.model_manager is not None:  # its errors and buttons follow at once
+            self.model_manager.check_offline()
 
     def show_remote_engines(self) -> None:
         """Settings on the Remote engines tab, whose "Use for chat" switches the chat over."""
@@ -436,8 +450,37 @@ class MainWindow(QMainWindow):
     def _on_answer_finished(self, stats: GenerationStats) -> None:
         self.status.show_speed(stats)
 
+    def _on_save_failed(self, exc: StorageError, action: str) -> None:
+        """A write failed: say what is kept and what to do; Retry while answers wait."""
+        unsaved = bool(self.controller.saving.unsaved)
+        self.banner.show_save_failure(save_failure(exc, action), offer_retry=unsaved)
+
+    def may_close(self) -> bool:
+        """Answers kept in memory are saved first; if they can't be, the user decides."""
+        while self.controller.saving.unsaved and not self.controller.retry_saves():
+            saving = self.controller.saving
+            box = QMessageBox(
+                QMessageBox.Icon.Warning,
+                "Ponder could not save",
+                unsaved_on_close(len(saving.unsaved), saving.last_error),
+                QMessageBox.StandardButton.Retry
+                | QMessageBox.StandardButton.Discard
+                | QMessageBox.StandardButton.Cancel,
+                self,
+            )
+            box.setObjectName("unsavedOnClose")
+            choice = box.exec()
+            if choice == QMessageBox.StandardButton.Discard:
+                return True
+            if choice != QMessageBox.StandardButton.Retry:
+                return False
+        return True
+
     def closeEvent(self, event) -> None:
         self.controller.leave()
+        if not self.may_close():
+            event.ignore()
+            return
         self.load_panel.hide()
         self.serving.stop()
         self.engines.shutdown()

@@ -9,9 +9,10 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from model_runtime.conversations.failures import storage_error
 from model_runtime.errors import ConversationStoreError
 
 # Ordered migrations; index + 1 is the schema version they produce.
@@ -122,27 +123,57 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def open_database(path: Path) -> sqlite3.Connection:
-    """Connect with Ponder's settings; refuse a newer Ponder's file, or one SQLite can't read."""
+    """Connect with Ponder's settings; refuse a newer Ponder's file, or one SQLite can't read
+    or finds damaged anywhere. A refused file is left as it was: it is checked before the
+    connection turns on the write-ahead log or anything else writes."""
     try:
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise storage_error(exc, path) or _damaged(path, str(exc)) from exc
+    try:
         db.row_factory = sqlite3.Row
-        version = schema_version(db)
-        if version > SCHEMA_VERSION:
-            db.close()
-            raise ConversationStoreError(
-                f"The conversation database was written by a newer Ponder (schema "
-                f"{version}, this one knows {SCHEMA_VERSION}). Update Ponder; the file is "
-                "left untouched."
-            )
+        _check(db, path)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")  # durable across an app crash
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA busy_timeout=5000")
-    except sqlite3.DatabaseError as exc:
-        raise ConversationStoreError(
-            f"The conversation database {path} can't be opened: {exc}"
-        ) from exc
+    except BaseException:
+        db.close()
+        raise
     return db
+
+
+def _check(db: sqlite3.Connection, path: Path) -> None:
+    """The file is a database of a schema this Ponder knows, and every page of it is sound."""
+    try:
+        version = schema_version(db)
+        if version > SCHEMA_VERSION:
+            raise ConversationStoreError(
+                f"The conversation database was written by a newer Ponder (schema "
+                f"{version}, this one knows {SCHEMA_VERSION}). Update Ponder; the file is "
+                "left untouched.",
+                path=path,
+            )
+        problems = [str(row[0]) for row in db.execute("PRAGMA quick_check(3)")]
+    except sqlite3.DatabaseError as exc:
+        error = storage_error(exc, path)
+        if error is not None and error.problem != "damaged":
+            raise error from exc
+        raise _damaged(path, str(exc)) from exc
+    if problems != ["ok"]:
+        lines = [line for row in problems for line in row.splitlines()]
+        raise _damaged(path, next((x for x in lines if not x.startswith("***")), lines[0]))
+
+
+def _damaged(path: Path, why: str) -> ConversationStoreError:
+    backups = sorted(p.name for p in path.parent.glob(f"{path.stem}*.backup{path.suffix}"))
+    restore = f" or put a backup in its place ({', '.join(backups)})" if backups else ""
+    return ConversationStoreError(
+        f"The conversation database {path} can't be opened: it is damaged ({why}). Ponder "
+        f"left it untouched. Move it out of that folder to start with an empty history{restore}; "
+        "keep the damaged file: SQLite's .recover command can save most of it.",
+        path=path,
+    )
 
 
 def schema_version(db: sqlite3.Connection) -> int:
@@ -151,14 +182,38 @@ def schema_version(db: sqlite3.Connection) -> int:
 
 @contextmanager
 def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+    """BEGIN IMMEDIATE … COMMIT, all or nothing; inside another transaction, a savepoint.
+
+    A failed write or COMMIT (a full disk) may have ended the transaction already; what is
+    left of it is rolled back, and the first error is the one raised.
+    """
+    if db.in_transaction:
+        with _savepoint(db):
+            yield db
+        return
     db.execute("BEGIN IMMEDIATE")
     try:
         yield db
+        db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:
+            with suppress(sqlite3.Error):  # the first error is the one to tell
+                db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")
+
+
+@contextmanager
+def _savepoint(db: sqlite3.Connection) -> Iterator[None]:
+    db.execute("SAVEPOINT nested")
+    try:
+        yield
+    except BaseException:
+        if db.in_transaction:  # the outer transaction is still there: undo this part alone
+            with suppress(sqlite3.Error):
+                db.execute("ROLLBACK TO nested")
+                db.execute("RELEASE nested")
+        raise
+    db.execute("RELEASE nested")
 
 
 def migrate(db: sqlite3.Connection, path: Path) -> None:

@@ -9,14 +9,17 @@ export live in their own modules of this package; this class is the one door to 
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
 from model_runtime.attachments.prompt import Included
 from model_runtime.conversations import attachments, branches, exchange, schema
 from model_runtime.conversations.attachments import StoredAttachment
+from model_runtime.conversations.failures import guarded, translated
 from model_runtime.conversations.records import (
     FIGURE_COLUMNS,
     AnswerFigures,
@@ -30,20 +33,37 @@ from model_runtime.conversations.records import (
     message_from_row,
 )
 from model_runtime.conversations.search import search, search_files
-from model_runtime.paths import data_dir
+from model_runtime.paths import check_writable, data_dir, read_only_error
 
 __all__ = ["ConversationStore", "default_store"]
 
 
 class ConversationStore:
-    """All conversations of one profile, in one SQLite file."""
+    """All conversations of one profile, in one SQLite file.
+
+    Every method turns SQLite's storage failures (a full, read-only or failing disk, a locked
+    or damaged file) into StorageError; the write that failed changed nothing.
+    """
 
     def __init__(self, path: Path) -> None:
+        """Open (or create) the database. A folder Ponder can't write to, a full disk, or a
+        damaged file is refused before anything is written: no migration, no recovery."""
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = schema.open_database(self.path)
+        check_writable(self.path.parent)
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            raise read_only_error(self.path)
+        with translated(self.path):
+            self._db = schema.open_database(self.path)
+        try:
+            self.recovered = self._prepare()
+        except BaseException:
+            self._db.close()
+            raise
+
+    @guarded
+    def _prepare(self) -> int:
         schema.migrate(self._db, self.path)
-        self.recovered = self._recover_interrupted()
+        return self._recover_interrupted()
 
     def close(self) -> None:
         self._db.close()
@@ -52,10 +72,18 @@ class ConversationStore:
     def version(self) -> int:
         return schema.schema_version(self._db)
 
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Several writes as one: all of them are kept, or (when one fails) none."""
+        with translated(self.path), schema.transaction(self._db):
+            yield
+
+    @guarded
     def backup(self, target: Path) -> Path:
         """A consistent copy of the whole database (SQLite's online backup)."""
         return schema.backup(self._db, target)
 
+    @guarded
     def integrity_check(self) -> str:
         return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
 
@@ -68,6 +96,7 @@ class ConversationStore:
 
     # -- conversations ---------------------------------------------------------------------
 
+    @guarded
     def create_conversation(
         self, *, model: str = "", system_prompt: str = "", params: dict[str, Any] | None = None
     ) -> Conversation:
@@ -79,6 +108,7 @@ class ConversationStore:
         )
         return self.conversation(int(cursor.lastrowid or 0))
 
+    @guarded
     def conversation(self, conversation_id: int) -> Conversation:
         row = self._db.execute(
             "SELECT * FROM conversations WHERE id = ? AND deleted IS NULL", (conversation_id,)
@@ -87,6 +117,7 @@ class ConversationStore:
             raise KeyError(f"no conversation {conversation_id}")
         return conversation_from_row(row)
 
+    @guarded
     def conversations(self) -> list[Conversation]:
         """Every conversation not deleted, most recently updated first."""
         rows = self._db.execute(
@@ -94,6 +125,7 @@ class ConversationStore:
         )
         return [conversation_from_row(row) for row in rows]
 
+    @guarded
     def update_conversation(
         self,
         conversation_id: int,
@@ -117,6 +149,7 @@ class ConversationStore:
             (*changes.values(), time.time(), conversation_id),
         )
 
+    @guarded
     def rename(self, conversation_id: int, title: str) -> None:
         title = " ".join(title.split())
         if not title:
@@ -126,21 +159,25 @@ class ConversationStore:
             (title, conversation_id),
         )
 
+    @guarded
     def delete(self, conversation_id: int) -> None:
         """Hide a conversation; undo_delete brings it back until purge_deleted runs."""
         self._db.execute(
             "UPDATE conversations SET deleted = ? WHERE id = ?", (time.time(), conversation_id)
         )
 
+    @guarded
     def undo_delete(self, conversation_id: int) -> None:
         self._db.execute("UPDATE conversations SET deleted = NULL WHERE id = ?", (conversation_id,))
 
+    @guarded
     def remove(self, conversation_id: int) -> None:
         """Remove one conversation for good at once (one whose only question got no answer)."""
         with schema.transaction(self._db) as db:
             db.execute("DELETE FROM messages WHERE conversation_id = ?", (conversation_id,))
             db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
+    @guarded
     def purge_deleted(self, older_than_seconds: float = 0.0) -> int:
         """Remove deleted conversations for good (the app does this at start, after a day)."""
         cutoff = time.time() - older_than_seconds
@@ -159,6 +196,7 @@ class ConversationStore:
 
     # -- messages --------------------------------------------------------------------------
 
+    @guarded
     def add_message(
         self,
         conversation_id: int,
@@ -201,12 +239,14 @@ class ConversationStore:
                 )
         return self.message(message_id)
 
+    @guarded
     def message(self, message_id: int) -> StoredMessage:
         row = self._db.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
         if row is None:
             raise KeyError(f"no message {message_id}")
         return message_from_row(row)
 
+    @guarded
     def update_message(
         self,
         message_id: int,
@@ -230,6 +270,7 @@ class ConversationStore:
             f"UPDATE messages SET {assignments} WHERE id = ?", (*values.values(), message_id)
         )
 
+    @guarded
     def delete_message(self, message_id: int) -> None:
         """Remove a message and everything that followed it on any branch."""
         message = self.message(message_id)
@@ -249,37 +290,45 @@ class ConversationStore:
 
     # -- attachments -------------------------------------------------------------------------
 
+    @guarded
     def attach(self, message_id: int, included: Sequence[Included]) -> None:
         """Save the files that went with a question (each content once, however often)."""
         with schema.transaction(self._db) as db:
             attachments.link(db, message_id, included)
 
+    @guarded
     def attachments(self, message_ids: Iterable[int]) -> dict[int, list[StoredAttachment]]:
         """The files attached to these messages, by message id (messages without: left out)."""
         return attachments.of_messages(self._db, message_ids)
 
+    @guarded
     def included(self, stored: Sequence[StoredAttachment]) -> list[Included]:
         """Stored attachments with their text: what the prompt and retrieval take."""
         return attachments.included(self._db, stored)
 
+    @guarded
     def attachment_text(self, sha256: str) -> str:
         return attachments.text_of(self._db, sha256)
 
     # -- branches ----------------------------------------------------------------------------
 
+    @guarded
     def visible_messages(self, conversation_id: int) -> list[StoredMessage]:
         """The messages of the visible branch, first to last."""
         leaf = self.conversation(conversation_id).current_leaf
         return branches.visible_messages(self._db, conversation_id, leaf)
 
+    @guarded
     def branch(self, message: StoredMessage) -> Branch:
         """Which version of this turn the message is, among its siblings."""
         return branches.branch_of(self._db, message)
 
+    @guarded
     def child_count(self, message_id: int) -> int:
         """How many messages follow this one, on all branches."""
         return branches.child_count(self._db, message_id)
 
+    @guarded
     def switch_branch(self, message_id: int) -> None:
         """Show the branch through this message (its newest continuation)."""
         message = self.message(message_id)
@@ -291,6 +340,7 @@ class ConversationStore:
 
     # -- search, export and import -----------------------------------------------------------
 
+    @guarded
     def search(self, query: str, limit: int = 50, *, in_files: bool = False) -> list[SearchHit]:
         """Full-text search over answers, questions and reasoning (words, prefix match), then
         questions whose attached files are named so (in_files: or hold those words)."""
@@ -302,6 +352,7 @@ class ConversationStore:
                 hits.append(hit)
         return hits[:limit]
 
+    @guarded
     def export_json(self, conversation_id: int) -> dict[str, Any]:
         """The whole conversation, every branch included: import_json brings it back as it was."""
         rows = self._db.execute(
@@ -311,10 +362,12 @@ class ConversationStore:
         attached = attachments.export(self._db, [m.id for m in messages])
         return exchange.export_json(self.conversation(conversation_id), messages, attached)
 
+    @guarded
     def import_json(self, data: dict[str, Any]) -> Conversation:
         """Add an exported conversation as a new one (new ids, same content and branches)."""
         return self.conversation(exchange.import_json(self._db, data))
 
+    @guarded
     def export_markdown(self, conversation_id: int, *, reasoning: bool = True) -> str:
         """The visible branch as Markdown, reasoning in a <details> block or left out."""
         visible = self.visible_messages(conversation_id)

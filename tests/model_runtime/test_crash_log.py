@@ -153,3 +153,72 @@ def test_a_native_crash_is_caught_by_faulthandler_and_offered_next_time(ponder_h
     assert "native crash" in text and "Segmentation fault" in text
     assert "deep_inside_llama_cpp" in text  # faulthandler's Python stack
     assert report.summary == "Fatal Python error: Segmentation fault"
+
+
+# -- killed processes, full and read-only disks --------------------------------------------
+
+
+def test_a_killed_process_is_not_offered_as_a_crash(ponder_home: Path) -> None:
+    """SIGKILL (or a power cut) leaves the armed file with its header only: no crash in it."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from model_runtime.crash_log import CrashHandler\n"
+            "import sys; CrashHandler().install(); print('armed', flush=True); sys.stdin.read()",
+        ],
+        cwd=ROOT,
+        env={"PONDER_HOME": str(ponder_home), "PATH": "/usr/bin:/bin"},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stdout.readline() == "armed\n"
+    process.kill()
+    process.wait(10)
+    (armed,) = crash_log.crash_dir().glob("native-*.log")
+    assert armed.read_text(encoding="utf-8").endswith(crash_log.NATIVE_MARKER)
+    # as a file system may leave a file cut short: padded with NUL bytes
+    padded = armed.with_name("native-20260101-000000-999999999.log")
+    padded.write_text(armed.read_text(encoding="utf-8") + "\0" * 512 + "\n", encoding="utf-8")
+    # and one an older Ponder turned into a report anyway
+    older = armed.with_name("crash-20260101-000000-999999998.txt")
+    older.write_text(armed.read_text(encoding="utf-8") + "\n\0\0\n", encoding="utf-8")
+    assert pending_reports() == []
+    assert sorted(crash_log.crash_dir().iterdir()) == []
+
+
+def crash_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def test_on_a_full_disk_crash_handling_writes_nothing_and_never_fails(
+    tmpfs, ponder_home: Path, capsys
+) -> None:
+    disk = tmpfs(ponder_home / "data", "1m")
+    crash_log.crash_dir()
+    disk.fill()
+    reports: list[Path] = []
+    h = CrashHandler(on_report=reports.append)
+    h.install()  # the native-crash file can't be armed: Ponder starts without it
+    try:
+        assert h.native_path is None
+        raise_and_hook(RuntimeError("boom on a full disk"))
+        mark_offered(pending_reports())
+    finally:
+        h.uninstall()
+    assert reports == [] and "RuntimeError: boom on a full disk" in capsys.readouterr().err
+    assert crash_files(crash_log.crash_dir()) == []  # no report, no .part, no armed file
+
+
+def test_on_a_read_only_disk_crash_handling_never_fails(tmpfs, ponder_home: Path) -> None:
+    disk = tmpfs(ponder_home / "data", "1m")
+    disk.read_only()
+    h = CrashHandler()
+    h.install()
+    try:
+        assert h.native_path is None and pending_reports() == []
+        raise_and_hook(RuntimeError("boom on a read-only disk"))
+    finally:
+        h.uninstall()
+    assert crash_files(disk.path) == []
