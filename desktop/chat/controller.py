@@ -105,8 +105,7 @@ class ChatController(QObject):
 
     @property
     def messages(self) -> list[Message]:
-        """The visible branch of the open conversation, as the model will see it (each
-        question with its files)."""
+        """The visible branch of the open conversation, as the model will see it (files too)."""
         if self.conversation_id is None:
             return []
         return self.files.turns(
@@ -217,8 +216,7 @@ class ChatController(QObject):
     # -- asking ------------------------------------------------------------------------------
 
     def send(self, text: str, files: Sequence[Included] = ()) -> None:
-        """Add the user's turn (with its files, fitted to the context first) and start the
-        answer; unsaved, the question goes back with its files."""
+        """Add the user's turn and its files, then start the answer; unsaved, both go back."""
         if self.busy or not text.strip():
             return
         self._fit(text, list(files), lambda included: self._send(text, included))
@@ -229,8 +227,7 @@ class ChatController(QObject):
                 "question", lambda: self._ask(text, included)
             )
         except StorageError:
-            self.question_returned.emit(text)
-            self.attachments_returned.emit(included)
+            self._give_back(text, included)
             return
         self.conversation_id = conversation_id
         for widget in self.view.messages:
@@ -241,8 +238,7 @@ class ChatController(QObject):
         self.conversations_changed.emit()
 
     def _ask(self, text: str, included: list[Included]) -> tuple[int, StoredMessage, StoredMessage]:
-        """Store the question, its files and its empty answer (and a new conversation), all or
-        nothing."""
+        """Store the question, its files and its empty answer (a new chat too), all or nothing."""
         with self.store.atomic():
             conversation_id = self.conversation_id
             if conversation_id is None:
@@ -372,8 +368,7 @@ class ChatController(QObject):
         given_back = self.files.cancel()  # files still being fitted: the question goes back
         if given_back is not None:
             self.busy_changed.emit(False)
-            self.question_returned.emit(given_back[0])
-            self.attachments_returned.emit(given_back[1])
+            self._give_back(*given_back)
         if self._current is not None:
             self.bridge.cancel(self._gen_id)
 
@@ -475,8 +470,12 @@ class ChatController(QObject):
         if emptied:
             self.conversation_id = None
         if question is not None:
-            self.question_returned.emit(question.content)
-            self.attachments_returned.emit(files)
+            self._give_back(question.content, files)
+
+    def _give_back(self, question: str, files: list[Included]) -> None:
+        """A question that got no answer goes back to the composer, with its files."""
+        self.question_returned.emit(question)
+        self.attachments_returned.emit(files)
 
     def _remove_answer(self, answer_id: int) -> tuple[StoredMessage | None, bool]:
         """Delete the empty answer, and its question if no other answer follows it: that

@@ -8,7 +8,6 @@ one place (send_blocker) whether the composer may send.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -24,7 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.chat.attachments import FileDrops
 from desktop.chat.composer import Composer
 from desktop.chat.controller import ChatController
 from desktop.chat.conversation_settings import ConversationSettings
@@ -43,6 +41,7 @@ from desktop.settings.dialog import SettingsDialog
 from desktop.window.actions import build_actions, shortcut_rows
 from desktop.window.banner import NoticeBanner
 from desktop.window.engine_choice import EngineChoice
+from desktop.window.file_room import FileRoom
 from desktop.window.status_bar import StatusBar
 from desktop.window.welcome_panel import WelcomePanel
 from model_runtime.chat.generation import GenerationStats, LoadRequest, ModelSummary
@@ -89,7 +88,7 @@ class MainWindow(QMainWindow):
         self.commands.starter.setEnabled(self.starter_path is not None)
         self.serving = ServeController(bridge, self.commands.serve, self.status.serve_label, self)
         self._connect()
-        self._connect_attachments()
+        self.file_room = FileRoom(self)  # files dropped, counted and fitted to the context
         self._refresh_send()
         self.engines.restore()  # the remote engine chosen before the last quit, if any
 
@@ -152,39 +151,6 @@ class MainWindow(QMainWindow):
         self.sidebar.search_hit_selected.connect(self.open_conversation)
         self.sidebar.conversation_deleted.connect(self._on_conversation_deleted)
         self.sidebar.new_chat_requested.connect(self.new_chat)
-
-    def _connect_attachments(self) -> None:
-        """Files for questions: dropped on the window, counted by the engine in use, fitted to
-        its context; a file too long may ask for a larger one."""
-        self.file_drops = FileDrops(self, self.composer.attach_paths)
-        strip = self.composer.attachments
-        strip.count = lambda text: self.controller.bridge.count_tokens(text)
-        strip.larger_context_requested.connect(self.reload_with_context)
-        self.controller.attachments_returned.connect(strip.restore)
-        for changed in (self.bridge.loaded, self.engines.changed):
-            changed.connect(strip.recount)
-        for changed in (
-            self.bridge.loaded,
-            self.bridge.crashed,
-            self.engines.changed,
-            self.controller.context_used,
-            self.loader.plan_in_use,
-        ):
-            changed.connect(self.refresh_room)
-        self.refresh_room()
-
-    def refresh_room(self) -> None:
-        """Tell the file chips how much of the context they may take, and what would fit."""
-        plan, summary = self.loader.plan, self.bridge.summary
-        same = plan is not None and summary is not None and plan.model_path == summary.path
-        max_ctx = plan.verdict.max_ctx if same and plan is not None else 0
-        self.composer.attachments.set_context(self.controller.context_room(max_ctx))
-
-    def reload_with_context(self, n_ctx: int) -> None:
-        """Load the model again with a longer context, through the planner (a file's choice)."""
-        last = self.bridge.last_request
-        if last is not None:
-            self.loader.load(dataclasses.replace(last, n_ctx=n_ctx))
 
     # -- may the composer send? -------------------------------------------------------------
 
@@ -306,7 +272,7 @@ class MainWindow(QMainWindow):
         dialog = ConversationSettings(self.controller.system_prompt, self.controller.params, self)
         if dialog.exec():
             self.controller.apply_settings(dialog.result_system_prompt(), dialog.result_params())
-            self.refresh_room()  # the answer's length limit keeps its room
+            self.file_room.refresh()  # the answer's length limit keeps its room
 
     def copy_last_answer(self) -> None:
         answers = [m for m in self.chat_view.messages if isinstance(m, AssistantMessage)]

@@ -51,7 +51,7 @@ def load(qtbot: Any, smollm2: Path, monkeypatch: pytest.MonkeyPatch) -> Callable
         with qtbot.waitSignal(window.bridge.loaded, timeout=LOAD_MS):
             window.load_starter()
         window.controller.params = SHORT
-        window.refresh_room()  # as the conversation settings dialog does
+        window.file_room.refresh()  # as the conversation settings dialog does
         return window
 
     return load_
