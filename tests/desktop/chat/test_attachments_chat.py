@@ -26,6 +26,7 @@ from model_runtime.conversations import attachments
 from model_runtime.conversations.store import ConversationStore
 from tests.attachment_files import FACTS, pages_with_facts, write_pdf
 from tests.desktop.window.test_chat_window import ENGINE_THREADS, LOAD_MS
+from tests.disks import InjectedFullDisk
 
 pytestmark = pytest.mark.slow
 READ_MS = 30_000
@@ -267,3 +268,31 @@ def test_a_question_the_model_cant_take_goes_back_with_its_files(
     [chip] = window.composer.attachments.chips
     assert chip.name.text() == "manual.pdf" and chip.file is not None
     assert window.store.conversations() == [] and attachments.count(window.store._db) == (0, 0)
+
+
+def test_a_question_whose_files_cant_be_saved_goes_back_with_them(
+    open_window: Callable[..., MainWindow], load: Callable[..., MainWindow], qtbot: Any,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """The disk is full when the question is sent: it goes back to the box, its file to a chip,
+    nothing is stored, the window is not busy; with room again it goes, file and all."""
+    window = load(open_window())
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Dinner is at eight.")
+    attach(qtbot, window, notes)
+    disk = InjectedFullDisk(window.store)
+    disk.fill()
+    try:
+        with qtbot.waitSignal(window.controller.attachments_returned, timeout=READ_MS):
+            window.composer.edit.setPlainText("When is dinner?")
+            qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+        assert window.composer.edit.toPlainText() == "When is dinner?"
+        [chip] = window.composer.attachments.chips
+        assert chip.name.text() == "notes.txt" and chip.state == "ready"
+        assert not window.controller.busy and window.composer.button.isEnabled()
+        assert window.banner.isVisible()
+    finally:
+        disk.free()
+    assert window.store.conversations() == [] and attachments.count(window.store._db) == (0, 0)
+    ask(qtbot, window, "When is dinner?")
+    assert [[a.name for a in files] for files in stored_files(window)] == [["notes.txt"]]
