@@ -196,7 +196,7 @@ class AnswerView(QTextBrowser):
             return False
         if render.tail_pos == 0:  # all of it is tail: clearing also drops the first format
             self.document().clear()
-            render.tail_pos = -1
+            render.tail_pos, render.tail_stale = -1, True
         cursor = QTextCursor(self.document())
         cursor.beginEditBlock()
         spent = 0
@@ -206,11 +206,13 @@ class AnswerView(QTextBrowser):
             if spent >= PART_COST:
                 break
             piece = render.segmenter.next_piece()
-        if piece is None:
+        tail = render.segmenter.tail() if piece is None else None
+        more = piece is not None or (tail is not None and spent > PART_COST // 2)
+        if piece is None and not more:  # the tail gets a step of its own after a costly part
             self._remove_tail(cursor)
-            self._show_tail(cursor)
+            self._show_tail(cursor, tail)
         cursor.endEditBlock()
-        if piece is not None:
+        if more:
             self._render_queue().add(self, self._work)
             return True
         self.rendered.emit()
@@ -238,17 +240,16 @@ class AnswerView(QTextBrowser):
         if isinstance(piece, Code):
             insert_html(document, cursor, render_code_lines(piece.text, render.long_lang))
             render.long_code.append(piece.text)
-            return 2 * len(piece.text)
+            return 3 * len(piece.text)
         assert isinstance(piece, CodeClose)
         render.code_blocks.append("".join(render.long_code).removesuffix("\n"))
         render.long_code = None
         return 0
 
-    def _show_tail(self, cursor: QTextCursor) -> None:
+    def _show_tail(self, cursor: QTextCursor, tail: Markdown | Plain | Code | None) -> None:
         """Show what is not cut into parts yet; it is taken away again before the next part."""
         render, document = self._render, self.document()
         render.tail_stale, render.tail_code_blocks, render.tail_code = False, [], ""
-        tail = render.segmenter.tail()
         if tail is None:
             return
         render.tail_pos = document.characterCount() - 1
@@ -270,6 +271,7 @@ class AnswerView(QTextBrowser):
             cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
             cursor.removeSelectedText()
             restore_block_look(cursor, render.tail_look)
+            render.tail_stale = True  # to be shown again
         render.tail_pos = -1
         render.tail_code_blocks, render.tail_code = [], ""
 

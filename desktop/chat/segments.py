@@ -153,7 +153,7 @@ class Segmenter:
             if window:  # blank lines
                 self._pos += len(window)
                 return None
-            return self._start_plain(buf[pos : pos + 4]) if full else None
+            return self._start_plain(buf[pos : pos + 16]) if full else None
         whole = self._final and not full
         if whole and scan.cost <= PART_COST:
             return self._take(window)
@@ -176,20 +176,22 @@ class Segmenter:
             items = [item.offset for item in scan.items if item.cost <= PART_COST]
             if items:
                 return self._take(window[: items[-1]])
-            marker = _LIST_ITEM.match(window)
-            indent = marker.end() if marker and 0 < len(marker.group(1)) <= 4 else 2
-            return self._start_plain(window, dedent=indent)
+            return self._start_plain(window)
         if kind == "fence":
             return self._start_code(window)
-        return self._start_plain(window, code=kind == "code_block")
+        return self._start_plain(window)
 
     # -- plain text ----------------------------------------------------------------------
 
-    def _start_plain(
-        self, start: str, *, code: bool = False, dedent: int | None = None
-    ) -> Plain | None:
-        if dedent is None and start.startswith("    "):
-            code, dedent = True, 4  # one endless indented line: indented code
+    def _start_plain(self, start: str) -> Plain | None:
+        """Show the block that begins ``start`` as plain text: until a blank line, or for a
+        list item or indented code, until a line indented less."""
+        code, dedent = start.startswith("    "), None
+        marker = _LIST_ITEM.match(start)
+        if code:
+            dedent = 4
+        elif marker is not None:
+            dedent = marker.end() if 0 < len(marker.group(1)) <= 4 else len(marker.group()) + 1
         self._mode, self._code, self._dedent = "plain", code, dedent
         self._first, self._mid_line, self._lines, self._held = True, False, 0, ""
         return self._next_plain()

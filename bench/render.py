@@ -1,0 +1,224 @@
+"""Rendering answers stays linear in their length, and the window never waits long on one.
+
+For answers of 10 K, 100 K, 1 M and 5 M characters of three kinds (paragraphs of Markdown,
+one long line, one fenced code block), in the real chat column (offscreen):
+  1. render: the answer set at once, as when a conversation is reopened: the time until all
+     of it is shown, that time per MB, and the longest event-loop stall meanwhile;
+  2. stream: the same answer streamed into an assistant message the way the controller feeds
+     it (2,000 chunks, painted every 40 ms), then finished: the longest stall.
+Per kind it prints the ratio of time per MB at the largest size to the smallest (linear:
+≤ 1.5) and, over everything, the longest stall (target: ≤ 100 ms). A stall is the longest gap
+between beats of a 1 ms timer. Run: `python bench/render.py [--sizes 10000,100000] [--json P]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from PySide6.QtCore import QElapsedTimer, QTimer
+from PySide6.QtWidgets import QApplication
+
+SIZES = (10_000, 100_000, 1_000_000, 5_000_000)
+STREAM_CHUNKS = 2_000
+LINEAR_TARGET = 1.5
+STALL_TARGET_S = 0.1
+
+PROSE = "the model weighs each step of its reasoning before it answers, **checking** the"
+WORDS = [*PROSE.split(" "), "`constraints`", "and", "[sources](https://example.org)", "twice"]
+CODE_LINE = "    total = compute(value, other_value) + 42  # keep the running total\n"
+
+
+def paragraphs(size: int) -> str:
+    rnd = random.Random(size)
+    out, total = [], 0
+    while total < size:
+        out.append(" ".join(rnd.choice(WORDS) for _ in range(rnd.randint(20, 120))))
+        total += len(out[-1]) + 2
+    return "\n\n".join(out)[:size]
+
+
+def one_line(size: int) -> str:
+    return (" ".join(WORDS) + " ")[: min(size, 200)] * (size // 200) + "x" * (size % 200)
+
+
+def code(size: int) -> str:
+    body = (CODE_LINE * (size // len(CODE_LINE) + 1))[: size - 20]
+    return "```python\n" + body + "\n```\n"
+
+
+KINDS: dict[str, Callable[[int], str]] = {
+    "paragraphs": paragraphs,
+    "one line": one_line,
+    "code": code,
+}
+
+
+class Stalls:
+    """The longest gap between beats of a 1 ms timer while the block runs."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._clock = QElapsedTimer()
+        self._beat = QTimer()
+        self._beat.setInterval(1)
+        self._beat.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        self.longest = max(self.longest, self._clock.restart() / 1000)
+
+    @contextmanager
+    def measuring(self) -> Iterator[Stalls]:
+        self._clock.start()
+        self._beat.start()
+        try:
+            yield self
+        finally:
+            self._tick()
+            self._beat.stop()
+
+
+def busy(view: Any) -> bool:
+    return bool(getattr(view, "rendering", False))
+
+
+def wait(app: QApplication, done: Callable[[], bool]) -> None:
+    while not done():
+        app.processEvents()
+
+
+def measure_render(app: QApplication, chat: Any, text: str) -> tuple[float, float]:
+    """Seconds until the whole answer is shown, and the longest stall meanwhile."""
+    from desktop.chat.messages import AssistantMessage
+
+    chat.clear()
+    message = AssistantMessage()
+    chat.append(message)
+    app.processEvents()
+    view = message.answer_view
+    view.show()
+    with Stalls().measuring() as stalls:
+        started = time.perf_counter()
+        view.set_markdown(text)
+        wait(app, lambda: not busy(view))
+        app.processEvents()
+        seconds = time.perf_counter() - started
+    return seconds, stalls.longest
+
+
+def measure_stream(app: QApplication, chat: Any, text: str) -> tuple[float, float]:
+    """Seconds to stream and finish the answer, and the longest stall meanwhile."""
+    from desktop.chat.messages import AssistantMessage
+    from model_runtime.chat.generation import Chunk, Finished, GenerationStats
+
+    chat.clear()
+    message = AssistantMessage()
+    chat.append(message)
+    app.processEvents()
+    message.model.start(1)
+    message.resume()
+    size = max(1, len(text) // STREAM_CHUNKS)
+    starts = iter(range(0, len(text), size))
+    feeder = QTimer()
+    feeder.setInterval(0)
+
+    def feed() -> None:
+        start = next(starts, None)
+        if start is None:
+            feeder.stop()
+            return
+        piece = text[start : start + size]
+        message.model.add(Chunk(1, "answer", piece))
+        message.add_chunk("answer", piece)
+
+    feeder.timeout.connect(feed)
+    with Stalls().measuring() as stalls:
+        started = time.perf_counter()
+        feeder.start()
+        wait(app, lambda: not feeder.isActive())
+        message.model.add(Finished(1, GenerationStats(n_generated=STREAM_CHUNKS)))
+        message.finish()
+        wait(app, lambda: not busy(message.answer_view))
+        app.processEvents()
+        seconds = time.perf_counter() - started
+    return seconds, stalls.longest
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
+    parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--no-stream", action="store_true", help="only render at once")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    from desktop.app import create_application
+    from desktop.chat.view import ChatView
+
+    app = create_application()
+    chat = ChatView()
+    chat.resize(1000, 800)
+    chat.show()
+    app.processEvents()
+
+    rows: list[dict[str, Any]] = []
+    print(f"{'kind':<11}{'size':>10}{'render s':>10}{'s/MB':>8}{'stall ms':>10}", end="")
+    print(f"{'stream s':>10}{'stall ms':>10}")
+    for kind in args.kinds.split(","):
+        for size in sizes:
+            text = KINDS[kind](size)
+            render_s, render_stall = measure_render(app, chat, text)
+            row = {"kind": kind, "size": size, "render_s": render_s}
+            row.update(render_s_per_mb=render_s / (size / 1e6), render_stall_s=render_stall)
+            line = f"{kind:<11}{size:>10,}{render_s:>10.2f}{row['render_s_per_mb']:>8.2f}"
+            line += f"{render_stall * 1000:>10.0f}"
+            if not args.no_stream:
+                stream_s, stream_stall = measure_stream(app, chat, text)
+                row.update(stream_s=stream_s, stream_stall_s=stream_stall)
+                line += f"{stream_s:>10.2f}{stream_stall * 1000:>10.0f}"
+            print(line, flush=True)
+            rows.append(row)
+    chat.close()
+
+    verdicts = summary(rows)
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, **verdicts}, indent=2))
+    return 1 if args.strict and not verdicts["pass"] else 0
+
+
+def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    ratios = {}
+    print()
+    for kind in dict.fromkeys(row["kind"] for row in rows):
+        mine = sorted((r for r in rows if r["kind"] == kind), key=lambda r: r["size"])
+        ratio = mine[-1]["render_s_per_mb"] / mine[0]["render_s_per_mb"]
+        ratios[kind] = ratio
+        verdict = "PASS" if ratio <= LINEAR_TARGET else "FAIL"
+        print(
+            f"{kind}: s/MB at {mine[-1]['size']:,} vs {mine[0]['size']:,}: {ratio:.2f} "
+            f"(target ≤ {LINEAR_TARGET}) {verdict}"
+        )
+    stalls = [r[key] for r in rows for key in ("render_stall_s", "stream_stall_s") if key in r]
+    longest = max(stalls)
+    verdict = "PASS" if longest <= STALL_TARGET_S else "FAIL"
+    target = STALL_TARGET_S * 1000
+    print(f"longest stall: {longest * 1000:.0f} ms (target ≤ {target:.0f}) {verdict}")
+    passed = all(r <= LINEAR_TARGET for r in ratios.values()) and longest <= STALL_TARGET_S
+    return {"ratios": ratios, "longest_stall_s": longest, "pass": passed}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
