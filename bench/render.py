@@ -174,6 +174,8 @@ def main() -> int:
     chat.show()
     app.processEvents()
 
+    for make in KINDS.values():  # first use loads lexers, fonts and styles
+        measure_render(app, chat, make(5_000))
     rows: list[dict[str, Any]] = []
     print(f"{'kind':<11}{'size':>10}{'render s':>10}{'s/MB':>8}{'stall ms':>10}", end="")
     print(f"{'stream s':>10}{'stall ms':>10}")

@@ -13,16 +13,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QSize, QSizeF, Qt, QUrl, Signal
 from PySide6.QtGui import (
     QDesktopServices,
     QGuiApplication,
+    QPaintEvent,
     QResizeEvent,
     QTextCursor,
     QTextFormat,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QFrame, QSizePolicy, QTextBrowser, QToolTip, QWidget
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QFrame,
+    QSizePolicy,
+    QTextBrowser,
+    QToolTip,
+    QWidget,
+)
 
 from desktop.chat.answer_document import (
     BlockLook,
@@ -44,7 +52,6 @@ from desktop.chat.render_queue import RenderQueue, shared_queue
 from desktop.chat.segments import (
     PART_COST,
     Code,
-    CodeClose,
     CodeOpen,
     Markdown,
     Piece,
@@ -60,6 +67,7 @@ h3 { font-size: medium; }
 h4, h5, h6 { font-size: medium; font-style: italic; }
 """
 _MAX_HEIGHT = 16_777_215  # QWIDGETSIZE_MAX
+LAZY_LAYOUT_CHARS = 200_000  # a longer answer is laid out for a new width in steps
 
 
 class AnswerView(QTextBrowser):
@@ -84,6 +92,9 @@ class AnswerView(QTextBrowser):
         self._queue = queue
         self._render = _Render()
         self._height = 0
+        self._relayout = False  # laying the text out for a new width, in steps
+        self._laid_out = 0.0  # how far down that has come
+        self._paused = False  # rendering waits for that
 
         document = InertDocument(self, view=self)
         document.setUndoRedoEnabled(False)
@@ -190,7 +201,10 @@ class AnswerView(QTextBrowser):
 
         True when more is left (the queue calls this again)."""
         render = self._render
-        piece = render.segmenter.next_piece()
+        if self._relayout:
+            self._paused = True  # goes on once the text is laid out for the new width
+            return False
+        piece = self._next_piece()
         if piece is None and not render.tail_stale:
             self.rendered.emit()
             return False
@@ -201,14 +215,15 @@ class AnswerView(QTextBrowser):
         cursor.beginEditBlock()
         spent = 0
         while piece is not None:
+            if spent and spent + _cost(piece) > PART_COST:
+                render.waiting = piece  # for the next step
+                break
             self._remove_tail(cursor)
             spent += self._apply(cursor, piece)
-            if spent >= PART_COST:
-                break
-            piece = render.segmenter.next_piece()
+            piece = self._next_piece()
         tail = render.segmenter.tail() if piece is None else None
         more = piece is not None or (tail is not None and spent > PART_COST // 2)
-        if piece is None and not more:  # the tail gets a step of its own after a costly part
+        if not more:  # after a costly part, the tail gets a step of its own
             self._remove_tail(cursor)
             self._show_tail(cursor, tail)
         cursor.endEditBlock()
@@ -218,6 +233,11 @@ class AnswerView(QTextBrowser):
         self.rendered.emit()
         return False
 
+    def _next_piece(self) -> Piece | None:
+        render = self._render
+        piece, render.waiting = render.waiting, None
+        return piece if piece is not None else render.segmenter.next_piece()
+
     def _apply(self, cursor: QTextCursor, piece: Piece) -> int:
         """Add one piece at the end of the document; returns about what it cost."""
         render, document = self._render, self.document()
@@ -225,26 +245,24 @@ class AnswerView(QTextBrowser):
             if piece.first or render.plain is None:
                 render.plain = PlainWriter(document, *plain_formats(piece.code))
             render.plain.write(piece.text)
-            return len(piece.text) // 2
+            return _cost(piece)
         render.plain = None
         if isinstance(piece, Markdown):
             rendered = render_markdown(piece.text, code_index_start=len(render.code_blocks))
             insert_html(document, cursor, rendered.html)
             render.code_blocks.extend(rendered.code_blocks)
-            return len(piece.text)
-        if isinstance(piece, CodeOpen):
+        elif isinstance(piece, CodeOpen):
             render.long_code, render.long_lang = [], piece.lang
             insert_html(document, cursor, render_code_header(piece.lang, len(render.code_blocks)))
-            return 0
-        assert render.long_code is not None
-        if isinstance(piece, Code):
+        elif isinstance(piece, Code):
             insert_html(document, cursor, render_code_lines(piece.text, render.long_lang))
+            assert render.long_code is not None
             render.long_code.append(piece.text)
-            return 3 * len(piece.text)
-        assert isinstance(piece, CodeClose)
-        render.code_blocks.append("".join(render.long_code).removesuffix("\n"))
-        render.long_code = None
-        return 0
+        else:
+            assert render.long_code is not None
+            render.code_blocks.append("".join(render.long_code).removesuffix("\n"))
+            render.long_code = None
+        return _cost(piece)
 
     def _show_tail(self, cursor: QTextCursor, tail: Markdown | Plain | Code | None) -> None:
         """Show what is not cut into parts yet; it is taken away again before the next part."""
@@ -313,7 +331,9 @@ class AnswerView(QTextBrowser):
 
     # -- geometry ------------------------------------------------------------------------
 
-    def _update_height(self, *_: object) -> None:
+    def _update_height(self, size: object = None) -> None:
+        if self._relayout and not self._relayout_done(size):
+            return  # keep the height until the text is laid out for the new width
         margins = self.contentsMargins()
         doc_height = math.ceil(self.document().size().height())
         height = doc_height + margins.top() + margins.bottom() + 2 * self.frameWidth()
@@ -324,8 +344,39 @@ class AnswerView(QTextBrowser):
             self.updateGeometry()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
+        """A new width lays the text out again: a long answer in steps between events.
+
+        QTextEdit would lay out all of it at once (down to the bottom of its viewport, which
+        here is the whole answer); Qt's document layout can also go on by itself in steps.
+        """
+        new_width = event.oldSize().width() != event.size().width()
+        if new_width and self.document().characterCount() > LAZY_LAYOUT_CHARS:
+            QAbstractScrollArea.resizeEvent(self, event)
+            self._relayout, self._laid_out = True, 0.0
+            self.document().setPageSize(QSizeF(self.viewport().width(), -1))
+            return
         super().resizeEvent(event)
         self._update_height()
+
+    def _relayout_done(self, size: object) -> bool:
+        if isinstance(size, QSizeF):
+            self._laid_out = size.height()
+        last = self.document().lastBlock().layout()
+        if last is not None and last.lineCount() == 0:
+            return False
+        self._relayout = False
+        self.viewport().update()
+        if self._paused:
+            self._paused = False
+            self._work()
+        return True
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """While the text is laid out for a new width, paint only what is laid out already:
+        painting lower would lay out everything above it at once."""
+        if self._relayout and event.rect().bottom() > self._laid_out:
+            return
+        super().paintEvent(event)
 
     def sizeHint(self) -> QSize:
         return QSize(super().sizeHint().width(), self._height)
@@ -338,11 +389,23 @@ class AnswerView(QTextBrowser):
         event.ignore()
 
 
+def _cost(piece: Piece) -> int:
+    """About what showing a piece costs, in the units of PART_COST."""
+    if isinstance(piece, Plain):
+        return len(piece.text) // 2
+    if isinstance(piece, Markdown):
+        return len(piece.text)
+    if isinstance(piece, Code):
+        return 3 * len(piece.text)
+    return 100
+
+
 @dataclass
 class _Render:
     """Where the answer shown stands: parts rendered once, then a tail shown for now."""
 
     segmenter: Segmenter = field(default_factory=Segmenter)
+    waiting: Piece | None = None  # taken from the segmenter, shown in the next step
     text: list[str] = field(default_factory=list)  # the answer as given, piece by piece
     length: int = 0
     code_blocks: list[str] = field(default_factory=list)  # those of the parts shown

@@ -153,6 +153,25 @@ def frame_depth(document: QTextDocument) -> int:
     return depth(document.rootFrame()) - 1
 
 
+def test_a_new_width_lays_a_huge_answer_out_in_steps(
+    qtbot: Any, column: Callable[[AnswerView], AnswerView]
+) -> None:
+    view = column(AnswerView())
+    view.set_markdown(paragraphs(MB))
+    wait_rendered(qtbot, view)
+    area = view.window()
+    before = view.height()
+    with StepClock().running() as clock:
+        area.resize(600, 700)
+        qtbot.waitUntil(lambda: view.viewport().width() < 600)
+        assert view.document().lastBlock().layout().lineCount() == 0  # not all laid out at once
+        qtbot.waitUntil(lambda: view.height() > before, timeout=RENDER_MS)
+    assert clock.longest < STEP_BOUND_S
+    assert view.height() >= view.document().size().height()
+    view.set_markdown("More text.")  # and renders as usual afterwards
+    assert view.toPlainText() == "More text."
+
+
 # -- streaming ---------------------------------------------------------------------------
 
 
