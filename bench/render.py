@@ -1,7 +1,8 @@
 """Rendering answers stays linear in their length, and the window never waits long on one.
 
-For answers of 10 K, 100 K, 1 M and 5 M characters of three kinds (paragraphs of Markdown,
-one long line, one fenced code block), in the real chat column (offscreen):
+For answers of 10 K, 100 K, 1 M and 5 M characters of four kinds (paragraphs of Markdown, one
+long line without spaces, one line of words, one fenced code block), in the real chat column
+(offscreen):
   1. render: the answer set at once, as when a conversation is reopened: the time until all
      of it is shown, that time per MB, and the longest event-loop stall meanwhile;
   2. stream: the same answer streamed into an assistant message the way the controller feeds
@@ -50,7 +51,14 @@ def paragraphs(size: int) -> str:
 
 
 def one_line(size: int) -> str:
-    return (" ".join(WORDS) + " ")[: min(size, 200)] * (size // 200) + "x" * (size % 200)
+    """A reply stuck in a loop: one line, no spaces (a hash, a dump, a row of dashes)."""
+    return ("0123456789abcdef" * (size // 16 + 1))[:size]
+
+
+def words(size: int) -> str:
+    """A paragraph that never ends: words, and no line break."""
+    line = " ".join(WORDS) + " "
+    return (line * (size // len(line) + 1))[:size]
 
 
 def code(size: int) -> str:
@@ -61,6 +69,7 @@ def code(size: int) -> str:
 KINDS: dict[str, Callable[[int], str]] = {
     "paragraphs": paragraphs,
     "one line": one_line,
+    "words": words,
     "code": code,
 }
 

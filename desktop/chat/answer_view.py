@@ -144,7 +144,16 @@ class AnswerView(QTextBrowser):
         """Show a whole answer: at once when it is short, else part by part between events."""
         self._start()
         self._add(text)
-        self._render.segmenter.finish()
+        render = self._render
+        render.segmenter.finish()
+        piece = render.segmenter.next_piece()
+        if isinstance(piece, Markdown) and render.segmenter.done:  # one part: one setHtml
+            rendered = render_markdown(piece.text)
+            render.code_blocks, render.tail_stale = rendered.code_blocks, False
+            self.setHtml(rendered.html)
+            self.rendered.emit()
+            return
+        render.waiting = piece
         self._work()
 
     def finish_markdown(self, text: str) -> None:
