@@ -137,8 +137,8 @@ class AnswerView(QTextBrowser):
 
     @property
     def rendering(self) -> bool:
-        """Part of the text given is still waiting to be shown."""
-        return self._render_queue().pending(self)
+        """Part of the text given is still waiting to be shown (``rendered`` comes after)."""
+        return self._paused or self._render_queue().pending(self)
 
     def set_markdown(self, text: str) -> None:
         """Show a whole answer: at once when it is short, else part by part between events."""

@@ -107,7 +107,9 @@ def column(qtbot: Any) -> Callable[[W], W]:
 
 
 def wait_rendered(qtbot: Any, view: AnswerView) -> None:
-    qtbot.waitUntil(lambda: not view.rendering, timeout=RENDER_MS)
+    if view.rendering:
+        with qtbot.waitSignal(view.rendered, timeout=RENDER_MS):
+            pass
 
 
 def shown_text(document: QTextDocument) -> str:
