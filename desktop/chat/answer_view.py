@@ -237,6 +237,7 @@ class AnswerView(QTextBrowser):
             self._show_tail(cursor, tail)
         cursor.endEditBlock()
         if more:
+            render.tail_stale = True
             self._render_queue().add(self, self._work)
             return True
         self.rendered.emit()

@@ -27,7 +27,7 @@ from desktop.chat.nesting import NestingFlattener
 
 PART_COST = 8_000  # about 10-40 ms of work for markdown-it and Qt on a 2-core laptop
 PLAIN_CHUNK = 16_000  # characters of plain text shown per piece
-CODE_CHUNK = 4_000  # characters of a long code block highlighted per piece
+CODE_CHUNK = 2_000  # characters of a long code block highlighted per piece
 
 
 @dataclass(frozen=True)
