@@ -252,9 +252,9 @@ class Segmenter:
         return CodeOpen(info.split(maxsplit=1)[0] if info else "")
 
     def _next_code(self) -> Code | CodeClose | None:
-        code, at, closed, mid_line = self._code_lines(self._pos, whole=False)
+        code, at, closed, mid_line, full = self._code_lines(self._pos, whole=False)
         end = len(self._buf)
-        if code and (len(code) >= CODE_CHUNK or closed or (self._final and at == end)):
+        if code and (full or closed or (self._final and at == end)):
             self._pos, self._mid_line = at, mid_line
             return Code(code)
         if closed:
@@ -265,29 +265,34 @@ class Segmenter:
             return CodeClose()
         return None
 
-    def _code_lines(self, at: int, *, whole: bool) -> tuple[str, int, bool, bool]:
-        """Code lines from ``at``, up to CODE_CHUNK characters unless ``whole`` (the tail):
-        the text, where it stopped, whether at the closing fence, and whether inside a line."""
+    def _code_lines(self, at: int, *, whole: bool) -> tuple[str, int, bool, bool, bool]:
+        """The code lines from ``at`` that make a chunk (all of them, for the tail): the text,
+        where it stopped, whether at the closing fence, whether inside a line, and whether the
+        chunk is full. A chunk ends before the line that does not fit in CODE_CHUNK; a line
+        longer than that alone is cut."""
         buf, size, mid_line = self._buf, 0, self._mid_line
         out: list[str] = []
-        while at < len(buf) and (whole or size < CODE_CHUNK):
+        while at < len(buf):
             end = buf.find("\n", at) + 1 or len(buf)
             complete = buf[end - 1] == "\n" or self._final
+            start = at
             if not mid_line:
                 closing = self._closing(buf[at:end], complete)
                 if closing is None:
                     break  # could still become the closing fence
                 if closing:
-                    return "".join(out), at, True, False
-                at += _indent_to_strip(buf, at, self._fence[2])
-            take = end if whole else min(end, at + CODE_CHUNK - size)
-            if not (whole or complete or take < end):
-                break  # a line still being written, short of a whole chunk
-            out.append(buf[at:take])
-            size += take - at
-            mid_line = take < end or not complete
-            at = take
-        return "".join(out), at, False, mid_line
+                    return "".join(out), at, True, False, False
+                start += _indent_to_strip(buf, at, self._fence[2])
+            if not whole and size + end - start > CODE_CHUNK:
+                if size:
+                    return "".join(out), at, False, mid_line, True
+                end = start + CODE_CHUNK  # a line longer than a chunk
+            elif not (whole or complete):
+                break  # a line still being written, and it fits so far
+            out.append(buf[start:end])
+            size += end - start
+            mid_line, at = buf[end - 1] != "\n", end
+        return "".join(out), at, False, mid_line, not whole and size >= CODE_CHUNK
 
     def _closing(self, line: str, complete: bool) -> bool | None:
         """Whether ``line`` closes the fence; None while it cannot tell yet."""

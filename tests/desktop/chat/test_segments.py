@@ -170,8 +170,15 @@ def test_long_code_comes_in_chunks_between_its_fences() -> None:
     chunks = [p for p in pieces if isinstance(p, Code)]
     assert "".join(c.text for c in chunks) == CODE_LINE * 700
     assert all(len(c.text) <= CODE_CHUNK for c in chunks) and len(chunks) > 5
+    assert all(c.text.endswith("\n") for c in chunks)  # whole lines, when they fit
     assert pieces[-2] == CodeClose()
     assert pieces[-1] == Markdown("After the code.\n")
+
+
+def test_a_code_line_longer_than_a_chunk_is_cut() -> None:
+    chunks = [p.text for p in whole(BIG["endless code line"]) if isinstance(p, Code)]
+    assert "".join(chunks) == "y" * 20_000 + "\n"
+    assert [len(c) for c in chunks[:-1]] == [CODE_CHUNK] * (20_000 // CODE_CHUNK)
 
 
 def test_long_code_keeps_what_only_looks_like_a_fence() -> None:
