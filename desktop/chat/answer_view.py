@@ -68,6 +68,7 @@ h4, h5, h6 { font-size: medium; font-style: italic; }
 """
 _MAX_HEIGHT = 16_777_215  # QWIDGETSIZE_MAX
 LAZY_LAYOUT_CHARS = 200_000  # a longer answer is laid out for a new width in steps
+BLOCK_GAP = 12.0  # above plain text and below long code, as between paragraphs
 
 
 class AnswerView(QTextBrowser):
@@ -253,7 +254,7 @@ class AnswerView(QTextBrowser):
         render, document = self._render, self.document()
         if isinstance(piece, Plain):
             if piece.first or render.plain is None:
-                render.plain = PlainWriter(document, *plain_formats(piece.code))
+                render.plain = PlainWriter(document, *plain_formats(piece.code), gap=BLOCK_GAP)
             render.plain.write(piece.text)
             return _cost(piece)
         render.plain = None
@@ -272,6 +273,10 @@ class AnswerView(QTextBrowser):
             assert render.long_code is not None
             render.code_blocks.append("".join(render.long_code).removesuffix("\n"))
             render.long_code = None
+            cursor.movePosition(QTextCursor.MoveOperation.End)
+            spaced = cursor.blockFormat()
+            spaced.setBottomMargin(BLOCK_GAP)  # as below a code box
+            cursor.setBlockFormat(spaced)
         return _cost(piece)
 
     def _show_tail(self, cursor: QTextCursor, tail: Markdown | Plain | Code | None) -> None:
@@ -290,7 +295,7 @@ class AnswerView(QTextBrowser):
             insert_html(document, cursor, render_code_lines(tail.text, render.long_lang))
             render.tail_code = tail.text
         else:
-            PlainWriter(document, *plain_formats(False)).write(tail.text)
+            PlainWriter(document, *plain_formats(False), gap=BLOCK_GAP).write(tail.text)
 
     def _remove_tail(self, cursor: QTextCursor) -> None:
         render = self._render

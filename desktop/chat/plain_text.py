@@ -19,8 +19,8 @@ class PlainWriter:
     """Writes at the end of ``document``: a block per line, long lines cut into several.
 
     ``own_block``: the text starts in a new block after what the document holds (else it goes
-    on in the last block). A line break is only put in once more text follows it, so a stretch
-    of plain text never ends with an empty block.
+    on in the last block), ``gap`` above it. A line break is only put in once more text follows
+    it, so a stretch of plain text never ends with an empty block.
     """
 
     def __init__(
@@ -30,11 +30,13 @@ class PlainWriter:
         char_format: QTextCharFormat | None = None,
         *,
         own_block: bool = True,
+        gap: float = 0.0,
     ) -> None:
         self._document = document
         self._block_format = block_format or QTextBlockFormat()
         self._char_format = char_format or QTextCharFormat()
         self._breaks = 1 if own_block else 0  # blocks to start before the next text
+        self._gap = gap if own_block else 0.0  # above the first block
 
     def write(self, text: str) -> None:
         cursor = QTextCursor(self._document)
@@ -53,13 +55,18 @@ class PlainWriter:
         self._breaks = 0
 
     def _start_blocks(self, cursor: QTextCursor) -> None:
+        first = QTextBlockFormat(self._block_format)
+        first.setTopMargin(self._gap)
         if self._breaks and self._document.isEmpty():
-            cursor.setBlockFormat(self._block_format)
+            cursor.setBlockFormat(first)
             cursor.setBlockCharFormat(self._char_format)
+            self._breaks -= 1
+        elif self._breaks:
+            cursor.insertBlock(first, self._char_format)
             self._breaks -= 1
         for _ in range(self._breaks):
             cursor.insertBlock(self._block_format, self._char_format)
-        self._breaks = 0
+        self._breaks, self._gap = 0, 0.0
 
     def _append(self, cursor: QTextCursor, line: str) -> None:
         while line:
