@@ -40,7 +40,12 @@ WORDS = "the model weighs each step of its reasoning before it answers **careful
 
 
 def one_line(size: int) -> str:
-    """One line without a line break: a reply stuck in a loop."""
+    """One line, no spaces, no line break: a reply stuck in a loop (a hash, a dump)."""
+    return ("0123456789abcdef" * (size // 16 + 1))[:size]
+
+
+def words(size: int) -> str:
+    """Words without a line break: a paragraph that never ends."""
     return ("word " * (size // 5 + 1))[:size]
 
 
@@ -120,18 +125,18 @@ def shown_text(document: QTextDocument) -> str:
 # -- a whole answer at once -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["one line", "paragraphs"])
+@pytest.mark.parametrize("kind", ["one line", "words", "paragraphs"])
 def test_a_2mb_answer_renders_in_short_steps(
     qtbot: Any, column: Callable[[AnswerView], AnswerView], kind: str
 ) -> None:
-    text = one_line(2 * MB) if kind == "one line" else paragraphs(2 * MB)
+    text = {"one line": one_line, "words": words, "paragraphs": paragraphs}[kind](2 * MB)
     view = column(AnswerView())
     with StepClock().running() as clock:
         view.set_markdown(text)
         wait_rendered(qtbot, view)
     assert clock.longest < STEP_BOUND_S
-    words = text.replace("**", "").replace("`", "").replace("\n", "").replace(" ", "")
-    assert shown_text(view.document()).replace(" ", "") == words  # nothing lost
+    letters = text.replace("**", "").replace("`", "").replace("\n", "").replace(" ", "")
+    assert shown_text(view.document()).replace(" ", "") == letters  # nothing lost
     assert view.height() >= 100_000  # all of it, laid out
 
 
@@ -207,12 +212,13 @@ def stream_into(qtbot: Any, message: AssistantMessage, kind: str, text: str, pie
     wait_rendered(qtbot, message.answer_view)
 
 
-@pytest.mark.parametrize("kind", ["one line", "paragraphs", "quotes"])
+@pytest.mark.parametrize("kind", ["one line", "words", "paragraphs", "quotes"])
 def test_streaming_a_huge_answer_keeps_steps_short(
     qtbot: Any, column: Callable[[QWidget], QWidget], kind: str
 ) -> None:
     text = {
         "one line": one_line(2 * MB),
+        "words": words(2 * MB),
         "paragraphs": paragraphs(MB),
         "quotes": nested_quotes(5000) * 20,
     }[kind]
@@ -232,7 +238,7 @@ def test_streaming_a_huge_answer_keeps_steps_short(
 def test_streaming_huge_reasoning_keeps_steps_short(
     qtbot: Any, column: Callable[[QWidget], QWidget]
 ) -> None:
-    reasoning = one_line(2 * MB).rstrip()
+    reasoning = words(2 * MB).rstrip()
     message = column(AssistantMessage())
     with StepClock().running() as clock:
         stream_into(qtbot, message, "thinking", reasoning, pieces=2000)
@@ -254,8 +260,8 @@ def test_reopening_a_conversation_with_huge_answers_keeps_steps_short(
 ) -> None:
     store = ConversationStore(tmp_path / "chats.sqlite")
     conversation = store.create_conversation(model="test")
-    answers = [one_line(2 * MB), nested_quotes(5000), paragraphs(MB)]
-    reasoning = one_line(2 * MB).rstrip()
+    answers = [one_line(2 * MB), nested_quotes(5000), words(MB), paragraphs(MB)]
+    reasoning = words(2 * MB).rstrip()
     for number, answer in enumerate(answers):
         store.add_message(conversation.id, "user", f"Question {number}")
         store.add_message(
@@ -270,7 +276,7 @@ def test_reopening_a_conversation_with_huge_answers_keeps_steps_short(
     with StepClock().running() as clock:
         window.open_conversation(conversation.id)
         messages = [m for m in window.chat_view.messages if isinstance(m, AssistantMessage)]
-        assert len(messages) == 3
+        assert len(messages) == len(answers)
         for message in messages:
             wait_rendered(qtbot, message.answer_view)
         pane = messages[0].thinking
