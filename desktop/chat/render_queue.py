@@ -14,7 +14,7 @@ from collections.abc import Callable
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject, QTimer
 
-SLICE_SECONDS = 0.02  # steps run until this much time has passed, then events get a turn
+SLICE_SECONDS = 0.03  # steps run while they fit in this much time, then events get a turn
 
 
 class RenderQueue(QObject):
@@ -41,9 +41,15 @@ class RenderQueue(QObject):
         return id(owner) in self._jobs
 
     def _run(self) -> None:
-        deadline = time.perf_counter() + SLICE_SECONDS
-        while self._jobs and time.perf_counter() < deadline:
+        """Run steps, one job after another, while the next one is likely to fit the slice
+        (a step takes about as long as the one before it); at least one."""
+        started = time.perf_counter()
+        longest = 0.0
+        while self._jobs:
             for key, (owner, step) in list(self._jobs.items()):
+                now = time.perf_counter()
+                if now - started + longest > SLICE_SECONDS and longest:
+                    break
                 if not shiboken6.isValid(owner):
                     self._jobs.pop(key, None)
                     continue
@@ -52,10 +58,12 @@ class RenderQueue(QObject):
                 except BaseException:
                     self._jobs.pop(key, None)
                     raise
-                if not more and self._jobs.get(key, (None,))[0] is owner:
+                longest = max(longest, time.perf_counter() - now)
+                if not more:
                     self._jobs.pop(key, None)
-                if time.perf_counter() >= deadline:
-                    break
+            else:
+                continue
+            break
         if self._jobs:
             self._timer.start()
 

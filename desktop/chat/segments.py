@@ -18,6 +18,7 @@ the same answer rendered at once. Qt-free: the answer view turns the pieces into
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass
 
 from markdown_it.common.utils import unescapeAll
@@ -28,6 +29,7 @@ from desktop.chat.nesting import NestingFlattener
 PART_COST = 8_000  # about 10-40 ms of work for markdown-it and Qt on a 2-core laptop
 PLAIN_CHUNK = 16_000  # characters of plain text shown per piece
 CODE_CHUNK = 2_000  # characters of a long code block highlighted per piece
+LOOKAHEAD = PLAIN_CHUNK + 1  # text flattened ahead of what is cut, to decide the next piece
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,12 @@ class Segmenter:
 
     def __init__(self) -> None:
         self._flattener = NestingFlattener()
-        self._buf = ""
+        self._raw: deque[str] = deque()  # text fed and not flattened yet, in order
+        self._raw_at = 0  # how much of the first of them is flattened
+        self._finishing = False  # no more text comes
+        self._buf = ""  # flattened text
         self._pos = 0  # what comes before is cut into pieces
-        self._final = False
+        self._final = False  # all the text is flattened into the buffer
         self._mode = "normal"  # or "plain", "fence"
         self._mid_line = False  # plain or fence: the piece before ended inside a line
         self._first = False  # plain: the next piece starts the stretch
@@ -96,7 +101,8 @@ class Segmenter:
 
     @property
     def final(self) -> bool:
-        return self._final
+        """No more text comes (``finish`` was called)."""
+        return self._finishing
 
     @property
     def done(self) -> bool:
@@ -104,17 +110,19 @@ class Segmenter:
         return self._final and self._pos == len(self._buf) and self._mode == "normal"
 
     def feed(self, text: str) -> None:
-        if self._pos > 65_536 and self._pos * 2 > len(self._buf):
-            self._buf, self._pos = self._buf[self._pos :], 0
-        self._buf += self._flattener.feed(text)
+        """Take more of the answer; the work on it is done piece by piece, later."""
+        if text:
+            self._raw.append(text)
 
     def finish(self) -> None:
         """No more text comes: the last line is complete."""
-        self._buf += self._flattener.finish()
-        self._final = True
+        self._finishing = True
+        self._flatten(0)
 
     def next_piece(self) -> Piece | None:
+        lookahead = LOOKAHEAD
         while True:
+            self._flatten(self._pos + lookahead - len(self._buf))
             before = (self._pos, self._mode)
             if self._mode == "normal":
                 piece = self._next_markdown()
@@ -122,8 +130,32 @@ class Segmenter:
                 piece = self._next_plain()
             else:
                 piece = self._next_code()
-            if piece is not None or (self._pos, self._mode) == before:
+            if piece is not None:
                 return piece
+            if (self._pos, self._mode) == before:
+                if not self._raw:
+                    return None
+                lookahead *= 2  # what is flattened so far cannot decide: flatten more
+
+    def _flatten(self, wanted: int) -> None:
+        """Flatten at least ``wanted`` more characters of what was fed (all of it once the
+        answer is complete and nothing is left to want)."""
+        if self._pos > 65_536 and self._pos * 2 > len(self._buf):
+            self._buf, self._pos = self._buf[self._pos :], 0
+        out: list[str] = []
+        while self._raw and wanted > 0:
+            first = self._raw[0]
+            piece = first[self._raw_at : self._raw_at + wanted]
+            self._raw_at += len(piece)
+            wanted -= len(piece)
+            if self._raw_at == len(first):
+                self._raw.popleft()
+                self._raw_at = 0
+            out.append(self._flattener.feed(piece))
+        self._buf += "".join(out)
+        if self._finishing and not self._raw and not self._final:
+            self._buf += self._flattener.finish()
+            self._final = True
 
     def tail(self) -> Markdown | Plain | Code | None:
         """What is not cut into pieces yet, to show until it is."""
