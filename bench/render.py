@@ -28,7 +28,7 @@ from typing import Any
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PySide6.QtCore import QElapsedTimer, QTimer
+from PySide6.QtCore import QElapsedTimer, QEvent, QTimer
 from PySide6.QtWidgets import QApplication
 
 SIZES = (10_000, 100_000, 1_000_000, 5_000_000)
@@ -105,6 +105,13 @@ class Stalls:
             self._beat.stop()
 
 
+def fresh(app: QApplication, chat: Any) -> None:
+    """An empty chat: the last answers are deleted for real (processEvents alone never does)."""
+    chat.clear()
+    app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    app.processEvents()
+
+
 def busy(view: Any) -> bool:
     return bool(getattr(view, "rendering", False))
 
@@ -118,7 +125,7 @@ def measure_render(app: QApplication, chat: Any, text: str) -> tuple[float, Stal
     """Seconds until the whole answer is shown, and the stalls meanwhile."""
     from desktop.chat.messages import AssistantMessage
 
-    chat.clear()
+    fresh(app, chat)
     message = AssistantMessage()
     chat.append(message)
     app.processEvents()
@@ -138,7 +145,7 @@ def measure_stream(app: QApplication, chat: Any, text: str) -> tuple[float, Stal
     from desktop.chat.messages import AssistantMessage
     from model_runtime.chat.generation import Chunk, Finished, GenerationStats
 
-    chat.clear()
+    fresh(app, chat)
     message = AssistantMessage()
     chat.append(message)
     app.processEvents()
