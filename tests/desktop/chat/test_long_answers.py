@@ -97,6 +97,21 @@ def test_streaming_a_long_mixed_answer_ends_as_rendering_it_at_once(
     assert view.toPlainText() == single.toPlainText()
 
 
+def test_a_program_of_a_hundred_and_fifty_lines_keeps_its_box(qtbot: Any, view: AnswerView) -> None:
+    code = "".join(f"    value_{i} = compute({i}, other) + 42  # step {i}\n" for i in range(150))
+    text = f"Here is the program:\n\n```python\n{code}```\n\nThat is all.\n"
+    assert len(code) > 6_000
+    view.set_markdown(text)
+    assert not view.rendering  # one part, set at once as before
+    assert len(view.document().rootFrame().childFrames()) == 1  # the code box
+    assert view.code_blocks == [code.removesuffix("\n")]
+    streamed = AnswerView()
+    qtbot.addWidget(streamed)
+    streamed.resize(700, 100)
+    stream(qtbot, streamed, text, seed=4)
+    assert block_dump(streamed.document()) == block_dump(view.document())
+
+
 def test_copy_works_while_long_code_streams(qtbot: Any, view: AnswerView) -> None:
     view.set_markdown_streaming("Look:\n\n```python\n" + LONG_CODE + "tail = 1")
     qtbot.waitUntil(lambda: not view.rendering, timeout=60_000)
