@@ -106,7 +106,7 @@ def core_components() -> list[Component]:
             "huggingface_hub",
             _version("huggingface_hub"),
             "Apache-2.0",
-            "model downloads you start",
+            "the model catalog, search and downloads (Hugging Face Hub)",
         ),
     ]
 

@@ -23,6 +23,10 @@ class ContextOverflow(PonderError, ValueError):
         self.n_ctx = n_ctx
 
 
+class GrammarError(PonderError, ValueError):
+    """A GBNF grammar that llama.cpp cannot use (a syntax error, no root rule, too deep)."""
+
+
 class DownloadError(PonderError, OSError):
     """A download failed or was refused."""
 
@@ -58,6 +62,10 @@ class OfflineMode(DownloadError):
 
 class ConnectionFailed(DownloadError):
     """The network failed (no connection, dropped, stalled, server error); retrying may help."""
+
+
+class NoNetwork(ConnectionFailed):
+    """This computer has no network: a name did not resolve, or no route leads out (not retried)."""
 
 
 class AuthenticationRequired(DownloadError, PermissionError):
@@ -112,6 +120,15 @@ class RemoteAnswerCutOff(RemoteEngineError):
         super().__init__(message)
         self.reasoning = reasoning
         self.answer = answer
+
+
+class AttachmentError(PonderError, ValueError):
+    """A file can't go with a question: too large, binary, empty, unreadable, encrypted, damaged,
+    without a text layer, or changed or gone since it was attached; `reason` says which."""
+
+    def __init__(self, message: str, *, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class ConversationStoreError(PonderError, RuntimeError):

@@ -2,8 +2,10 @@
 and whether a host stays on this computer (loopback) or reaches other machines.
 
 With PONDER_OFFLINE=1 (or the offline setting on) Ponder refuses to connect at all. Otherwise
-each HTTP request is appended to data_dir()/network.log as one JSON line, so that a person can
-check that chatting never touches the network.
+each HTTP request is appended to data_dir()/network.log as one JSON line when it starts, so that
+a person can check that chatting never touches the network; a second line with the same id says
+how it ended (answered or failed, and the bytes that went each way). Lines written before
+outcomes were logged still read, with the outcome unknown.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import ipaddress
 import json
 import os
 import threading
+import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -43,6 +46,22 @@ class NetworkEvent:
     purpose: str
     method: str
     target: str  # the path asked for, without the query string
+    id: str = ""  # ties the line that says how it ended to this one
+    result: str = ""  # OK or FAILED once it ended; "" while open or when not recorded
+    detail: str = ""  # "HTTP 200", "HTTP 404", or why it failed
+    sent: int | None = None  # bytes that went out (request line, headers, body)
+    received: int | None = None  # bytes that came back (status line, headers, body)
+
+    @property
+    def succeeded(self) -> bool | None:
+        """True when answered, False when it failed, None when not known (yet)."""
+        return {OK: True, FAILED: False}.get(self.result)
+
+
+OK = "ok"
+FAILED = "failed"
+_BASE_FIELDS = ("time", "host", "purpose", "method", "target")
+_OUTCOME_FIELDS = ("result", "detail", "sent", "received")
 
 
 def _env_offline() -> bool:
@@ -103,16 +122,8 @@ def log_path() -> Path:
     return data_dir() / LOG_NAME
 
 
-def record(host: str, method: str, target: str, why: str | None = None) -> NetworkEvent:
-    """Append one connection to the network log and return it."""
-    event = NetworkEvent(
-        time=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-        host=host,
-        purpose=why or _purpose.get() or "other",
-        method=method,
-        target=target,
-    )
-    line = json.dumps(asdict(event), ensure_ascii=False) + "\n"
+def _append(data: dict[str, object]) -> None:
+    line = json.dumps(data, ensure_ascii=False) + "\n"
     path = log_path()
     with _lock:
         with contextlib.suppress(OSError):
@@ -120,12 +131,62 @@ def record(host: str, method: str, target: str, why: str | None = None) -> Netwo
                 os.replace(path, path.with_name(LOG_NAME + ".1"))
         with open(path, "a", encoding="utf-8") as f:
             f.write(line)
+
+
+def record(host: str, method: str, target: str, why: str | None = None) -> NetworkEvent:
+    """Append one connection to the network log, as it starts, and return it."""
+    event = NetworkEvent(
+        time=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        host=host,
+        purpose=why or _purpose.get() or "other",
+        method=method,
+        target=target,
+        id=uuid.uuid4().hex[:16],
+    )
+    _append({k: v for k, v in asdict(event).items() if k in _BASE_FIELDS or k == "id"})
     return event
 
 
+def finish(
+    event: NetworkEvent,
+    *,
+    ok: bool,
+    detail: str = "",
+    sent: int | None = None,
+    received: int | None = None,
+) -> NetworkEvent:
+    """Log how a recorded connection ended: answered or failed, and the bytes each way."""
+    ended = replace(event, result=OK if ok else FAILED, detail=detail, sent=sent, received=received)
+    _append({"end": event.id, **{k: getattr(ended, k) for k in _OUTCOME_FIELDS}})
+    return ended
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _parse(line: str) -> NetworkEvent | tuple[str, dict[str, object]] | None:
+    """A start line as an event, an end line as (id, its outcome); None when unreadable."""
+    try:
+        data = json.loads(line)
+        if "end" in data:
+            return str(data["end"]), {
+                "result": str(data.get("result") or ""),
+                "detail": str(data.get("detail") or ""),
+                "sent": _count(data.get("sent")),
+                "received": _count(data.get("received")),
+            }
+        time, host, why, method, target = (str(data[k]) for k in _BASE_FIELDS)
+        return NetworkEvent(time, host, why, method, target, id=str(data.get("id") or ""))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None  # a line cut short by a crash
+
+
 def read_log(since: str | None = None) -> list[NetworkEvent]:
-    """The logged connections, oldest first; only those at or after `since` (ISO time) if given."""
+    """The logged connections, oldest first, each with how it ended where that was logged;
+    only those started at or after `since` (ISO time) if given."""
     events: list[NetworkEvent] = []
+    by_id: dict[str, int] = {}
     path = log_path()
     for name in (path.with_name(LOG_NAME + ".1"), path):
         try:
@@ -133,14 +194,15 @@ def read_log(since: str | None = None) -> list[NetworkEvent]:
         except OSError:
             continue
         for line in lines:
-            try:
-                data = json.loads(line)
-                event = NetworkEvent(**{k: str(data[k]) for k in NetworkEvent.__dataclass_fields__})
-            except (ValueError, KeyError, TypeError):
-                continue  # a line cut short by a crash
-            if since is None or event.time >= since:
-                events.append(event)
-    return events
+            parsed = _parse(line)
+            if isinstance(parsed, NetworkEvent):
+                if parsed.id:
+                    by_id[parsed.id] = len(events)
+                events.append(parsed)
+            elif parsed is not None and parsed[0] in by_id:
+                index = by_id[parsed[0]]
+                events[index] = replace(events[index], **parsed[1])  # type: ignore[arg-type]
+    return [e for e in events if since is None or e.time >= since]
 
 
 def clear_log() -> None:

@@ -2,9 +2,9 @@
 
 Each chat request plays ``script``: a list of steps, each a delta dict to send as one
 server-sent event, ("sleep", seconds), ("drop",) to cut the connection without ending the
-body, or ("usage", {...}). The stream ends with a finish_reason chunk and [DONE] unless the
-script dropped first. It counts the connections it accepted, so a test can show that a
-refused request never opened one.
+body, ("usage", {...}), or ("raw", "text") to send any text as an event's data. The stream
+ends with a finish_reason chunk and [DONE] unless the script dropped first. It counts the
+connections it accepted, so a test can show that a refused request never opened one.
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.stub.connections += 1
 
     def _json(self, status: int, body: Any) -> None:
-        data = json.dumps(body).encode()
+        self._raw(status, json.dumps(body).encode())
+
+    def _raw(self, status: int, data: bytes) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -63,6 +65,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.server.stub.paths.append(("GET", self.path))
         if not self._authorized():
+            return
+        if self.server.stub.models_body is not None:  # whatever the test wants sent
+            self._raw(200, self.server.stub.models_body)
             return
         models = [{"id": name, "object": "model"} for name in self.server.stub.models]
         self._json(200, {"object": "list", "data": models})
@@ -115,6 +120,8 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(step[1])
             elif step[0] == "usage":
                 self._event(json.dumps({"choices": [], "usage": step[1]}))
+            elif step[0] == "raw":
+                self._event(step[1])
             elif step[0] == "drop":
                 self.connection.shutdown(socket.SHUT_RDWR)
                 self.close_connection = True
@@ -131,6 +138,7 @@ class OpenAIStub:
     def __init__(self) -> None:
         self.script: list[Step] = []
         self.models = ["stub-model"]
+        self.models_body: bytes | None = None  # sent for GET /models instead of `models`
         self.api_key: str | None = None
         self.hang_seconds = 0.0
         self.chunked = True

@@ -159,3 +159,59 @@ def test_cli_bad_model_file(tmp_path: Path, content: bytes | None, message: str)
     assert result.returncode == 2
     assert re.search(message, result.stderr), result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_cli_chat_refuses_a_grammar_llama_cpp_cannot_parse(tmp_path: Path) -> None:
+    """It died with SIGSEGV at the first token."""
+    grammar = tmp_path / "bad.gbnf"
+    grammar.write_text("root ::= (")
+    result = run(sys.executable, "-m", "model_runtime", "chat", "starter", "hi",
+                 "--grammar", str(grammar), "--threads", "1", "--ctx", "512")  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "error: llama.cpp cannot use the grammar: expecting ')' at the end" in result.stderr
+    assert "Traceback" not in result.stderr and "SIGSEGV" not in result.stderr
+
+
+def test_cli_chat_refuses_a_grammar_before_loading(tmp_path: Path) -> None:
+    grammar = tmp_path / "deep.gbnf"
+    grammar.write_text("root ::= " + "(" * 50_000 + '"a"' + ")" * 50_000)
+    result = run(sys.executable, "-m", "model_runtime", "chat", "starter", "hi",
+                 "--grammar", str(grammar))  # fmt: skip
+    assert result.returncode == 2
+    assert "nests groups 50,000 deep" in result.stderr and "Loading" not in result.stderr
+
+
+def test_cli_chat_plans_and_refuses_a_model_that_does_not_fit(tmp_path: Path) -> None:
+    """A 586 GiB model was loaded until llama.cpp aborted; the planner says no first."""
+    from tests.model_shapes import write_header_only
+
+    huge = write_header_only(tmp_path / "R1-UD-IQ1_S.gguf", "r1-671b", "UD-IQ1_S")
+    result = run(sys.executable, "-m", "model_runtime", "chat", str(huge), "hi")
+    assert result.returncode == 2, result.stderr
+    assert "error: " in result.stderr and "--force loads it anyway" in result.stderr
+    assert "Loading" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_cli_chat_overrides_and_force_go_through_the_plan(
+    smollm2: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a machine with 64 MiB free the starter model does not fit; --force loads it anyway,
+    with the context and threads asked for."""
+    import dataclasses
+
+    from model_runtime.cli.main import main
+    from model_runtime.hardware import detect
+
+    machine = detect.detect_hardware(with_build=False)
+    small = dataclasses.replace(machine, ram_total=2**30, ram_available=64 * 2**20, gpus=())
+    monkeypatch.setattr(detect, "detect_hardware", lambda **_: small)
+    argv = ["chat", str(smollm2), "Hi", "--max-tokens", "4", "--ctx", "512", "--threads", "1"]
+    assert main(argv) == 2
+    refused = capsys.readouterr().err
+    assert "GiB available" in refused and "Loading" not in refused
+    assert main([*argv, "--force"]) == 0
+    loaded = capsys.readouterr()
+    assert "(context 512, 1 thread)" in loaded.err
+    assert "Loading although it does not fit" in loaded.err and loaded.out.strip()

@@ -108,6 +108,12 @@ class UserMessage(QFrame):
         self._layout.setContentsMargins(12, 8, 12, 4)
         self._layout.addWidget(self.label)
         self._layout.addWidget(self.action_bar)
+        self.attachments: QWidget | None = None
+
+    def show_attachments(self, widget: QWidget) -> None:
+        """The files this question went with, above its text."""
+        self.attachments = widget
+        self._layout.insertWidget(0, widget)
 
     def bind(self, message_id: int, branch: Branch) -> None:
         self.message_id = message_id
@@ -130,7 +136,7 @@ class UserMessage(QFrame):
             self.editor = QuestionEditor(self.text, self)
             self.editor.saved.connect(self._save_edit)
             self.editor.cancelled.connect(self.stop_editing)
-            self._layout.insertWidget(0, self.editor)
+            self._layout.insertWidget(self._layout.indexOf(self.label), self.editor)
             self.editor.show()  # now, so that it takes the focus
             self.label.hide()
             self.action_bar.hide()
@@ -215,6 +221,12 @@ class AssistantMessage(QFrame):
         self._layout.addWidget(self.save_note)
         self._layout.addWidget(self.action_bar)
         self._repaint = Throttle(self._paint, REPAINT_MS, self)
+        self.sources: QWidget | None = None
+
+    def show_sources(self, widget: QWidget) -> None:
+        """The passages of the question's files that went in, above the buttons."""
+        self.sources = widget
+        self._layout.insertWidget(self._layout.indexOf(self.action_bar), widget)
 
     @property
     def answer(self) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QFileDialog,
     QLineEdit,
@@ -92,6 +93,11 @@ class Sidebar(QWidget):
         self.search.setObjectName("searchBox")
         self.search.setPlaceholderText("Search chats and reasoning (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
+        self.in_files = QCheckBox("Also search inside attached files", self)
+        self.in_files.setObjectName("searchInFiles")
+        self.in_files.setToolTip("File names are always searched; this adds the files' text")
+        self.in_files.hide()
+        self.in_files.toggled.connect(self.refresh)
         self.list = ConversationList(self)
         self.list.customContextMenuRequested.connect(self._menu)
         self.list.itemClicked.connect(self._activate)
@@ -113,6 +119,7 @@ class Sidebar(QWidget):
         layout.setSpacing(6)
         layout.addWidget(self.new_button)
         layout.addWidget(self.search)
+        layout.addWidget(self.in_files)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.undo_bar)
         self.refresh()
@@ -123,8 +130,9 @@ class Sidebar(QWidget):
         """Rebuild the list from the store (conversations, or search hits)."""
         self.list.clear()
         query = self.search.text().strip()
+        self.in_files.setVisible(bool(query))
         if query:
-            self._list_hits(self.store.search(query))
+            self._list_hits(self.store.search(query, in_files=self.in_files.isChecked()))
             return
         group = None
         for conversation in self.store.conversations():

@@ -73,6 +73,7 @@ def hit_runs(hit: SearchHit, more: int) -> list[Run]:
     has), then the excerpt from just before its first match, the matches bold."""
     text, marks = (hit.plain, hit.marks) if hit.plain else (hit.excerpt, ())
     where = "reasoning" if hit.in_reasoning else "chat"
+    where = f"file {hit.in_file}" if hit.in_file else where
     runs = [Run(f"{where}, +{more} more: " if more else f"{where}: ")]
     position = 0
     for start, end in marks:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from model_runtime.errors import (
     AccessDenied,
+    AttachmentError,
     AuthenticationRequired,
     ChecksumMismatch,
     ConnectionFailed,
@@ -13,8 +14,10 @@ from model_runtime.errors import (
     EngineCrashed,
     EngineError,
     GatedRepo,
+    GrammarError,
     InsufficientMemory,
     ModelFileError,
+    NoNetwork,
     NotEnoughDisk,
     OfflineMode,
     PonderError,
@@ -45,6 +48,7 @@ _DOWNLOAD_TITLES: tuple[tuple[type[BaseException], str], ...] = (
     (RepoNotFound, "Not found on the Hub"),
     (ChecksumMismatch, "The download was damaged"),
     (NotEnoughDisk, "Not enough disk space"),
+    (NoNetwork, "You're offline"),
     (ConnectionFailed, "The connection failed"),
     (DownloadCancelled, "Stopped"),
     (DownloadError, "The download failed"),
@@ -134,8 +138,12 @@ def describe(exc: BaseException) -> tuple[str, str]:
         return "The conversation is too long", str(exc)
     if isinstance(exc, EngineCrashed):
         return "The engine stopped", f"{exc} Your conversation is safe."
+    if isinstance(exc, AttachmentError):
+        return "This file can't be attached", str(exc)
     if isinstance(exc, InsufficientMemory):
         return "Not enough memory", str(exc)
+    if isinstance(exc, GrammarError):
+        return "The grammar can't be used", str(exc)
     for kind, title in _REMOTE_TITLES + _DOWNLOAD_TITLES:
         if isinstance(exc, kind):
             return title, str(exc)

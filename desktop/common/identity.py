@@ -13,9 +13,12 @@ ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 TAGLINE = "Private, offline chat with reasoning models, on llama.cpp."
 PRIVACY_TITLE = "Your conversations stay on this computer"
 PRIVACY_PROMISE = (
-    "Ponder runs models here, on your own hardware. What you write and what the model "
-    "answers never leave this computer: no account, no telemetry, no cloud. Ponder connects "
-    "to the internet only for downloads you start."
+    "Ponder runs models here, on your own hardware: no account, no telemetry, no cloud. What "
+    "you write and what the model answers stay on this computer, unless you choose a remote "
+    "engine or RPC workers of your own. Ponder goes online to the Hugging Face Hub only from "
+    "the model manager: its catalog and searches read model lists and sizes, and downloads "
+    "you start fetch the files. Offline mode (Settings → Privacy) stops all of that; the "
+    "network log there lists every connection."
 )
 
 

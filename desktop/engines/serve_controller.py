@@ -1,7 +1,8 @@
 """File → Serve the loaded model: Ponder's OpenAI-compatible API for other programs.
 
 Where it listens and whether it needs a key come from Settings → Serving (serve_settings);
-the status bar says where it serves, and marks an address other computers can reach.
+the status bar says where it serves, and marks an address other computers can reach. Without a
+key store the key lives in memory while Ponder runs: serving other computers asks first.
 """
 
 from __future__ import annotations
@@ -14,9 +15,22 @@ from PySide6.QtWidgets import QLabel
 
 from desktop.common.style_state import set_state
 from desktop.engines.bridge import EngineBridge
-from model_runtime.errors import PonderError
+from desktop.engines.serve_tab import confirm_memory_key
+from model_runtime.credentials import key_store_available
+from model_runtime.errors import EngineCrashed, PonderError
 from model_runtime.serving.server import OpenAIServer, ServedRequest
-from model_runtime.serving.settings import load_serve_settings, serve_api_key
+from model_runtime.serving.settings import (
+    ServeSettings,
+    key_required,
+    load_serve_settings,
+    new_serve_api_key,
+    serve_api_key,
+    serve_key_in_memory,
+)
+
+
+class _Declined(Exception):
+    """Serving other computers with a key kept only in memory was not confirmed."""
 
 
 class ServeController(QObject):
@@ -24,6 +38,7 @@ class ServeController(QObject):
 
     failed = Signal(str, str)  # title, text
     _finished = Signal(object)  # ServedRequest, from a server thread
+    _crashed = Signal(object)  # EngineCrashed, from a server thread
 
     def __init__(
         self, bridge: EngineBridge, action: QAction, label: QLabel, parent: QObject | None = None
@@ -36,6 +51,8 @@ class ServeController(QObject):
         self.wanted = False  # the switch is on: serve whichever model is loaded
         self.answered = 0  # chat requests answered since serving started
         self._finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
+        # the engine died under a served request: the window hears it as it hears its own
+        self._crashed.connect(bridge.crashed.emit, Qt.ConnectionType.QueuedConnection)
         action.setCheckable(True)
         action.setEnabled(False)
         action.toggled.connect(self.set_serving)
@@ -58,9 +75,13 @@ class ServeController(QObject):
         if self.server is not None or self.bridge.summary is None:
             return
         settings = load_serve_settings()
-        key = serve_api_key() if settings.require_key else None
-        if settings.require_key and key is None:
-            self._fail("Settings → Serving requires an API key, but none is saved in the keyring.")
+        try:
+            key = self._key_for(settings)
+        except _Declined:  # serving other computers without a kept key: the person said no
+            self.stop()
+            return
+        except PonderError as exc:
+            self._fail(str(exc))
             return
         error: Exception | None = None
         for port in settings.ports:
@@ -71,6 +92,7 @@ class ServeController(QObject):
                     port=port,
                     api_key=key,
                     on_finished=self._report,
+                    on_crashed=self._report_crash,
                 ).start()
                 break
             except PonderError as exc:  # offline mode refuses to listen for other computers
@@ -84,6 +106,23 @@ class ServeController(QObject):
         self.answered = 0
         self._show(self.server)
 
+    def _key_for(self, settings: ServeSettings) -> str | None:
+        """The key callers must send, or None when none is asked. Without a key store a new key
+        is made for this run, after asking (_Declined) when other computers are served."""
+        store = key_store_available()
+        if not key_required(settings, store):
+            return None
+        key = serve_api_key()
+        if key is not None:
+            return key
+        if store:
+            raise PonderError(
+                "Settings → Serving requires an API key, but none is saved in the keyring."
+            )
+        if settings.network and not confirm_memory_key(self.label.window()):
+            raise _Declined
+        return new_serve_api_key()
+
     def _fail(self, text: str) -> None:
         self.wanted = False
         self._set_checked(False)
@@ -93,6 +132,10 @@ class ServeController(QObject):
     def _report(self, record: ServedRequest) -> None:
         with contextlib.suppress(RuntimeError):  # the window closed meanwhile
             self._finished.emit(record)
+
+    def _report_crash(self, crash: EngineCrashed) -> None:
+        with contextlib.suppress(RuntimeError):
+            self._crashed.emit(crash)
 
     def _on_finished(self, record: ServedRequest) -> None:
         if self.server is None or record.client_gone or record.error or record.stats is None:
@@ -117,6 +160,7 @@ class ServeController(QObject):
                 f"An OpenAI-compatible API. Programs here: {local}. Other computers: this "
                 f"computer's address, port {server.port}"
                 + ("." if server.api_key else ", and no key is asked of them.")
+                + (" The key lasts until Ponder quits." if serve_key_in_memory() else "")
                 + " Settings → Serving changes this."
             )
         else:

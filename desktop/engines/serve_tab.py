@@ -1,7 +1,8 @@
 """Settings → Serving: where "Serve the loaded model" listens, and its API key.
 
 Changes are saved at once; a running server starts again with them. The key lives in the
-keyring; it is shown only on request, to copy into the programs that call Ponder.
+keyring; it is shown only on request, to copy into the programs that call Ponder. Without a key
+store the key lives in memory while Ponder runs, and serving other computers asks first.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QRadioButton,
     QSpinBox,
@@ -21,14 +23,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from model_runtime.credentials import NO_KEY_STORE, key_store_available
 from model_runtime.errors import PonderError
 from model_runtime.serving.settings import (
     PORTS_TRIED,
     ServeSettings,
+    key_required,
     load_serve_settings,
     new_serve_api_key,
     save_serve_settings,
     serve_api_key,
+    serve_key_in_memory,
 )
 
 NOTE = (
@@ -36,10 +41,32 @@ NOTE = (
     "(/v1/chat/completions, /v1/models), so that other programs can use it. It answers one "
     "request at a time, taking turns with this window's chat."
 )
+MEMORY_KEY = (
+    "The API key is kept in memory only while Ponder runs: it is never written to a file, "
+    "and a new one is made each time Ponder starts."
+)
+CONFIRM_NETWORK = (
+    "Other computers will need an API key, and Ponder can keep it only in memory while it "
+    "runs: it is never written to a file, and programs on other computers need the new key "
+    "each time Ponder starts.\n\nServe the model to other computers with such a key?"
+)
+ALWAYS_KEY = "Without a secure key store, other computers always need the API key."
 NETWORK_WARNING = (
     "⚠ Other computers on the network can send prompts to this model and read its answers. "
     "Require an API key unless you trust everyone on the network."
 )
+
+
+def confirm_memory_key(parent: QWidget | None) -> bool:
+    """Ask before serving other computers with a key that lives only while Ponder runs."""
+    answer = QMessageBox.question(
+        parent,
+        "Serve to other computers?",
+        f"{NO_KEY_STORE}\n\n{CONFIRM_NETWORK}",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+        QMessageBox.StandardButton.Cancel,
+    )
+    return answer == QMessageBox.StandardButton.Yes
 
 
 class ServeTab(QWidget):
@@ -50,6 +77,7 @@ class ServeTab(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         settings = load_serve_settings()
+        self.key_store = key_store_available()
         note = QLabel(NOTE, self)
         note.setObjectName("settingsNote")
         note.setWordWrap(True)
@@ -65,7 +93,11 @@ class ServeTab(QWidget):
         self.port.setValue(settings.port)
         self.port.setToolTip(f"If it is taken, the next {PORTS_TRIED - 1} ports are tried")
         self.require_key = QCheckBox("Require an API key (Authorization: Bearer KEY)", self)
-        self.require_key.setChecked(settings.require_key)
+        self.require_key.setChecked(key_required(settings, self.key_store))
+        self.store_note = QLabel(f"⚠ {NO_KEY_STORE} {MEMORY_KEY}", self)
+        self.store_note.setObjectName("settingsNote")
+        self.store_note.setWordWrap(True)
+        self.store_note.setVisible(not self.key_store)
         self.key = QLineEdit(self)
         self.key.setObjectName("serveKey")
         self.key.setReadOnly(True)
@@ -93,6 +125,7 @@ class ServeTab(QWidget):
         form.addRow("Port", self.port)
         form.addRow("", self.require_key)
         form.addRow("API key", key_row)
+        form.addRow("", self.store_note)
         layout = QVBoxLayout(self)
         layout.addWidget(note)
         layout.addLayout(form)
@@ -115,6 +148,9 @@ class ServeTab(QWidget):
         )
 
     def _on_network(self, on: bool) -> None:
+        if on and not self.key_store and not confirm_memory_key(self):
+            self.local.setChecked(True)  # declined: this computer only, as before
+            return
         if on and not self.require_key.isChecked():
             self.require_key.setChecked(True)  # saves; a key for other computers by default
         else:
@@ -128,7 +164,7 @@ class ServeTab(QWidget):
             return
         try:
             save_serve_settings(settings)
-        except PonderError as exc:  # no usable keyring for the key: the rest is still saved
+        except PonderError as exc:  # the key store refused the key: the rest is still saved
             self.require_key.blockSignals(True)
             self.require_key.setChecked(False)
             self.require_key.blockSignals(False)
@@ -139,7 +175,8 @@ class ServeTab(QWidget):
             self.status.setText(f"{exc} No key can be required.")
             self._update()
             return
-        self.status.setText("Saved. A running server uses it now.")
+        kept = " The API key is kept until Ponder quits." if serve_key_in_memory() else ""
+        self.status.setText(f"Saved. A running server uses it now.{kept}")
         self._update()
         self.changed.emit()
 
@@ -148,6 +185,9 @@ class ServeTab(QWidget):
         self.key.setText(key or "")
         self.key.setPlaceholderText("" if key else "None yet: one is made when required")
         self.warning.setVisible(self.network.isChecked())
+        forced = self.network.isChecked() and not self.key_store
+        self.require_key.setEnabled(not forced)
+        self.require_key.setToolTip(ALWAYS_KEY if forced else "")
         required = self.require_key.isChecked()
         for widget in (self.key, self.show_key, self.copy_key):
             widget.setEnabled(required and key is not None)
@@ -169,6 +209,7 @@ class ServeTab(QWidget):
         except PonderError as exc:
             self.status.setText(str(exc))
             return
-        self.status.setText("A new key is saved; programs using the old one are refused.")
+        where = "kept until Ponder quits" if serve_key_in_memory() else "saved"
+        self.status.setText(f"A new key is {where}; programs using the old one are refused.")
         self._update()
         self.changed.emit()

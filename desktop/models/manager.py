@@ -28,6 +28,7 @@ from desktop.models.downloads_tab import RUNNING, DownloadsTab
 from desktop.models.search_tab import SearchTab
 from desktop.models.store_tab import StoreTab
 from desktop.models.token_row import TokenRow
+from model_runtime.credentials import NO_KEY_STORE
 from model_runtime.hardware.detect import HardwareInfo, detect_hardware
 from model_runtime.models.downloads import DownloadRequest
 from model_runtime.progress import Progress
@@ -96,11 +97,7 @@ class ModelManagerDialog(QDialog):
         self.store_tab.changed.connect(self._store_changed)
         downloads.progress.connect(self._on_progress)
         downloads.ended.connect(self._on_ended)
-        self.token_row.saved.connect(
-            lambda account: self.notice.show_info(
-                f"The token of {account} is saved in the system keyring."
-            )
-        )
+        self.token_row.saved.connect(self._token_saved)
         self.token_row.failed.connect(self.notice.show_problem)
         self.token_row.removed.connect(self.notice.clear_notice)
 
@@ -142,9 +139,15 @@ class ModelManagerDialog(QDialog):
         self.downloads_tab.refresh()
         self.refresh_states()
 
+    def check_offline(self) -> None:
+        """Follow offline mode (Settings → Privacy may have just switched it)."""
+        self.search.check_offline()
+        self.recommended.check_offline()
+        self.refresh_states()
+
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        self.search.check_offline()
+        self.check_offline()
         self.store_tab.refresh()
         self.downloads_tab.refresh()
         self.refresh_states()
@@ -152,6 +155,15 @@ class ModelManagerDialog(QDialog):
     def closeEvent(self, event) -> None:
         self.tasks.cancel_all()  # listings and searches; downloads go on
         super().closeEvent(event)
+
+    def _token_saved(self, account: str, in_memory: bool) -> None:
+        if in_memory:
+            self.notice.show_info(
+                f"The token of {account} works until Ponder quits; it is kept in memory only, "
+                f"never written to a file. {NO_KEY_STORE}"
+            )
+        else:
+            self.notice.show_info(f"The token of {account} is saved in the system keyring.")
 
     # -- actions ---------------------------------------------------------------------------
 

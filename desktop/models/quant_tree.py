@@ -39,6 +39,7 @@ class QuantRow:
     recommended: bool = False
     choice: QuantChoice | None = None  # its files on the Hub, once listed
     revision: str = ""  # the commit they were listed at
+    pending: bool = True  # its size may still come from the Hub ("…"); False: it won't ("—")
 
 
 class QuantTree(QTreeWidget):
@@ -66,6 +67,7 @@ class QuantTree(QTreeWidget):
             self.setColumnWidth(column, width)
         self.hardware: HardwareInfo | None = None
         self.online = True
+        self.offline_reason = ""  # why downloads are off, for their tooltip
         self._groups: dict[str, QTreeWidgetItem] = {}
         self._repos: dict[str, str] = {}  # group key -> repo id of its quant rows
         self._stored: dict[str, StoredModel] = {}
@@ -152,8 +154,10 @@ class QuantTree(QTreeWidget):
         self.hardware = hw
         self._refresh()
 
-    def set_online(self, online: bool) -> None:
+    def set_online(self, online: bool, reason: str = "Offline mode is on.") -> None:
+        """Whether the Hub can be asked; when not, downloads are off and `reason` says why."""
         self.online = online
+        self.offline_reason = "" if online else reason
         self._refresh()
 
     def set_states(self, stored: list[StoredModel], active: list[Progress]) -> None:
@@ -186,7 +190,7 @@ class QuantTree(QTreeWidget):
             size = (
                 row.size if row.size is not None or stored is None else stored.manifest.total_size
             )
-            unknown = "…" if self.online else "—"  # "…": the Hub is being asked
+            unknown = "…" if self.online and row.pending else "—"  # "…": the Hub is asked
             item.setText(SIZE, size_text(size) if size is not None else unknown)
             checked = self.checked.get((self._repos.get(key, ""), row.name))
             if checked is not None:
@@ -262,7 +266,7 @@ class QuantTree(QTreeWidget):
             button.setText("Resume" if stored is not None else "Download")
             ready = self.online and row.size is not None and model_id is not None
             button.setEnabled(ready)
-            button.setToolTip("" if self.online else "Offline mode is on.")
+            button.setToolTip(self.offline_reason)
 
     def _clicked(self, key: str, row: QuantRow) -> None:
         model_id = self._model_id(key, row)

@@ -1,4 +1,5 @@
-"""The Hugging Face token row: checked with the Hub, kept in the OS keyring, never shown back."""
+"""The Hugging Face token row: checked with the Hub, kept in the OS keyring, never shown back.
+Without a key store the token is kept in memory until Ponder quits, and the row says so."""
 
 from __future__ import annotations
 
@@ -12,20 +13,26 @@ from model_runtime.errors import PonderError
 from model_runtime.models import hub
 
 SAVED_HINT = "A token is saved (hidden). Paste another to replace it."
+MEMORY_HINT = "A token is kept until Ponder quits (hidden). Paste another to replace it."
 EMPTY_HINT = "hf_…  needed only for gated or private models"
 
 
-def _check_and_save(token: str) -> str:
-    """The account name, once the Hub accepted the token and the keyring holds it."""
+def _check_and_save(token: str) -> tuple[str, bool]:
+    """(account name, kept in memory only), once the Hub accepted the token and it is kept."""
     account = hub.whoami(token)
-    credentials.set_token(token)
-    return account
+    kept = credentials.set_token(token, memory_ok=True)
+    return account, kept == credentials.MEMORY
+
+
+def _saved_state() -> tuple[bool, bool]:
+    """(a token is kept, in memory only), asked of the keyring (which may block: a worker)."""
+    return credentials.get_token() is not None, credentials.kept_in_memory(credentials.ACCOUNT)
 
 
 class TokenRow(QWidget):
     """Paste a token and Save: the Hub checks it (whoami) before the keyring keeps it."""
 
-    saved = Signal(str)  # account name
+    saved = Signal(str, bool)  # account name, kept in memory only (no key store)
     failed = Signal(str)  # what went wrong, in words
     removed = Signal()
 
@@ -53,12 +60,15 @@ class TokenRow(QWidget):
         layout.addWidget(self.remove_button)
         layout.addWidget(self.status)
         # The keyring may block (a locked wallet): ask it off the GUI thread.
-        self.tasks.start(
-            lambda task: credentials.get_token() is not None, on_result=self._show_saved
-        )
+        self.tasks.start(lambda task: _saved_state(), on_result=self._show_state)
 
-    def _show_saved(self, has_token: bool) -> None:
-        self.edit.setPlaceholderText(SAVED_HINT if has_token else EMPTY_HINT)
+    def _show_state(self, state: tuple[bool, bool]) -> None:
+        self._show_saved(*state)
+
+    def _show_saved(self, has_token: bool, in_memory: bool = False) -> None:
+        hint = MEMORY_HINT if in_memory else SAVED_HINT
+        self.edit.setPlaceholderText(hint if has_token else EMPTY_HINT)
+        self.edit.setToolTip(credentials.MEMORY_ONLY if has_token and in_memory else "")
         self.remove_button.setEnabled(has_token)
 
     def save(self) -> None:
@@ -73,11 +83,13 @@ class TokenRow(QWidget):
             lambda task: _check_and_save(token), on_result=self._saved, on_error=self._failed
         )
 
-    def _saved(self, account: str) -> None:
+    def _saved(self, result: tuple[str, bool]) -> None:
+        account, in_memory = result
         self.save_button.setEnabled(True)
-        self._show_saved(True)
-        self.status.setText(f"Saved for {account}")
-        self.saved.emit(account)
+        self._show_saved(True, in_memory)
+        self.status.setText("Kept until Ponder quits" if in_memory else f"Saved for {account}")
+        self.status.setToolTip(credentials.MEMORY_ONLY if in_memory else "")
+        self.saved.emit(account, in_memory)
 
     def _failed(self, exc: BaseException) -> None:
         self.save_button.setEnabled(True)

@@ -3,25 +3,17 @@
 
 from __future__ import annotations
 
-import os
-from datetime import datetime
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QScrollArea,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -30,25 +22,11 @@ from PySide6.QtWidgets import (
 from desktop.engines.endpoints_tab import EndpointsTab
 from desktop.engines.hardware_probe import HardwareProbe
 from desktop.engines.serve_tab import ServeTab
+from desktop.settings.privacy_tab import PrivacyTab
 from desktop.settings.rpc_row import RpcWorkersRow
-from model_runtime import netlog
 from model_runtime.hardware.detect import HardwareInfo, describe_hardware
 from model_runtime.hardware.gpus import PREFERRED_BACKEND
 from model_runtime.llama.build import parse_system_info, rebuild_command
-
-OFFLINE_NOTE = (
-    "Chatting and loading models never use the network. Only searching the Hugging Face Hub, "
-    "downloading models and signing in do; in offline mode Ponder refuses those too."
-)
-COLUMNS = ("When", "Host", "Why", "Request")
-
-
-def local_time(iso: str) -> str:
-    """An ISO 8601 UTC time from the log, in this computer's time zone."""
-    try:
-        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return iso
 
 
 def features_text(system_info: str) -> str:
@@ -58,11 +36,6 @@ def features_text(system_info: str) -> str:
         on = [k if v == "1" else f"{k} {v}" for k, v in flags.items() if v != "0"]
         lines.append(f"{backend}: {', '.join(on) or 'none'}")
     return "\n".join(lines) or system_info.strip()
-
-
-def env_forces_offline() -> bool:
-    """True when PONDER_OFFLINE=1 (or true/yes/on) holds Ponder offline whatever the setting."""
-    return os.environ.get(netlog.OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _label(text: str, parent: QWidget, name: str = "", *, wrap: bool = True) -> QLabel:
@@ -161,94 +134,6 @@ class HardwareTab(QWidget):
         layout.addWidget(field, 1)
         layout.addWidget(copy)
         return row
-
-
-class PrivacyTab(QWidget):
-    """The offline switch, and every connection Ponder has made: when, to which host, and why."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.offline = QCheckBox("Offline mode: make no network connection at all", self)
-        self.offline.setObjectName("offlineSwitch")
-        note = _label(OFFLINE_NOTE, self, "settingsNote")
-        self.forced_note = _label(
-            f"{netlog.OFFLINE_ENV}=1 is set, so Ponder is offline whatever this says.",
-            self,
-            "settingsNote",
-        )
-        self.summary = _label("", self)
-        self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setObjectName("networkLog")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        header = self.table.horizontalHeader()
-        for column in range(len(COLUMNS) - 1):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
-        self.refresh_button = QPushButton("Refresh", self)
-        self.clear_button = QPushButton("Clear log", self)
-        buttons = QHBoxLayout()
-        buttons.addWidget(_label(f"Kept in {netlog.log_path()}", self, "settingsNote"), 1)
-        buttons.addWidget(self.refresh_button)
-        buttons.addWidget(self.clear_button)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.offline)
-        layout.addWidget(note)
-        layout.addWidget(self.forced_note)
-        layout.addSpacing(8)
-        title = QLabel("Network log", self)
-        title.setObjectName("sectionTitle")
-        layout.addWidget(title)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.table, 1)
-        layout.addLayout(buttons)
-
-        self.offline.toggled.connect(self._on_offline_toggled)
-        self.refresh_button.clicked.connect(self.refresh)
-        self.clear_button.clicked.connect(self._clear)
-        self.refresh()
-
-    def refresh(self) -> None:
-        """Read the offline state and the log again."""
-        forced = env_forces_offline()
-        self.offline.blockSignals(True)
-        self.offline.setChecked(netlog.is_offline())
-        self.offline.blockSignals(False)
-        self.offline.setEnabled(not forced)
-        self.forced_note.setVisible(forced)
-        events = list(reversed(netlog.read_log()))  # newest first
-        self.table.setRowCount(len(events))
-        for row, event in enumerate(events):
-            cells = (
-                local_time(event.time),
-                event.host,
-                event.purpose,
-                f"{event.method} {event.target}",
-            )
-            for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setToolTip(text)
-                self.table.setItem(row, column, item)
-        if events:
-            last = events[0]
-            self.summary.setText(
-                f"{len(events)} connection{'s' if len(events) != 1 else ''} logged; the last "
-                f"on {local_time(last.time)} to {last.host} ({last.purpose})."
-            )
-        else:
-            self.summary.setText("No connection logged: Ponder has not used the network.")
-
-    def _on_offline_toggled(self, offline: bool) -> None:
-        netlog.set_offline_setting(offline)
-        self.refresh()
-
-    def _clear(self) -> None:
-        netlog.clear_log()
-        self.refresh()
 
 
 class SettingsDialog(QDialog):

@@ -44,6 +44,7 @@ from desktop.window.banner import NoticeBanner
 from desktop.window.closing import may_close
 from desktop.window.empty_state import blocked_words, ready_words, remote_words
 from desktop.window.engine_choice import EngineChoice
+from desktop.window.file_room import FileRoom
 from desktop.window.shortcuts_dialog import ShortcutsDialog
 from desktop.window.status_bar import StatusBar
 from desktop.window.welcome_panel import WelcomePanel
@@ -51,6 +52,7 @@ from model_runtime.chat.generation import GenerationStats, LoadRequest, ModelSum
 from model_runtime.conversations.store import ConversationStore, default_store
 from model_runtime.errors import ConversationStoreError, EngineCrashed, StorageError
 from model_runtime.hardware.detect import HardwareInfo
+from model_runtime.models.references import add_recent_model
 from model_runtime.models.starter import STARTER_NAME, starter_model_path
 from model_runtime.planning.guarded_load import PlannedLoad
 from model_runtime.planning.plan import LoadPlan
@@ -91,6 +93,7 @@ class MainWindow(QMainWindow):
         self.commands.starter.setEnabled(self.starter_path is not None)
         self.serving = ServeController(bridge, self.commands.serve, self.status.serve_label, self)
         self._connect()
+        self.file_room = FileRoom(self)  # files dropped, counted and fitted to the context
         self._refresh_send()
         self.engines.restore()  # the remote engine chosen before the last quit, if any
 
@@ -195,6 +198,7 @@ class MainWindow(QMainWindow):
             self, "Open a GGUF model", "", "GGUF models (*.gguf);;All files (*)"
         )
         if path:
+            add_recent_model(path)  # the model manager lists it under "On this computer"
             self.load_model(path)
 
     def show_model_manager(self) -> None:
@@ -223,9 +227,9 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         self.loader.reload()
 
-    def send(self, text: str) -> None:
+    def send(self, text: str, files: list | None = None) -> None:
         self.pages.setCurrentWidget(self.chat_view)
-        self.controller.send(text)
+        self.controller.send(text, files or [])
         if self.engines.remote is None and self.serving.busy:
             self.status.show_generating("(after a request from another program)")
 
@@ -270,6 +274,7 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.endpoints_tab.use_requested.connect(self.engines.use_remote)
         dialog.serve_tab.changed.connect(self.serving.restart)
+        dialog.privacy_tab.offline_changed.connect(self._offline_changed)
         dialog.destroyed.connect(self._forget_settings)
         self.settings_dialog = dialog
         dialog.show()
@@ -277,6 +282,10 @@ class MainWindow(QMainWindow):
 
     def _forget_settings(self) -> None:
         self.settings_dialog = None
+
+    def _offline_changed(self) -> None:
+        if self.model_manager is not None:  # its errors and buttons follow at once
+            self.model_manager.check_offline()
 
     def show_remote_engines(self) -> None:
         """Settings on the Remote engines tab, whose "Use for chat" switches the chat over."""
@@ -287,6 +296,7 @@ class MainWindow(QMainWindow):
         dialog = ConversationSettings(self.controller.system_prompt, self.controller.params, self)
         if dialog.exec():
             self.controller.apply_settings(dialog.result_system_prompt(), dialog.result_params())
+            self.file_room.refresh()  # the answer's length limit keeps its room
 
     def copy_last_answer(self) -> None:
         answers = [m for m in self.chat_view.messages if isinstance(m, AssistantMessage)]

@@ -6,7 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from model_runtime.cli.common import add_rpc_argument, load_with_progress, resolve_model
+from model_runtime.cli.attach import add_attach_arguments, question_with_files, read_files
+from model_runtime.cli.common import add_load_arguments, load_with_progress, resolve_model
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 
@@ -21,11 +22,9 @@ def register(commands: Any) -> None:
     chat.add_argument("--temperature", type=float, default=0.6)
     chat.add_argument("--top-p", type=float, default=0.95)
     chat.add_argument("--seed", type=int, default=None)
-    chat.add_argument("--ctx", type=int, default=0, help="context length (default: automatic)")
-    chat.add_argument("--threads", type=int, default=None)
-    chat.add_argument("--gpu-layers", type=int, default=0)
-    add_rpc_argument(chat)
+    add_load_arguments(chat)
     chat.add_argument("--grammar", default=None, help="a GBNF grammar file that constrains output")
+    add_attach_arguments(chat)
     chat.set_defaults(handler=run_chat)
 
     info = commands.add_parser("info", help="print a GGUF file's metadata")
@@ -54,21 +53,36 @@ def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def read_grammar(path: str) -> str:
+    """A GBNF file's text, refused before any model loads if it can't be a grammar."""
+    from model_runtime.engine.grammar import grammar_problem
+    from model_runtime.errors import GrammarError
+
+    try:
+        with open(path, encoding="utf-8") as grammar_file:
+            grammar = grammar_file.read()
+    except UnicodeDecodeError:
+        raise GrammarError(f"{path} is not a text file (UTF-8).") from None
+    problem = grammar_problem(grammar)
+    if problem is not None:
+        raise GrammarError(f"{path}: {problem}")
+    return grammar
+
+
 def run_chat(args: argparse.Namespace) -> int:
     from model_runtime.chat.generation import Chunk, Finished, GenerationParams, Message
     from model_runtime.engine import EngineClient
 
     model = resolve_model(args.model)
-    grammar = None
-    if args.grammar:
-        with open(args.grammar, encoding="utf-8") as grammar_file:
-            grammar = grammar_file.read()
+    grammar = read_grammar(args.grammar) if args.grammar else None
+    files = read_files(args)  # a file that can't be attached stops here, before the load
     tty = sys.stdout.isatty()
     client = EngineClient()
     try:
-        load_with_progress(client, model, args)
+        n_ctx = load_with_progress(client, model, args).summary.n_ctx
         messages = [Message("system", args.system)] if args.system else []
-        messages.append(Message("user", args.prompt))
+        question = question_with_files(client, args.prompt, files, n_ctx, args.max_tokens)
+        messages.append(Message("user", question))
         params = GenerationParams(
             max_tokens=args.max_tokens,
             temperature=args.temperature,

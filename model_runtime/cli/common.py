@@ -29,20 +29,60 @@ def add_rpc_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_with_progress(client: Any, model: str, args: argparse.Namespace) -> Any:
-    """Load for a command with --ctx/--threads/--gpu-layers/--rpc, saying so on stderr."""
-    from model_runtime.chat.generation import LoadRequest
-    from model_runtime.llama.rpc import parse_endpoints
-
-    print(f"Loading {model} …", file=sys.stderr)
-    summary = client.load(
-        LoadRequest(
-            model_path=model,
-            n_ctx=args.ctx,
-            n_threads=args.threads,
-            n_gpu_layers=args.gpu_layers,
-            rpc_workers=parse_endpoints(args.rpc),
-        )
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    """--ctx, --threads, --gpu-layers (the planner's choice unless given), --rpc, --force."""
+    parser.add_argument("--ctx", type=int, default=None, help="context length (default: planned)")
+    parser.add_argument("--threads", type=int, default=None, help="threads (default: cores)")
+    parser.add_argument(
+        "--gpu-layers", type=int, default=None, help="layers on the GPU (default: planned)"
     )
-    print(f"Loaded {summary.name} in {summary.load_seconds:.1f} s", file=sys.stderr)
-    return summary
+    add_rpc_argument(parser)
+    parser.add_argument(
+        "--force", action="store_true", help="load even though the plan says it does not fit"
+    )
+
+
+def plan_for(model: str, args: argparse.Namespace) -> Any:
+    """The load plan for this machine, --ctx/--threads/--gpu-layers as overrides; a plan that
+    does not fit is refused (InsufficientMemory, with the reason and what would fit) unless
+    --force."""
+    from model_runtime.errors import InsufficientMemory
+    from model_runtime.hardware.detect import detect_hardware
+    from model_runtime.llama.rpc import parse_endpoints
+    from model_runtime.planning.plan import PlanOverrides
+    from model_runtime.planning.planner import plan_load
+
+    hardware = detect_hardware(rpc_workers=tuple(parse_endpoints(args.rpc)))
+    overrides = PlanOverrides(
+        n_ctx=args.ctx or None,
+        n_threads=args.threads,
+        n_gpu_layers=args.gpu_layers,
+        force=args.force,
+    )
+    plan = plan_load(model, hardware, overrides)
+    if not plan.verdict.ok and not plan.forced:
+        lines = [plan.verdict.reason, *(f"  {tip}" for tip in plan.verdict.suggestions)]
+        lines.append("Nothing was loaded. --force loads it anyway (expect swapping or a crash).")
+        raise InsufficientMemory("\n".join(lines))
+    return plan
+
+
+def load_with_progress(client: Any, model: str, args: argparse.Namespace) -> Any:
+    """Plan, then load, for a command with the load arguments, saying so on stderr; the
+    PlannedLoad (its plan is what a reload must load)."""
+    from model_runtime.planning.guarded_load import load_planned
+
+    plan = plan_for(model, args)
+    threads = f"{plan.n_threads} thread{'s' if plan.n_threads != 1 else ''}"
+    gpu = f", {plan.n_gpu_layers} layers on the GPU" if plan.n_gpu_layers else ""
+    print(f"Loading {model} (context {plan.n_ctx:,}, {threads}{gpu}) …", file=sys.stderr)
+    for note in plan.notes:
+        print(f"Note: {note}", file=sys.stderr)
+    done = load_planned(client, plan)
+    if done.retried:
+        print(
+            f"The first try failed ({done.first_error}); loaded with {', '.join(done.changes)}.",
+            file=sys.stderr,
+        )
+    print(f"Loaded {done.summary.name} in {done.summary.load_seconds:.1f} s", file=sys.stderr)
+    return done

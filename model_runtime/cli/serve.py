@@ -1,4 +1,8 @@
-"""`python -m model_runtime serve MODEL`: the loaded model behind an OpenAI-compatible API."""
+"""`python -m model_runtime serve MODEL`: the loaded model behind an OpenAI-compatible API.
+
+The model is planned before it loads (refused if it does not fit, unless --force), and if
+its engine process dies the server loads it again by itself, answering 503 meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8080  # server.py's; not imported, so 
 
 def register(commands: Any) -> None:
     """Add the serve command to the CLI's subparsers."""
-    from model_runtime.cli.common import add_rpc_argument
+    from model_runtime.cli.common import add_load_arguments
 
     serve = commands.add_parser(
         "serve", help="serve a model over an OpenAI-compatible HTTP API (/v1/chat/completions)"
@@ -31,28 +35,79 @@ def register(commands: Any) -> None:
         help=f"require 'Authorization: Bearer KEY' (or set {API_KEY_ENV}, which ps can't show)",
     )
     serve.add_argument("--model-name", default=None, help="the model's id in the API")
-    serve.add_argument("--ctx", type=int, default=0, help="context length (default: automatic)")
-    serve.add_argument("--threads", type=int, default=None)
-    serve.add_argument("--gpu-layers", type=int, default=0)
-    add_rpc_argument(serve)
-    serve.add_argument("--quiet", action="store_true", help="don't log each request")
+    add_load_arguments(serve)
+    limits = serve.add_argument_group("limits")
+    limits.add_argument(
+        "--max-tokens",
+        type=int,
+        default=None,
+        help="the most tokens one answer may ask for (default: the model's context)",
+    )
+    limits.add_argument(
+        "--queue", type=int, default=16, help="requests that may wait for the model (default 16)"
+    )
+    limits.add_argument(
+        "--queue-timeout",
+        type=float,
+        default=300.0,
+        help="seconds a request may wait before it is refused (default 300)",
+    )
+    limits.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=60.0,
+        help="seconds a silent connection stays open (default 60)",
+    )
+    limits.add_argument(
+        "--max-connections", type=int, default=64, help="open connections at most (default 64)"
+    )
+    serve.add_argument(
+        "--quiet", action="store_true", help="don't log each request (the engine's fate still)"
+    )
     serve.set_defaults(handler=run_serve)
+
+
+def serve_limits(args: argparse.Namespace) -> Any:
+    from model_runtime.errors import PonderError
+    from model_runtime.serving.turns import ServeLimits
+
+    try:
+        return ServeLimits(
+            max_tokens=args.max_tokens,
+            max_waiting=args.queue,
+            wait_seconds=args.queue_timeout,
+            idle_seconds=args.idle_timeout,
+            max_connections=args.max_connections,
+        )
+    except ValueError as exc:
+        raise PonderError(str(exc)) from None
 
 
 def run_serve(args: argparse.Namespace) -> int:
     from model_runtime.cli.common import load_with_progress, resolve_model
     from model_runtime.engine import EngineClient
+    from model_runtime.planning.guarded_load import load_planned
     from model_runtime.serving.server import OpenAIServer
 
     model = resolve_model(args.model)
+    limits = serve_limits(args)
     api_key = args.api_key or os.environ.get(API_KEY_ENV) or None
     client = EngineClient()
     server = None
     try:
-        load_with_progress(client, model, args)
-        log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+        plan = load_with_progress(client, model, args).plan
         name = args.model_name or os.path.basename(model).removesuffix(".gguf")
-        server = OpenAIServer(client, name, args.host, args.port, api_key, log=log).start()
+        server = OpenAIServer(
+            client,
+            name,
+            args.host,
+            args.port,
+            api_key,
+            limits=limits,
+            reload=lambda: load_planned(client, plan),
+            log=lambda line: print(line, file=sys.stderr, flush=True),
+            log_requests=not args.quiet,
+        ).start()
         if server.leaves_this_computer:
             print(
                 f"warning: listening on {args.host}: other computers can reach this model"

@@ -69,6 +69,7 @@ class SearchHit:
     title: str
     excerpt: str  # the matches in [brackets], for plain text
     in_reasoning: bool
+    in_file: str = ""  # the attached file's name, when the match is in a file
     plain: str = ""  # the excerpt without brackets, for a display that shows matches itself
     marks: tuple[tuple[int, int], ...] = ()  # (start, end) of each match in `plain`
 
@@ -80,6 +81,8 @@ class RemovedMessages:
     conversation_id: int
     leaf: int | None  # the conversation's shown branch before the delete
     rows: tuple[dict[str, Any], ...] = ()  # every column, parents before children
+    attachments: tuple[dict[str, Any], ...] = ()  # their questions' attached files, as rows
+    files: tuple[dict[str, Any], ...] = ()  # the files those name (some may go with them)
 
     @property
     def ids(self) -> tuple[int, ...]:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from model_runtime.conversations import branches, exchange, schema
+from model_runtime.attachments.prompt import Included
+from model_runtime.conversations import attachments, branches, exchange, schema
+from model_runtime.conversations.attachments import StoredAttachment
 from model_runtime.conversations.failures import guarded, translated
 from model_runtime.conversations.records import (
     FIGURE_COLUMNS,
@@ -31,10 +33,30 @@ from model_runtime.conversations.records import (
     make_title,
     message_from_row,
 )
-from model_runtime.conversations.search import search
+from model_runtime.conversations.search import search, search_files
 from model_runtime.paths import check_writable, data_dir, read_only_error
 
 __all__ = ["ConversationStore", "default_store"]
+
+CHANGED = "The chat changed since; the deleted messages can't go back."
+
+
+def _rows(db: Any, table: str, column: str, values: list[int]) -> list[dict[str, Any]]:
+    """Every column of the rows whose `column` is one of `values`, in the values' order."""
+    found: list[dict[str, Any]] = []
+    for value in values:
+        found += [
+            dict(row) for row in db.execute(f"SELECT * FROM {table} WHERE {column} = ?", (value,))
+        ]
+    return found
+
+
+def _insert(db: Any, table: str, row: dict[str, Any]) -> None:
+    """Put a row back as it was, its id included; a place taken since is refused."""
+    if db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (row["id"],)).fetchone() is not None:
+        raise ValueError(CHANGED)
+    columns, marks = ", ".join(row), ", ".join("?" for _ in row)
+    db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(row.values()))
 
 
 class ConversationStore:
@@ -276,16 +298,16 @@ class ConversationStore:
         message = self.message(message_id)
         with schema.transaction(self._db) as db:
             doomed = branches.subtree(db, message_id)
-            rows = tuple(
-                dict(db.execute("SELECT * FROM messages WHERE id = ?", (doomed_id,)).fetchone())
-                for doomed_id in doomed
-            )
+            rows = tuple(_rows(db, "messages", "id", doomed))
+            attachments = tuple(_rows(db, "message_attachments", "message_id", doomed))
+            file_ids = sorted({row["file_id"] for row in attachments})
+            files = tuple(_rows(db, "attachment_files", "id", file_ids))
             for doomed_id in reversed(doomed):
                 db.execute("DELETE FROM messages WHERE id = ?", (doomed_id,))
             leaf = db.execute(
                 "SELECT current_leaf FROM conversations WHERE id = ?", (message.conversation_id,)
             ).fetchone()[0]
-            removed = RemovedMessages(message.conversation_id, leaf, rows)
+            removed = RemovedMessages(message.conversation_id, leaf, rows, attachments, files)
             if leaf in doomed:
                 newest = branches.newest_leaf_below(db, message.parent_id, message.conversation_id)
                 db.execute(
@@ -301,17 +323,44 @@ class ConversationStore:
         changes nothing."""
         self.conversation(removed.conversation_id)
         with schema.transaction(self._db) as db:
+            for file in removed.files:  # the files no other question kept went with them
+                kept = db.execute(
+                    "SELECT sha256 FROM attachment_files WHERE id = ?", (file["id"],)
+                ).fetchone()
+                if kept is None:
+                    _insert(db, "attachment_files", file)
+                elif kept[0] != file["sha256"]:
+                    raise ValueError(CHANGED)
             for row in removed.rows:
-                taken = db.execute("SELECT 1 FROM messages WHERE id = ?", (row["id"],)).fetchone()
-                if taken is not None:
-                    raise ValueError("The chat changed since; the deleted messages can't go back.")
-                columns, marks = ", ".join(row), ", ".join("?" for _ in row)
-                insert = f"INSERT INTO messages ({columns}) VALUES ({marks})"
-                db.execute(insert, tuple(row.values()))
+                _insert(db, "messages", row)
+            for row in removed.attachments:
+                _insert(db, "message_attachments", row)
             db.execute(
                 "UPDATE conversations SET current_leaf = ? WHERE id = ?",
                 (removed.leaf, removed.conversation_id),
             )
+
+    # -- attachments -------------------------------------------------------------------------
+
+    @guarded
+    def attach(self, message_id: int, included: Sequence[Included]) -> None:
+        """Save the files that went with a question (each content once, however often)."""
+        with schema.transaction(self._db) as db:
+            attachments.link(db, message_id, included)
+
+    @guarded
+    def attachments(self, message_ids: Iterable[int]) -> dict[int, list[StoredAttachment]]:
+        """The files attached to these messages, by message id (messages without: left out)."""
+        return attachments.of_messages(self._db, message_ids)
+
+    @guarded
+    def included(self, stored: Sequence[StoredAttachment]) -> list[Included]:
+        """Stored attachments with their text: what the prompt and retrieval take."""
+        return attachments.included(self._db, stored)
+
+    @guarded
+    def attachment_text(self, sha256: str) -> str:
+        return attachments.text_of(self._db, sha256)
 
     # -- branches ----------------------------------------------------------------------------
 
@@ -344,9 +393,16 @@ class ConversationStore:
     # -- search, export and import -----------------------------------------------------------
 
     @guarded
-    def search(self, query: str, limit: int = 50) -> list[SearchHit]:
-        """Full-text search over answers, questions and reasoning (words, prefix match)."""
-        return search(self._db, query, limit)
+    def search(self, query: str, limit: int = 50, *, in_files: bool = False) -> list[SearchHit]:
+        """Full-text search over answers, questions and reasoning (words, prefix match), then
+        questions whose attached files are named so (in_files: or hold those words)."""
+        hits = search(self._db, query, limit)
+        seen = {(hit.message_id, hit.in_file) for hit in hits}
+        for hit in search_files(self._db, query, limit, contents=in_files):
+            if (hit.message_id, hit.in_file) not in seen:
+                seen.add((hit.message_id, hit.in_file))
+                hits.append(hit)
+        return hits[:limit]
 
     @guarded
     def export_json(self, conversation_id: int) -> dict[str, Any]:
@@ -355,7 +411,8 @@ class ConversationStore:
             "SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,)
         )
         messages = [message_from_row(row) for row in rows]
-        return exchange.export_json(self.conversation(conversation_id), messages)
+        attached = attachments.export(self._db, [m.id for m in messages])
+        return exchange.export_json(self.conversation(conversation_id), messages, attached)
 
     @guarded
     def import_json(self, data: dict[str, Any]) -> Conversation:
@@ -365,10 +422,12 @@ class ConversationStore:
     @guarded
     def export_markdown(self, conversation_id: int, *, reasoning: bool = True) -> str:
         """The visible branch as Markdown, reasoning in a <details> block or left out."""
+        visible = self.visible_messages(conversation_id)
         return exchange.export_markdown(
             self.conversation(conversation_id),
-            self.visible_messages(conversation_id),
+            visible,
             reasoning=reasoning,
+            attached=self.attachments(m.id for m in visible),
         )
 
 

@@ -30,7 +30,13 @@ KEEP_LOGS = 10
 
 _RAISABLE = {
     name: getattr(errors, name)
-    for name in ("ModelFileError", "EngineError", "InsufficientMemory", "PonderError")
+    for name in (
+        "ModelFileError",
+        "EngineError",
+        "InsufficientMemory",
+        "GrammarError",
+        "PonderError",
+    )
 }
 
 
@@ -67,6 +73,7 @@ class EngineClient:
         self._pending: dict[str, set[int]] = {"cancel": set(), "answer_now": set()}
         self.log_path: Path | None = None
         self.summary: ModelSummary | None = None
+        self.crash: errors.EngineCrashed | None = None  # how the last worker died, until a load
         self._rpc_workers: frozenset[str] = frozenset()  # registered in the running worker
 
     @property
@@ -108,6 +115,7 @@ class EngineClient:
 
     def close(self) -> None:
         """Stop the worker, politely first."""
+        self.crash = None
         process, conn = self._process, self._conn
         self._process = self._conn = None
         self.summary = None
@@ -137,11 +145,25 @@ class EngineClient:
         self._process = self._conn = None
         self.summary = None
         how = describe_exit(exitcode) + (f" {why}" if why else "")
-        return errors.EngineCrashed(
+        self.crash = errors.EngineCrashed(
             f"The engine process {how}. The model must be loaded again.",
             exitcode=exitcode,
             stderr_tail=stderr,
         )
+        return self.crash
+
+    def poll_crash(self) -> errors.EngineCrashed | None:
+        """The crash of a worker that died while nobody was using it; None while it lives (or
+        is in use: its user will hear of a death). Any thread."""
+        process = self._process
+        if process is None or process.is_alive() or not self._lock.acquire(blocking=False):
+            return None
+        try:
+            if self._process is not process:  # replaced or closed meanwhile
+                return None
+            return self._crashed()
+        finally:
+            self._lock.release()
 
     def _receive(self) -> tuple:
         """The next message from the worker; EngineCrashed if it died instead."""
@@ -159,7 +181,7 @@ class EngineClient:
 
     def _send(self, message: tuple) -> None:
         if self._conn is None:
-            self.start()
+            raise self.crash or errors.EngineError("No model is loaded.")
         try:
             self._conn.send(message)
         except (OSError, ValueError):
@@ -186,6 +208,7 @@ class EngineClient:
             if reply[0] == protocol.ERROR:
                 self._raise(reply)
             self.summary = reply[1]
+            self.crash = None
             return reply[1]
 
     def unload(self) -> None:
@@ -195,6 +218,17 @@ class EngineClient:
             self._send((protocol.UNLOAD,))
             self._receive()
             self.summary = None
+
+    def count_tokens(self, text: str) -> int:
+        """How many tokens the loaded model makes of a text; waits for a running generation."""
+        with self._lock:
+            if self.summary is None or not self.alive:
+                raise errors.EngineError("No model is loaded.")
+            self._send((protocol.TOKENIZE, text))
+            reply = self._receive()
+            if reply[0] == protocol.ERROR:
+                self._raise(reply)
+            return int(reply[1])
 
     def new_generation_id(self) -> int:
         return next(self._gen_ids)

@@ -133,7 +133,8 @@ class Decoding:
         injected = self.llm.tokenize(closing.encode("utf-8"), add_bos=False, special=True)
         if self.n_generated + len(injected) >= self.budget:
             return False
-        self._emit(self.parser.feed(self.decoder.decode(b"", final=True) + closing))
+        self.decoder.reset()  # a character cut by the closing words is dropped, not U+FFFD
+        self._emit(self.parser.feed(closing))
         self.thinking_done_at = time.perf_counter()
         self.n_injected += len(injected)
         self.send(self.ended_by)
@@ -141,8 +142,11 @@ class Decoding:
         return True
 
     def close(self, started: float, *, n_prompt: int, n_cached: int) -> GenerationStats:
-        """Flush what the parser held back; the run's figures."""
-        self._emit(self.parser.feed(self.decoder.decode(b"", final=True)))
+        """Flush what the parser held back; the run's figures.
+
+        The bytes of a character the length limit cut in two are dropped: flushing them
+        would end the answer with U+FFFD."""
+        self.decoder.reset()
         unclosed = self.parser.in_thinking
         self._emit(self.parser.finish())
         ended = time.perf_counter()

@@ -31,6 +31,7 @@ from model_runtime.chat.thinking import (
 )
 from model_runtime.engine import protocol
 from model_runtime.engine.decoding import Decoding
+from model_runtime.engine.grammar import check_grammar
 from model_runtime.errors import (
     ContextOverflow,
     EngineError,
@@ -59,6 +60,15 @@ def physical_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _overflow(length: str, n_prompt: int, n_ctx: int) -> ContextOverflow:
+    return ContextOverflow(
+        f"The conversation is {length} tokens long, but the model's context holds {n_ctx:,}. "
+        "Start a new chat or load the model with a longer context.",
+        n_prompt=n_prompt,
+        n_ctx=n_ctx,
+    )
+
+
 class Engine:
     """Loads one model and generates from it; called only from the worker's main thread."""
 
@@ -75,6 +85,7 @@ class Engine:
         self._abort_cb: Any = None
         self._no_abort_cb: Any = None
         self._piece_buf = ctypes.create_string_buffer(256)
+        self._longest_token = 0  # bytes of the vocabulary's longest token; 0: not yet known
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -179,6 +190,11 @@ class Engine:
             self._llm.close()
             self._llm = None
             self._summary = None
+            self._longest_token = 0
+
+    def count_tokens(self, text: str) -> int:
+        """How many tokens the loaded model's tokenizer makes of a text (no BOS, no specials)."""
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def _setup_abort_callback(self) -> None:
         """llama.cpp polls this during prompt evaluation, so Stop works mid-prompt."""
@@ -271,18 +287,35 @@ class Engine:
     def cancelled(self) -> bool:
         return bool(self._cancel_flag.value >= self._gen_id)
 
+    def longest_token(self) -> int:
+        """The most bytes one token of this model's vocabulary stands for (special ones too)."""
+        if self._longest_token == 0:
+            from llama_cpp import llama_cpp
+
+            vocab, buf = self.llm._model.vocab, ctypes.create_string_buffer(1024)
+            longest = 1
+            for token in range(llama_cpp.llama_vocab_n_tokens(vocab)):
+                n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, True)
+                longest = max(longest, abs(n))  # negative: the size a longer buffer needs
+            self._longest_token = longest
+        return self._longest_token
+
     def _prompt_tokens(self, prompt: Prompt) -> tuple[list[int], int]:
-        """The prompt's tokens, and how many of them the KV cache already holds."""
+        """The prompt's tokens, and how many of them the KV cache already holds.
+
+        A prompt too long for the context is refused before it is tokenized when its size
+        alone proves it: no token stands for more bytes than the vocabulary's longest (a
+        15 MB prompt took 13 s to tokenize only to be refused)."""
         llm = self.llm
-        tokens = llm.tokenize(prompt.text.encode("utf-8"), add_bos=False, special=True)
+        data = prompt.text.encode("utf-8")
         n_ctx = llm.n_ctx()
+        if len(data) >= n_ctx:
+            at_least = -(-len(data) // self.longest_token())
+            if at_least >= n_ctx:
+                raise _overflow(f"at least {at_least:,}", at_least, n_ctx)
+        tokens = llm.tokenize(data, add_bos=False, special=True)
         if len(tokens) >= n_ctx:
-            raise ContextOverflow(
-                f"The conversation is {len(tokens):,} tokens long, but the model's context "
-                f"holds {n_ctx:,}. Start a new chat or load the model with a longer context.",
-                n_prompt=len(tokens),
-                n_ctx=n_ctx,
-            )
+            raise _overflow(f"{len(tokens):,}", len(tokens), n_ctx)
         n_cached = 0
         for cached, new in zip(llm._input_ids.tolist(), tokens, strict=False):
             if cached != new:
@@ -295,6 +328,8 @@ class Engine:
         llm = self.llm
         self._gen_id = gen_id
         started = time.perf_counter()
+        if params.grammar:  # llama.cpp would crash sampling with a grammar it can't parse
+            check_grammar(llm._model.vocab, params.grammar, self._log_path)
         prompt = self._continued(messages, params.keep_reasoning)
         tokens, n_cached = self._prompt_tokens(prompt)
         run = Decoding(
@@ -370,6 +405,8 @@ def main(conn: Any, cancel_flag: Any, answer_now_flag: Any, log_path: str) -> No
                     engine.generate(gen_id, messages, params, send)
                 except Exception as exc:
                     conn.send(error_reply(gen_id, exc))
+            elif kind == protocol.TOKENIZE:
+                conn.send((protocol.TOKENS, engine.count_tokens(request[1])))
             elif kind == protocol.UNLOAD:
                 engine.unload()
                 conn.send((protocol.UNLOADED,))

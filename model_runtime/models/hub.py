@@ -3,8 +3,9 @@
 Listing, metadata, search, auth and file URLs come from huggingface_hub; file bytes are read
 with its URL builder, headers and shared HTTP session, from a byte offset (HTTP Range), so that
 a download resumes from what is on disk even after a restart; a GGUF file's header can be
-read alone, to plan a model before downloading it. Every request passes a hook that
-refuses it in offline mode, before any socket is opened, and writes it to the network log.
+read alone, to plan a model before downloading it. Every request goes through hub_client's
+session, which refuses it in offline mode before any socket is opened, writes it to the network
+log with how it ended, and fails at once, without retries, when there is no network.
 """
 
 from __future__ import annotations
@@ -78,21 +79,6 @@ def _token() -> str | bool:
     return credentials.get_token() or False
 
 
-def _before_request(request: Any) -> None:
-    """httpx request hook: refuse in offline mode, else log the connection."""
-    netlog.require_online(f"connect to {request.url.host}")
-    netlog.record(request.url.host, request.method, request.url.path)
-
-
-def _make_client() -> Any:
-    """huggingface_hub's own HTTP client, with Ponder's hook added."""
-    from huggingface_hub.utils._http import default_client_factory
-
-    client = default_client_factory()
-    client.event_hooks["request"].append(_before_request)
-    return client
-
-
 def _session() -> Any:
     """huggingface_hub's shared HTTP session, once Ponder's hook is installed on it."""
     global _installed
@@ -106,7 +92,9 @@ def _session() -> Any:
     if not _installed:
         with _install_lock:
             if not _installed:
-                set_client_factory(_make_client)
+                from model_runtime.models.hub_client import make_client
+
+                set_client_factory(make_client)
                 _installed = True
     return get_session()
 
@@ -167,10 +155,11 @@ def _translate(exc: BaseException, repo_id: str | None, path: str | None = None)
         )
     if status == 429 or (status is not None and status >= 500):
         return ConnectionFailed(f"The Hub is busy or failing (HTTP {status}) for {where}.")
+    about = f" for {where}" if repo_id else ""
     if isinstance(exc, httpx.TimeoutException):
-        return ConnectionFailed(f"The Hub did not answer in time for {where}.")
+        return ConnectionFailed(f"The Hub did not answer in time{about}.")
     if isinstance(exc, httpx.TransportError):
-        return ConnectionFailed(f"The connection to the Hub failed for {where}: {exc}.")
+        return ConnectionFailed(f"The connection to the Hub failed{about}: {exc}.")
     if isinstance(exc, PonderError):
         return exc
     return DownloadError(f"The Hub request for {where} failed: {exc}")

@@ -220,9 +220,12 @@ class ModelStore:
                         path.unlink()
                         deleted.append(f.path)
             ok = not bad and not missing
+            label = manifest.name + (f" ({manifest.quant})" if manifest.quant else "")
             if ok:
                 manifest.state, manifest.error = COMPLETE, None
-                message = f"All {len(manifest.files)} file(s) of {model_id} match their sha256."
+                count = len(manifest.files)
+                files = f"{count} file{'s' if count != 1 else ''}"
+                message = f"Every file of {label} matches its sha256 ({files})."
             else:
                 parts = []
                 if bad:
@@ -231,7 +234,7 @@ class ModelStore:
                     parts.append("missing: " + ", ".join(missing))
                 if deleted:
                     parts.append("deleted so that a new download fetches them again")
-                message = f"{model_id} is not usable; " + "; ".join(parts) + "."
+                message = f"{label} is not usable; " + "; ".join(parts) + "."
                 manifest.state, manifest.error = FAILED, message
             self.save(manifest)
             report.update(state=manifest.state, message=message)

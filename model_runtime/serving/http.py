@@ -1,14 +1,20 @@
 """The HTTP side of Ponder's server: the standard library's threading server and a request
 handler that routes the OpenAI paths, checks the key and reads JSON bodies; the answers
 themselves come from OpenAIServer (server.py).
+
+Each connection has a thread, up to the limit of connections (one more is answered 503 and
+closed by the listening thread), and is closed when it sends or takes nothing for the idle
+timeout. Whatever a body holds, the answer is a JSON error, never a dropped connection.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -19,16 +25,87 @@ if TYPE_CHECKING:
     from model_runtime.serving.server import OpenAIServer
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
+REFUSE_SECONDS = 0.1  # how long the listening thread gives a refused client's request to come
+_PEEK_FLAGS = socket.MSG_PEEK | getattr(socket, "MSG_DONTWAIT", 0)
+
+
+def peer_closed(sock: socket.socket) -> bool:
+    """Whether the client closed its end (an end-of-file is waiting to be read)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, _PEEK_FLAGS) == b""
+    except BlockingIOError:
+        return False
+    except (OSError, ValueError):
+        return True
 
 
 class HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    block_on_close = False  # OpenAIServer.stop() closes the connections and does not wait
     app: OpenAIServer
 
+    def __init__(self, address: Any, handler: Any) -> None:
+        super().__init__(address, handler)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            room = len(self._open) < self.app.limits.max_connections
+            if room:
+                self._open.add(request)
+        if room:
+            super().process_request(request, client_address)
+        else:
+            self._refuse(request)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._open_lock:
+                self._open.discard(request)
+
+    def _refuse(self, sock: socket.socket) -> None:
+        """Answer a connection beyond the limit with 503, here, without a thread for it."""
+        body = dumps(
+            error_body(
+                f"The server has {self.app.limits.max_connections} connections open already; "
+                "try again shortly.",
+                kind="server_error",
+                code="too_many_connections",
+            )
+        ).encode()
+        head = (
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+        )
+        with contextlib.suppress(OSError):
+            sock.settimeout(REFUSE_SECONDS)
+            if select.select([sock], [], [], REFUSE_SECONDS)[0]:
+                sock.recv(65536)  # its request: unread, closing would reset the connection
+            sock.sendall(head.encode() + body)
+        self.shutdown_request(sock)
+
+    @property
+    def connections(self) -> int:
+        return len(self._open)
+
+    def close_connections(self) -> None:
+        """End every open connection (their threads see end-of-file and finish)."""
+        with self._open_lock:
+            for sock in self._open:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def service_actions(self) -> None:
+        self.app.watch_engine()  # between requests, several times a second
+
     def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return  # a client that reset its connection is no error of ours
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return  # a client that reset its connection or went silent is no error of ours
         super().handle_error(request, client_address)
 
 
@@ -46,21 +123,27 @@ class Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        self.connection.settimeout(self.server.app.limits.idle_seconds)  # stalls end
         # one small write per token: without this, Nagle's algorithm holds them back
         with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:
-        self.server.app._log(f"{self.address_string()} {format % args}")
+        if self.server.app.log_requests:
+            self.server.app._log(f"{self.address_string()} {format % args}")
 
     # -- writing ---------------------------------------------------------------------------
 
-    def send_json(self, status: int, body: dict[str, Any]) -> None:
+    def send_json(
+        self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         data = dumps(body).encode("utf-8")
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             if self.close_connection:
                 self.send_header("Connection", "close")
             self.end_headers()
@@ -105,10 +188,25 @@ class Handler(BaseHTTPRequestHandler):
         self._route("PATCH")
 
     def _route(self, method: str) -> None:
+        self.events_started = False
+        try:
+            self._dispatch(method)
+        except OSError:  # the client went away (or timed out): nobody to answer
+            raise
+        except Exception:  # a fault of ours: the client still gets an answer, the log the rest
+            if not self.events_started:
+                self.close_connection = True
+                self.send_error_json(
+                    500, "The server failed; its log says why.", kind="server_error"
+                )
+            raise
+
+    def _dispatch(self, method: str) -> None:
         app = self.server.app
         path = urlsplit(self.path).path.rstrip("/") or "/"
         if path == "/health" and method == "GET":
-            self.send_json(200, {"status": "ok"})
+            status, body = app.health()
+            self.send_json(status, body)
             return
         if not app.check_key(self.headers.get("Authorization")):
             self._skip_body()
@@ -154,17 +252,33 @@ class Handler(BaseHTTPRequestHandler):
             raise WireError(
                 f"The request body is larger than {MAX_BODY_BYTES // 2**20} MiB.", status=413
             )
-        raw = self.rfile.read(int(length))
+        try:
+            raw = self.rfile.read(int(length))
+        except TimeoutError:
+            self.close_connection = True
+            idle = self.server.app.limits.idle_seconds
+            raise WireError(f"The body did not arrive within {idle:g} s.", status=408) from None
+        if len(raw) < int(length):
+            self.close_connection = True
+            raise _Unanswerable  # the client closed its end before sending the whole body
         try:
             return json.loads(raw)
         except ValueError as exc:
             raise WireError(f"The request body is not valid JSON: {exc}.") from None
+        except RecursionError:
+            raise WireError("The request body is not valid JSON: it nests too deeply.") from None
 
     def _chat(self) -> None:
-        self.events_started = False
+        app = self.server.app
         try:
-            request = parse_chat_request(self._read_json())
+            request = parse_chat_request(self._read_json(), max_tokens=app.max_tokens)
         except WireError as exc:
-            self.send_json(exc.status, exc.body())
+            self.send_json(exc.status, exc.body(), exc.headers())
             return
-        self.server.app.serve_chat(self, request)
+        except _Unanswerable:
+            return
+        app.serve_chat(self, request)
+
+
+class _Unanswerable(Exception):
+    """The client is gone: there is no one to answer."""

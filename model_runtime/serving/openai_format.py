@@ -14,8 +14,11 @@ from typing import Any
 
 from model_runtime.chat.generation import GenerationParams, GenerationStats, Message, Role
 from model_runtime.chat.thinking import ThinkingPolicy
+from model_runtime.engine.grammar import grammar_problem
 
 MAX_STOPS = 16
+MAX_STOP_CHARS = 1000
+INT32_MAX = 2**31 - 1  # llama.cpp takes top_k and the like as 32-bit integers
 _ROLES: dict[str, Role] = {
     "system": "system",
     "developer": "system",
@@ -35,15 +38,20 @@ class WireError(Exception):
         param: str | None = None,
         code: str | None = None,
         kind: str = "invalid_request_error",
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.param = param
         self.code = code
         self.kind = kind
+        self.retry_after = retry_after  # seconds, sent as Retry-After: worth trying again then
 
     def body(self) -> dict[str, Any]:
         return error_body(str(self), kind=self.kind, code=self.code, param=self.param)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
 
 
 def error_body(
@@ -77,7 +85,7 @@ def _number(body: dict, name: str, low: float, high: float) -> float | None:
     return float(value)
 
 
-def _integer(body: dict, name: str, low: int) -> int | None:
+def _integer(body: dict, name: str, low: int, high: int = INT32_MAX) -> int | None:
     value = body.get(name)
     if value is None:
         return None
@@ -85,6 +93,20 @@ def _integer(body: dict, name: str, low: int) -> int | None:
         raise WireError(f"'{name}' must be an integer.", param=name)
     if value < low:
         raise WireError(f"'{name}' must be at least {low}.", param=name)
+    if value > high:
+        raise WireError(f"'{name}' must be at most {high:,}.", param=name)
+    return value
+
+
+def _text(value: str, where: str) -> str:
+    """A string that can go to the model: UTF-8 can't encode a lone surrogate ("\\ud800")."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise WireError(
+            f"{where} contains a lone surrogate (an escape like \\ud800 without its pair).",
+            param=where,
+        ) from None
     return value
 
 
@@ -93,7 +115,7 @@ def _content(value: Any, where: str) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        return _text(value, where)
     if isinstance(value, list):
         texts = []
         for part in value:
@@ -103,7 +125,7 @@ def _content(value: Any, where: str) -> str:
             if not isinstance(text, str):
                 raise WireError(f"{where}: a text part needs a string 'text'.", param=where)
             texts.append(text)
-        return "".join(texts)
+        return _text("".join(texts), where)
     raise WireError(f"{where} must be a string or a list of text parts.", param=where)
 
 
@@ -128,6 +150,7 @@ def _messages(value: Any) -> tuple[Message, ...]:
         reasoning = item.get("reasoning_content") or item.get("reasoning") or ""
         if not isinstance(reasoning, str):
             raise WireError(f"{where}.reasoning_content must be a string.", param=where)
+        reasoning = _text(reasoning, f"{where}.reasoning_content")
         out.append(Message(_ROLES[role], content, reasoning if role == "assistant" else ""))
     return tuple(out)
 
@@ -140,11 +163,44 @@ def _stops(value: Any) -> tuple[str, ...]:
         raise WireError("'stop' must be a string or a list of strings.", param="stop")
     if len(stops) > MAX_STOPS:
         raise WireError(f"'stop' takes at most {MAX_STOPS} strings.", param="stop")
-    return tuple(s for s in stops if s)
+    if any(len(s) > MAX_STOP_CHARS for s in stops):
+        raise WireError(f"A stop string may be at most {MAX_STOP_CHARS} characters.", param="stop")
+    return tuple(_text(s, "stop") for s in stops if s)
 
 
-def parse_chat_request(body: Any) -> ChatRequest:
-    """Check a decoded JSON body; WireError (400) says what is wrong with it."""
+def _grammar(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise WireError("'grammar' must be a string of GBNF.", param="grammar")
+    if not value:
+        return None
+    problem = grammar_problem(value)
+    if problem is not None:
+        raise WireError(problem, param="grammar", code="invalid_grammar")
+    return value
+
+
+def _max_tokens(body: dict, limit: int | None) -> int:
+    """The answer's length limit: the one asked for (at most `limit`), else the default."""
+    name = (
+        "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
+    )
+    asked = _integer(body, name, 1)
+    default = GenerationParams().max_tokens
+    if asked is None:
+        return default if limit is None else min(default, limit)
+    if limit is not None and asked > limit:
+        raise WireError(
+            f"'{name}' is {asked:,}, but this server allows at most {limit:,} tokens per answer.",
+            param=name,
+        )
+    return asked
+
+
+def parse_chat_request(body: Any, *, max_tokens: int | None = None) -> ChatRequest:
+    """Check a decoded JSON body; WireError (400) says what is wrong with it. `max_tokens`:
+    the most tokens one answer may ask for (None: no limit but the context)."""
     if not isinstance(body, dict):
         raise WireError("The request body must be a JSON object.")
     messages = _messages(body.get("messages"))
@@ -159,29 +215,24 @@ def parse_chat_request(body: Any) -> ChatRequest:
     model = body.get("model")
     if model is not None and not isinstance(model, str):
         raise WireError("'model' must be a string.", param="model")
-    grammar = body.get("grammar")
-    if grammar is not None and not isinstance(grammar, str):
-        raise WireError("'grammar' must be a string of GBNF.", param="grammar")
+    grammar = _grammar(body.get("grammar"))
     defaults = GenerationParams()
-    max_tokens = _integer(body, "max_completion_tokens", 1) or _integer(body, "max_tokens", 1)
     temperature = _number(body, "temperature", 0.0, 2.0)
     top_p = _number(body, "top_p", 0.0, 1.0)
     min_p = _number(body, "min_p", 0.0, 1.0)
     repeat_penalty = _number(body, "repeat_penalty", 0.0, 10.0)
     top_k = _integer(body, "top_k", 0)
     budget = _integer(body, "reasoning_budget", 0)
-    seed = body.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise WireError("'seed' must be an integer.", param="seed")
+    seed = _integer(body, "seed", -(2**63), 2**64 - 1)
     params = GenerationParams(
-        max_tokens=max_tokens if max_tokens is not None else defaults.max_tokens,
+        max_tokens=_max_tokens(body, max_tokens),
         temperature=temperature if temperature is not None else defaults.temperature,
         top_p=top_p if top_p is not None else defaults.top_p,
         top_k=top_k if top_k is not None else defaults.top_k,
         min_p=min_p if min_p is not None else defaults.min_p,
         repeat_penalty=repeat_penalty if repeat_penalty is not None else defaults.repeat_penalty,
         seed=seed,
-        grammar=grammar or None,
+        grammar=grammar,
         thinking=ThinkingPolicy(budget_tokens=budget) if budget is not None else ThinkingPolicy(),
     )
     return ChatRequest(

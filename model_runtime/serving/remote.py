@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 
 from model_runtime import __version__, netlog
 from model_runtime.chat.generation import (
-    Chunk,
     Event,
     Finished,
     FinishReason,
@@ -32,7 +31,6 @@ from model_runtime.chat.generation import (
     Message,
     decode_rate,
 )
-from model_runtime.chat.reasoning import OPEN_TAG, ReasoningParser
 from model_runtime.chat.thinking import is_r1_family
 from model_runtime.errors import (
     RemoteAnswerCutOff,
@@ -44,83 +42,16 @@ from model_runtime.errors import (
 from model_runtime.netlog import is_loopback
 from model_runtime.serving.endpoints import Endpoint, normalize_base_url
 from model_runtime.serving.openai_format import messages_to_wire
+from model_runtime.serving.remote_stream import (
+    MalformedChunk,
+    RemoteStream,
+    chunk_choices,
+    chunk_usage,
+)
 
 WHY = "remote-engine"
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 300.0  # a big model on slow machines may think over a long prompt for minutes
-
-
-class _Stream:
-    """Turns one response's deltas into Chunks, and counts what it saw."""
-
-    def __init__(self, gen_id: int, starts_in_thinking: bool) -> None:
-        self.gen_id = gen_id
-        self.hint = starts_in_thinking
-        self.separated: bool | None = None  # None until the first text says which kind
-        self.parser: ReasoningParser | None = None
-        self.lookahead = ""  # inline text held until it shows whether it opens with <think>
-        self.at_start = {"thinking": True, "answer": True}
-        self.text: dict[str, list[str]] = {"thinking": [], "answer": []}
-        self.n_deltas = self.n_thinking_deltas = 0
-        self.first_at: float | None = None
-        self.answer_at: float | None = None
-
-    def _chunks(self, kind: str, text: str) -> list[Chunk]:
-        if self.at_start[kind]:  # as the local parser does: no leading blank lines
-            text = text.lstrip()
-            if not text:
-                return []
-            self.at_start[kind] = False
-        now = time.perf_counter()
-        if self.first_at is None:
-            self.first_at = now
-        if kind == "answer" and self.answer_at is None:
-            self.answer_at = now
-        self.text[kind].append(text)
-        return [Chunk(self.gen_id, "thinking" if kind == "thinking" else "answer", text)]
-
-    def reasoning(self, text: str) -> list[Chunk]:
-        if self.separated is None:
-            self.separated = True
-        self.n_deltas += 1
-        self.n_thinking_deltas += 1
-        return self._chunks("thinking", text)
-
-    def content(self, text: str) -> list[Chunk]:
-        self.n_deltas += 1
-        if self.separated is None:
-            self.separated = False
-        if self.separated:
-            return self._chunks("answer", text)
-        if self.parser is None:
-            self.lookahead += text
-            head = self.lookahead.lstrip()
-            if len(head) < len(OPEN_TAG) and OPEN_TAG.startswith(head):
-                return []  # could still be "<think>"
-            # The template may have opened the thinking in the prompt (R1): then no open tag.
-            self.parser = ReasoningParser(
-                starts_in_thinking=self.hint and not head.startswith(OPEN_TAG)
-            )
-            text, self.lookahead = self.lookahead, ""
-        if self.parser.in_thinking:
-            self.n_thinking_deltas += 1
-        return self._segments(self.parser.feed(text))
-
-    def _segments(self, segments) -> list[Chunk]:
-        return [c for s in segments for c in self._chunks(s.kind, s.text)]
-
-    def finish(self) -> list[Chunk]:
-        if self.parser is None and self.lookahead:  # the whole stream was a bit of "<think>"
-            self.parser = ReasoningParser(starts_in_thinking=self.hint)
-            return self._segments(self.parser.feed(self.lookahead) + self.parser.finish())
-        return self._segments(self.parser.finish()) if self.parser is not None else []
-
-    @property
-    def unclosed(self) -> bool:
-        return self.parser is not None and self.parser.unclosed
-
-    def partial(self) -> tuple[str, str]:
-        return "".join(self.text["thinking"]), "".join(self.text["answer"])
 
 
 class RemoteEngine:
@@ -238,10 +169,10 @@ class RemoteEngine:
         try:
             response.read()
             error = response.json().get("error")
-            message = error.get("message") if isinstance(error, dict) else str(error or "")
-        except (ValueError, AttributeError, OSError):
+            message = error.get("message") if isinstance(error, dict) else error
+        except (ValueError, AttributeError, OSError, RecursionError):
             message = ""
-        message = (message or response.text[:300] or response.reason_phrase).strip()
+        message = str(message or response.text[:300] or response.reason_phrase)[:300].strip()
         status = response.status_code
         if status in (401, 403):
             what = "needs an API key" if not self._api_key else "refused the API key"
@@ -265,8 +196,10 @@ class RemoteEngine:
             raise self._refused(response)
         try:
             data = response.json()["data"]
+            if not isinstance(data, list):
+                raise TypeError
             return [str(item["id"]) for item in data]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise RemoteEngineError(
                 f"{self.base_url}/models did not answer like an OpenAI-compatible server."
             ) from None
@@ -333,7 +266,7 @@ class RemoteEngine:
             self._current_gen = gen_id
         model = self.resolve_model()
         hint = self.starts_in_thinking
-        stream = _Stream(gen_id, is_r1_family(model) if hint is None else hint)
+        stream = RemoteStream(gen_id, is_r1_family(model) if hint is None else hint)
         body = self._body(model, messages, params)
         started = time.perf_counter()
         usage: dict[str, Any] = {}
@@ -359,18 +292,16 @@ class RemoteEngine:
                         finish = finish or "stop"
                         break
                     chunk = self._decode(data, stream)
-                    if chunk.get("usage"):
-                        usage = chunk["usage"]
-                    for choice in chunk.get("choices") or ():
-                        delta = choice.get("delta") or {}
+                    usage = chunk["usage"] or usage
+                    for delta, reason in chunk["choices"]:
                         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
                         if isinstance(reasoning, str) and reasoning:
                             yield from stream.reasoning(reasoning)
                         content = delta.get("content")
                         if isinstance(content, str) and content:
                             yield from stream.content(content)
-                        if choice.get("finish_reason"):
-                            finish = "length" if choice["finish_reason"] == "length" else "stop"
+                        if reason:
+                            finish = "length" if reason == "length" else "stop"
                 if finish is None and self._is_cancelled(gen_id):
                     finish = "cancelled"
                 if finish is None:
@@ -392,20 +323,27 @@ class RemoteEngine:
             raise self._cut_off(stream, *broken)
         yield Finished(gen_id, self._stats(stream, usage, finish, started))
 
-    def _decode(self, data: str, stream: _Stream) -> dict:
+    def _decode(self, data: str, stream: RemoteStream) -> dict[str, Any]:
+        """One event's chunk, its shape checked: {"choices": [(delta, finish_reason)], "usage"}."""
         try:
             chunk = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise self._cut_off(stream, "the server sent something that is not JSON") from None
         if not isinstance(chunk, dict):
             raise self._cut_off(stream, "the server sent something unexpected")
         error = chunk.get("error")
         if error:
-            message = error.get("message") if isinstance(error, dict) else str(error)
-            raise self._cut_off(stream, f"the server reported an error: {message}")
-        return chunk
+            message = error.get("message") if isinstance(error, dict) else error
+            raise self._cut_off(stream, f"the server reported an error: {str(message)[:300]}")
+        try:
+            return {
+                "choices": chunk_choices(chunk.get("choices")),
+                "usage": chunk_usage(chunk.get("usage")),
+            }
+        except MalformedChunk as exc:
+            raise self._cut_off(stream, f"the server sent a malformed chunk ({exc})") from None
 
-    def _cut_off(self, stream: _Stream, why: str, stalled: bool = False) -> RemoteEngineError:
+    def _cut_off(self, stream: RemoteStream, why: str, stalled: bool = False) -> RemoteEngineError:
         """The error for a broken stream: a timeout or drop before any text, else a cut-off."""
         reasoning, answer = stream.partial()
         if not reasoning and not answer:
@@ -420,18 +358,19 @@ class RemoteEngine:
 
     @staticmethod
     def _stats(
-        stream: _Stream, usage: dict[str, Any], finish: FinishReason | None, started: float
+        stream: RemoteStream, usage: dict[str, Any], finish: FinishReason | None, started: float
     ) -> GenerationStats:
+        """The run's figures, from the server's usage (counts checked by _usage) if it sent one."""
         ended = time.perf_counter()
         first_at = stream.first_at or ended
-        n_generated = int(usage.get("completion_tokens") or stream.n_deltas)
+        n_generated = usage.get("completion_tokens") or stream.n_deltas
         details = usage.get("completion_tokens_details") or {}
-        n_thinking = int(details.get("reasoning_tokens") or stream.n_thinking_deltas)
+        n_thinking = details.get("reasoning_tokens") or stream.n_thinking_deltas
         prompt_details = usage.get("prompt_tokens_details") or {}
         thinking_done = stream.answer_at or (ended if stream.n_thinking_deltas else None)
         return GenerationStats(
-            n_prompt=int(usage.get("prompt_tokens") or 0),
-            n_cached=int(prompt_details.get("cached_tokens") or 0),
+            n_prompt=usage.get("prompt_tokens") or 0,
+            n_cached=prompt_details.get("cached_tokens") or 0,
             n_generated=n_generated,
             n_thinking=min(n_thinking, n_generated),
             ttft_seconds=first_at - started,

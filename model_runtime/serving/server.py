@@ -2,10 +2,13 @@
 
 ``/v1/models`` and ``/v1/chat/completions`` (streamed as server-sent events, or whole), with
 the reasoning apart from the answer as ``reasoning_content``. Built on the standard library's
-``http.server``: one thread per connection, but the model answers one request at a time, in
-the order they came (the others wait). A client that goes away stops its generation: a
-watcher notices the closed socket (even during prompt evaluation, when nothing is written)
-and so does a failed write. Stop strings apply to the answer, not to the reasoning.
+``http.server``: one thread per connection (up to a limit), but the model answers one request
+at a time, in the order they came; the others wait, in a queue of bounded length and for a
+bounded time (turns.py). A client that goes away stops its generation: a watcher notices the
+closed socket (even during prompt evaluation, when nothing is written) and so does a failed
+write. Stop strings apply to the answer, not to the reasoning. If the engine process dies,
+the server answers 503 with Retry-After and, given a way to reload, brings the model back
+(recovery.py).
 """
 
 from __future__ import annotations
@@ -13,21 +16,19 @@ from __future__ import annotations
 import contextlib
 import hmac
 import os
-import select
 import socket
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from model_runtime import netlog
 from model_runtime.chat.generation import Chunk, Event, Finished, GenerationStats
-from model_runtime.errors import ContextOverflow, EngineCrashed, PonderError
+from model_runtime.errors import ContextOverflow, EngineCrashed, GrammarError, PonderError
 from model_runtime.netlog import is_loopback
-from model_runtime.serving.http import Handler, HTTPServer, HTTPServer6
+from model_runtime.serving.http import Handler, HTTPServer, HTTPServer6, peer_closed
 from model_runtime.serving.openai_format import (
     ChatRequest,
     StopMatcher,
@@ -37,6 +38,8 @@ from model_runtime.serving.openai_format import (
     usage,
     wire_finish_reason,
 )
+from model_runtime.serving.recovery import EngineRecovery
+from model_runtime.serving.turns import FifoTurns, ServeLimits, Turn
 
 if TYPE_CHECKING:
     from model_runtime.engine import EngineClient
@@ -44,7 +47,6 @@ if TYPE_CHECKING:
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 WATCH_SECONDS = 0.1  # how often a waiting or generating request checks for its client
-_PEEK_FLAGS = socket.MSG_PEEK | getattr(socket, "MSG_DONTWAIT", 0)
 
 
 @dataclass
@@ -62,61 +64,17 @@ class ServedRequest:
     error: str = ""
 
 
-class FifoTurns:
-    """One turn at a time, granted in arrival order; a waiter may give up."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._waiting: deque[object] = deque()
-        self._busy = False
-
-    @property
-    def waiting(self) -> int:
-        return len(self._waiting)
-
-    @property
-    def busy(self) -> bool:
-        return self._busy
-
-    def acquire(self, give_up: Callable[[], bool]) -> bool:
-        """Wait for this caller's turn; False if give_up() said so first."""
-        ticket = object()
-        with self._cond:
-            self._waiting.append(ticket)
-            try:
-                while self._busy or self._waiting[0] is not ticket:
-                    if give_up():
-                        return False
-                    self._cond.wait(WATCH_SECONDS)
-                self._busy = True
-                return True
-            finally:
-                self._waiting.remove(ticket)
-                self._cond.notify_all()
-
-    def release(self) -> None:
-        with self._cond:
-            self._busy = False
-            self._cond.notify_all()
-
-
-def peer_closed(sock: socket.socket) -> bool:
-    """Whether the client closed its end (an end-of-file is waiting to be read)."""
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-        return bool(readable) and sock.recv(1, _PEEK_FLAGS) == b""
-    except BlockingIOError:
-        return False
-    except (OSError, ValueError):
-        return True
-
-
 class _ClientGone(Exception):
     """A write to the client failed: it went away."""
 
 
 class OpenAIServer:
-    """Serves one EngineClient's loaded model over HTTP until stop(); start() returns at once."""
+    """Serves one EngineClient's loaded model over HTTP until stop(); start() returns at once.
+
+    `reload` loads the served model again after its engine process died (the CLI passes one;
+    the window reloads by itself and hears of the crash through `on_crashed`, from a server
+    thread).
+    """
 
     def __init__(
         self,
@@ -126,8 +84,12 @@ class OpenAIServer:
         port: int = DEFAULT_PORT,
         api_key: str | None = None,
         *,
+        limits: ServeLimits | None = None,
+        reload: Callable[[], object] | None = None,
+        on_crashed: Callable[[EngineCrashed], None] | None = None,
         on_finished: Callable[[ServedRequest], None] | None = None,
         log: Callable[[str], None] | None = None,
+        log_requests: bool = True,
     ) -> None:
         self.client = client
         summary = client.summary
@@ -136,10 +98,14 @@ class OpenAIServer:
         self.host = host
         self.port = port
         self.api_key = api_key or None
+        self.limits = limits or ServeLimits()
+        self.on_crashed = on_crashed
         self.on_finished = on_finished
         self.log = log
+        self.log_requests = log_requests  # False: only the engine's crashes and reloads
         self.created = int(time.time())
-        self.turns = FifoTurns()
+        self.turns = FifoTurns(self.limits.max_waiting, self.limits.wait_seconds)
+        self.recovery = EngineRecovery(reload, self._log)
         self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -158,6 +124,19 @@ class OpenAIServer:
     @property
     def running(self) -> bool:
         return self._httpd is not None
+
+    @property
+    def connections(self) -> int:
+        """Connections open now (each holds a thread)."""
+        return self._httpd.connections if self._httpd is not None else 0
+
+    @property
+    def max_tokens(self) -> int | None:
+        """The most tokens one answer may ask for: the limit given, else the model's context."""
+        if self.limits.max_tokens is not None:
+            return self.limits.max_tokens
+        summary = self.client.summary
+        return summary.n_ctx if summary is not None else None
 
     def start(self) -> OpenAIServer:
         """Listen (port 0 picks a free one, then self.port tells which) and serve in a thread."""
@@ -184,17 +163,19 @@ class OpenAIServer:
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop listening, cancel what is running, and let waiting requests go."""
+        """Stop listening, cancel what is running, let waiting requests go, close connections."""
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
         self._stopping.set()
+        self.recovery.stop()
         httpd.shutdown()
         if self.turns.busy:
             self.client.cancel(self._current_gen)
         deadline = time.monotonic() + timeout
         while (self.turns.busy or self.turns.waiting) and time.monotonic() < deadline:
             time.sleep(0.02)
+        httpd.close_connections()  # idle keep-alive ones would hold their threads
         httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -228,6 +209,42 @@ class OpenAIServer:
             "owned_by": "ponder",
         }
 
+    # -- the engine's health ---------------------------------------------------------------
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """GET /health: 200 while the model can answer, 503 while it is gone or reloading."""
+        if self.recovery.ready:
+            return 200, {"status": "ok"}
+        status = "loading model" if self.recovery.reloading else "unavailable"
+        return 503, {"status": status, "reason": self.recovery.why}
+
+    def watch_engine(self) -> None:
+        """Called by the listening thread between requests: an engine that died while idle is
+        noticed now, not by the next request."""
+        if self.recovery.ready:
+            crash = self.client.poll_crash()
+            if crash is not None:
+                self._engine_died(crash)
+
+    def _engine_died(self, crash: EngineCrashed) -> None:
+        if self.recovery.crashed(str(crash)) and self.on_crashed is not None:
+            self.on_crashed(crash)
+
+    def _unavailable(self) -> WireError:
+        """The error for a request that comes while the model is gone."""
+        recovery = self.recovery
+        if recovery.reloading:
+            message = "The engine stopped and the model is being loaded again; retry shortly."
+        else:
+            message = "The engine stopped; the model is not loaded. Try again later."
+        return WireError(
+            f"{message} ({recovery.why})" if recovery.why else message,
+            status=503,
+            kind="server_error",
+            code="model_unavailable",
+            retry_after=recovery.retry_after(),
+        )
+
     # -- one chat request ------------------------------------------------------------------
 
     def serve_chat(self, handler: Handler, request: ChatRequest) -> None:
@@ -237,19 +254,53 @@ class OpenAIServer:
             stream=request.stream,
             queued_at=time.perf_counter(),
         )
+        try:
+            granted = self._take_turn(handler, record)
+        except WireError as exc:
+            record.error = str(exc)
+            handler.send_json(exc.status, exc.body(), exc.headers())
+            granted = False
+        if not granted:
+            self._done(record)
+            return
+        try:
+            self._answer(handler, request, record)
+        finally:
+            record.finished_at = time.perf_counter()
+            self.turns.release()
+            self._done(record)
+
+    def _take_turn(self, handler: Handler, record: ServedRequest) -> bool:
+        """Wait for the model: True when this request has it, False when the request ended
+        without it (the client left, the server stops); WireError: refused (the queue is
+        full, the wait too long, the model gone)."""
+        if not self.recovery.ready:
+            raise self._unavailable()
         sock = handler.connection
 
         def give_up() -> bool:
-            return self._stopping.is_set() or peer_closed(sock)
+            return self._stopping.is_set() or peer_closed(sock) or not self.recovery.ready
 
-        if not self.turns.acquire(give_up):
-            record.client_gone = not self._stopping.is_set()
-            handler.close_connection = True
-            if self._stopping.is_set():
-                handler.send_json(503, error_body("The server is stopping.", kind="server_error"))
-            self._done(record)
-            return
+        turn = self.turns.acquire(give_up)
+        if turn is Turn.GRANTED:
+            if self.recovery.ready:
+                return True
+            self.turns.release()
+            raise self._unavailable()
+        if turn in (Turn.FULL, Turn.TIMED_OUT):
+            raise self.turns.refusal(turn)
+        if not self.recovery.ready and not self._stopping.is_set():
+            raise self._unavailable()
+        record.client_gone = not self._stopping.is_set()
+        handler.close_connection = True
+        if self._stopping.is_set():
+            handler.send_json(503, error_body("The server is stopping.", kind="server_error"))
+        return False
+
+    def _answer(self, handler: Handler, request: ChatRequest, record: ServedRequest) -> None:
+        """Generate with the model (this request's turn) and send the answer."""
         done = threading.Event()
+        sock = handler.connection
         try:
             record.started_at = time.perf_counter()
             record.gen_id = self._current_gen = self.client.new_generation_id()
@@ -277,15 +328,12 @@ class OpenAIServer:
             if handler.events_started:
                 handler.close_connection = True
             else:
-                handler.send_json(exc.status, exc.body())
+                handler.send_json(exc.status, exc.body(), exc.headers())
         except (_ClientGone, OSError):  # OSError: a write failed before the stream began
             record.client_gone = True
             handler.close_connection = True
         finally:
             done.set()
-            record.finished_at = time.perf_counter()
-            self.turns.release()
-            self._done(record)
 
     def _done(self, record: ServedRequest) -> None:
         stats = record.stats
@@ -295,7 +343,8 @@ class OpenAIServer:
             else record.error or (stats.finish_reason if stats else "not run")
         )
         tokens = f", {stats.n_generated} tokens, {stats.tokens_per_second:.1f} t/s" if stats else ""
-        self._log(f"{record.id}: {outcome}{tokens}")
+        if self.log_requests:
+            self._log(f"{record.id}: {outcome}{tokens}")
         if self.on_finished is not None:
             self.on_finished(record)
 
@@ -306,15 +355,17 @@ class OpenAIServer:
                 self.client.cancel(record.gen_id)
                 return
 
-    @staticmethod
-    def _next(events: Iterator[Event]) -> Event:
+    def _next(self, events: Iterator[Event]) -> Event:
         """The next event; the engine's errors become an HTTP status and OpenAI's error."""
         try:
             return next(events)
         except ContextOverflow as exc:
             raise WireError(str(exc), code="context_length_exceeded") from None
+        except GrammarError as exc:
+            raise WireError(str(exc), param="grammar", code="invalid_grammar") from None
         except EngineCrashed as exc:
-            raise WireError(str(exc), status=503, kind="server_error") from None
+            self._engine_died(exc)
+            raise self._unavailable() from None
         except PonderError as exc:
             raise WireError(str(exc), status=500, kind="server_error") from None
 

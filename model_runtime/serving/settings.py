@@ -1,7 +1,8 @@
 """How the app serves its loaded model: saved in config_dir()/serving.json, the key in the keyring.
 
 The file says where to listen and whether a key is required; the key itself lives in the OS
-keyring (service "ponder", account "serve:api-key"), like every other secret.
+keyring (service "ponder", account "serve:api-key"), like every other secret. Without a key
+store it is kept in memory only, while Ponder runs, and a new one is made at the next start.
 """
 
 from __future__ import annotations
@@ -74,12 +75,24 @@ def save_serve_settings(settings: ServeSettings) -> None:
 
 
 def serve_api_key() -> str | None:
-    """The key callers must send ("Authorization: Bearer KEY"), from the keyring."""
+    """The key callers must send ("Authorization: Bearer KEY"), from the keyring (or memory)."""
     return credentials.get_secret(KEY_ACCOUNT)
 
 
 def new_serve_api_key() -> str:
-    """Make and save a fresh random key (the old one stops working); PonderError if no keyring."""
+    """Make and save a fresh random key (the old one stops working): in the keyring, or in
+    memory while Ponder runs when there is no key store; PonderError if the store refuses."""
     key = "ponder-" + secrets.token_urlsafe(24)
-    credentials.set_secret(KEY_ACCOUNT, key)
+    credentials.set_secret(KEY_ACCOUNT, key, what="the API key", memory_ok=True)
     return key
+
+
+def serve_key_in_memory() -> bool:
+    """Whether the key lives only in memory (no key store): it ends when Ponder quits."""
+    return credentials.kept_in_memory(KEY_ACCOUNT)
+
+
+def key_required(settings: ServeSettings, key_store: bool) -> bool:
+    """Whether callers must send the key: as set, and always for other computers when there is
+    no key store (a key that can't be kept is still better than none)."""
+    return settings.require_key or (settings.network and not key_store)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
 import desktop.dialogs.crash as crash_dialog
 from desktop import app as desktop_app
@@ -56,6 +56,10 @@ def test_about_names_the_backend_and_every_licence(qtbot: Any) -> None:
     assert starter == ["SmolLM2 135M Instruct (starter)", "Apache-2.0", "comes with Ponder"]
     texts = [w.text() for w in dialog.findChildren(type(dialog.backend_label))]
     assert PRIVACY_PROMISE in texts
+    # true to what Ponder does: the catalog and a search reach the Hub, not only downloads
+    assert "its catalog and searches read model lists and sizes" in PRIVACY_PROMISE
+    assert "downloads you start fetch the files" in PRIVACY_PROMISE
+    assert "only for downloads" not in PRIVACY_PROMISE
     assert "Running from source (Python environment)" in texts
 
 
@@ -70,7 +74,7 @@ def test_the_welcome_shows_this_computer_a_model_for_it_and_the_starter(qtbot: A
     assert dialog.recommend_label.text().startswith("DeepSeek-R1-Distill-Qwen-1.5B (Q8_0")
     assert "nothing leaves" not in dialog.recommend_label.text()
     privacy = dialog.privacy.findChildren(type(dialog.hardware_label))
-    assert any("only for downloads you start" in label.text() for label in privacy)
+    assert any(label.text() == PRIVACY_PROMISE for label in privacy)
     # every wrapped label has room for all its lines
     for label in dialog.findChildren(type(dialog.hardware_label)):
         if label.isVisible() and label.wordWrap():
@@ -78,6 +82,24 @@ def test_the_welcome_shows_this_computer_a_model_for_it_and_the_starter(qtbot: A
     with qtbot.waitSignal(dialog.starter_requested):
         qtbot.mouseClick(dialog.starter_button, Qt.MouseButton.LeftButton)
     assert not dialog.isVisible()
+
+
+def test_the_welcome_grows_when_this_computer_is_known_later(qtbot: Any) -> None:
+    """The hardware comes after the window is shown: every card still shows all its lines."""
+    probe = HardwareProbe(simulated())
+    dialog = FirstRunDialog(probe, starter_available=True)
+    qtbot.addWidget(dialog)
+    dialog.hardware_label.setText("Looking at this computer…")  # as before detection ends
+    dialog.recommend_label.setText("Choosing a model for this computer…")
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.show_hardware(simulated())  # several lines where one was
+
+    def clipped() -> list[str]:
+        labels = [w for w in dialog.findChildren(QLabel) if w.isVisible() and w.wordWrap()]
+        return [w.text() for w in labels if w.height() < w.heightForWidth(w.width())]
+
+    qtbot.waitUntil(lambda: clipped() == [], timeout=2_000)
 
 
 def test_without_the_starter_its_button_is_off(qtbot: Any) -> None:

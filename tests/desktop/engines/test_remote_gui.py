@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLineEdit
+from PySide6.QtWidgets import QLabel, QLineEdit, QMessageBox
 
 import desktop.window.main_window as main_window
 from desktop.chat.messages import AssistantMessage
@@ -31,7 +31,12 @@ from model_runtime.chat.generation import LoadRequest
 from model_runtime.hardware.detect import CpuInfo, HardwareInfo
 from model_runtime.serving import endpoints
 from model_runtime.serving.endpoints import Endpoint
-from model_runtime.serving.settings import ServeSettings, load_serve_settings, serve_api_key
+from model_runtime.serving.settings import (
+    ServeSettings,
+    load_serve_settings,
+    save_serve_settings,
+    serve_api_key,
+)
 from tests.openai_stub import OpenAIStub
 
 GIB = 1024**3
@@ -366,26 +371,98 @@ def test_serve_the_loaded_model(
         get_json(server.url + "/models")
 
 
-def test_requiring_a_key_without_a_keyring_is_said_and_changes_nothing(
-    qtbot: Any, ponder_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def no_key_store() -> Iterator[None]:
+    """keyring's own "no backend" keyring, as on a headless Linux without Secret Service."""
     import keyring
     from keyring.backends.fail import Keyring as NoKeyring
 
     before = keyring.get_keyring()
     keyring.set_keyring(NoKeyring())
     try:
-        tab = ServeTab()
-        qtbot.addWidget(tab)
-        tab.require_key.setChecked(True)
-        assert "no usable keyring" in tab.status.text()
-        assert not tab.require_key.isChecked() and not tab.new_key.isEnabled()
-        assert not (ponder_home / "config" / "serving.json").exists()
-        tab.network.setChecked(True)  # asks for a key too: refused the same way, port kept
-        assert not tab.require_key.isChecked()
-        assert load_serve_settings() == ServeSettings(network=True)
+        yield
     finally:
         keyring.set_keyring(before)
+
+
+def answer(monkeypatch: pytest.MonkeyPatch, button: QMessageBox.StandardButton) -> list[str]:
+    """Make QMessageBox.question answer `button`; returns the questions asked."""
+    asked: list[str] = []
+
+    def question(parent: object, title: str, text: str, *args: object) -> object:
+        asked.append(text)
+        return button
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    return asked
+
+
+def test_without_a_key_store_the_key_lives_in_memory_and_the_network_asks_first(
+    qtbot: Any, ponder_home: Path, monkeypatch: pytest.MonkeyPatch, no_key_store: None
+) -> None:
+    tab = ServeTab()
+    qtbot.addWidget(tab)
+    tab.show()
+    assert tab.store_note.isVisible()
+    assert tab.store_note.text().startswith("⚠ No secure key store is available on this system")
+    assert "kept in memory only while Ponder runs" in tab.store_note.text()
+    assert not any("backend" in label.text() for label in tab.findChildren(QLabel))
+
+    tab.require_key.setChecked(True)  # a key can be required: one kept while Ponder runs
+    key = serve_api_key()
+    assert key is not None and tab.require_key.isChecked() and tab.new_key.isEnabled()
+    assert tab.status.text() == (
+        "Saved. A running server uses it now. The API key is kept until Ponder quits."
+    )
+    assert load_serve_settings() == ServeSettings(require_key=True)
+    assert not [p for p in ponder_home.rglob("*") if p.is_file() and key in p.read_text()]
+
+    asked = answer(monkeypatch, QMessageBox.StandardButton.Cancel)
+    tab.network.setChecked(True)  # other computers: asked first, and declined
+    assert len(asked) == 1 and "Serve the model to other computers with such a key?" in asked[0]
+    assert tab.local.isChecked() and not load_serve_settings().network
+
+    asked = answer(monkeypatch, QMessageBox.StandardButton.Yes)
+    tab.network.setChecked(True)
+    assert len(asked) == 1
+    assert load_serve_settings() == ServeSettings(network=True, require_key=True)
+    assert tab.require_key.isChecked() and not tab.require_key.isEnabled()  # always a key
+    assert "always need the API key" in tab.require_key.toolTip()
+    assert serve_api_key() == key
+
+
+@pytest.mark.slow
+def test_without_a_key_store_serving_other_computers_asks_and_requires_a_fresh_key(
+    qtbot: Any,
+    window: MainWindow,
+    monkeypatch: pytest.MonkeyPatch,
+    no_key_store: None,
+) -> None:
+    # Saved by an earlier run: other computers, no key (its key ended with that run).
+    save_serve_settings(ServeSettings(network=True, require_key=False))
+    monkeypatch.setattr(main_window, "LoadRequest", functools.partial(LoadRequest, n_threads=1))
+    with qtbot.waitSignal(window.bridge.loaded, timeout=LOAD_MS):
+        window.load_starter()
+
+    asked = answer(monkeypatch, QMessageBox.StandardButton.Cancel)
+    window.commands.serve.trigger()
+    assert len(asked) == 1 and window.serving.server is None
+    assert not window.commands.serve.isChecked() and window.banner.isHidden()
+    assert serve_api_key() is None
+
+    answer(monkeypatch, QMessageBox.StandardButton.Yes)
+    window.commands.serve.trigger()
+    server = window.serving.server
+    key = serve_api_key()
+    assert server is not None and server.host == "0.0.0.0"
+    assert key is not None and server.api_key == key  # never served without one
+    assert "until Ponder quits" in window.status.serve_label.toolTip()
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        get_json(f"http://127.0.0.1:{server.port}/v1/models")
+    assert refused.value.code == 401
+    assert get_json(f"http://127.0.0.1:{server.port}/v1/models", key)["object"] == "list"
+    window.commands.serve.trigger()
+    assert window.serving.server is None
 
 
 @pytest.mark.slow
@@ -429,3 +506,32 @@ def test_the_chat_waits_for_a_served_request_and_its_stop_spares_it(
     assert window.status.serve_label.text() == f"Serving at {server.url} · 1 answer served"
     message = window.chat_view.messages[-1]
     assert isinstance(message, AssistantMessage) and message.answer == ""  # stopped unwritten
+
+
+@pytest.mark.slow
+def test_an_engine_that_dies_while_serving_is_the_windows_crash(
+    qtbot: Any, window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server hears of the death first (between requests): the window says it and offers
+    the reload, serving pauses, and goes on after the reload."""
+    import os
+    import signal
+
+    monkeypatch.setattr(main_window, "LoadRequest", functools.partial(LoadRequest, n_threads=1))
+    with qtbot.waitSignal(window.bridge.loaded, timeout=LOAD_MS):
+        window.load_starter()
+    window.commands.serve.trigger()
+    server = window.serving.server
+    assert server is not None and window.bridge.client.pid is not None
+    with qtbot.waitSignal(window.bridge.crashed, timeout=WAIT_MS) as crashed:
+        os.kill(window.bridge.client.pid, signal.SIGKILL)
+    assert "SIGKILL" in str(crashed.args[0])
+    assert window.serving.server is None and not server.running
+    assert window.status.serve_label.text() == "Serving resumes when a model is loaded"
+    assert window.banner.label.text().startswith("The engine stopped")
+    assert window.commands.reload.isEnabled()
+    with qtbot.waitSignal(window.bridge.loaded, timeout=LOAD_MS):
+        window.reload_model()
+    resumed = window.serving.server
+    assert resumed is not None and resumed.running
+    assert get_json(resumed.url + "/models")["object"] == "list"

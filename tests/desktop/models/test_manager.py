@@ -15,21 +15,23 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from desktop.common.error_messages import describe
 from desktop.engines.bridge import EngineBridge
 from desktop.engines.fit_badge import TEXT, assume_gpus_usable
+from desktop.models import store_tab
 from desktop.models.download_bridge import DownloadBridge
 from desktop.models.import_choices import cached_quants
 from desktop.models.manager import ModelManagerDialog
 from desktop.models.quant_tree import CHECKED_NOTE, ESTIMATE_NOTE, FIT, SIZE
 from desktop.window.main_window import MainWindow
-from model_runtime import credentials
+from model_runtime import credentials, netlog
 from model_runtime.errors import (
     AuthenticationRequired,
     ChecksumMismatch,
     GatedRepo,
+    NoNetwork,
     NotEnoughDisk,
     OfflineMode,
     RepoNotFound,
@@ -38,9 +40,13 @@ from model_runtime.models.catalog import load_catalog
 from model_runtime.models.download_queue import DownloadManager
 from model_runtime.models.downloads import DownloadOptions, DownloadRequest
 from model_runtime.models.manifest import Manifest, ModelFile
+from model_runtime.models.references import recent_model_paths
+from model_runtime.models.seen_sizes import load_seen_sizes
+from model_runtime.models.starter import STARTER_NAME
 from model_runtime.models.store import ModelStore
 from model_runtime.planning.planner import plan_load
 from model_runtime.units import size_text
+from tests.broken_models import broken_model
 from tests.gguf_factory import write_tiny_model
 from tests.hub_server import TOKEN, FakeHub
 from tests.model_shapes import write_header_only
@@ -52,6 +58,8 @@ LOAD_MS = 60_000
 QWEN_15B = "r1-distill-qwen-1.5b"
 QWEN_REPO = "unsloth/DeepSeek-R1-Distill-Qwen-1.5B-GGUF"
 Q8_FILE = "DeepSeek-R1-Distill-Qwen-1.5B-Q8_0.gguf"
+NO_NETWORK_HUB = "http://ponder-offline.invalid"  # fails at name resolution, sends nothing
+RED = "#b3261e"
 
 
 def noise(n: int, seed: int = 0) -> bytes:
@@ -179,6 +187,8 @@ def test_recommended_lists_the_catalog_then_hub_sizes_and_a_fit_badge(
     # A catalog model the (fake) Hub lacks says so in words, in its row.
     wait_listed(qtbot, dialog, "r1")
     assert tree.group("r1").text(FIT) == "A Hugging Face token is needed"  # type: ignore[union-attr]
+    r1 = tree.quant_item("r1", "UD-IQ1_S")
+    assert r1 is not None and r1.text(SIZE) == "—"  # no size is coming: not an endless "…"
 
 
 # -- Search --------------------------------------------------------------------------------
@@ -243,7 +253,7 @@ def test_a_401_and_a_404_are_said_plainly_and_a_saved_token_opens_the_repo(
     row.edit.setText(TOKEN)
     with qtbot.waitSignal(row.saved, timeout=HUB_MS) as saved:
         qtbot.mouseClick(row.save_button, Qt.MouseButton.LeftButton)
-    assert saved.args[0] == "ponder-tester"
+    assert saved.args == ["ponder-tester", False]
     assert credentials.get_token() == TOKEN
     assert row.edit.text() == "" and "saved (hidden)" in row.edit.placeholderText()
     assert TOKEN not in dialog.notice.text() and TOKEN not in row.status.text()
@@ -259,6 +269,40 @@ def test_a_401_and_a_404_are_said_plainly_and_a_saved_token_opens_the_repo(
     assert tab.notice.text() == (
         "Not found on the Hub. The Hub has no acme/No-Such-GGUF. Check the name."
     )
+
+
+def test_without_a_key_store_the_token_works_until_ponder_quits(
+    qtbot: Any, dialog: ModelManagerDialog, fake_hub: FakeHub, ponder_home: Path
+) -> None:
+    import keyring
+    from keyring.backends.fail import Keyring as NoKeyring
+
+    fake_hub.add_repo("acme/Private-GGUF", {"p-Q4_0.gguf": noise(1000)}, private=True)
+    before = keyring.get_keyring()
+    keyring.set_keyring(NoKeyring())  # a headless Linux without Secret Service
+    try:
+        row = dialog.token_row
+        row.edit.setText(TOKEN)
+        with qtbot.waitSignal(row.saved, timeout=HUB_MS) as saved:
+            qtbot.mouseClick(row.save_button, Qt.MouseButton.LeftButton)
+        assert saved.args == ["ponder-tester", True]
+        assert dialog.notice.text().startswith(
+            "The token of ponder-tester works until Ponder quits; it is kept in memory only, "
+            "never written to a file. No secure key store is available on this system"
+        )
+        assert row.status.text() == "Kept until Ponder quits"
+        assert "until Ponder quits" in row.edit.placeholderText()
+        assert credentials.get_token() == TOKEN
+        tab = dialog.search
+        tab.query.setText("acme/Private-GGUF")
+        with qtbot.waitSignal(tab.listing_shown, timeout=HUB_MS):
+            tab.search()  # the token opens the private repository
+        held = [
+            p for p in ponder_home.rglob("*") if p.is_file() and TOKEN.encode() in p.read_bytes()
+        ]
+        assert held == []
+    finally:
+        keyring.set_keyring(before)
 
 
 def test_a_gated_download_fails_with_what_to_do(
@@ -439,7 +483,7 @@ def test_import_verify_reveal_and_delete_with_confirmation(
 
     with qtbot.waitSignal(store.task_done, timeout=HUB_MS):
         qtbot.mouseClick(store.verify_button, Qt.MouseButton.LeftButton)
-    assert store.notice.text() == "All 1 file(s) of local--Mine-Q8_0 match their sha256."
+    assert store.notice.text() == "Every file of My Tiny Model (F16) matches its sha256 (1 file)."
 
     opened: list[QUrl] = []
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
@@ -454,8 +498,100 @@ def test_import_verify_reveal_and_delete_with_confirmation(
     answer(monkeypatch, QMessageBox.StandardButton.Yes)
     qtbot.mouseClick(store.delete_button, Qt.MouseButton.LeftButton)
     assert ModelStore().find("local--Mine-Q8_0") is None
-    assert store.table.rowCount() == 0 and store.notice.text().startswith("Deleted My Tiny Model")
+    assert store.models == [] and store.notice.text().startswith("Deleted My Tiny Model")
+    assert store.table.rowCount() == len(store.references)  # the starter model, for one
     assert source.exists()  # deleting a linked model leaves the person's file alone
+
+
+def test_an_import_reads_the_file_first_and_refuses_what_is_no_gguf_model(
+    qtbot: Any, dialog: ModelManagerDialog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+
+    def choose(parent: object, name: str) -> str:
+        asked.append(name)
+        return "link"
+
+    monkeypatch.setattr(store_tab, "choose_import_mode", choose)
+    store = dialog.store_tab
+    dialog.tabs.setCurrentWidget(store)
+    bad = tmp_path / "Notes-Q4_0.gguf"
+    bad.write_bytes(b"These are my notes, not a model.\n" * 40)
+    empty = tmp_path / "Empty-Q4_0.gguf"
+    empty.touch()
+    alien, alien_why = broken_model(tmp_path, "unknown-architecture")
+    for path, why in (
+        (bad, f"{bad} is not a GGUF model file"),
+        (empty, f"{empty} is empty (0 bytes)"),
+        (alien, ""),
+    ):
+        with qtbot.waitSignal(store.task_done, timeout=HUB_MS):
+            store.import_file(str(path))
+        assert asked == []  # refused before any question
+        assert store.notice.kind == "error"
+        assert store.notice.text().startswith(f"Not imported: {why}")
+        assert (alien_why in store.notice.text()) == (path == alien)
+        assert store.models == [] and store.import_button.isEnabled()
+
+    good = write_tiny_model(tmp_path / "Good-Q8_0.gguf", name="Good Tiny Model")
+    with qtbot.waitSignal(store.task_done, timeout=HUB_MS):
+        store.import_file(str(good))
+    assert asked == ["Good-Q8_0.gguf"]  # asked only once the file proved a GGUF model
+    assert [m.manifest.name for m in store.models] == ["Good Tiny Model"]
+
+
+def test_the_starter_and_opened_files_are_listed_as_references(
+    qtbot: Any,
+    window: MainWindow,
+    smollm2: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    opened = write_tiny_model(tmp_path / "Opened-Q8_0.gguf", name="Opened Tiny Model")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args, **kwargs: (str(opened), ""))
+    loads: list[str] = []
+    monkeypatch.setattr(window, "load_model", loads.append)
+    window.commands.open.trigger()  # File → Open… remembers the file
+    assert loads == [str(opened)] and recent_model_paths() == [opened]
+
+    window.commands.models.trigger()
+    dialog = window.model_manager
+    assert dialog is not None
+    store = dialog.store_tab
+    dialog.tabs.setCurrentWidget(store)
+    table = store.table
+
+    def cells(row: int) -> list[str]:
+        return [table.item(row, c).text() for c in range(4)]  # type: ignore[union-attr]
+
+    assert [r.path for r in store.references] == [smollm2, opened]
+    assert cells(0) == [STARTER_NAME, "Q4_1", size_text(smollm2.stat().st_size), "Reference"]
+    assert cells(1) == ["Opened-Q8_0.gguf", "Q8_0", size_text(opened.stat().st_size), "Reference"]
+    assert "not copied" in table.item(1, 0).toolTip()  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: table.item(0, 4).text() == "● Fits", timeout=HUB_MS)  # type: ignore[union-attr]
+
+    assert store.select_reference(smollm2)  # the starter: loaded, never removed
+    assert store.load_button.isEnabled() and not store.verify_button.isEnabled()
+    assert store.delete_button.text() == "Remove from list"
+    assert not store.delete_button.isEnabled()
+    assert store.select_reference(opened)
+    assert store.delete_button.isEnabled()
+    with qtbot.waitSignal(dialog.load_requested) as chosen:
+        qtbot.mouseClick(store.load_button, Qt.MouseButton.LeftButton)
+    assert chosen.args == [str(opened)]
+
+    opened.unlink()  # moved away: greyed as missing, never loaded, and can be removed
+    store.refresh()
+    assert cells(1)[3] == "Missing" and cells(1)[2] == "—"
+    assert table.item(1, 0).foreground().color().name() == "#8a9099"  # type: ignore[union-attr]
+    assert store.select_reference(opened) and not store.load_button.isEnabled()
+    with qtbot.assertNotEmitted(dialog.load_requested):
+        store.load_selected()
+        table.itemDoubleClicked.emit(table.item(1, 0))
+    qtbot.mouseClick(store.delete_button, Qt.MouseButton.LeftButton)
+    assert [r.path for r in store.references] == [smollm2]
+    assert recent_model_paths() == []
+    assert store.notice.text() == "Removed Opened-Q8_0.gguf from the list; the file is left alone."
 
 
 def test_a_verify_runs_in_the_background_and_can_be_cancelled(
@@ -530,6 +666,125 @@ def test_offline_mode_says_so_and_makes_no_request(
         _finish(dialog)
         bridge.close()
     assert fake_hub.seen == []
+
+
+def _open_manager(qtbot: Any, bridge: DownloadBridge) -> ModelManagerDialog:
+    """A manager shown as the window shows it, waiting for its catalog listing to end."""
+    dialog = ModelManagerDialog(bridge)
+    qtbot.addWidget(dialog)
+    with qtbot.waitSignal(dialog.recommended.listing_done, timeout=5_000):
+        dialog.show()
+        qtbot.waitExposed(dialog)
+    return dialog
+
+
+def test_with_no_network_the_manager_says_youre_offline_at_once(
+    qtbot: Any, bridge: DownloadBridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", NO_NETWORK_HUB)
+    dialog = _open_manager(qtbot, bridge)  # within seconds, not a retried minute per model
+    try:
+        tab = dialog.recommended
+        assert tab.notice.kind == "error"
+        assert tab.notice.text().startswith(
+            "You're offline. Ponder could not reach ponder-offline.invalid: its name could "
+            "not be looked up"
+        )
+        for model in load_catalog():  # no red error per family, and no endless "…"
+            group = tab.tree.group(model.id)
+            assert group is not None and group.text(FIT) == ""
+        q8 = tab.tree.quant_item(QWEN_15B, "Q8_0")
+        assert q8 is not None and q8.text(SIZE) == "—"
+        button = tab.tree.button(QWEN_15B, "Q8_0")
+        assert button is not None and not button.isEnabled()
+        assert button.toolTip() == "You're offline: the Hub can't be reached."
+        assert tab.refresh_button.isEnabled()  # to try again once the network is back
+
+        search = dialog.search
+        dialog.tabs.setCurrentWidget(search)
+        search.query.setText("r1")
+        with qtbot.waitSignal(search.failed, timeout=5_000) as failed:
+            qtbot.mouseClick(search.search_button, Qt.MouseButton.LeftButton)
+        assert isinstance(failed.args[0], NoNetwork)
+        assert search.notice.text().startswith("You're offline. Ponder could not reach")
+        # one request each, not retried; each logged as failed for want of a network
+        events = netlog.read_log()
+        assert [e.purpose for e in events] == ["metadata", "search"]
+        assert all(e.detail.startswith("no network: ") for e in events)
+    finally:
+        _finish(dialog)
+
+
+def test_offline_the_catalog_shows_the_sizes_the_hub_gave_last_with_their_date(
+    qtbot: Any,
+    catalog_dialog: ModelManagerDialog,
+    catalog_repo: dict[str, Path],
+    fake_hub: FakeHub,
+    bridge: DownloadBridge,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = catalog_dialog.recommended
+    qtbot.waitUntil(lambda: len(first.answered) == len(first.models), timeout=HUB_MS)
+    qtbot.waitUntil(first.refresh_button.isEnabled, timeout=HUB_MS)  # its answers are kept
+    _finish(catalog_dialog)
+    size = catalog_repo[Q8_FILE].stat().st_size
+    seen = load_seen_sizes()[QWEN_15B]
+    assert seen.repo_id == QWEN_REPO and seen.quants["Q8_0"] == (size, 1)
+    asked = len(fake_hub.seen)
+
+    for name, value in (("PONDER_OFFLINE", "1"), ("HF_ENDPOINT", NO_NETWORK_HUB)):
+        monkeypatch.setenv(name, value)
+        dialog = ModelManagerDialog(bridge)
+        qtbot.addWidget(dialog)
+        try:
+            _check_sizes_seen(qtbot, dialog, size_text(size), seen.date_text)
+        finally:
+            _finish(dialog)
+        monkeypatch.delenv(name)
+    assert len(fake_hub.seen) == asked  # nothing reached the Hub
+
+
+def _check_sizes_seen(qtbot: Any, dialog: ModelManagerDialog, size: str, date: str) -> None:
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    tab = dialog.recommended
+    qtbot.waitUntil(lambda: "sizes shown" in tab.notice.text(), timeout=5_000)
+    qtbot.waitUntil(lambda: dialog.hardware is not None, timeout=HUB_MS)
+    q8 = tab.tree.quant_item(QWEN_15B, "Q8_0")
+    assert q8 is not None and q8.text(SIZE) == size
+    assert q8.text(FIT) == "● Fits"  # the badge from the size seen
+    group = tab.tree.group(QWEN_15B)
+    assert group is not None and group.text(FIT) == f"sizes of {date}"
+    assert f"The sizes shown are those the Hub gave on {date}." in tab.notice.text()
+
+
+def test_turning_offline_mode_on_clears_stale_errors_at_once(
+    qtbot: Any, window: MainWindow, catalog_repo: dict[str, Path]
+) -> None:
+    window.commands.models.trigger()
+    dialog = window.model_manager
+    assert dialog is not None
+    wait_listed(qtbot, dialog, "r1")  # the fake Hub lacks its repository: a red error
+    tree = dialog.recommended.tree
+    r1 = tree.group("r1")
+    assert r1 is not None and r1.text(FIT) == "A Hugging Face token is needed"
+    assert r1.foreground(FIT).color().name() == RED
+
+    settings = window.show_settings()
+    try:
+        settings.privacy_tab.offline.setChecked(True)
+        assert r1.text(FIT) == ""  # at once, without another look at the Hub
+        assert r1.foreground(FIT).color().name() != RED
+        assert "Offline mode is on" in dialog.recommended.notice.text()
+        assert not dialog.search.search_button.isEnabled()
+        assert not tree.button(QWEN_15B, "Q8_0").isEnabled()  # type: ignore[union-attr]
+
+        settings.privacy_tab.offline.setChecked(False)  # on screen: the Hub is asked again
+        wait_listed(qtbot, dialog, "r1")
+        qtbot.waitUntil(lambda: r1.text(FIT) == "A Hugging Face token is needed", timeout=HUB_MS)
+        assert dialog.search.search_button.isEnabled()
+    finally:
+        settings.close()
 
 
 # -- Words ---------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 from typing import Any
 
@@ -12,7 +13,8 @@ from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit
 
 from desktop.engines.bridge import EngineBridge
 from desktop.engines.hardware_probe import HardwareProbe
-from desktop.settings.dialog import SettingsDialog, local_time
+from desktop.settings.dialog import SettingsDialog
+from desktop.settings.privacy_tab import local_time
 from desktop.window.main_window import MainWindow
 from model_runtime import netlog
 from model_runtime.errors import OfflineMode
@@ -117,6 +119,10 @@ def test_privacy_tab_shows_the_network_log_and_switches_offline_mode(
     tab = dialog.privacy_tab
     assert dialog.tabs.currentWidget() is tab and tab.isVisible()
 
+    words = " ".join(label.text() for label in tab.findChildren(QLabel))
+    assert "the model manager reads the recommended models' sizes from the" in words
+    assert "when you search, download or save a token" in words
+
     table = tab.table
     rows = [[table.item(r, c).text() for c in range(4)] for r in range(table.rowCount())]
     assert [row[1:] for row in rows] == [  # newest first
@@ -149,6 +155,37 @@ def test_privacy_tab_shows_the_network_log_and_switches_offline_mode(
     tab.refresh()
     assert tab.offline.isChecked() and not tab.offline.isEnabled()
     assert tab.forced_note.isVisible()
+
+
+def test_the_network_log_says_whether_each_connection_worked_and_its_bytes(
+    open_dialog: Any,
+) -> None:
+    old = {"time": "2025-01-02T10:00:00.000+00:00", "host": "huggingface.co"}
+    old |= {"purpose": "search", "method": "GET", "target": "/api/models"}
+    netlog.log_path().write_text(json.dumps(old) + "\n", encoding="utf-8")  # an older Ponder's
+    answered = netlog.record("huggingface.co", "GET", "/api/models/acme/R1", why="metadata")
+    netlog.finish(answered, ok=True, detail="HTTP 200 OK", sent=412, received=3 * 1024)
+    failed = netlog.record("huggingface.co", "GET", "/api/models", why="search")
+    netlog.finish(failed, ok=False, detail="no network: its name could not be looked up")
+    hw = HardwareInfo(cpu=CpuInfo("Simulated CPU", 2, 2), ram_total=8 * GIB, ram_available=GIB)
+    dialog = open_dialog(HardwareProbe(hw))
+    tab = dialog.privacy_tab
+    dialog.tabs.setCurrentWidget(tab)
+
+    table = tab.table
+    headers = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
+    assert headers == ["When", "Host", "Why", "Request", "Result", "Sent", "Received"]
+    rows = [[table.item(r, c).text() for c in range(4, 7)] for r in range(table.rowCount())]
+    assert rows == [  # newest first
+        ["No network", "—", "—"],
+        ["HTTP 200 OK", "412 B", "3.0 KiB"],
+        ["—", "—", "—"],  # the older line: outcome not logged
+    ]
+    assert table.item(0, 4).foreground().color().name() == "#b3261e"
+    assert table.item(0, 4).toolTip() == "Failed: no network: its name could not be looked up"
+    assert "older Ponder" in table.item(2, 4).toolTip()
+    assert table.item(1, 6).toolTip() == "3,072 bytes (HTTP headers and body)"
+    assert tab.summary.text().endswith(" 1 failed. In all 412 B sent, 3.0 KiB received.")
 
 
 def test_file_menu_opens_settings(qtbot: Any) -> None:

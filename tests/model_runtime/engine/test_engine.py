@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -236,11 +237,50 @@ def test_worker_death_is_reported_and_recoverable(how: str, smollm2: Path, tmp_p
         expected = "illegal instruction" if how == "SIGILL" else "llama"
         assert expected in crash.stderr_tail.lower()
         assert not client.alive
+        # until a load, asking again says it crashed (it started a bare worker that said
+        # "No model is loaded", which a server repeated forever)
+        with pytest.raises(EngineCrashed):
+            list(client.generate([Message("user", "Say hi.")], GREEDY))
+        assert client.pid is None
         client.load(request)  # a fresh worker
         _, after = collect(client.generate([Message("user", "Say hi.")], GREEDY))
         assert after.stats.n_generated > 0
     finally:
         client.close()
+
+
+def test_a_worker_that_died_idle_is_noticed(smollm2: Path, tmp_path: Path) -> None:
+    client = EngineClient(log_dir=tmp_path)
+    client.load(LoadRequest(model_path=str(smollm2), n_ctx=512, n_threads=2))
+    try:
+        assert client.poll_crash() is None  # alive
+        os.kill(client.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while (crash := client.poll_crash()) is None:
+            assert time.monotonic() < deadline, "the death was never noticed"
+            time.sleep(0.01)
+        assert crash.exitcode == -signal.SIGKILL and "SIGKILL" in str(crash)
+        assert client.summary is None and client.crash is crash
+        assert client.poll_crash() is None  # told once
+    finally:
+        client.close()
+
+
+def test_a_prompt_too_big_for_the_context_is_refused_before_tokenizing(
+    engine: EngineClient,
+) -> None:
+    """15 MB took 13 s to tokenize only to be refused; its size alone proves it can't fit."""
+    huge = [Message("user", "hello world " * 1_250_000)]
+    with pytest.raises(ContextOverflow) as caught:
+        list(engine.generate(huge, GREEDY))
+    assert "at least" in str(caught.value)  # estimated, not counted
+    assert caught.value.n_prompt > caught.value.n_ctx == 2048
+    # one that its size does not rule out is still counted exactly
+    with pytest.raises(ContextOverflow) as counted:
+        list(engine.generate([Message("user", "lorem ipsum " * 2000)], GREEDY))
+    assert "at least" not in str(counted.value) and counted.value.n_prompt > 2048
+    _, after = collect(engine.generate([Message("user", "Say hi.")], GREEDY))
+    assert after.stats.n_generated > 0
 
 
 def test_r1_template_starts_inside_thinking(smollm2_r1: Path, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ the access token in the keyring, the offline switch and the network log."""
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,10 @@ from model_runtime import credentials, netlog
 from model_runtime.errors import (
     AccessDenied,
     AuthenticationRequired,
+    ConnectionFailed,
     GatedRepo,
     ModelFileError,
+    NoNetwork,
     OfflineMode,
     RepoNotFound,
 )
@@ -226,9 +229,63 @@ def test_every_connection_is_logged_with_host_and_purpose(fake_hub: FakeHub) -> 
     assert [e.purpose for e in events] == ["search", "metadata", "download", "download"]
     assert events[-1].target.startswith("/lfs-cdn/")  # the redirect is logged too
     assert netlog.read_log(since=events[-1].time)[-1] == events[-1]
-    assert netlog.log_path().read_text().count("\n") == len(events)
+    # each request has a second line that says how it ended and the bytes each way
+    assert netlog.log_path().read_text().count("\n") == 2 * len(events)
+    assert all(e.succeeded for e in events)
+    for event, seen in zip(events, fake_hub.seen, strict=True):
+        assert event.detail.startswith(f"HTTP {seen.status} ")  # 200, or 302 to the CDN
+        headers = sum(len(k) + len(v) + 4 for k, v in seen.headers.items()) + 2
+        assert headers < event.sent < headers + 1024  # and the request line
+        assert event.received is not None and event.received > 0
+    body = fake_hub.sent["o-Q4_0.gguf"]
+    assert body == 100 and body < events[-1].received < body + 1024  # the file, and headers
     netlog.clear_log()
     assert netlog.read_log() == []
+
+
+def test_no_network_is_said_at_once_and_not_retried(
+    monkeypatch: pytest.MonkeyPatch, memory_keyring: object
+) -> None:
+    """A name that does not resolve fails at name resolution, before anything is sent."""
+    monkeypatch.setenv("HF_ENDPOINT", "http://ponder-offline.invalid")
+    monkeypatch.delenv("PONDER_OFFLINE", raising=False)
+    started = time.monotonic()
+    with pytest.raises(NoNetwork, match=r"could not reach ponder-offline\.invalid") as raised:
+        hub.search_models("r1")
+    assert time.monotonic() - started < 5  # not six tries over 25 seconds
+    assert "its name could not be looked up" in str(raised.value)
+    assert isinstance(raised.value, ConnectionFailed)  # a download still waits and retries
+    with pytest.raises(NoNetwork):
+        hub.repo_listing("acme/Any-GGUF")
+    with pytest.raises(NoNetwork), hub.open_file("acme/Any-GGUF", "main", "a.gguf"):
+        pass
+
+    events = netlog.read_log()
+    assert [(e.purpose, e.host) for e in events] == [
+        ("search", "ponder-offline.invalid"),
+        ("metadata", "ponder-offline.invalid"),
+        ("download", "ponder-offline.invalid"),
+    ]  # one attempt each
+    for event in events:
+        assert event.succeeded is False and event.sent == 0 and event.received == 0
+        assert event.detail == "no network: its name could not be looked up"
+
+
+def test_a_dropped_download_is_logged_as_failed_with_the_bytes_it_got(
+    fake_hub: FakeHub,
+) -> None:
+    fake_hub.add_repo("acme/Drop-GGUF", {"d-Q4_0.gguf": bytes(range(256)) * 400})
+    fake_hub.redirect_lfs = False
+    fake_hub.fault("drop", "d-Q4_0.gguf", after=40_000)
+    listing = hub.repo_listing("acme/Drop-GGUF")
+    stream = hub.open_file("acme/Drop-GGUF", listing.revision, "d-Q4_0.gguf")
+    with pytest.raises(ConnectionFailed, match="dropped"), stream:
+        for _ in stream.chunks():
+            pass
+    last = netlog.read_log()[-1]
+    assert last.purpose == "download" and last.succeeded is False
+    assert last.detail.startswith("dropped after ")
+    assert last.received is not None and 40_000 < last.received < 40_000 + 1024
 
 
 def test_the_models_cli_searches_and_lists_quants_with_sizes(

@@ -216,7 +216,8 @@ def test_the_models_cli_lists_verifies_and_deletes(
     listing = capsys.readouterr().out
     assert "local--Tiny-Qwen-Q8_0" in listing and "complete-verified, Q8_0" in listing
     assert main(["models", "verify", "local--Tiny-Qwen-Q8_0"]) == 0
-    assert "match their sha256" in capsys.readouterr().out
+    verified = "Every file of Tiny Test Model (Q8_0) matches its sha256 (1 file)."
+    assert verified in capsys.readouterr().out
     assert main(["models", "path", "local--Tiny-Qwen-Q8_0"]) == 0
     assert capsys.readouterr().out.splitlines()[1].endswith(tiny.name)
     assert main(["models", "network", "--offline", "on"]) == 0

@@ -55,6 +55,24 @@ def test_a_request_becomes_messages_and_params() -> None:
         ({"messages": [{"role": "user", "content": "x"}], "temperature": True}, "temperature"),
         ({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
          "messages[0].content"),
+        # a lone surrogate can't be encoded for the model (it was a 500 UnicodeEncodeError)
+        ({"messages": [{"role": "user", "content": "hi \ud800"}]}, "messages[0].content"),
+        ({"messages": [{"role": "user", "content": [{"type": "text", "text": "\udfff"}]}]},
+         "messages[0].content"),
+        ({"messages": [{"role": "assistant", "content": "", "reasoning_content": "\ud83d"}]},
+         "messages[0].reasoning_content"),
+        ({"messages": [{"role": "user", "content": "x"}], "stop": ["\ud800"]}, "stop"),
+        ({"messages": [{"role": "user", "content": "x"}], "stop": "x" * 1001}, "stop"),
+        # numbers llama.cpp takes as 32- or 64-bit integers
+        ({"messages": [{"role": "user", "content": "x"}], "seed": 2**64}, "seed"),
+        ({"messages": [{"role": "user", "content": "x"}], "top_k": 2**31}, "top_k"),
+        ({"messages": [{"role": "user", "content": "x"}], "max_tokens": 2**31}, "max_tokens"),
+        # grammars llama.cpp must not see
+        ({"messages": [{"role": "user", "content": "x"}], "grammar": " "}, "grammar"),
+        ({"messages": [{"role": "user", "content": "x"}], "grammar": "root ::= " + "(" * 500},
+         "grammar"),
+        ({"messages": [{"role": "user", "content": "x"}], "grammar": 'root ::= "\ud800"'},
+         "grammar"),
     ],
 )  # fmt: skip
 def test_bad_requests_say_which_field(body, param) -> None:
@@ -83,3 +101,18 @@ def test_past_reasoning_goes_back_only_when_asked() -> None:
         {"role": "assistant", "content": "a"},
     ]
     assert messages_to_wire(messages, keep_reasoning=True)[1]["reasoning_content"] == "why"
+
+
+def test_max_tokens_has_a_limit() -> None:
+    body = {"messages": [{"role": "user", "content": "x"}]}
+    assert parse_chat_request(body).params.max_tokens == GenerationParams().max_tokens
+    assert parse_chat_request(body, max_tokens=100).params.max_tokens == 100  # default capped
+    asked = parse_chat_request({**body, "max_tokens": 100}, max_tokens=100)
+    assert asked.params.max_tokens == 100
+    for name in ("max_tokens", "max_completion_tokens"):
+        with pytest.raises(WireError) as caught:
+            parse_chat_request({**body, name: 101}, max_tokens=100)
+        assert caught.value.param == name and "at most 100 tokens" in str(caught.value)
+    # max_completion_tokens wins over the deprecated max_tokens
+    both = parse_chat_request({**body, "max_completion_tokens": 7, "max_tokens": 9})
+    assert both.params.max_tokens == 7

@@ -112,6 +112,24 @@ def test_r1_model_without_open_tag_starts_in_thinking(stub: OpenAIStub) -> None:
     assert not events[-1].stats.unclosed_thinking
 
 
+def test_a_think_tag_in_separated_content_stays_in_the_answer(stub: OpenAIStub) -> None:
+    """The server separates reasoning: a <think> in the answer is the answer's own text."""
+    stub.models = ["DeepSeek-R1-Distill-Qwen-7B"]
+    stub.script = [
+        {"content": "\n"},  # some servers send a newline before the reasoning starts
+        {"reasoning_content": "Tags are asked about."},
+        {"content": "Write <think> to open"},
+        {"content": " and </think> to close."},
+    ]
+    with RemoteEngine(stub.url) as engine:
+        events, text = run(engine)
+    assert text == {
+        "thinking": "Tags are asked about.",
+        "answer": "Write <think> to open and </think> to close.",
+    }
+    assert not events[-1].stats.unclosed_thinking
+
+
 def test_every_request_is_logged_as_remote_engine(stub: OpenAIStub) -> None:
     stub.script = REASONING_SCRIPT
     with RemoteEngine(stub.url) as engine:
@@ -375,5 +393,46 @@ def test_a_server_error_status_carries_its_message(stub: OpenAIStub) -> None:
     with (
         RemoteEngine(stub.url) as engine,
         pytest.raises(RemoteEngineError, match="offers no model"),
+    ):
+        run(engine)
+
+
+@pytest.mark.parametrize(
+    ("step", "words"),
+    [
+        (("raw", "[" * 200_000), "not JSON"),  # was a RecursionError
+        (("raw", '{"choices": "abc"}'), "'choices' is not a list"),
+        (("raw", '{"choices": ["abc"]}'), "a choice is not an object"),
+        (("raw", '{"choices": [{"delta": [1]}]}'), "a 'delta' is not an object"),
+        (("raw", '{"choices": [{"delta": {}, "finish_reason": 1}]}'), "'finish_reason'"),
+        (("raw", '{"choices": [], "usage": [1, 2]}'), "'usage' is not an object"),
+        (("raw", '{"choices": [], "usage": {"completion_tokens": "many"}}'), "not a count"),
+        (("raw", '{"usage": {"completion_tokens_details": 5}}'), "is not an object"),
+        (("raw", '{"error": 12345}'), "reported an error: 12345"),
+    ],
+)
+def test_a_malformed_chunk_is_an_error_in_words(stub: OpenAIStub, step: tuple, words: str) -> None:
+    """Wrong types were 'Unexpected error: AttributeError …' in the window."""
+    stub.script = [{"content": "Four"}, step]
+    with RemoteEngine(stub.url, "stub-model") as engine, pytest.raises(RemoteEngineError) as caught:
+        run(engine)
+    assert words in str(caught.value)
+    assert isinstance(caught.value, RemoteAnswerCutOff) and caught.value.answer == "Four"
+
+
+@pytest.mark.parametrize(
+    "body", [b"[" * 200_000, b'{"data": "abc"}', b'{"data": [1]}', b'{"data": {"id": 1}}']
+)
+def test_a_malformed_model_list_is_an_error_in_words(stub: OpenAIStub, body: bytes) -> None:
+    stub.models_body = body
+    with RemoteEngine(stub.url) as engine, pytest.raises(RemoteEngineError, match="OpenAI-comp"):
+        engine.list_models()
+
+
+def test_an_error_status_with_an_odd_body_is_still_said(stub: OpenAIStub) -> None:
+    stub.error = (500, 12345)  # type: ignore[assignment]  # a message that is not a string
+    with (
+        RemoteEngine(stub.url, "stub-model") as engine,
+        pytest.raises(RemoteEngineError, match=r"HTTP 500: 12345"),
     ):
         run(engine)

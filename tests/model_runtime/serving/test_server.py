@@ -357,6 +357,40 @@ def test_context_overflow_is_a_400(served: Served) -> None:
     assert "context" in str(caught.value)
 
 
+@pytest.mark.slow
+def test_a_grammar_llama_cpp_cannot_parse_is_a_400_and_the_engine_lives(served: Served) -> None:
+    """It was a 503 "killed by SIGSEGV", then 500 "No model is loaded" for every request."""
+    pid = served.engine.pid
+    status, body = served.raw(
+        "POST",
+        "/v1/chat/completions",
+        json.dumps(
+            {"messages": [{"role": "user", "content": "hi"}], "grammar": "root ::= ("}
+        ).encode(),
+    )
+    assert status == 400
+    assert body["error"]["param"] == "grammar" and body["error"]["code"] == "invalid_grammar"
+    assert "expecting ')'" in body["error"]["message"]
+    with pytest.raises(openai.BadRequestError):
+        ask(served, extra_body={"grammar": 'answer ::= "no root"'}, **GREEDY)
+    assert served.engine.pid == pid and served.engine.alive
+    assert ask(served, **GREEDY).choices[0].message.content
+
+
+@pytest.mark.slow
+def test_a_huge_prompt_is_refused_before_it_is_tokenized(served: Served) -> None:
+    served.drain()
+    huge = "hello world " * 1_250_000  # 15 MB: 13 s of tokenizing before it was refused
+    with pytest.raises(openai.BadRequestError) as caught:
+        served.client.chat.completions.create(
+            model="smollm2", messages=[{"role": "user", "content": huge}]
+        )
+    assert caught.value.code == "context_length_exceeded"
+    assert "at least" in caught.value.message
+    record = served.next_finished()
+    assert record.finished_at - record.started_at < 5  # the engine's time on it
+
+
 def test_offline_mode_refuses_to_listen_beyond_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PONDER_OFFLINE", "1")
     engine = EngineClient()  # never started: no model is needed to refuse
@@ -398,3 +432,65 @@ def test_serve_command(smollm2: Path, ponder_home: Path) -> None:
         process.send_signal(signal.SIGTERM)
         assert process.wait(15) == 0
         process.stderr.close()
+
+
+class ServeProcess:
+    """`python -m model_runtime serve` in a subprocess, its stderr read line by line."""
+
+    def __init__(self, *args: str, env: dict[str, str]) -> None:
+        command = [sys.executable, "-m", "model_runtime", "serve", *args]
+        self.process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.put(line)
+        self.lines.put("")
+
+    def wait_for(self, pattern: str, timeout: float = 120) -> re.Match[str]:
+        seen = []
+        while True:
+            line = self.lines.get(timeout=timeout)
+            assert line, f"serve exited: {''.join(seen)}"
+            seen.append(line)
+            if found := re.search(pattern, line):
+                return found
+
+    def engine_pid(self) -> int:
+        import psutil
+
+        (worker,) = [
+            child
+            for child in psutil.Process(self.process.pid).children()
+            if "spawn_main" in " ".join(child.cmdline())
+        ]
+        return worker.pid
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(15)
+        assert self.process.stderr is not None
+        self.process.stderr.close()
+        return code
+
+
+@pytest.mark.slow
+def test_serve_command_loads_the_model_again_after_its_engine_dies(
+    smollm2: Path, ponder_home: Path
+) -> None:
+    env = {**os.environ, "PONDER_HOME": str(ponder_home)}
+    serve = ServeProcess(str(smollm2), "--port", "0", "--threads", "1", "--ctx", "512", env=env)
+    try:
+        url = serve.wait_for(r"at (http://127\.0\.0\.1:\d+/v1)").group(1)
+        client = openai.OpenAI(base_url=url, api_key="none", max_retries=0)
+        os.kill(serve.engine_pid(), signal.SIGKILL)
+        assert "SIGKILL" in serve.wait_for("the engine stopped").string
+        serve.wait_for("the model is loaded again")  # by itself: no request asked for it
+        reply = client.chat.completions.create(
+            model="x", messages=[{"role": "user", "content": "Hi"}], max_tokens=4
+        )
+        assert reply.choices[0].message.content
+    finally:
+        assert serve.stop() == 0
