@@ -350,7 +350,9 @@ class OpenAIServer:
 
     def _watch(self, sock: socket.socket, record: ServedRequest, done: threading.Event) -> None:
         while not done.wait(WATCH_SECONDS):
-            if peer_closed(sock):
+            # Once the answer is complete (stats set, before it is sent) the client may close
+            # as soon as it has read it: that is not leaving.
+            if peer_closed(sock) and record.stats is None:
                 record.client_gone = True
                 self.client.cancel(record.gen_id)
                 return
