@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from model_runtime import credentials, netlog
+from model_runtime.conversations.schema import SCHEMA_VERSION
 from model_runtime.conversations.store import default_store
 from model_runtime.gguf.reader import read_gguf_info
 from model_runtime.llama import rpc
@@ -39,7 +40,7 @@ def test_conversations_open_with_their_branches_figures_and_state(old_profile: P
     database = old_profile / "data" / "conversations.sqlite"
     store = default_store()
     try:
-        assert store.version == 2 and store.integrity_check() == "ok"
+        assert store.version == SCHEMA_VERSION and store.integrity_check() == "ok"
         assert store.recovered == 1  # the answer 0.1 left streaming is now interrupted
         by_title = {c.title: c for c in store.conversations()}
         assert set(by_title) == {"What is 2 + 2?", "Renamed by hand"}
@@ -56,6 +57,7 @@ def test_conversations_open_with_their_branches_figures_and_state(old_profile: P
         assert a1.reasoning == "Two and two make four." and a1.figures.reasoning_tokens == 7
         assert a1.figures.reasoning_seconds == 1.5 and a1.figures.tokens_per_second == 33.0
         assert a2.state == "interrupted" and a2.reasoning == "Three and three"
+        assert (a1.thinking_note, a1.finish_note, a1.ttft_seconds) == ("", "", 0.0)  # schema 3
         branch = store.branch(a1)
         assert (branch.index, branch.count) == (1, 2)
         other = store.message(branch.sibling_ids[1])
@@ -65,8 +67,10 @@ def test_conversations_open_with_their_branches_figures_and_state(old_profile: P
         assert store.search("make four")[0].message_id == a1.id
     finally:
         store.close()
-    # the schema is the same: no migration ran, so no backup was made beside it
-    assert not list(database.parent.glob("conversations.v*.backup.sqlite"))
+    # 0.1 wrote schema 2: the migration kept a copy of it beside the database
+    assert [p.name for p in database.parent.glob("conversations.v*.backup.sqlite")] == [
+        "conversations.v2.backup.sqlite"
+    ]
 
 
 def test_the_stored_model_is_still_verified_and_loadable(old_profile: Path) -> None:

@@ -12,6 +12,12 @@ from model_runtime.conversations.schema import transaction
 from model_runtime.errors import ConversationStoreError
 
 EXPORT_FORMAT = "ponder-conversation"
+# Message fields that exports written before them lack: an old export imports with these.
+ADDED_SINCE_VERSION_1: dict[str, Any] = {
+    "thinking_note": "",
+    "finish_note": "",
+    "ttft_seconds": 0.0,
+}
 
 
 def export_json(conversation: Conversation, messages: list[StoredMessage]) -> dict[str, Any]:
@@ -64,7 +70,9 @@ def _insert_messages(
     new_ids: dict[int, int] = {}
     for message in messages:
         values = {
-            key: message[key]
+            key: message.get(key, ADDED_SINCE_VERSION_1[key])
+            if key in ADDED_SINCE_VERSION_1
+            else message[key]
             for key in MESSAGE_COLUMNS
             if key not in ("id", "conversation_id", "parent_id")
         }
