@@ -11,6 +11,8 @@ save never leaves the controller busy.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.chat.messages import AssistantMessage, UserMessage
@@ -181,11 +183,12 @@ class ChatController(QObject):
             user.delete_requested.connect(self.delete_message)
             return user
         answer = AssistantMessage()
+        answer.can_answer_now = self.bridge.can_answer_now
         unsaved = self.saving.unsaved.get(message.id)
         answer.show_stored(unsaved.over(message) if unsaved is not None else message)
         answer.set_saved(unsaved is None)
         if self.store.child_count(message.id):
-            answer.continue_button.hide()  # followed up: going on would not fit what came after
+            answer.followed_up()  # going on would not fit what came after
         answer.bind(message.id, branch)
         self._connect_actions(answer)
         return answer
@@ -193,6 +196,7 @@ class ChatController(QObject):
     def _connect_actions(self, answer: AssistantMessage) -> None:
         answer.regenerate_requested.connect(self.regenerate)
         answer.continue_requested.connect(self.continue_answer)
+        answer.answer_now_requested.connect(self.answer_now_for)
         answer.branch_requested.connect(self.switch_branch)
         answer.delete_requested.connect(self.delete_message)
 
@@ -215,7 +219,7 @@ class ChatController(QObject):
         self.conversation_id = conversation_id
         for widget in self.view.messages:
             if isinstance(widget, AssistantMessage):
-                widget.continue_button.hide()  # followed up now
+                widget.followed_up()
         self._show(question)
         self._answer(answer, reload=False)
         self.conversations_changed.emit()
@@ -267,8 +271,9 @@ class ChatController(QObject):
             return
         self._answer(answer, reload=True)
 
-    def continue_answer(self, answer_id: int) -> None:
-        """Go on with an answer that was interrupted or stopped at the length limit."""
+    def continue_answer(self, answer_id: int, *, answer_now: bool = False) -> None:
+        """Go on with an answer that was interrupted or stopped at the length limit;
+        answer_now: end its reasoning first (Answer now on an answer that is all thinking)."""
         if self.busy or self.conversation_id is None or self.store.child_count(answer_id):
             return
         try:
@@ -284,6 +289,13 @@ class ChatController(QObject):
         assert isinstance(widget, AssistantMessage)
         widget.resume()
         self._start(widget, answer_id, context)
+        if answer_now:  # before its first token: the engine closes the reasoning at once
+            self.bridge.answer_now(self._gen_id)
+
+    def answer_now_for(self, answer_id: int) -> None:
+        """A saved answer that is all thinking: close its reasoning and let the model answer."""
+        if self.bridge.can_answer_now:
+            self.continue_answer(answer_id, answer_now=True)
 
     def switch_branch(self, message_id: int) -> None:
         if self.busy:
@@ -318,7 +330,9 @@ class ChatController(QObject):
     def _start(self, widget: AssistantMessage, message_id: int, context: list[Message]) -> None:
         self._current = widget
         self._current_id = message_id
-        self._gen_id = self.bridge.generate(context, self.params)
+        # a continued answer's budgets hold what its earlier runs have not used
+        thinking = widget.model.budget_left(self.params.thinking)
+        self._gen_id = self.bridge.generate(context, replace(self.params, thinking=thinking))
         widget.model.start(self._gen_id)
         self._saver.start()
         self.busy_changed.emit(True)
@@ -382,8 +396,9 @@ class ChatController(QObject):
 
     def _on_thinking_ended(self, gen_id: int, ended: ThinkingEnded) -> None:
         answer = self._streaming(gen_id)
-        if answer is not None:
+        if answer is not None and self._current is not None:
             answer.add(ended)
+            self._current.thinking_was_ended()
 
     def _on_finished(self, gen_id: int, stats: GenerationStats) -> None:
         answer = self._streaming(gen_id)
