@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import faulthandler
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -375,6 +376,9 @@ def error_reply(gen_id: int | None, exc: BaseException) -> tuple:
 def main(conn: Any, cancel_flag: Any, answer_now_flag: Any, log_path: str) -> None:
     """Entry point of the worker process: serve requests until told to shut down."""
     redirect_stderr(log_path)
+    # Ctrl+C in a terminal reaches the whole process group: the command line decides what it
+    # means (answer now, stop) and tells the worker through its flags.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     engine = Engine(cancel_flag, answer_now_flag, log_path)
     conn.send((protocol.READY, os.getpid()))
 
