@@ -179,6 +179,32 @@ def test_reasoning_comes_apart_as_reasoning_content(served_r1: Served) -> None:
 
 
 @pytest.mark.slow
+def test_an_answer_that_loops_is_stopped_and_the_log_says_so(served_r1: Served) -> None:
+    """Greedy, after a short thinking, this model writes "The answer is 55." on and on."""
+    lines: list[str] = []
+    served_r1.server.log = lines.append
+    served_r1.drain()
+    try:
+        reply = served_r1.client.chat.completions.create(
+            model="smollm2-r1",
+            messages=[{"role": "user", "content": "What is the sum of the first ten odd numbers?"}],
+            max_tokens=800,
+            temperature=0.0,
+            extra_body={"reasoning_budget": 40},
+        )
+        record = served_r1.next_finished()
+    finally:
+        served_r1.server.log = None
+    assert reply.choices[0].finish_reason == "stop"  # OpenAI has no "loop"
+    assert reply.usage.completion_tokens < 600  # not the length limit
+    assert record.stats is not None and record.stats.finish_reason == "loop"
+    assert any(
+        "loop: the answer was repeating itself (a span of " in line and 'sent as "stop"' in line
+        for line in lines
+    ), lines
+
+
+@pytest.mark.slow
 def test_ponders_remote_engine_reads_ponders_server(served_r1: Served) -> None:
     """Round trip: the remote engine turns reasoning_content back into thinking Chunks."""
     params = GenerationParams(grammar=R1_GRAMMAR, **R1_SETTINGS)
