@@ -288,9 +288,7 @@ class ChatController(QObject):
         widget = self.view.messages[-1]
         assert isinstance(widget, AssistantMessage)
         widget.resume()
-        self._start(widget, answer_id, context)
-        if answer_now:  # before its first token: the engine closes the reasoning at once
-            self.bridge.answer_now(self._gen_id)
+        self._start(widget, answer_id, context, answer_now=answer_now)
 
     def answer_now_for(self, answer_id: int) -> None:
         """A saved answer that is all thinking: close its reasoning and let the model answer."""
@@ -327,11 +325,19 @@ class ChatController(QObject):
         widget.resume()
         self._start(widget, stored.id, self._context())
 
-    def _start(self, widget: AssistantMessage, message_id: int, context: list[Message]) -> None:
+    def _start(
+        self,
+        widget: AssistantMessage,
+        message_id: int,
+        context: list[Message],
+        *,
+        answer_now: bool = False,
+    ) -> None:
         self._current = widget
         self._current_id = message_id
-        # a continued answer's budgets hold what its earlier runs have not used
-        thinking = widget.model.budget_left(self.params.thinking)
+        # a continued answer's budgets hold what its earlier runs have not used; answer_now:
+        # the engine closes its reasoning before the first new token
+        thinking = replace(widget.model.budget_left(self.params.thinking), answer_now=answer_now)
         self._gen_id = self.bridge.generate(context, replace(self.params, thinking=thinking))
         widget.model.start(self._gen_id)
         self._saver.start()

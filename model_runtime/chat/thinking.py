@@ -37,6 +37,7 @@ class ThinkingPolicy:
     budget_tokens: int | None = None
     budget_seconds: float | None = None  # thinking time, from the first thinking token
     loop_policy: LoopPolicy = "answer"  # also what a looping answer gets: "off" lets it run
+    answer_now: bool = False  # close a continued reasoning before its first new token
 
     def after(self, tokens: int, seconds: float) -> ThinkingPolicy:
         """What is left of the budgets once earlier runs of the same answer (Continue) thought

@@ -107,6 +107,8 @@ class Decoding:
         """
         if self.parser.in_thinking:  # asked to answer before it began, or the budget is spent
             reason, _ = self.engine.end_reason(self.policy, 0, 0.0, None)
+            if self.policy.answer_now:
+                reason = "asked"
             if reason is not None and not self._end_thinking(reason, ""):
                 return
         stream: Generator[int, None, None] = self.llm.generate(self.written, **self.sampling)

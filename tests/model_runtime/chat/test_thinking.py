@@ -224,13 +224,17 @@ def test_an_answer_that_loops_after_a_broken_loop_is_stopped_too(r1_engine) -> N
 
 
 @pytest.mark.slow
-def test_asked_to_answer_before_it_begins_it_thinks_no_more(r1_engine) -> None:
-    """Answer now on a saved answer that is all thinking: the reasoning is closed before the
+@pytest.mark.parametrize("how", ["policy", "flag"])
+def test_asked_to_answer_before_it_begins_it_thinks_no_more(r1_engine, how: str) -> None:
+    """Answer now on a saved answer that is all thinking (the window sets the policy; the
+    flag may be raised before the generation starts): the reasoning is closed before the
     first new token, and the model answers."""
     partial = Message("assistant", "", reasoning="The odd numbers are 1, 3, 5, 7 and so on.")
     gen_id = r1_engine.new_generation_id()
-    r1_engine.answer_now(gen_id)  # before the generation starts, as the window does
-    params = GenerationParams(max_tokens=60, temperature=0.0)
+    if how == "flag":
+        r1_engine.answer_now(gen_id)
+    thinking = ThinkingPolicy(answer_now=how == "policy")
+    params = GenerationParams(max_tokens=60, temperature=0.0, thinking=thinking)
     chunks, ended, finished = run(r1_engine.generate([*QUESTION, partial], params, gen_id=gen_id))
     assert [(e.reason, e.at_token) for e in ended] == [("asked", 0)]
     assert kinds_in_order(chunks) == ["thinking", "answer"]
