@@ -277,3 +277,15 @@ def test_thinking_time_counts_the_thinking_only(r1_engine) -> None:
     decoding = stats.total_seconds - stats.ttft_seconds
     # some 60 of 400 tokens are thinking: far less than the whole decode
     assert 0 < stats.thinking_seconds < decoding / 2, stats
+
+
+@pytest.mark.slow
+def test_a_time_budget_ends_the_thinking_within_a_second(r1_engine) -> None:
+    # greedy, this model thinks on without looping for hundreds of tokens
+    params = GenerationParams(
+        max_tokens=400, temperature=0.0, thinking=ThinkingPolicy(budget_seconds=2.0)
+    )
+    chunks, ended, finished = run(r1_engine.generate(QUESTION, params))
+    assert [e.reason for e in ended] == ["budget_seconds"]
+    assert 2.0 <= finished.stats.thinking_seconds < 3.0, finished.stats
+    assert kinds_in_order(chunks)[:2] == ["thinking", "answer"]
