@@ -42,15 +42,11 @@ class ThinkingPolicy:
     def after(self, tokens: int, seconds: float) -> ThinkingPolicy:
         """What is left of the budgets once earlier runs of the same answer (Continue) thought
         this much; a spent budget is 0, and ends the reasoning before its first new token."""
-        return replace(
-            self,
-            budget_tokens=None
-            if self.budget_tokens is None
-            else max(0, self.budget_tokens - tokens),
-            budget_seconds=(
-                None if self.budget_seconds is None else max(0.0, self.budget_seconds - seconds)
-            ),
+        tokens_left = None if self.budget_tokens is None else max(0, self.budget_tokens - tokens)
+        seconds_left = (
+            None if self.budget_seconds is None else max(0.0, self.budget_seconds - seconds)
         )
+        return replace(self, budget_tokens=tokens_left, budget_seconds=seconds_left)
 
 
 @dataclass(frozen=True)
