@@ -122,6 +122,15 @@ class RemoteAnswerCutOff(RemoteEngineError):
         self.answer = answer
 
 
+class AttachmentError(PonderError, ValueError):
+    """A file can't go with a question: too large, binary, empty, unreadable, encrypted, damaged,
+    without a text layer, or changed or gone since it was attached; `reason` says which."""
+
+    def __init__(self, message: str, *, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class ConversationStoreError(PonderError, RuntimeError):
     """The conversation database can't be used (newer schema, damaged file, bad import)."""
 

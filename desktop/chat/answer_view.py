@@ -1,4 +1,10 @@
-"""A read-only, auto-height rich-text view for one model answer, rendered from Markdown."""
+"""A read-only, auto-height rich-text view for one model answer, rendered from Markdown.
+
+An answer of any size renders in bounded steps: desktop/chat/segments.py cuts it into parts of
+bounded cost, each part is rendered once and appended (a streamed answer re-renders only its
+short unfinished tail), and what does not fit in one step goes on between events through the
+render queue (desktop/chat/render_queue.py), so no event waits long for it.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +13,51 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QObject, QRect, QRectF, QSize, QSizeF, Qt, QUrl, Signal
+from PySide6.QtCore import QSize, QSizeF, Qt, QUrl, Signal
 from PySide6.QtGui import (
     QDesktopServices,
     QGuiApplication,
-    QPainter,
-    QPyTextObject,
+    QPaintEvent,
     QResizeEvent,
-    QTextBlock,
-    QTextBlockFormat,
-    QTextCharFormat,
     QTextCursor,
-    QTextDocument,
-    QTextDocumentFragment,
     QTextFormat,
-    QTextList,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QFrame, QSizePolicy, QTextBrowser, QToolTip, QWidget
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QFrame,
+    QSizePolicy,
+    QTextBrowser,
+    QToolTip,
+    QWidget,
+)
 
-from desktop.chat.markdown import COPY_SCHEME, SAFE_LINK_SCHEMES, render_markdown, split_stable
+from desktop.chat.answer_document import (
+    BlockLook,
+    InertDocument,
+    NoImages,
+    insert_html,
+    plain_formats,
+    restore_block_look,
+)
+from desktop.chat.markdown import (
+    COPY_SCHEME,
+    SAFE_LINK_SCHEMES,
+    render_code_header,
+    render_code_lines,
+    render_markdown,
+)
+from desktop.chat.plain_text import PlainWriter
+from desktop.chat.render_queue import RenderQueue, shared_queue
+from desktop.chat.segments import (
+    PART_COST,
+    Code,
+    CodeOpen,
+    Markdown,
+    Piece,
+    Plain,
+    Segmenter,
+)
 
 DEFAULT_STYLE_SHEET = """
 a { color: #0969da; }
@@ -35,42 +66,9 @@ h2 { font-size: large; }
 h3 { font-size: medium; }
 h4, h5, h6 { font-size: medium; font-style: italic; }
 """
-
-
-class _InertDocument(QTextDocument):
-    """A document that never loads a resource by itself.
-
-    QTextDocument.loadResource falls back to reading local files (and decoding
-    data: URLs) when its view returns nothing; this asks the owning view, if
-    any, and otherwise returns nothing at all.
-    """
-
-    def __init__(self, parent: QObject | None = None, view: AnswerView | None = None) -> None:
-        super().__init__(parent)
-        self._view = view
-
-    def loadResource(self, type: int, name: QUrl | str) -> Any:
-        if self._view is not None:
-            return self._view.loadResource(type, name)
-        return None
-
-
-class _NoImages(QPyTextObject):
-    """Stands in for Qt's image handler, which reads an image straight from disk
-    by its file name when the document's resources have none. Draws nothing."""
-
-    def intrinsicSize(self, doc: QTextDocument, pos: int, fmt: QTextFormat) -> QSizeF:
-        return QSizeF(0, 0)
-
-    def drawObject(
-        self,
-        painter: QPainter,
-        rect: QRectF | QRect,
-        doc: QTextDocument,
-        pos: int,
-        fmt: QTextFormat,
-    ) -> None:
-        pass
+_MAX_HEIGHT = 16_777_215  # QWIDGETSIZE_MAX
+LAZY_LAYOUT_CHARS = 200_000  # a longer answer is laid out for a new width in steps
+BLOCK_GAP = 12.0  # above plain text and below long code, as between paragraphs
 
 
 class AnswerView(QTextBrowser):
@@ -82,24 +80,29 @@ class AnswerView(QTextBrowser):
 
     code_copied = Signal(int)
     link_activated = Signal(QUrl)
+    rendered = Signal()  # all the text given so far is shown
 
     def __init__(
         self,
         parent: QWidget | None = None,
         open_url: Callable[[QUrl], bool] = QDesktopServices.openUrl,
+        queue: RenderQueue | None = None,
     ) -> None:
         super().__init__(parent)
         self._open_url = open_url
-        self._code_blocks: list[str] = []
-        self._stream: _Stream | None = None
+        self._queue = queue
+        self._render = _Render()
         self._height = 0
+        self._relayout = False  # laying the text out for a new width, in steps
+        self._laid_out = 0.0  # how far down that has come
+        self._paused = False  # rendering waits for that
 
-        document = _InertDocument(self, view=self)
+        document = InertDocument(self, view=self)
         document.setUndoRedoEnabled(False)
         document.setDefaultStyleSheet(DEFAULT_STYLE_SHEET)
         document.setDocumentMargin(2)
         self.setDocument(document)
-        self._no_images = _NoImages(self)
+        self._no_images = NoImages(self)
         document.documentLayout().registerHandler(
             QTextFormat.ObjectTypes.ImageObject, self._no_images
         )
@@ -127,92 +130,183 @@ class AnswerView(QTextBrowser):
     @property
     def code_blocks(self) -> list[str]:
         """Raw text of the code blocks shown, indexed as their copy links are."""
-        if self._stream is not None:
-            return self._code_blocks + self._stream.tail_code_blocks
-        return list(self._code_blocks)
+        render = self._render
+        blocks = list(render.code_blocks)
+        if render.long_code is not None:
+            blocks.append(("".join(render.long_code) + render.tail_code).removesuffix("\n"))
+        return blocks + render.tail_code_blocks
+
+    @property
+    def rendering(self) -> bool:
+        """Part of the text given is still waiting to be shown (``rendered`` comes after)."""
+        return self._paused or self._render_queue().pending(self)
 
     def set_markdown(self, text: str) -> None:
-        """Render a whole answer at once (one setHtml)."""
-        rendered = render_markdown(text)
-        self._stream = None
-        self._code_blocks = rendered.code_blocks
-        self.setHtml(rendered.html)
+        """Show a whole answer: at once when it is short, else part by part between events."""
+        self._start()
+        self._add(text)
+        render = self._render
+        render.segmenter.finish()
+        piece = render.segmenter.next_piece()
+        if isinstance(piece, Markdown) and render.segmenter.done:  # one part: one setHtml
+            rendered = render_markdown(piece.text)
+            render.code_blocks, render.tail_stale = rendered.code_blocks, False
+            self.setHtml(rendered.html)
+            self.rendered.emit()
+            return
+        render.waiting = piece
+        self._work()
 
     def finish_markdown(self, text: str) -> None:
-        """End streaming with one full render of the complete answer."""
-        self.set_markdown(text)
+        """End streaming: the complete answer, rendered again whole when it is short."""
+        render = self._render
+        streamed = not render.segmenter.final and render.length == len(text)
+        if len(text) > PART_COST and streamed and "".join(render.text) == text:
+            render.segmenter.finish()
+            render.tail_stale = True
+            self._resume()
+        else:
+            self.set_markdown(text)
 
     def set_markdown_streaming(self, text: str) -> None:
         """Show a growing answer: ``text`` is the whole answer so far, extending the last one."""
-        stream = self._stream
-        if stream is None or len(text) < stream.stable_len + len(stream.tail_text):
-            self._stream = None
+        render = self._render
+        if render.segmenter.final or len(text) < render.length:
+            self._start()
             self.append_markdown_streaming(text)
         else:
-            self.append_markdown_streaming(text[stream.stable_len + len(stream.tail_text) :])
+            self.append_markdown_streaming(text[render.length :])
 
     def append_markdown_streaming(self, delta: str) -> None:
-        """Add streamed text: append what became stable, re-render only the tail.
+        """Add streamed text: what became stable is rendered once, and only the short tail
+        after it again on each update, so a long answer streams without quadratic cost."""
+        if self._render.segmenter.final:
+            self._start()
+        self._add(delta)
+        self._resume()
 
-        The work is proportional to the new text and the unstable tail, never to the whole
-        answer, so a long answer streams without quadratic cost.
-        """
-        stream = self._stream
-        if stream is None:
-            stream = self._stream = _Stream()
-            self._code_blocks = []
-        text = stream.tail_text + delta  # the unstable tail and what just arrived
-        document = self.document()
-        if stream.tail_pos == 0:
-            # All of it is tail: clearing also drops the first block's old format.
-            document.clear()
-        cursor = QTextCursor(document)
+    def _start(self) -> None:
+        self._render_queue().remove(self)
+        self._render = _Render()
+        self.document().clear()
+
+    def _add(self, text: str) -> None:
+        render = self._render
+        render.segmenter.feed(text)
+        render.text.append(text)
+        render.length += len(text)
+        render.tail_stale = True
+
+    def _resume(self) -> None:
+        if not self._render_queue().pending(self):
+            self._work()
+
+    def _render_queue(self) -> RenderQueue:
+        if self._queue is None:
+            self._queue = shared_queue()
+        return self._queue
+
+    def _work(self) -> bool:
+        """Show up to one part's worth of the text given; the rest waits for the queue.
+
+        True when more is left (the queue calls this again)."""
+        render = self._render
+        if self._relayout:
+            self._paused = True  # goes on once the text is laid out for the new width
+            return False
+        piece = self._next_piece()
+        if piece is None and not render.tail_stale:
+            self.rendered.emit()
+            return False
+        if render.tail_pos == 0:  # all of it is tail: clearing also drops the first format
+            self.document().clear()
+            render.tail_pos, render.tail_stale = -1, True
+        cursor = QTextCursor(self.document())
         cursor.beginEditBlock()
-        if stream.tail_pos > 0:
-            cursor.setPosition(stream.tail_pos)
+        spent = 0
+        while piece is not None:
+            if spent and spent + _cost(piece) > PART_COST:
+                render.waiting = piece  # for the next step
+                break
+            self._remove_tail(cursor)
+            spent += self._apply(cursor, piece)
+            piece = self._next_piece()
+        tail = render.segmenter.tail() if piece is None else None
+        more = piece is not None or (tail is not None and spent > PART_COST // 2)
+        if not more:  # after a costly part, the tail gets a step of its own
+            self._remove_tail(cursor)
+            self._show_tail(cursor, tail)
+        cursor.endEditBlock()
+        if more:
+            render.tail_stale = True
+            self._render_queue().add(self, self._work)
+            return True
+        self.rendered.emit()
+        return False
+
+    def _next_piece(self) -> Piece | None:
+        render = self._render
+        piece, render.waiting = render.waiting, None
+        return piece if piece is not None else render.segmenter.next_piece()
+
+    def _apply(self, cursor: QTextCursor, piece: Piece) -> int:
+        """Add one piece at the end of the document; returns about what it cost."""
+        render, document = self._render, self.document()
+        if isinstance(piece, Plain):
+            if piece.first or render.plain is None:
+                render.plain = PlainWriter(document, *plain_formats(piece.code), gap=BLOCK_GAP)
+            render.plain.write(piece.text)
+            return _cost(piece)
+        render.plain = None
+        if isinstance(piece, Markdown):
+            rendered = render_markdown(piece.text, code_index_start=len(render.code_blocks))
+            insert_html(document, cursor, rendered.html)
+            render.code_blocks.extend(rendered.code_blocks)
+        elif isinstance(piece, CodeOpen):
+            render.long_code, render.long_lang = [], piece.lang
+            insert_html(document, cursor, render_code_header(piece.lang, len(render.code_blocks)))
+        elif isinstance(piece, Code):
+            insert_html(document, cursor, render_code_lines(piece.text, render.long_lang))
+            assert render.long_code is not None
+            render.long_code.append(piece.text)
+        else:
+            assert render.long_code is not None
+            render.code_blocks.append("".join(render.long_code).removesuffix("\n"))
+            render.long_code = None
+            cursor.movePosition(QTextCursor.MoveOperation.End)
+            spaced = cursor.blockFormat()
+            spaced.setBottomMargin(BLOCK_GAP)  # as below a code box
+            cursor.setBlockFormat(spaced)
+        return _cost(piece)
+
+    def _show_tail(self, cursor: QTextCursor, tail: Markdown | Plain | Code | None) -> None:
+        """Show what is not cut into parts yet; it is taken away again before the next part."""
+        render, document = self._render, self.document()
+        render.tail_stale, render.tail_code_blocks, render.tail_code = False, [], ""
+        if tail is None:
+            return
+        render.tail_pos = document.characterCount() - 1
+        render.tail_look = BlockLook.of(document.lastBlock())
+        if isinstance(tail, Markdown):
+            rendered = render_markdown(tail.text, code_index_start=len(render.code_blocks))
+            insert_html(document, cursor, rendered.html)
+            render.tail_code_blocks = rendered.code_blocks
+        elif isinstance(tail, Code):
+            insert_html(document, cursor, render_code_lines(tail.text, render.long_lang))
+            render.tail_code = tail.text
+        else:
+            PlainWriter(document, *plain_formats(False), gap=BLOCK_GAP).write(tail.text)
+
+    def _remove_tail(self, cursor: QTextCursor) -> None:
+        render = self._render
+        if render.tail_pos > 0:
+            cursor.setPosition(render.tail_pos)
             cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
             cursor.removeSelectedText()
-            _restore_block_look(cursor, stream.tail_block)
-        newly_stable = split_stable(text)
-        if newly_stable:
-            chunk = text[:newly_stable]
-            rendered = render_markdown(chunk, code_index_start=len(self._code_blocks))
-            self._insert_html(cursor, rendered.html)
-            self._code_blocks.extend(rendered.code_blocks)
-            stream.stable_len += newly_stable
-            text = text[newly_stable:]
-            stream.tail_pos = document.characterCount() - 1
-            stream.tail_block = _BlockLook.of(document.lastBlock())
-        stream.tail_text = text
-        tail = render_markdown(text, code_index_start=len(self._code_blocks))
-        self._insert_html(cursor, tail.html)
-        stream.tail_code_blocks = tail.code_blocks
-        cursor.endEditBlock()
-
-    def _insert_html(self, cursor: QTextCursor, html: str) -> None:
-        """Append ``html`` at the end of the document as new blocks.
-
-        Inserting a fragment drops the block format of its first block (Qt keeps it
-        only at position 0), so elsewhere the fragment gets an empty first block
-        that merges into the document's last one, and every real block keeps its
-        own format.
-        """
-        if not html.strip():
-            return
-        document = self.document()
-        scratch = _InertDocument()
-        scratch.setDefaultFont(document.defaultFont())
-        scratch.setDefaultStyleSheet(document.defaultStyleSheet())
-        scratch.setHtml(html)
-        at = document.characterCount() - 1
-        if at > 0 and not _starts_with_frame(scratch):
-            lead = QTextCursor(scratch)
-            first = scratch.begin()
-            lead.insertBlock(first.blockFormat(), first.charFormat())
-            lead.movePosition(QTextCursor.MoveOperation.Start)
-            lead.setBlockFormat(QTextBlockFormat())
-        cursor.setPosition(at)
-        cursor.insertFragment(QTextDocumentFragment(scratch))
+            restore_block_look(cursor, render.tail_look)
+            render.tail_stale = True  # to be shown again
+        render.tail_pos = -1
+        render.tail_code_blocks, render.tail_code = [], ""
 
     # -- resources and links -------------------------------------------------------------
 
@@ -252,18 +346,52 @@ class AnswerView(QTextBrowser):
 
     # -- geometry ------------------------------------------------------------------------
 
-    def _update_height(self, *_: object) -> None:
+    def _update_height(self, size: object = None) -> None:
+        if self._relayout and not self._relayout_done(size):
+            return  # keep the height until the text is laid out for the new width
         margins = self.contentsMargins()
         doc_height = math.ceil(self.document().size().height())
         height = doc_height + margins.top() + margins.bottom() + 2 * self.frameWidth()
+        height = min(height, _MAX_HEIGHT)
         if height != self._height:
             self._height = height
             self.setFixedHeight(height)
             self.updateGeometry()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
+        """A new width lays the text out again: a long answer in steps between events.
+
+        QTextEdit would lay out all of it at once (down to the bottom of its viewport, which
+        here is the whole answer); Qt's document layout can also go on by itself in steps.
+        """
+        new_width = event.oldSize().width() != event.size().width()
+        if new_width and self.document().characterCount() > LAZY_LAYOUT_CHARS:
+            QAbstractScrollArea.resizeEvent(self, event)
+            self._relayout, self._laid_out = True, 0.0
+            self.document().setPageSize(QSizeF(self.viewport().width(), -1))
+            return
         super().resizeEvent(event)
         self._update_height()
+
+    def _relayout_done(self, size: object) -> bool:
+        if isinstance(size, QSizeF):
+            self._laid_out = size.height()
+        last = self.document().lastBlock().layout()
+        if last is not None and last.lineCount() == 0:
+            return False
+        self._relayout = False
+        self.viewport().update()
+        if self._paused:
+            self._paused = False
+            self._work()
+        return True
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """While the text is laid out for a new width, paint only what is laid out already:
+        painting lower would lay out everything above it at once."""
+        if self._relayout and event.rect().bottom() > self._laid_out:
+            return
+        super().paintEvent(event)
 
     def sizeHint(self) -> QSize:
         return QSize(super().sizeHint().width(), self._height)
@@ -276,56 +404,31 @@ class AnswerView(QTextBrowser):
         event.ignore()
 
 
+def _cost(piece: Piece) -> int:
+    """About what showing a piece costs, in the units of PART_COST."""
+    if isinstance(piece, Plain):
+        return len(piece.text) // 2
+    if isinstance(piece, Markdown):
+        return len(piece.text)
+    if isinstance(piece, Code):
+        return 3 * len(piece.text)
+    return 100
+
+
 @dataclass
-class _Stream:
-    """Where a streamed answer stands: a stable part rendered once, then the tail."""
+class _Render:
+    """Where the answer shown stands: parts rendered once, then a tail shown for now."""
 
-    stable_len: int = 0  # characters of the answer rendered as the stable part
-    tail_text: str = ""  # the answer after the stable part, re-rendered on each update
-    tail_pos: int = 0  # document position where the tail starts; 0: all of it is tail
-    tail_block: _BlockLook | None = None  # the look of the last stable block
+    segmenter: Segmenter = field(default_factory=Segmenter)
+    waiting: Piece | None = None  # taken from the segmenter, shown in the next step
+    text: list[str] = field(default_factory=list)  # the answer as given, piece by piece
+    length: int = 0
+    code_blocks: list[str] = field(default_factory=list)  # those of the parts shown
+    long_code: list[str] | None = None  # the code too long for one box, while it goes on
+    long_lang: str = ""
+    plain: PlainWriter | None = None  # the stretch of plain text that goes on
+    tail_pos: int = -1  # document position where the tail starts; -1: none shown
+    tail_look: BlockLook | None = None  # the look of the block before the tail
     tail_code_blocks: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _BlockLook:
-    block_format: QTextBlockFormat
-    char_format: QTextCharFormat
-    in_list: bool
-
-    @classmethod
-    def of(cls, block: QTextBlock) -> _BlockLook:
-        return cls(block.blockFormat(), block.charFormat(), _in_list(block))
-
-
-def _in_list(block: QTextBlock) -> bool:
-    # A block's format points at a text object only when the block is in a list.
-    return block.blockFormat().objectIndex() != -1
-
-
-def _restore_block_look(cursor: QTextCursor, look: _BlockLook | None) -> None:
-    """Give the last stable block back its look once the tail is cut off.
-
-    When that block is empty (the one after a table) the cut starts at a block
-    start, and Qt then keeps the format of the removed tail's last block instead.
-    """
-    block = cursor.block()
-    if look is None or _BlockLook.of(block) == look:
-        return
-    cursor.setBlockFormat(look.block_format)
-    cursor.setBlockCharFormat(look.char_format)
-    if not look.in_list and _in_list(block):
-        text_list = block.document().objectForFormat(block.blockFormat())
-        if isinstance(text_list, QTextList):
-            text_list.remove(block)
-
-
-def _starts_with_frame(document: QTextDocument) -> bool:
-    """True when the first block is only the empty block Qt puts before a table."""
-    first = document.begin()
-    following = first.next()
-    return (
-        first.length() == 1
-        and following.isValid()
-        and QTextCursor(following).currentFrame() != document.rootFrame()
-    )
+    tail_code: str = ""  # the long code's lines in the tail
+    tail_stale: bool = False  # text came since the tail was shown

@@ -11,15 +11,19 @@ save never leaves the controller busy.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.chat.messages import AssistantMessage, UserMessage
+from desktop.chat.question_files import QuestionFiles
 from desktop.chat.saving import ChatSaving
 from desktop.chat.view import ChatView
 from desktop.common.error_messages import describe
 from desktop.engines.bridge import ChatBridge
+from model_runtime.attachments.budget import ContextRoom
+from model_runtime.attachments.prompt import Included
 from model_runtime.chat.answer import Answer
 from model_runtime.chat.generation import (
     Chunk,
@@ -47,6 +51,7 @@ class ChatController(QObject):
     question_returned = Signal(str)  # a question that got no answer goes back to the composer
     context_used = Signal(int)  # tokens the conversation takes in the model's context
     thinking_changed = Signal(bool)  # the streaming answer entered or left its reasoning
+    attachments_returned = Signal(list)  # the files of a question that went back (Included)
 
     def __init__(
         self,
@@ -73,6 +78,8 @@ class ChatController(QObject):
         view.earlier_requested.connect(self.show_earlier)
         self._connect_bridge(bridge)
         self._thinking = False
+        self.files = QuestionFiles(store, self)
+        self.context_used.connect(self.files.set_context_used)
 
     def _connect_bridge(self, bridge: ChatBridge) -> None:
         bridge.chunk.connect(self._on_chunk)
@@ -95,18 +102,22 @@ class ChatController(QObject):
 
     @property
     def busy(self) -> bool:
-        return self._current is not None
+        return self._current is not None or self.files.pending is not None
 
     @property
     def messages(self) -> list[Message]:
-        """The visible branch of the open conversation, as the model will see it."""
+        """The visible branch of the open conversation, as the model will see it (files too)."""
         if self.conversation_id is None:
             return []
-        return [
-            Message(m.role, m.content, m.reasoning)  # type: ignore[arg-type]
+        return self.files.turns(
+            m
             for m in self.store.visible_messages(self.conversation_id)
             if m.role in ("user", "assistant") and m.state != "streaming"
-        ]
+        )
+
+    def context_room(self, max_ctx: int = 0) -> ContextRoom | None:
+        """The room the next question's files have (None: the engine does not say its context)."""
+        return self.files.room(self.bridge.context_size, self.params.max_tokens, max_ctx)
 
     def _context(self) -> list[Message]:
         system = [Message("system", self.system_prompt)] if self.system_prompt else []
@@ -181,12 +192,14 @@ class ChatController(QObject):
             user.edit_requested.connect(self.edit)
             user.branch_requested.connect(self.switch_branch)
             user.delete_requested.connect(self.delete_message)
+            self.files.show_on_question(user, message.id)
             return user
         answer = AssistantMessage()
         answer.can_answer_now = self.bridge.can_answer_now
         unsaved = self.saving.unsaved.get(message.id)
         answer.show_stored(unsaved.over(message) if unsaved is not None else message)
         answer.set_saved(unsaved is None)
+        self.files.show_on_answer(answer, message.parent_id)
         if self.store.child_count(message.id):
             answer.followed_up()  # going on would not fit what came after
         answer.bind(message.id, branch)
@@ -205,16 +218,19 @@ class ChatController(QObject):
 
     # -- asking ------------------------------------------------------------------------------
 
-    def send(self, text: str) -> None:
-        """Add the user's turn and start the answer; unsaved, the question goes back."""
+    def send(self, text: str, files: Sequence[Included] = ()) -> None:
+        """Add the user's turn and its files, then start the answer; unsaved, both go back."""
         if self.busy or not text.strip():
             return
+        self._fit(text, list(files), lambda included: self._send(text, included))
+
+    def _send(self, text: str, included: list[Included]) -> None:
         try:
             conversation_id, question, answer = self.saving.write(
-                "question", lambda: self._ask(text)
+                "question", lambda: self._ask(text, included)
             )
         except StorageError:
-            self.question_returned.emit(text)
+            self._give_back(text, included)
             return
         self.conversation_id = conversation_id
         for widget in self.view.messages:
@@ -224,8 +240,8 @@ class ChatController(QObject):
         self._answer(answer, reload=False)
         self.conversations_changed.emit()
 
-    def _ask(self, text: str) -> tuple[int, StoredMessage, StoredMessage]:
-        """Store the question and its empty answer (and a new conversation), all or nothing."""
+    def _ask(self, text: str, included: list[Included]) -> tuple[int, StoredMessage, StoredMessage]:
+        """Store the question, its files and its empty answer (a new chat too), all or nothing."""
         with self.store.atomic():
             conversation_id = self.conversation_id
             if conversation_id is None:
@@ -235,6 +251,7 @@ class ChatController(QObject):
                     params=params_to_dict(self.params),
                 ).id
             question = self.store.add_message(conversation_id, "user", text)
+            self.store.attach(question.id, included)
             return conversation_id, question, self._add_answer(conversation_id, question.id)
 
     def regenerate(self, answer_id: int) -> None:
@@ -256,20 +273,43 @@ class ChatController(QObject):
         if self.busy or not text.strip() or self.conversation_id is None:
             return
         conversation_id = self.conversation_id
+        try:  # the files go again; passages are picked again for the new text
+            files = self.saving.write("edit", lambda: self.files.of(question_id))
+        except StorageError:
+            return
 
-        def store_edit() -> StoredMessage:
+        def store_edit(included: list[Included]) -> StoredMessage:
             with self.store.atomic():
                 old = self.store.message(question_id)
                 stored = self.store.add_message(
                     conversation_id, "user", text, parent_id=old.parent_id
                 )
+                self.store.attach(stored.id, included)
                 return self._add_answer(conversation_id, stored.id)
 
-        try:
-            answer = self.saving.write("edit", store_edit)
-        except StorageError:
+        def edited(included: list[Included]) -> None:
+            try:
+                answer = self.saving.write("edit", lambda: store_edit(included))
+            except StorageError:
+                return
+            self._answer(answer, reload=True)
+
+        self._fit(text, files, edited)
+
+    def _fit(self, text: str, files: list[Included], then: Callable[[list], None]) -> None:
+        """Fit a question's files in the context off the GUI thread, then go on."""
+        if not files:
+            then([])
             return
-        self._answer(answer, reload=True)
+
+        def fitted(included: list[Included]) -> None:
+            then(included)
+            if not self.busy:  # it went no further (a save failed)
+                self.busy_changed.emit(False)
+
+        room = self.context_room()
+        self.files.fit(text, files, room, self.bridge.count_tokens, fitted, self.stop)
+        self.busy_changed.emit(True)
 
     def continue_answer(self, answer_id: int, *, answer_now: bool = False) -> None:
         """Go on with an answer that was interrupted or stopped at the length limit;
@@ -344,6 +384,10 @@ class ChatController(QObject):
         self.busy_changed.emit(True)
 
     def stop(self) -> None:
+        given_back = self.files.cancel()  # files still being fitted: the question goes back
+        if given_back is not None:
+            self.busy_changed.emit(False)
+            self._give_back(*given_back)
         if self._current is not None:
             self.bridge.cancel(self._gen_id)
 
@@ -437,13 +481,21 @@ class ChatController(QObject):
         """An answer that got no word is removed; a question left without any answer goes
         back to the composer (and a conversation left empty goes too)."""
         try:
+            files = self.saving.write(
+                "discard", lambda: self.files.of(self.store.message(answer_id).parent_id)
+            )
             question, emptied = self.saving.write("discard", lambda: self._remove_answer(answer_id))
         except StorageError:
             return  # both stay; at the next start the empty answer shows as interrupted
         if emptied:
             self.conversation_id = None
         if question is not None:
-            self.question_returned.emit(question.content)
+            self._give_back(question.content, files)
+
+    def _give_back(self, question: str, files: list[Included]) -> None:
+        """A question that got no answer goes back to the composer, with its files."""
+        self.question_returned.emit(question)
+        self.attachments_returned.emit(files)
 
     def _remove_answer(self, answer_id: int) -> tuple[StoredMessage | None, bool]:
         """Delete the empty answer, and its question if no other answer follows it: that

@@ -3,6 +3,11 @@
 The output targets QTextDocument's HTML subset: inline styles only, tables for boxes.
 Raw HTML in the answer is escaped, only http/https/mailto links survive, images never
 become ``<img>`` (nothing is fetched or read), and fenced code is highlighted by Pygments.
+
+``render_markdown`` is the one place where Markdown text becomes HTML. ``scan_blocks`` says
+where a text's blocks start and what rendering each costs, so a long answer can be cut into
+parts that each render quickly (desktop/chat/segments.py); code too long for one box is
+shown as a header and chunks of highlighted lines (``render_code_header``/``render_code_lines``).
 """
 
 from __future__ import annotations
@@ -65,6 +70,28 @@ _TABLE_OPEN = (
     f' margin-top: 4px; margin-bottom: 12px;">\n'
 )
 _INLINE_CODE = f'<code style="background-color: {CODE_BACKGROUND};">{{code}}</code>'
+_LONG_CODE_HEADER = (
+    f'<p style="margin-top: 4px; margin-bottom: 0px;'
+    f' background-color: {CODE_HEADER_BACKGROUND};">'
+    f'<span style="color: {MUTED_TEXT}; font-size: small;">{{lang}}</span>&nbsp;&nbsp;'
+    f'<a href="{COPY_SCHEME}:{{index}}" style="color: {LINK_COLOUR}; text-decoration: none;'
+    f' font-size: small;">Copy</a></p>\n'
+)
+_LONG_CODE_LINES = (
+    f'<pre style="margin-top: 0px; margin-bottom: 0px; background-color: {CODE_BACKGROUND};">'
+    "{code}</pre>"
+)
+
+INLINE_LIMIT = 5_000
+"""A paragraph (or heading, or table cell) longer than this shows its text without inline
+markup: Markdown's inline rules cost more than linear time on some inputs (``[[[[…``)."""
+
+# What rendering costs, in characters of plain prose (about a microsecond each here): every box
+# (a table in the document: a quote, a code box, a table) and every table cell costs far more
+# than its text. Highlighted code costs about three times prose, but counts as prose: a code
+# box up to a whole part (about 200 lines) must look as it always did, and takes ~40 ms.
+FRAME_COST = 250
+CELL_COST = 60
 
 
 @dataclass
@@ -84,6 +111,81 @@ def render_markdown(text: str, code_index_start: int = 0) -> RenderedMarkdown:
     env: dict[str, Any] = {"code_blocks": [], "code_index_start": code_index_start}
     html = _markdown().render(text, env).rstrip("\n")
     return RenderedMarkdown(html=html, code_blocks=env["code_blocks"])
+
+
+def render_code_header(lang: str, index: int) -> str:
+    """The line above code too long for one box: its language and its "Copy" link."""
+    return _LONG_CODE_HEADER.format(lang=escapeHtml(lang or "text"), index=index)
+
+
+def render_code_lines(code: str, lang: str) -> str:
+    """Some lines of code too long for one box, highlighted, as one ``<pre>``."""
+    body = highlight(code, _lexer(lang), _formatter()) if code else ""
+    return _LONG_CODE_LINES.format(code=body.removesuffix("\n"))
+
+
+@dataclass(frozen=True)
+class BlockStart:
+    """Where a top-level block (or a list item) starts, and what rendering the text before costs."""
+
+    offset: int
+    kind: str  # markdown-it's token type without "_open": paragraph, fence, bullet_list, ...
+    cost: int
+
+
+@dataclass(frozen=True)
+class BlockScan:
+    """The top-level blocks of a text, and the items after the first of a list that starts it."""
+
+    blocks: list[BlockStart]
+    items: list[BlockStart]
+    cost: int  # of the whole text
+
+
+def scan_blocks(text: str) -> BlockScan:
+    """Find the top-level blocks of ``text`` (whose line breaks are ``\\n``), with their costs.
+
+    A top-level block start on a complete line is a clean cut: rendering the text before it
+    and the text from it separately gives the whole render (bar later reference definitions).
+    Only the block structure is parsed, so this is much cheaper than rendering.
+    """
+    starts = [0]
+    found = text.find("\n")
+    while found != -1:
+        starts.append(found + 1)
+        found = text.find("\n", found + 1)
+    extra = 0
+    blocks: list[BlockStart] = []
+    items: list[BlockStart] = []
+    for token in _block_parser().parse(text):
+        if token.map is not None and token.nesting != -1:
+            offset = starts[token.map[0]]
+            if token.level == 0:
+                blocks.append(BlockStart(offset, token.type.removesuffix("_open"), offset + extra))
+            elif _is_later_item(token, blocks, offset):
+                items.append(BlockStart(offset, "item", offset + extra))
+        extra += _extra_cost(token)
+    return BlockScan(blocks, items, len(text) + extra)
+
+
+def _is_later_item(token: Token, blocks: list[BlockStart], offset: int) -> bool:
+    """An item of the list that is the first block, after its first item."""
+    return (
+        token.type == "list_item_open"
+        and token.level == 1
+        and len(blocks) == 1
+        and offset > blocks[0].offset
+    )
+
+
+def _extra_cost(token: Token) -> int:
+    if token.type in ("blockquote_open", "table_open"):
+        return FRAME_COST
+    if token.type in ("fence", "code_block"):
+        return FRAME_COST
+    if token.type in ("th_open", "td_open"):
+        return CELL_COST
+    return 0
 
 
 def split_stable(text: str) -> int:
@@ -208,6 +310,13 @@ def _formatter() -> HtmlFormatter:
     return HtmlFormatter(noclasses=True, nowrap=True, style=PYGMENTS_STYLE)
 
 
+def _long_inline_as_text(state: Any) -> None:
+    """Show an over-long inline run as its plain text (the "text" rule escapes it)."""
+    for token in state.tokens:
+        if token.type == "inline" and len(token.content) > INLINE_LIMIT:
+            token.type = "text"
+
+
 def _base_parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable(["table", "strikethrough"])
@@ -232,6 +341,7 @@ def _markdown() -> MarkdownIt:
         "blockquote_close": _blockquote_close,
     }.items():
         md.add_render_rule(name, rule)
+    md.core.ruler.before("inline", "long_inline_as_text", _long_inline_as_text)
     return md
 
 

@@ -100,6 +100,14 @@ class UserMessage(QFrame):
         layout.setContentsMargins(12, 8, 12, 4)
         layout.addWidget(label)
         layout.addWidget(self.action_bar)
+        self.attachments: QWidget | None = None
+
+    def show_attachments(self, widget: QWidget) -> None:
+        """The files this question went with, above its text."""
+        self.attachments = widget
+        layout = self.layout()
+        assert isinstance(layout, QVBoxLayout)
+        layout.insertWidget(0, widget)
 
     def bind(self, message_id: int, branch: Branch) -> None:
         self.message_id = message_id
@@ -188,6 +196,12 @@ class AssistantMessage(QFrame):
         self._layout.addWidget(self.save_note)
         self._layout.addWidget(self.action_bar)
         self._repaint = Throttle(self._paint, REPAINT_MS, self)
+        self.sources: QWidget | None = None
+
+    def show_sources(self, widget: QWidget) -> None:
+        """The passages of the question's files that went in, above the buttons."""
+        self.sources = widget
+        self._layout.insertWidget(self._layout.indexOf(self.action_bar), widget)
 
     @property
     def answer(self) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
@@ -70,6 +71,11 @@ class Sidebar(QWidget):
         self.search.setObjectName("searchBox")
         self.search.setPlaceholderText("Search chats and reasoning (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
+        self.in_files = QCheckBox("Also search inside attached files", self)
+        self.in_files.setObjectName("searchInFiles")
+        self.in_files.setToolTip("File names are always searched; this adds the files' text")
+        self.in_files.hide()
+        self.in_files.toggled.connect(self.refresh)
         self.list = QListWidget(self)
         self.list.setObjectName("conversationList")
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -100,6 +106,7 @@ class Sidebar(QWidget):
         layout.setSpacing(6)
         layout.addWidget(self.new_button)
         layout.addWidget(self.search)
+        layout.addWidget(self.in_files)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.undo_bar)
         self.refresh()
@@ -110,12 +117,14 @@ class Sidebar(QWidget):
         """Rebuild the list from the store (conversations, or search hits)."""
         self.list.clear()
         query = self.search.text().strip()
+        self.in_files.setVisible(bool(query))
         if query:
-            hits = self.store.search(query)
+            hits = self.store.search(query, in_files=self.in_files.isChecked())
             if not hits:
                 self._heading("No matches")
             for hit in hits:
                 where = "reasoning" if hit.in_reasoning else "chat"
+                where = f"file {hit.in_file}" if hit.in_file else where
                 excerpt = " ".join(hit.excerpt.split())  # one line, whatever the text's breaks
                 item = QListWidgetItem(f"{hit.title or 'Untitled'}\n{where}: {excerpt}")
                 item.setData(ID_ROLE, hit.conversation_id)

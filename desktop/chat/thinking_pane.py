@@ -1,11 +1,16 @@
-"""The collapsible pane above an answer that shows the model's reasoning as it streams."""
+"""The collapsible pane above an answer that shows the model's reasoning as it streams.
+
+Reasoning can run to megabytes, so it is written into the pane in bounded steps (the rest
+waits for the render queue), long lines become several blocks (desktop/chat/plain_text.py),
+and fitting the pane's height lays out only its first lines, never the whole text.
+"""
 
 from __future__ import annotations
 
 import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QFontMetrics, QGuiApplication, QTextCursor
+from PySide6.QtGui import QFontMetrics, QGuiApplication, QTextCursor, QTextDocument
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
@@ -16,7 +21,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.chat.plain_text import PlainWriter
+from desktop.chat.render_queue import RenderQueue, shared_queue
+
 MAX_BODY_LINES = 14
+WRITE_STEP = 16_000  # characters of reasoning written into the pane per step
 
 
 def format_seconds(seconds: float) -> str:
@@ -34,15 +43,18 @@ class ThinkingPane(QWidget):
 
     toggled = Signal(bool)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, queue: RenderQueue | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("thinkingPane")
         self._started = time.monotonic()
         self._thinking = True
         self._note = ""
         self._seconds = 0.0
-        self._deferred: str | None = None
         self._tokens: int | None = None
+        self._queue = queue
+        self._parts: list[str] = []  # the reasoning as given
+        self._pending = ""  # given, not written into the pane yet (from _pending_at on)
+        self._pending_at = 0
         self.header = QToolButton(self)
         self.header.setObjectName("thinkingHeader")
         self.header.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -59,6 +71,7 @@ class ThinkingPane(QWidget):
         self.body.setAcceptRichText(False)
         self.body.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.body.document().contentsChanged.connect(self._fit_height)
+        self._writer = PlainWriter(self.body.document(), own_block=False)
         self.find_box = QLineEdit(self)
         self.find_box.setObjectName("thinkingFind")
         self.find_box.setPlaceholderText("Find in reasoning")
@@ -97,24 +110,53 @@ class ThinkingPane(QWidget):
         return self._thinking
 
     def text(self) -> str:
-        return self._deferred if self._deferred is not None else self.body.toPlainText()
+        """The reasoning as given (what the pane shows once it is all written)."""
+        if len(self._parts) > 1:
+            self._parts = ["".join(self._parts)]
+        return self._parts[0] if self._parts else ""
 
     def set_text_later(self, text: str) -> None:
         """Saved reasoning: laid out only when the pane is first opened (long chats stay fast)."""
-        if self.expanded:
-            self.append(text)
-        else:
-            self._deferred = text
+        self.append(text)
+
+    @property
+    def writing(self) -> bool:
+        """Reasoning given is still waiting to be written into the open pane."""
+        return self._render_queue().pending(self)
 
     def append(self, text: str) -> None:
-        """Add streamed reasoning at the end, keeping the view pinned to the newest line."""
+        """Add streamed reasoning at the end, keeping the view pinned to the newest line.
+
+        While the pane is folded it is only kept, and written when the pane opens."""
+        if not text:
+            return
+        self._parts.append(text)
+        self._pending += text
+        if self.expanded and not self.writing:
+            self._write_pending()
+
+    def _write_pending(self) -> bool:
+        """Write up to WRITE_STEP characters; True when more waits (the queue calls again)."""
+        start = self._pending_at
+        if start >= len(self._pending):
+            return False
         bar = self.body.verticalScrollBar()
         at_end = bar.value() >= bar.maximum() - 2
-        cursor = QTextCursor(self.body.document())
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        cursor.insertText(text)
+        self._pending_at = min(len(self._pending), start + WRITE_STEP)
+        self._writer.write(self._pending[start : self._pending_at])
+        if self._pending_at == len(self._pending):
+            self._pending, self._pending_at = "", 0
         if at_end:
             bar.setValue(bar.maximum())
+        more = bool(self._pending) and self.expanded
+        if more:
+            self._render_queue().add(self, self._write_pending)
+        return more
+
+    def _render_queue(self) -> RenderQueue:
+        if self._queue is None:
+            self._queue = shared_queue()
+        return self._queue
 
     def finish(self, seconds: float, tokens: int | None = None, note: str = "") -> None:
         """Thinking is over: show the summary, and collapse if it was still streaming."""
@@ -131,15 +173,22 @@ class ThinkingPane(QWidget):
 
     def _trim_trailing_space(self) -> None:
         """R1 ends its reasoning with blank lines; don't show them as empty space."""
-        text = self.body.toPlainText()
-        extra = len(text) - len(text.rstrip())
-        if extra:
-            cursor = QTextCursor(self.body.document())
-            cursor.movePosition(QTextCursor.MoveOperation.End)
-            cursor.movePosition(
-                QTextCursor.MoveOperation.Left, QTextCursor.MoveMode.KeepAnchor, extra
-            )
-            cursor.removeSelectedText()
+        text = self.text()
+        trimmed = text.rstrip()
+        if len(trimmed) == len(text):
+            return
+        self._parts = [trimmed]
+        pending = self._pending[self._pending_at :].rstrip()
+        self._pending, self._pending_at = pending, 0
+        if pending:
+            return  # the written part's whitespace is followed by more text
+        self._writer.drop_pending_breaks()
+        document = self.body.document()
+        cursor = QTextCursor(document)
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        while cursor.position() > 0 and document.characterAt(cursor.position() - 1).isspace():
+            cursor.movePosition(QTextCursor.MoveOperation.Left, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
 
     def resume(self) -> None:
         """Thinking goes on (Continue, or a second thinking segment): stream and expand again."""
@@ -169,9 +218,8 @@ class ThinkingPane(QWidget):
     def _on_toggled(self, expanded: bool) -> None:
         self.find_box.setVisible(expanded)
         self.copy_button.setVisible(expanded)
-        if expanded and self._deferred is not None:
-            text, self._deferred = self._deferred, None
-            self.append(text)
+        if expanded and self._pending and not self.writing:
+            self._write_pending()
         self.body.setVisible(expanded)
         self._update_header()
         self.toggled.emit(expanded)
@@ -194,12 +242,14 @@ class ThinkingPane(QWidget):
     def _fit_height(self) -> None:
         """Grow with the text up to MAX_BODY_LINES, then scroll inside."""
         doc = self.body.document()
-        doc.setTextWidth(self.body.viewport().width())
+        width = self.body.viewport().width()
+        if doc.textWidth() != width:
+            doc.setTextWidth(width)
         line = QFontMetrics(self.body.font()).lineSpacing()
-        text_height = doc.size().height()
-        if doc.blockCount() > 1 and not doc.lastBlock().text():
-            text_height -= line  # reasoning ends with a newline; no empty last line
         limit = MAX_BODY_LINES * line
+        text_height = _height_up_to(doc, limit)
+        if text_height <= limit and doc.blockCount() > 1 and not doc.lastBlock().text():
+            text_height -= line  # reasoning ends with a newline; no empty last line
         frame = self._chrome_height()
         self.body.setVerticalScrollBarPolicy(
             Qt.ScrollBarPolicy.ScrollBarAsNeeded
@@ -225,3 +275,16 @@ class ThinkingPane(QWidget):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit_height()
+
+
+def _height_up_to(doc: QTextDocument, limit: float) -> float:
+    """The text's height, laying out only as many blocks as it takes to pass ``limit``."""
+    layout = doc.documentLayout()
+    height = 0.0
+    block = doc.begin()
+    while block.isValid():
+        height += layout.blockBoundingRect(block).height()
+        if height > limit:
+            return height
+        block = block.next()
+    return doc.size().height()  # all of it is laid out: the exact figure, with margins

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from model_runtime.errors import (
     AccessDenied,
+    AttachmentError,
     AuthenticationRequired,
     ChecksumMismatch,
     ConnectionFailed,
@@ -13,6 +14,7 @@ from model_runtime.errors import (
     EngineCrashed,
     EngineError,
     GatedRepo,
+    GrammarError,
     InsufficientMemory,
     ModelFileError,
     NoNetwork,
@@ -135,8 +137,12 @@ def describe(exc: BaseException) -> tuple[str, str]:
         return "The conversation is too long", str(exc)
     if isinstance(exc, EngineCrashed):
         return "The engine stopped", f"{exc} Your conversation is safe."
+    if isinstance(exc, AttachmentError):
+        return "This file can't be attached", str(exc)
     if isinstance(exc, InsufficientMemory):
         return "Not enough memory", str(exc)
+    if isinstance(exc, GrammarError):
+        return "The grammar can't be used", str(exc)
     for kind, title in _REMOTE_TITLES + _DOWNLOAD_TITLES:
         if isinstance(exc, kind):
             return title, str(exc)

@@ -60,6 +60,16 @@ class ChatBridge(QObject):
     def leaves_this_computer(self) -> bool:
         return self.engine.leaves_this_computer
 
+    @property
+    def context_size(self) -> int | None:
+        """Tokens the model's context holds (None: this engine does not say)."""
+        return None
+
+    def count_tokens(self, text: str) -> int | None:
+        """Tokens the model makes of a text; None where the engine can't count. Blocks: call
+        it off the GUI thread."""
+        return None
+
     def generate(self, messages: Sequence[Message], params: GenerationParams) -> int:
         """Start a generation; returns its id, which tags every chunk of it."""
         gen_id = self.engine.new_generation_id()
@@ -115,6 +125,14 @@ class EngineBridge(ChatBridge):
     @property
     def summary(self) -> ModelSummary | None:
         return self.client.summary
+
+    @property
+    def context_size(self) -> int | None:
+        summary = self.client.summary
+        return summary.n_ctx if summary is not None else None
+
+    def count_tokens(self, text: str) -> int | None:
+        return self.client.count_tokens(text) if self.client.summary is not None else None
 
     def plan(
         self, path: str, overrides: PlanOverrides, hardware: Callable[[], HardwareInfo]

@@ -41,6 +41,7 @@ from desktop.settings.dialog import SettingsDialog
 from desktop.window.actions import build_actions, shortcut_rows
 from desktop.window.banner import NoticeBanner
 from desktop.window.engine_choice import EngineChoice
+from desktop.window.file_room import FileRoom
 from desktop.window.status_bar import StatusBar
 from desktop.window.welcome_panel import WelcomePanel
 from model_runtime.chat.generation import GenerationStats, LoadRequest, ModelSummary
@@ -87,6 +88,7 @@ class MainWindow(QMainWindow):
         self.commands.starter.setEnabled(self.starter_path is not None)
         self.serving = ServeController(bridge, self.commands.serve, self.status.serve_label, self)
         self._connect()
+        self.file_room = FileRoom(self)  # files dropped, counted and fitted to the context
         self._refresh_send()
         self.engines.restore()  # the remote engine chosen before the last quit, if any
 
@@ -202,9 +204,9 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         self.loader.reload()
 
-    def send(self, text: str) -> None:
+    def send(self, text: str, files: list | None = None) -> None:
         self.pages.setCurrentWidget(self.chat_view)
-        self.controller.send(text)
+        self.controller.send(text, files or [])
         if self.engines.remote is None and self.serving.busy:
             self.status.show_generating("(after a request from another program)")
 
@@ -270,6 +272,7 @@ class MainWindow(QMainWindow):
         dialog = ConversationSettings(self.controller.system_prompt, self.controller.params, self)
         if dialog.exec():
             self.controller.apply_settings(dialog.result_system_prompt(), dialog.result_params())
+            self.file_room.refresh()  # the answer's length limit keeps its room
 
     def copy_last_answer(self) -> None:
         answers = [m for m in self.chat_view.messages if isinstance(m, AssistantMessage)]

@@ -12,6 +12,7 @@ import sys
 import threading
 from typing import Any
 
+from model_runtime.cli.attach import add_attach_arguments, question_with_files, read_files
 from model_runtime.cli.common import add_load_arguments, load_with_progress, resolve_model
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
@@ -44,6 +45,7 @@ def register(commands: Any) -> None:
         help="when the reasoning repeats itself: end it and answer (default), stop, or do "
         "nothing; an answer that repeats itself is stopped unless 'off'",
     )
+    add_attach_arguments(chat)
     chat.set_defaults(handler=run_chat)
 
     info = commands.add_parser("info", help="print a GGUF file's metadata")
@@ -139,12 +141,14 @@ def run_chat(args: argparse.Namespace) -> int:
 
     model = resolve_model(args.model)
     grammar = read_grammar(args.grammar) if args.grammar else None
+    files = read_files(args)  # a file that can't be attached stops here, before the load
     tokens, seconds = args.think_budget
     client = EngineClient()
     try:
-        load_with_progress(client, model, args)
+        n_ctx = load_with_progress(client, model, args).summary.n_ctx
         messages = [Message("system", args.system)] if args.system else []
-        messages.append(Message("user", args.prompt))
+        question = question_with_files(client, args.prompt, files, n_ctx, args.max_tokens)
+        messages.append(Message("user", question))
         params = GenerationParams(
             max_tokens=args.max_tokens,
             temperature=args.temperature,

@@ -7,26 +7,39 @@ import sqlite3
 from dataclasses import asdict
 from typing import Any
 
+from model_runtime.attachments.files import KIND_NAMES
+from model_runtime.conversations import attachments
+from model_runtime.conversations.attachments import StoredAttachment
 from model_runtime.conversations.records import MESSAGE_COLUMNS, Conversation, StoredMessage
 from model_runtime.conversations.schema import transaction
 from model_runtime.errors import ConversationStoreError
 
 EXPORT_FORMAT = "ponder-conversation"
-# Message fields that exports written before them lack: an old export imports with these.
-ADDED_SINCE_VERSION_1: dict[str, Any] = {
+# Message fields added after exports began (how thinking ended, why the answer stopped, the
+# first token's wait): an export written before them imports with these.
+LATER_MESSAGE_FIELDS: dict[str, Any] = {
     "thinking_note": "",
     "finish_note": "",
     "ttft_seconds": 0.0,
 }
 
 
-def export_json(conversation: Conversation, messages: list[StoredMessage]) -> dict[str, Any]:
-    """The whole conversation, every branch included: import_json brings it back as it was."""
+def export_json(
+    conversation: Conversation,
+    messages: list[StoredMessage],
+    attached: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The whole conversation, every branch included: import_json brings it back as it was.
+
+    Version 2 adds "attachments" (which file went with which question, and how) and "files"
+    (each file's text once, by sha256); version 1 exports have neither and import as before.
+    """
     return {
         "format": EXPORT_FORMAT,
-        "version": 1,
+        "version": 2,
         "conversation": asdict(conversation),
         "messages": [asdict(message) for message in messages],
+        **(attached or {"attachments": [], "files": {}}),
     }
 
 
@@ -53,6 +66,7 @@ def import_json(db: sqlite3.Connection, data: dict[str, Any]) -> int:
             )
             conversation_id = int(cursor.lastrowid or 0)
             new_ids = _insert_messages(db, conversation_id, messages)
+            attachments.import_links(db, data, new_ids)
             leaf = source.get("current_leaf")
             db.execute(
                 "UPDATE conversations SET current_leaf = ? WHERE id = ?",
@@ -70,8 +84,8 @@ def _insert_messages(
     new_ids: dict[int, int] = {}
     for message in messages:
         values = {
-            key: message.get(key, ADDED_SINCE_VERSION_1[key])
-            if key in ADDED_SINCE_VERSION_1
+            key: message.get(key, LATER_MESSAGE_FIELDS[key])
+            if key in LATER_MESSAGE_FIELDS
             else message[key]
             for key in MESSAGE_COLUMNS
             if key not in ("id", "conversation_id", "parent_id")
@@ -90,7 +104,11 @@ def _insert_messages(
 
 
 def export_markdown(
-    conversation: Conversation, visible: list[StoredMessage], *, reasoning: bool = True
+    conversation: Conversation,
+    visible: list[StoredMessage],
+    *,
+    reasoning: bool = True,
+    attached: dict[int, list[StoredAttachment]] | None = None,
 ) -> str:
     """The visible branch as Markdown, reasoning in a <details> block or left out."""
     lines = [f"# {conversation.title or 'Conversation'}", ""]
@@ -100,7 +118,11 @@ def export_markdown(
         lines += ["**System:**", "", conversation.system_prompt, ""]
     for message in visible:
         if message.role == "user":
-            lines += ["## You", "", message.content, ""]
+            lines += ["## You", ""]
+            files = (attached or {}).get(message.id)
+            if files:
+                lines += [f"*Attached: {', '.join(_named(a) for a in files)}*", ""]
+            lines += [message.content, ""]
         elif message.role == "assistant":
             lines += ["## Assistant", ""]
             if reasoning and message.reasoning.strip():
@@ -109,3 +131,9 @@ def export_markdown(
                 lines += [message.reasoning.strip(), "", "</details>", ""]
             lines += [message.content, ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _named(attachment: StoredAttachment) -> str:
+    """ "report.pdf (PDF, passages)": a file as the Markdown export names it."""
+    how = ", relevant passages" if attachment.mode == "passages" else ""
+    return f"{attachment.name} ({KIND_NAMES.get(attachment.kind, attachment.kind)}{how})"

@@ -32,9 +32,9 @@ class StoredMessage:
     finish_reason: str = ""
     state: MessageState = "complete"
     created: float = 0.0
-    thinking_note: str = ""  # how Ponder ended the thinking, in words (schema 3)
-    finish_note: str = ""  # why Ponder stopped the answer, in words (schema 3)
-    ttft_seconds: float = 0.0  # time to the first token (schema 3)
+    thinking_note: str = ""  # how Ponder ended the thinking, in words (schema 4)
+    finish_note: str = ""  # why Ponder stopped the answer, in words (schema 4)
+    ttft_seconds: float = 0.0  # time to the first token (schema 4)
 
     @property
     def figures(self) -> AnswerFigures:
@@ -65,6 +65,7 @@ class SearchHit:
     title: str
     excerpt: str
     in_reasoning: bool
+    in_file: str = ""  # the attached file's name, when the match is in a file
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,44 @@ MIGRATIONS: tuple[str, ...] = (
         VALUES (new.id, new.content, new.reasoning);
     END;
     """,
-    # 3: what Ponder did to an answer's thinking (answered on request, a budget, a loop) and
+    # 3: files attached to questions, stored once per content (sha256) and searchable
+    """
+    CREATE TABLE attachment_files (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        created REAL NOT NULL
+    );
+    CREATE TABLE message_attachments (
+        id INTEGER PRIMARY KEY,
+        message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        file_id INTEGER NOT NULL REFERENCES attachment_files(id),
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        mode TEXT NOT NULL DEFAULT 'whole',
+        spans TEXT NOT NULL DEFAULT '[]',
+        tokens INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX message_attachments_by_message ON message_attachments(message_id, position);
+    CREATE INDEX message_attachments_by_file ON message_attachments(file_id);
+    CREATE TRIGGER attachment_files_unused AFTER DELETE ON message_attachments BEGIN
+        DELETE FROM attachment_files WHERE id = old.file_id
+            AND NOT EXISTS (SELECT 1 FROM message_attachments WHERE file_id = old.file_id);
+    END;
+    CREATE VIRTUAL TABLE attachment_files_fts USING fts5(
+        text, content='attachment_files', content_rowid='id'
+    );
+    CREATE TRIGGER attachment_files_fts_insert AFTER INSERT ON attachment_files BEGIN
+        INSERT INTO attachment_files_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER attachment_files_fts_delete AFTER DELETE ON attachment_files BEGIN
+        INSERT INTO attachment_files_fts(attachment_files_fts, rowid, text)
+        VALUES ('delete', old.id, old.text);
+    END;
+    """,
+    # 4: what Ponder did to an answer's thinking (answered on request, a budget, a loop) and
     #    why it stopped the answer, in words, and the time to the first token: shown again
     #    when the chat is opened
     """

@@ -1,4 +1,5 @@
-"""Full-text search over questions, answers and reasoning (SQLite FTS5, prefix match)."""
+"""Full-text search over questions, answers and reasoning (SQLite FTS5, prefix match), and over
+the files attached to questions: by name, and by content when asked."""
 
 from __future__ import annotations
 
@@ -30,4 +31,46 @@ def search(db: sqlite3.Connection, query: str, limit: int = 50) -> list[SearchHi
         excerpt = row["in_reasoning"] if in_reasoning else row["in_content"]
         excerpt = excerpt.replace("\x02", "[").replace("\x03", "]")
         hits.append(SearchHit(row[0], row[1], row["title"], excerpt, in_reasoning))
+    return hits
+
+
+_FILE_NAMES = """
+    SELECT m.conversation_id, m.id, c.title, a.name
+    FROM message_attachments a
+    JOIN messages m ON m.id = a.message_id
+    JOIN conversations c ON c.id = m.conversation_id
+    WHERE a.name LIKE ? ESCAPE '\\' AND c.deleted IS NULL
+    ORDER BY m.id DESC LIMIT ?
+"""
+_FILE_CONTENTS = """
+    SELECT m.conversation_id, m.id, c.title, a.name,
+           snippet(attachment_files_fts, 0, char(2), char(3), '…', 10) AS excerpt
+    FROM attachment_files_fts
+    JOIN message_attachments a ON a.file_id = attachment_files_fts.rowid
+    JOIN messages m ON m.id = a.message_id
+    JOIN conversations c ON c.id = m.conversation_id
+    WHERE attachment_files_fts MATCH ? AND c.deleted IS NULL
+    ORDER BY rank LIMIT ?
+"""
+
+
+def search_files(
+    db: sqlite3.Connection, query: str, limit: int = 50, *, contents: bool = False
+) -> list[SearchHit]:
+    """Questions with an attached file whose name contains the query; with contents, also
+    those whose files' text has every word of it."""
+    query = query.strip()
+    if not query:
+        return []
+    pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    hits = [
+        SearchHit(row[0], row[1], row["title"], f"attached {row['name']}", False, row["name"])
+        for row in db.execute(_FILE_NAMES, (pattern, limit))
+    ]
+    words = [w.replace('"', '""') for w in query.split()]
+    if contents and words:
+        match = " ".join(f'"{word}"*' for word in words)
+        for row in db.execute(_FILE_CONTENTS, (match, limit)):
+            excerpt = row["excerpt"].replace("\x02", "[").replace("\x03", "]")
+            hits.append(SearchHit(row[0], row[1], row["title"], excerpt, False, row["name"]))
     return hits

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from model_runtime.conversations import branches, exchange, schema
+from model_runtime.attachments.prompt import Included
+from model_runtime.conversations import attachments, branches, exchange, schema
+from model_runtime.conversations.attachments import StoredAttachment
 from model_runtime.conversations.failures import guarded, translated
 from model_runtime.conversations.records import (
     FIGURE_COLUMNS,
@@ -30,7 +32,7 @@ from model_runtime.conversations.records import (
     make_title,
     message_from_row,
 )
-from model_runtime.conversations.search import search
+from model_runtime.conversations.search import search, search_files
 from model_runtime.paths import check_writable, data_dir, read_only_error
 
 __all__ = ["ConversationStore", "default_store"]
@@ -286,6 +288,28 @@ class ConversationStore:
                     (newest, message.conversation_id),
                 )
 
+    # -- attachments -------------------------------------------------------------------------
+
+    @guarded
+    def attach(self, message_id: int, included: Sequence[Included]) -> None:
+        """Save the files that went with a question (each content once, however often)."""
+        with schema.transaction(self._db) as db:
+            attachments.link(db, message_id, included)
+
+    @guarded
+    def attachments(self, message_ids: Iterable[int]) -> dict[int, list[StoredAttachment]]:
+        """The files attached to these messages, by message id (messages without: left out)."""
+        return attachments.of_messages(self._db, message_ids)
+
+    @guarded
+    def included(self, stored: Sequence[StoredAttachment]) -> list[Included]:
+        """Stored attachments with their text: what the prompt and retrieval take."""
+        return attachments.included(self._db, stored)
+
+    @guarded
+    def attachment_text(self, sha256: str) -> str:
+        return attachments.text_of(self._db, sha256)
+
     # -- branches ----------------------------------------------------------------------------
 
     @guarded
@@ -317,9 +341,16 @@ class ConversationStore:
     # -- search, export and import -----------------------------------------------------------
 
     @guarded
-    def search(self, query: str, limit: int = 50) -> list[SearchHit]:
-        """Full-text search over answers, questions and reasoning (words, prefix match)."""
-        return search(self._db, query, limit)
+    def search(self, query: str, limit: int = 50, *, in_files: bool = False) -> list[SearchHit]:
+        """Full-text search over answers, questions and reasoning (words, prefix match), then
+        questions whose attached files are named so (in_files: or hold those words)."""
+        hits = search(self._db, query, limit)
+        seen = {(hit.message_id, hit.in_file) for hit in hits}
+        for hit in search_files(self._db, query, limit, contents=in_files):
+            if (hit.message_id, hit.in_file) not in seen:
+                seen.add((hit.message_id, hit.in_file))
+                hits.append(hit)
+        return hits[:limit]
 
     @guarded
     def export_json(self, conversation_id: int) -> dict[str, Any]:
@@ -328,7 +359,8 @@ class ConversationStore:
             "SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,)
         )
         messages = [message_from_row(row) for row in rows]
-        return exchange.export_json(self.conversation(conversation_id), messages)
+        attached = attachments.export(self._db, [m.id for m in messages])
+        return exchange.export_json(self.conversation(conversation_id), messages, attached)
 
     @guarded
     def import_json(self, data: dict[str, Any]) -> Conversation:
@@ -338,10 +370,12 @@ class ConversationStore:
     @guarded
     def export_markdown(self, conversation_id: int, *, reasoning: bool = True) -> str:
         """The visible branch as Markdown, reasoning in a <details> block or left out."""
+        visible = self.visible_messages(conversation_id)
         return exchange.export_markdown(
             self.conversation(conversation_id),
-            self.visible_messages(conversation_id),
+            visible,
             reasoning=reasoning,
+            attached=self.attachments(m.id for m in visible),
         )
 
 

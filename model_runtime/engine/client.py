@@ -219,6 +219,17 @@ class EngineClient:
             self._receive()
             self.summary = None
 
+    def count_tokens(self, text: str) -> int:
+        """How many tokens the loaded model makes of a text; waits for a running generation."""
+        with self._lock:
+            if self.summary is None or not self.alive:
+                raise errors.EngineError("No model is loaded.")
+            self._send((protocol.TOKENIZE, text))
+            reply = self._receive()
+            if reply[0] == protocol.ERROR:
+                self._raise(reply)
+            return int(reply[1])
+
     def new_generation_id(self) -> int:
         return next(self._gen_ids)
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 LOAD = "load"  # (LOAD, LoadRequest)
 GENERATE = "generate"  # (GENERATE, gen_id, [Message], GenerationParams)
 UNLOAD = "unload"  # (UNLOAD,)
+TOKENIZE = "tokenize"  # (TOKENIZE, text): how many tokens the loaded model makes of it
 SHUTDOWN = "shutdown"  # (SHUTDOWN,)
 
 # worker -> client
 READY = "ready"  # (READY, pid)
 LOADED = "loaded"  # (LOADED, ModelSummary)
 UNLOADED = "unloaded"  # (UNLOADED,)
+TOKENS = "tokens"  # (TOKENS, count)
 EVENT = "event"  # (EVENT, Chunk | Finished)
 ERROR = "error"  # (ERROR, gen_id | None, error class name, message, extra dict)

@@ -193,6 +193,10 @@ class Engine:
             self._summary = None
             self._longest_token = 0
 
+    def count_tokens(self, text: str) -> int:
+        """How many tokens the loaded model's tokenizer makes of a text (no BOS, no specials)."""
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
     def _setup_abort_callback(self) -> None:
         """llama.cpp polls this during prompt evaluation, so Stop works mid-prompt."""
         from llama_cpp import llama_cpp
@@ -402,6 +406,8 @@ def main(conn: Any, cancel_flag: Any, answer_now_flag: Any, log_path: str) -> No
                     engine.generate(gen_id, messages, params, send)
                 except Exception as exc:
                     conn.send(error_reply(gen_id, exc))
+            elif kind == protocol.TOKENIZE:
+                conn.send((protocol.TOKENS, engine.count_tokens(request[1])))
             elif kind == protocol.UNLOAD:
                 engine.unload()
                 conn.send((protocol.UNLOADED,))

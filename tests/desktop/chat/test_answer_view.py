@@ -16,6 +16,7 @@ from PySide6.QtGui import QGuiApplication, QImage, QTextCursor, QTextDocument
 from PySide6.QtWidgets import QScrollArea, QTextBrowser, QVBoxLayout, QWidget
 
 import desktop.chat.answer_view as answer_view_module
+import desktop.chat.segments as segments_module
 from desktop.chat.answer_view import AnswerView
 
 CODE = 'def greet(name):\n    """Say hello."""\n\n    print(f"hello {name}")'
@@ -410,9 +411,7 @@ def test_streaming_work_follows_the_new_text_not_the_whole_answer(
     monkeypatch.setattr(
         answer_view_module, "render_markdown", spy(answer_view_module.render_markdown, rendered)
     )
-    monkeypatch.setattr(
-        answer_view_module, "split_stable", spy(answer_view_module.split_stable, scanned)
-    )
+    monkeypatch.setattr(segments_module, "scan_blocks", spy(segments_module.scan_blocks, scanned))
     text = LONG_ANSWER * 3
     stream(view, text, seed=5, biggest=30)
     longest_block = len(ANSWER)  # generous: no single block is longer than one answer
