@@ -12,7 +12,6 @@ save never leaves the controller busy.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -209,7 +208,7 @@ class ChatController(QObject):
     def _connect_actions(self, answer: AssistantMessage) -> None:
         answer.regenerate_requested.connect(self.regenerate)
         answer.continue_requested.connect(self.continue_answer)
-        answer.answer_now_requested.connect(self.answer_now_for)
+        answer.answer_now_requested.connect(lambda i: self.continue_answer(i, answer_now=True))
         answer.branch_requested.connect(self.switch_branch)
         answer.delete_requested.connect(self.delete_message)
 
@@ -312,8 +311,7 @@ class ChatController(QObject):
         self.busy_changed.emit(True)
 
     def continue_answer(self, answer_id: int, *, answer_now: bool = False) -> None:
-        """Go on with an answer that was interrupted or stopped at the length limit;
-        answer_now: end its reasoning first (Answer now on an answer that is all thinking)."""
+        """Go on with an answer that stopped early; answer_now: close its reasoning first."""
         if self.busy or self.conversation_id is None or self.store.child_count(answer_id):
             return
         try:
@@ -328,12 +326,7 @@ class ChatController(QObject):
         widget = self.view.messages[-1]
         assert isinstance(widget, AssistantMessage)
         widget.resume()
-        self._start(widget, answer_id, context, answer_now=answer_now)
-
-    def answer_now_for(self, answer_id: int) -> None:
-        """A saved answer that is all thinking: close its reasoning and let the model answer."""
-        if self.bridge.can_answer_now:
-            self.continue_answer(answer_id, answer_now=True)
+        self._start(widget, context, widget.model.next_params(self.params, answer_now=answer_now))
 
     def switch_branch(self, message_id: int) -> None:
         if self.busy:
@@ -363,22 +356,14 @@ class ChatController(QObject):
         widget = self.view.messages[-1]
         assert isinstance(widget, AssistantMessage)
         widget.resume()
-        self._start(widget, stored.id, self._context())
+        self._start(widget, self._context(), self.params)
 
     def _start(
-        self,
-        widget: AssistantMessage,
-        message_id: int,
-        context: list[Message],
-        *,
-        answer_now: bool = False,
+        self, widget: AssistantMessage, context: list[Message], params: GenerationParams
     ) -> None:
         self._current = widget
-        self._current_id = message_id
-        # a continued answer's budgets hold what its earlier runs have not used; answer_now:
-        # the engine closes its reasoning before the first new token
-        thinking = replace(widget.model.budget_left(self.params.thinking), answer_now=answer_now)
-        self._gen_id = self.bridge.generate(context, replace(self.params, thinking=thinking))
+        self._current_id = widget.message_id
+        self._gen_id = self.bridge.generate(context, params)
         widget.model.start(self._gen_id)
         self._saver.start()
         self.busy_changed.emit(True)

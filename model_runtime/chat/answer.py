@@ -9,8 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from model_runtime.chat.generation import Chunk, Event, Finished, GenerationStats
-from model_runtime.chat.thinking import ThinkingEnded, ThinkingPolicy
+from model_runtime.chat.generation import (
+    Chunk,
+    Event,
+    Finished,
+    GenerationParams,
+    GenerationStats,
+)
+from model_runtime.chat.thinking import ThinkingEnded
 
 
 @dataclass(frozen=True)
@@ -91,11 +97,14 @@ class Answer:
             return self.thinking_ended.describe()
         return self._before.thinking_note
 
-    def budget_left(self, policy: ThinkingPolicy) -> ThinkingPolicy:
-        """The thinking budgets for the next run of this answer: what earlier runs (Continue,
-        Answer now) left of them."""
+    def next_params(
+        self, params: GenerationParams, *, answer_now: bool = False
+    ) -> GenerationParams:
+        """The parameters of this answer's next run (Continue): its thinking budgets are what
+        earlier runs left of them; answer_now closes its reasoning before the first token."""
         figures = self.figures
-        return policy.after(figures.reasoning_tokens, figures.reasoning_seconds)
+        thinking = params.thinking.after(figures.reasoning_tokens, figures.reasoning_seconds)
+        return replace(params, thinking=replace(thinking, answer_now=answer_now))
 
     @property
     def finished(self) -> bool:

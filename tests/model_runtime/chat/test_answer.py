@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from model_runtime.chat.answer import Answer, AnswerFigures
-from model_runtime.chat.generation import Chunk, Finished, GenerationStats
+from model_runtime.chat.generation import Chunk, Finished, GenerationParams, GenerationStats
 from model_runtime.chat.thinking import ThinkingEnded, ThinkingPolicy
 
 
@@ -33,10 +33,14 @@ def test_a_continued_answer_counts_its_earlier_thinking() -> None:
     before = AnswerFigures(reasoning_seconds=25.0, reasoning_tokens=800)
     answer = Answer("", "So far…", before)
     policy = ThinkingPolicy(budget_tokens=1000, budget_seconds=30.0, loop_policy="stop")
-    assert answer.budget_left(policy) == ThinkingPolicy(200, 5.0, "stop")
-    assert answer.budget_left(ThinkingPolicy()) == ThinkingPolicy()
+    params = GenerationParams(max_tokens=900, thinking=policy)
+    assert answer.next_params(params).thinking == ThinkingPolicy(200, 5.0, "stop")
+    assert answer.next_params(params).max_tokens == 900
+    assert answer.next_params(GenerationParams()) == GenerationParams()
     spent = Answer("", "So far…", AnswerFigures(reasoning_seconds=40.0, reasoning_tokens=1200))
-    assert spent.budget_left(policy) == ThinkingPolicy(0, 0.0, "stop")  # ends at once
+    assert spent.next_params(params).thinking == ThinkingPolicy(0, 0.0, "stop")  # ends at once
+    now = answer.next_params(params, answer_now=True).thinking
+    assert now.answer_now and now.budget_tokens == 200
     answer.start(2)
     answer.add(ThinkingEnded(2, "budget_tokens", 200))  # the engine counts this run only
     assert answer.thinking_note == "budget reached after 1,000 tokens"
