@@ -57,6 +57,7 @@ def test_conversations_open_with_their_branches_figures_and_state(old_profile: P
         assert a1.reasoning == "Two and two make four." and a1.figures.reasoning_tokens == 7
         assert a1.figures.reasoning_seconds == 1.5 and a1.figures.tokens_per_second == 33.0
         assert a2.state == "interrupted" and a2.reasoning == "Three and three"
+        assert (a1.thinking_note, a1.finish_note, a1.ttft_seconds) == ("", "", 0.0)  # schema 4
         branch = store.branch(a1)
         assert (branch.index, branch.count) == (1, 2)
         other = store.message(branch.sibling_ids[1])

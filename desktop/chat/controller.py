@@ -216,12 +216,13 @@ class ChatController(QObject):
             self.files.show_on_question(user, message.id)
             return user
         answer = AssistantMessage()
+        answer.can_answer_now = self.bridge.can_answer_now
         unsaved = self.saving.unsaved.get(message.id)
         answer.show_stored(unsaved.over(message) if unsaved is not None else message)
         answer.set_saved(unsaved is None)
         self.files.show_on_answer(answer, message.parent_id)
         if self.store.child_count(message.id):
-            answer.continue_button.hide()  # followed up: going on would not fit what came after
+            answer.followed_up()  # going on would not fit what came after
         answer.bind(message.id, branch)
         self._connect_actions(answer)
         return answer
@@ -229,6 +230,7 @@ class ChatController(QObject):
     def _connect_actions(self, answer: AssistantMessage) -> None:
         answer.regenerate_requested.connect(self.regenerate)
         answer.continue_requested.connect(self.continue_answer)
+        answer.answer_now_requested.connect(lambda i: self.continue_answer(i, answer_now=True))
         answer.branch_requested.connect(self.switch_branch)
         answer.delete_requested.connect(self.delete_message)
 
@@ -261,7 +263,7 @@ class ChatController(QObject):
         self.conversation_id = conversation_id
         for widget in self.view.messages:
             if isinstance(widget, AssistantMessage):
-                widget.continue_button.hide()  # followed up now
+                widget.followed_up()
         self._show(question)
         self._answer(answer, reload=False)
         self.conversations_changed.emit()
@@ -342,8 +344,8 @@ class ChatController(QObject):
         self.files.fit(text, files, room, self.bridge.count_tokens, fitted, self.stop)
         self.busy_changed.emit(True)
 
-    def continue_answer(self, answer_id: int) -> None:
-        """Go on with an answer that was interrupted or stopped at the length limit."""
+    def continue_answer(self, answer_id: int, *, answer_now: bool = False) -> None:
+        """Go on with an answer that stopped early; answer_now: close its reasoning first."""
         if self.busy or self.conversation_id is None or self.store.child_count(answer_id):
             return
         if self._refused():
@@ -360,7 +362,7 @@ class ChatController(QObject):
         widget = self.view.messages[-1]
         assert isinstance(widget, AssistantMessage)
         widget.resume()
-        self._start(widget, answer_id, context)
+        self._start(widget, context, widget.model.next_params(self.params, answer_now=answer_now))
 
     def switch_branch(self, message_id: int) -> None:
         if self.busy:
@@ -390,14 +392,16 @@ class ChatController(QObject):
         widget = self.view.messages[-1]
         assert isinstance(widget, AssistantMessage)
         widget.resume()
-        self._start(widget, stored.id, self._context())
+        self._start(widget, self._context(), self.params)
 
-    def _start(self, widget: AssistantMessage, message_id: int, context: list[Message]) -> None:
+    def _start(
+        self, widget: AssistantMessage, context: list[Message], params: GenerationParams
+    ) -> None:
         self.deletion.forget()  # new rows may take the deleted ones' places
         self._live_tokens, self._first_at = 0, 0.0
         self._current = widget
-        self._current_id = message_id
-        self._gen_id = self.bridge.generate(context, self.params)
+        self._current_id = widget.message_id
+        self._gen_id = self.bridge.generate(context, params)
         widget.model.start(self._gen_id)
         self._saver.start()
         self.busy_changed.emit(True)
@@ -475,8 +479,9 @@ class ChatController(QObject):
 
     def _on_thinking_ended(self, gen_id: int, ended: ThinkingEnded) -> None:
         answer = self._streaming(gen_id)
-        if answer is not None:
+        if answer is not None and self._current is not None:
             answer.add(ended)
+            self._current.thinking_was_ended()
 
     def _on_finished(self, gen_id: int, stats: GenerationStats) -> None:
         answer = self._streaming(gen_id)

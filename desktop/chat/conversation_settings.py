@@ -43,6 +43,16 @@ BUDGETS: tuple[tuple[str, int | None, float | None], ...] = (
     ("2 minutes", None, 120.0),
     ("10 minutes", None, 600.0),
 )
+
+
+def budget_label(tokens: int | None, seconds: float | None) -> str:
+    """Words for a thinking budget not in the list ("300 tokens", "45 seconds")."""
+    parts = [f"{tokens:,} tokens"] if tokens is not None else []
+    if seconds is not None:
+        parts.append(f"{seconds:g} seconds")
+    return " or ".join(parts) or "No limit"
+
+
 LOOP_POLICIES = {
     "answer": "End the thinking and answer",
     "stop": "Stop the answer",
@@ -85,18 +95,23 @@ class ConversationSettings(QDialog):
         for label, tokens, seconds in BUDGETS:
             self.budget.addItem(label, (tokens, seconds))
         current = (params.thinking.budget_tokens, params.thinking.budget_seconds)
-        if self.budget.findData(current) < 0:  # a budget set elsewhere: keep it selectable
-            self.budget.addItem(
-                f"{current[0] or current[1]} ({'tokens' if current[0] else 's'})", current
-            )
-        self.budget.setCurrentIndex(self.budget.findData(current))
+        # QComboBox.findData never matches a Python tuple: look the budget up here
+        known = [(tokens, seconds) for _, tokens, seconds in BUDGETS]
+        if current not in known:  # a budget set elsewhere: keep it selectable
+            self.budget.addItem(budget_label(*current), current)
+        self.budget.setCurrentIndex(known.index(current) if current in known else len(known))
         self.budget.setToolTip(
-            "When the model has thought this long, Ponder ends its reasoning and it answers."
+            "When the model has thought this long, Ponder ends its reasoning and it answers. "
+            "Time counts from its first thinking token, as “Thought for” does; reading the "
+            "prompt before it is not counted."
         )
         self.loop_policy = QComboBox(self)
         for key, label in LOOP_POLICIES.items():
             self.loop_policy.addItem(label, key)
         self.loop_policy.setCurrentIndex(self.loop_policy.findData(params.thinking.loop_policy))
+        self.loop_policy.setToolTip(
+            "An answer that repeats itself on and on is stopped too, unless this is Do nothing."
+        )
         self.keep_reasoning = QCheckBox("Send past reasoning back to the model", self)
         self.keep_reasoning.setChecked(params.keep_reasoning)
         self.keep_reasoning.setToolTip(

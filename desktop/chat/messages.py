@@ -21,7 +21,7 @@ from desktop.chat.question_editor import QuestionEditor
 from desktop.chat.thinking_pane import ThinkingPane
 from desktop.common.figures import SPEED_TIP, speed_text
 from desktop.common.throttle import Throttle
-from model_runtime.chat.answer import Answer
+from model_runtime.chat.answer import Answer, AnswerFigures
 from model_runtime.conversations.records import Branch, StoredMessage
 
 REPAINT_MS = 40
@@ -168,6 +168,7 @@ class AssistantMessage(QFrame):
 
     regenerate_requested = Signal(int)
     continue_requested = Signal(int)
+    answer_now_requested = Signal(int)  # end the saved reasoning and let the model answer
     branch_requested = Signal(int)
     delete_requested = Signal(int)
 
@@ -177,6 +178,7 @@ class AssistantMessage(QFrame):
         self.model = model if model is not None else Answer()
         self.message_id = 0
         self.streaming = True
+        self.can_answer_now = True  # the engine can end reasoning (the controller says)
         self._started = time.monotonic()
         self._thinking_started: float | None = None
         self._answer_started: float | None = None
@@ -208,6 +210,12 @@ class AssistantMessage(QFrame):
             "Continue", "Go on from where the answer stopped"
         )
         self.continue_button.clicked.connect(lambda: self.continue_requested.emit(self.message_id))
+        self.answer_now_button = self.action_bar.add(
+            "Answer now", "End the thinking here and let the model answer"
+        )
+        self.answer_now_button.clicked.connect(
+            lambda: self.answer_now_requested.emit(self.message_id)
+        )
         self.delete_button = self.action_bar.add("Delete", "Delete this answer and what followed")
         self.delete_button.clicked.connect(lambda: self.delete_requested.emit(self.message_id))
         self.action_bar.previous.clicked.connect(lambda: self._step(-1))
@@ -244,7 +252,9 @@ class AssistantMessage(QFrame):
         self.model = Answer(message.content, message.reasoning, message.figures)
         if message.reasoning:
             pane = self._ensure_pane()
-            pane.finish(message.reasoning_seconds, message.reasoning_tokens or None)
+            pane.finish(
+                message.reasoning_seconds, message.reasoning_tokens or None, self._pane_note()
+            )
             pane.set_text_later(message.reasoning.rstrip())
         if message.content:
             self.answer_view.show()
@@ -252,10 +262,8 @@ class AssistantMessage(QFrame):
         if message.state == "interrupted":
             self.status.setText("Interrupted — Continue picks up where it stopped.")
         else:
-            self.status.setText(
-                _figures(message.finish_reason, message.n_generated, message.tokens_per_second)
-            )
-            self.status.setToolTip(SPEED_TIP if message.tokens_per_second else "")
+            self.status.setText(_figures(message.figures))
+            self.status.setToolTip(SPEED_TIP if message.figures.tokens_per_second else "")
         self._update_actions(message.state, message.finish_reason)
 
     def bind(self, message_id: int, branch: Branch) -> None:
@@ -280,6 +288,17 @@ class AssistantMessage(QFrame):
         self.continue_button.setVisible(
             state == "interrupted" or finish_reason in ("length", "cancelled")
         )
+        self.answer_now_button.setVisible(self.can_answer_now and self.thinking_only)
+
+    @property
+    def thinking_only(self) -> bool:
+        """It thought and gave no answer (the length limit, Stop, a crash, a loop stopped)."""
+        return bool(self.reasoning.strip()) and not self.answer.strip()
+
+    def followed_up(self) -> None:
+        """A question came after it: going on would not fit what came after."""
+        self.continue_button.hide()
+        self.answer_now_button.hide()
 
     def resume(self) -> None:
         """Stream more into this answer (Continue): the text so far stays."""
@@ -355,11 +374,22 @@ class AssistantMessage(QFrame):
         assert self.thinking is not None
         end = self._answer_started or time.monotonic()
         seconds = end - (self._thinking_started or self._started)
-        self.thinking.finish(seconds, None, self._ended_note())
+        self.thinking.finish(seconds, None, self.model.thinking_note)
 
-    def _ended_note(self) -> str:
-        ended = self.model.thinking_ended
-        return ended.describe() if ended is not None else ""
+    def thinking_was_ended(self) -> None:
+        """Ponder ended the reasoning (answer now, a budget, a loop): the pane's clock stops
+        now, not when the first words of the answer arrive."""
+        self._repaint.flush()
+        self._paint()
+        if self.thinking is not None and self.thinking.thinking:
+            self._end_thinking()
+
+    def _pane_note(self) -> str:
+        """How the thinking ended, and whether an answer came of it."""
+        note = self.model.thinking_note
+        if self.thinking_only:
+            return f"{note}, no answer yet" if note else "no answer yet"
+        return note
 
     def finish(self) -> None:
         """The answer is complete: final Markdown render, thinking summary, figures."""
@@ -369,13 +399,13 @@ class AssistantMessage(QFrame):
         stats, figures = self.model.stats, self.model.figures
         assert stats is not None
         if self.thinking is not None:
-            note = "no answer yet" if stats.unclosed_thinking else self._ended_note()
-            self.thinking.finish(figures.reasoning_seconds, figures.reasoning_tokens or None, note)
+            self.thinking.finish(
+                figures.reasoning_seconds, figures.reasoning_tokens or None, self._pane_note()
+            )
         if self.answer:
             self.answer_view.finish_markdown(self.answer)
-        text = _figures(stats.finish_reason, figures.n_generated, stats.tokens_per_second)
-        self.status.setText(f"{text} · first token after {stats.ttft_seconds:.2f} s")
-        self.status.setToolTip(SPEED_TIP if stats.tokens_per_second else "")
+        self.status.setText(_figures(figures))
+        self.status.setToolTip(SPEED_TIP if figures.tokens_per_second else "")
         self._update_actions("complete", stats.finish_reason)
 
     def fail(self, title: str, message: str) -> None:
@@ -400,13 +430,18 @@ class AssistantMessage(QFrame):
         self._update_actions("interrupted", "")
 
 
-def _figures(finish_reason: str, generated: int, tokens_per_second: float) -> str:
+def _figures(figures: AnswerFigures) -> str:
+    """The line under a finished answer: how it ended, its length and speed, the wait."""
     parts = []
-    if finish_reason == "cancelled":
+    if figures.finish_reason == "cancelled":
         parts.append("Stopped")
-    elif finish_reason == "length":
+    elif figures.finish_reason == "length":
         parts.append("Stopped at the length limit")
-    parts.append(f"{generated:,} tokens")
-    if tokens_per_second:
-        parts.append(speed_text(tokens_per_second))
+    elif figures.finish_reason == "loop":
+        parts.append(f"Stopped: {figures.finish_note or 'it was repeating itself'}")
+    parts.append(f"{figures.n_generated:,} tokens")
+    if figures.tokens_per_second:
+        parts.append(speed_text(figures.tokens_per_second))
+    if figures.ttft_seconds:
+        parts.append(f"first token after {figures.ttft_seconds:.2f} s")
     return " · ".join(parts)

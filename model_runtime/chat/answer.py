@@ -7,9 +7,15 @@ is saved comes from here. Reasoning time and tokens are the engine's own figures
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from model_runtime.chat.generation import Chunk, Event, Finished, GenerationStats
+from model_runtime.chat.generation import (
+    Chunk,
+    Event,
+    Finished,
+    GenerationParams,
+    GenerationStats,
+)
 from model_runtime.chat.thinking import ThinkingEnded
 
 
@@ -23,6 +29,9 @@ class AnswerFigures:
     n_generated: int = 0
     tokens_per_second: float = 0.0
     finish_reason: str = ""
+    thinking_note: str = ""  # how Ponder ended the thinking ("answered on request after …")
+    finish_note: str = ""  # why Ponder stopped the answer ("the answer was repeating itself")
+    ttft_seconds: float = 0.0  # the last run's time to its first token
 
 
 def _joined(parts: list[str]) -> str:
@@ -70,12 +79,32 @@ class Answer:
             self.in_thinking = event.kind == "thinking"
             self.dirty = True
         elif isinstance(event, ThinkingEnded):
-            self.thinking_ended = event
+            self.thinking_ended = self._counted_whole(event)
         elif isinstance(event, Finished):
             self.stats = event.stats
             self.in_thinking = False
             if event.stats.thinking_ended is not None:
-                self.thinking_ended = event.stats.thinking_ended
+                self.thinking_ended = self._counted_whole(event.stats.thinking_ended)
+
+    def _counted_whole(self, ended: ThinkingEnded) -> ThinkingEnded:
+        """The engine counts this run's tokens; the answer's reasoning began in earlier ones."""
+        return replace(ended, at_token=ended.at_token + self._before.reasoning_tokens)
+
+    @property
+    def thinking_note(self) -> str:
+        """How Ponder ended this answer's thinking, in words ('' when the model did)."""
+        if self.thinking_ended is not None:
+            return self.thinking_ended.describe()
+        return self._before.thinking_note
+
+    def next_params(
+        self, params: GenerationParams, *, answer_now: bool = False
+    ) -> GenerationParams:
+        """The parameters of this answer's next run (Continue): its thinking budgets are what
+        earlier runs left of them; answer_now closes its reasoning before the first token."""
+        figures = self.figures
+        thinking = params.thinking.after(figures.reasoning_tokens, figures.reasoning_seconds)
+        return replace(params, thinking=replace(thinking, answer_now=answer_now))
 
     @property
     def finished(self) -> bool:
@@ -94,4 +123,7 @@ class Answer:
             n_generated=before.n_generated + stats.n_generated,
             tokens_per_second=stats.tokens_per_second,
             finish_reason=stats.finish_reason,
+            thinking_note=self.thinking_note,
+            finish_note=stats.finish_note,
+            ttft_seconds=stats.ttft_seconds,
         )

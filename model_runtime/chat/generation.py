@@ -100,13 +100,14 @@ class GenerationStats:
     n_generated: int = 0
     n_thinking: int = 0
     ttft_seconds: float = 0.0  # request to first token
-    thinking_seconds: float = 0.0
+    thinking_seconds: float = 0.0  # in thinking segments only, from each one's first token
     total_seconds: float = 0.0
     tokens_per_second: float = 0.0  # generation speed after the first token
     finish_reason: FinishReason = "stop"
     unclosed_thinking: bool = False
     n_injected: int = 0  # tokens Ponder wrote into the answer (closing the reasoning)
     thinking_ended: ThinkingEnded | None = None  # set when Ponder, not the model, ended it
+    finish_note: str = ""  # why Ponder stopped the answer, in words (finish_reason "loop")
 
 
 @dataclass(frozen=True)

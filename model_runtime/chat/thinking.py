@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import zlib
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 EndReason = Literal["asked", "budget_tokens", "budget_seconds", "loop"]
@@ -35,8 +35,18 @@ class ThinkingPolicy:
     """Limits on one answer's reasoning; None switches a limit off."""
 
     budget_tokens: int | None = None
-    budget_seconds: float | None = None
-    loop_policy: LoopPolicy = "answer"
+    budget_seconds: float | None = None  # thinking time, from the first thinking token
+    loop_policy: LoopPolicy = "answer"  # also what a looping answer gets: "off" lets it run
+    answer_now: bool = False  # close a continued reasoning before its first new token
+
+    def after(self, tokens: int, seconds: float) -> ThinkingPolicy:
+        """What is left of the budgets once earlier runs of the same answer (Continue) thought
+        this much; a spent budget is 0, and ends the reasoning before its first new token."""
+        tokens_left = None if self.budget_tokens is None else max(0, self.budget_tokens - tokens)
+        seconds_left = (
+            None if self.budget_seconds is None else max(0.0, self.budget_seconds - seconds)
+        )
+        return replace(self, budget_tokens=tokens_left, budget_seconds=seconds_left)
 
 
 @dataclass(frozen=True)
@@ -60,9 +70,21 @@ class ThinkingEnded:
         return f"{where} ({self.detail})" if self.detail else where
 
 
+def loop_stop_note(where: Literal["reasoning", "answer"], detail: str) -> str:
+    """Words for an answer Ponder stopped because it looped (finish reason "loop")."""
+    said = f"the {where} was repeating itself"
+    return f"{said} ({detail})" if detail else said
+
+
 class LoopDetector:
     """Spots reasoning that repeats itself: the same span of tokens over and over, or text
     that compresses far better than reasoning does."""
+
+    @classmethod
+    def for_answer(cls) -> LoopDetector:
+        """Stricter than for reasoning: an answer may repeat on purpose (a short list, a
+        word asked for many times), so a repeated span must be longer before it counts."""
+        return cls(min_repeats=4, min_span_tokens=256)
 
     def __init__(
         self,

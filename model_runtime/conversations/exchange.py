@@ -15,6 +15,13 @@ from model_runtime.conversations.schema import transaction
 from model_runtime.errors import ConversationStoreError
 
 EXPORT_FORMAT = "ponder-conversation"
+# Message fields added after exports began (how thinking ended, why the answer stopped, the
+# first token's wait): an export written before them imports with these.
+LATER_MESSAGE_FIELDS: dict[str, Any] = {
+    "thinking_note": "",
+    "finish_note": "",
+    "ttft_seconds": 0.0,
+}
 
 
 def export_json(
@@ -77,7 +84,9 @@ def _insert_messages(
     new_ids: dict[int, int] = {}
     for message in messages:
         values = {
-            key: message[key]
+            key: message.get(key, LATER_MESSAGE_FIELDS[key])
+            if key in LATER_MESSAGE_FIELDS
+            else message[key]
             for key in MESSAGE_COLUMNS
             if key not in ("id", "conversation_id", "parent_id")
         }

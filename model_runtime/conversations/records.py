@@ -32,17 +32,13 @@ class StoredMessage:
     finish_reason: str = ""
     state: MessageState = "complete"
     created: float = 0.0
+    thinking_note: str = ""  # how Ponder ended the thinking, in words (schema 4)
+    finish_note: str = ""  # why Ponder stopped the answer, in words (schema 4)
+    ttft_seconds: float = 0.0  # time to the first token (schema 4)
 
     @property
     def figures(self) -> AnswerFigures:
-        return AnswerFigures(
-            self.reasoning_seconds,
-            self.reasoning_tokens,
-            self.n_prompt,
-            self.n_generated,
-            self.tokens_per_second,
-            self.finish_reason,
-        )
+        return AnswerFigures(**{key: getattr(self, key) for key in FIGURE_COLUMNS})
 
 
 @dataclass

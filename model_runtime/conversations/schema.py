@@ -118,6 +118,14 @@ MIGRATIONS: tuple[str, ...] = (
         VALUES ('delete', old.id, old.text);
     END;
     """,
+    # 4: what Ponder did to an answer's thinking (answered on request, a budget, a loop) and
+    #    why it stopped the answer, in words, and the time to the first token: shown again
+    #    when the chat is opened
+    """
+    ALTER TABLE messages ADD COLUMN thinking_note TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN finish_note TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN ttft_seconds REAL NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -2,7 +2,7 @@
 
 A Decoding streams Chunk and ThinkingEnded events, ends the model's reasoning in place when
 Ponder is asked to (answer now, a budget, a loop) by writing closing words and </think> into
-the same KV cache, and adds up the figures of the run.
+the same KV cache, stops an answer that loops, and adds up the figures of the run.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import time
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from model_runtime.chat.generation import (
     Chunk,
@@ -22,7 +22,13 @@ from model_runtime.chat.generation import (
 )
 from model_runtime.chat.reasoning import CLOSE_TAG as THINK_CLOSE
 from model_runtime.chat.reasoning import ReasoningParser, Segment
-from model_runtime.chat.thinking import CLOSING_LINES, EndReason, LoopDetector, ThinkingEnded
+from model_runtime.chat.thinking import (
+    CLOSING_LINES,
+    EndReason,
+    LoopDetector,
+    ThinkingEnded,
+    loop_stop_note,
+)
 
 if TYPE_CHECKING:
     from model_runtime.engine.worker import Engine
@@ -54,7 +60,9 @@ class Decoding:
         self.written = list(tokens)  # the prompt and every token since: the KV cache's content
         self.parser = ReasoningParser(starts_in_thinking=starts_in_thinking, continuing=continuing)
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self.loops = LoopDetector() if self.policy.loop_policy != "off" else None
+        watch = self.policy.loop_policy != "off"
+        self.loops = LoopDetector() if watch else None
+        self.answer_loops = LoopDetector.for_answer() if watch else None
         self.sampling = {
             "top_k": params.top_k,
             "top_p": params.top_p,
@@ -67,19 +75,42 @@ class Decoding:
         }
         self.n_generated = self.n_thinking = self.n_injected = 0
         self.first_at: float | None = None
-        self.thinking_done_at: float | None = None
+        self.thinking_from: float | None = None  # when the thinking segment under way began
+        self.thinking_time = 0.0  # seconds spent in thinking segments that ended
         self.ended_by: ThinkingEnded | None = None
         self.finish: FinishReason = "length"
+        self.finish_note = ""
 
     def _emit(self, segments: list[Segment]) -> None:
         for segment in segments:
             self.send(Chunk(self.gen_id, segment.kind, segment.text))
 
+    def _feed(self, text: str, now: float) -> None:
+        """Stream text through the parser; a thinking segment's time runs from its first
+        token to the token that closed it (the answer between segments does not count)."""
+        self._emit(self.parser.feed(text))
+        if self.parser.in_thinking and self.thinking_from is None:
+            self.thinking_from = now
+        elif not self.parser.in_thinking and self.thinking_from is not None:
+            self.thinking_time += now - self.thinking_from
+            self.thinking_from = None
+
+    def thinking_seconds(self, now: float) -> float:
+        """Time spent thinking so far (what the time budget and "Thought for" count)."""
+        running = now - self.thinking_from if self.thinking_from is not None else 0.0
+        return self.thinking_time + running
+
     def run(self) -> None:
-        """Decode until the model stops, the length limit, Stop, or a loop policy of "stop".
+        """Decode until the model stops, the length limit, Stop, or a loop Ponder stops.
 
         Raises StopIteration when llama.cpp's generator ends (the context is full).
         """
+        if self.parser.in_thinking:  # asked to answer before it began, or the budget is spent
+            reason, _ = self.engine.end_reason(self.policy, 0, 0.0, None)
+            if self.policy.answer_now:
+                reason = "asked"
+            if reason is not None and not self._end_thinking(reason, ""):
+                return
         stream: Generator[int, None, None] = self.llm.generate(self.written, **self.sampling)
         token = next(stream)
         while True:
@@ -93,12 +124,7 @@ class Decoding:
                 self.finish = "stop"
                 return
             reason, detail = self._take(token)
-            if reason == "loop" and self.policy.loop_policy == "stop":
-                self.ended_by = ThinkingEnded(self.gen_id, reason, self.n_thinking, detail)
-                self.send(self.ended_by)
-                self.finish = "loop"
-                return
-            if self.n_generated >= self.budget:
+            if self.finish == "loop" or self.n_generated >= self.budget:
                 return
             if reason is not None:
                 if not self._end_thinking(reason, detail):
@@ -108,34 +134,48 @@ class Decoding:
             token = next(stream)
 
     def _take(self, token: int) -> tuple[EndReason | None, str]:
-        """Stream one token's text; whether Ponder should end the reasoning now, and why."""
+        """Stream one token's text; whether Ponder should end the reasoning now, and why.
+        A loop that Ponder stops (in the answer, or in the reasoning under loop policy
+        "stop") sets the finish reason "loop"."""
         self.n_generated += 1
         self.written.append(token)
         thinking = self.parser.in_thinking
         text = self.decoder.decode(self.engine.piece(token))
-        self._emit(self.parser.feed(text))
+        now = time.perf_counter()
+        self._feed(text, now)
         if not thinking:
+            found = self.answer_loops.feed(token, text) if self.answer_loops is not None else None
+            if found is not None:
+                self._stop_looping("answer", found)
             return None, ""
         self.n_thinking += 1
-        if not self.parser.in_thinking:
-            self.thinking_done_at = time.perf_counter()
-            return None, ""
-        if self.ended_by is not None:  # Ponder ends the reasoning once per answer
-            return None, ""
+        if not self.parser.in_thinking or self.ended_by is not None:
+            return None, ""  # the model closed it; or Ponder did already (once per answer)
         found = self.loops.feed(token, text) if self.loops is not None else None
-        return self.engine.end_reason(self.policy, self.n_thinking, self.first_at, found)
+        reason, detail = self.engine.end_reason(
+            self.policy, self.n_thinking, self.thinking_seconds(now), found
+        )
+        if reason == "loop" and self.policy.loop_policy == "stop":
+            self.ended_by = ThinkingEnded(self.gen_id, reason, self.n_thinking, detail)
+            self.send(self.ended_by)
+            self._stop_looping("reasoning", "")
+            return None, ""
+        return reason, detail
+
+    def _stop_looping(self, where: Literal["reasoning", "answer"], detail: str) -> None:
+        self.finish = "loop"
+        self.finish_note = loop_stop_note(where, detail)
 
     def _end_thinking(self, reason: EndReason, detail: str) -> bool:
         """Write the closing words and </think> into the answer (same KV cache); False when
         the length limit leaves no room for them."""
-        self.ended_by = ThinkingEnded(self.gen_id, reason, self.n_thinking, detail)
         closing = CLOSING_LINES[reason] + THINK_CLOSE + "\n\n"
         injected = self.llm.tokenize(closing.encode("utf-8"), add_bos=False, special=True)
         if self.n_generated + len(injected) >= self.budget:
             return False
+        self.ended_by = ThinkingEnded(self.gen_id, reason, self.n_thinking, detail)
         self.decoder.reset()  # a character cut by the closing words is dropped, not U+FFFD
-        self._emit(self.parser.feed(closing))
-        self.thinking_done_at = time.perf_counter()
+        self._feed(closing, time.perf_counter())
         self.n_injected += len(injected)
         self.send(self.ended_by)
         self.written += injected
@@ -151,7 +191,6 @@ class Decoding:
         self._emit(self.parser.finish())
         ended = time.perf_counter()
         first_at = self.first_at if self.first_at is not None else ended
-        thinking_done_at = ended if unclosed else self.thinking_done_at
         return GenerationStats(
             n_prompt=n_prompt,
             n_cached=n_cached,
@@ -159,11 +198,12 @@ class Decoding:
             n_generated=self.n_generated,
             n_thinking=self.n_thinking,
             ttft_seconds=first_at - started,
-            thinking_seconds=(thinking_done_at - first_at) if thinking_done_at else 0.0,
+            thinking_seconds=self.thinking_seconds(ended),
             total_seconds=ended - started,
             tokens_per_second=decode_rate(self.n_generated, first_at, ended),
             finish_reason=self.finish,
             unclosed_thinking=unclosed,
             n_injected=self.n_injected,
             thinking_ended=self.ended_by,
+            finish_note=self.finish_note,
         )

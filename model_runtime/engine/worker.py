@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import faulthandler
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -267,18 +268,15 @@ class Engine:
         return bool(llama_cpp.llama_vocab_is_eog(self.llm._model.vocab, token))
 
     def end_reason(
-        self, policy: ThinkingPolicy, n_thinking: int, first_at: float | None, loop: str | None
+        self, policy: ThinkingPolicy, n_thinking: int, thinking_seconds: float, loop: str | None
     ) -> tuple[EndReason | None, str]:
-        """Whether Ponder should end the reasoning now, and why."""
+        """Whether Ponder should end the reasoning now, and why. The time budget counts
+        thinking time (from the first thinking token), as "Thought for" does."""
         if self._answer_now_flag.value >= self._gen_id:
             return "asked", ""
         if policy.budget_tokens is not None and n_thinking >= policy.budget_tokens:
             return "budget_tokens", ""
-        if (
-            policy.budget_seconds is not None
-            and first_at is not None
-            and time.perf_counter() - first_at >= policy.budget_seconds
-        ):
+        if policy.budget_seconds is not None and thinking_seconds >= policy.budget_seconds:
             return "budget_seconds", ""
         if loop is not None:
             return "loop", loop
@@ -382,6 +380,9 @@ def error_reply(gen_id: int | None, exc: BaseException) -> tuple:
 def main(conn: Any, cancel_flag: Any, answer_now_flag: Any, log_path: str) -> None:
     """Entry point of the worker process: serve requests until told to shut down."""
     redirect_stderr(log_path)
+    # Ctrl+C in a terminal reaches the whole process group: the command line decides what it
+    # means (answer now, stop) and tells the worker through its flags.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     engine = Engine(cancel_flag, answer_now_flag, log_path)
     conn.send((protocol.READY, os.getpid()))
 

@@ -257,10 +257,19 @@ def messages_to_wire(messages: Sequence[Message], keep_reasoning: bool = False) 
 
 
 def wire_finish_reason(stats: GenerationStats, stopped: bool = False) -> str:
-    """OpenAI's finish_reason for how a generation ended."""
+    """OpenAI's finish_reason for how a generation ended. OpenAI documents stop, length,
+    content_filter and tool_calls only: an answer Ponder stopped because it looped is "stop"
+    on the wire (the model stopped for a reason of Ponder's), and the log says "loop"."""
     if stopped:
         return "stop"
     return "length" if stats.finish_reason == "length" else "stop"
+
+
+def finish_in_words(stats: GenerationStats) -> str:
+    """How a generation ended, for the server's log (a loop says what the client was sent)."""
+    if stats.finish_reason == "loop":
+        return f'loop: {stats.finish_note or "it was repeating itself"}; sent as "stop"'
+    return stats.finish_reason
 
 
 def usage(stats: GenerationStats) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from model_runtime.serving.openai_format import (
     WireError,
     dumps,
     error_body,
+    finish_in_words,
     usage,
     wire_finish_reason,
 )
@@ -340,7 +341,7 @@ class OpenAIServer:
         outcome = (
             "client gone"
             if record.client_gone
-            else record.error or (stats.finish_reason if stats else "not run")
+            else record.error or (finish_in_words(stats) if stats else "not run")
         )
         tokens = f", {stats.n_generated} tokens, {stats.tokens_per_second:.1f} t/s" if stats else ""
         if self.log_requests:
@@ -350,7 +351,9 @@ class OpenAIServer:
 
     def _watch(self, sock: socket.socket, record: ServedRequest, done: threading.Event) -> None:
         while not done.wait(WATCH_SECONDS):
-            if peer_closed(sock):
+            # Once the answer is complete (stats set, before it is sent) the client may close
+            # as soon as it has read it: that is not leaving.
+            if peer_closed(sock) and record.stats is None:
                 record.client_gone = True
                 self.client.cancel(record.gen_id)
                 return

@@ -11,6 +11,7 @@ from desktop.chat.messages import AssistantMessage, UserMessage
 from desktop.engines.bridge import EngineBridge
 from desktop.window.main_window import MainWindow
 from model_runtime.chat.generation import GenerationParams
+from model_runtime.chat.thinking import ThinkingPolicy
 from model_runtime.conversations.params import params_from_dict, params_to_dict
 from model_runtime.conversations.store import ConversationStore
 
@@ -111,3 +112,24 @@ def test_long_conversations_build_their_older_messages_on_demand(window: MainWin
     assert pane.body.toPlainText() == "" and pane.text() == "hmm"
     pane.set_expanded(True)
     assert pane.body.toPlainText() == "hmm"
+
+
+def test_the_budget_list_shows_each_budget_once(qtbot) -> None:
+    from desktop.chat.conversation_settings import BUDGETS
+
+    labels = [label for label, _, _ in BUDGETS]
+
+    def shown(params: GenerationParams) -> tuple[list[str], str]:
+        dialog = ConversationSettings("", params)
+        qtbot.addWidget(dialog)
+        items = [dialog.budget.itemText(i) for i in range(dialog.budget.count())]
+        return items, dialog.budget.currentText()
+
+    assert shown(GenerationParams()) == (labels, "No limit")  # no stray "None (s)"
+    thirty = GenerationParams(thinking=ThinkingPolicy(budget_seconds=30.0))
+    assert shown(thirty) == (labels, "30 seconds")
+    odd = GenerationParams(thinking=ThinkingPolicy(budget_tokens=300))
+    assert shown(odd) == ([*labels, "300 tokens"], "300 tokens")
+    dialog = ConversationSettings("", odd)
+    qtbot.addWidget(dialog)
+    assert dialog.result_params().thinking.budget_tokens == 300  # kept as it was

@@ -220,6 +220,7 @@ def test_conversation_reopens_in_a_new_window(
     reasoning = thought.reasoning
     answer_text = thought.answer_view.toPlainText()
     header = thought.thinking.header.text() if thought.thinking else ""
+    status = thought.status.text()
     first.close()
     assert not first.bridge.client.alive
     first.store.close()
@@ -244,7 +245,10 @@ def test_conversation_reopens_in_a_new_window(
     assert pane.header.text() == header  # "Thought for 1.2 s · 34 tokens", as it was
     assert re.match(r"Thought for [\d.]+ s · [\d,]+ tokens", pane.header.text())
     assert restored.answer_view.toPlainText() == answer_text
-    assert re.fullmatch(r"[\d,]+ tokens · [\d.]+ tokens/s", restored.status.text())
+    assert restored.status.text() == status  # with the wait for the first token, as it was
+    assert re.fullmatch(
+        r"[\d,]+ tokens · [\d.]+ tokens/s · first token after [\d.]+ s", restored.status.text()
+    )
     assert restored.action_bar.isVisible() and restored.continue_button.isHidden()
     hi = second.chat_view.messages[3]
     assert isinstance(hi, AssistantMessage) and hi.thinking is None

@@ -83,6 +83,105 @@ def test_budget_from_the_settings_ends_thinking(r1_window: MainWindow, qtbot) ->
     assert "budget reached after 30 tokens" in pane.header.text()
 
 
+def reopened(window: MainWindow) -> AssistantMessage:
+    """The last answer as it shows after going to another chat and coming back."""
+    conversation_id = window.controller.conversation_id
+    assert conversation_id is not None
+    window.new_chat()
+    window.open_conversation(conversation_id)
+    return last_answer(window)
+
+
+@pytest.mark.slow
+def test_answer_now_on_a_saved_answer_that_is_all_thinking(r1_window: MainWindow, qtbot) -> None:
+    window = r1_window
+    window.controller.params = GenerationParams(
+        max_tokens=40, temperature=0.0, thinking=ThinkingPolicy(loop_policy="off")
+    )
+    with qtbot.waitSignal(window.controller.answer_finished, timeout=TIMEOUT_MS):
+        window.send("What is the sum of the first ten odd numbers?")
+    message = last_answer(window)
+    assert message.reasoning and not message.answer  # the length limit came first
+    assert message.thinking is not None and "no answer yet" in message.thinking.header.text()
+    assert message.answer_now_button.isVisibleTo(message)
+    assert message.continue_button.isVisibleTo(message)
+
+    message = reopened(window)  # the buttons come back with the saved answer
+    assert "no answer yet" in message.thinking.header.text()
+    assert message.answer_now_button.isVisibleTo(message)
+    window.controller.apply_settings("", GenerationParams(max_tokens=120, temperature=0.0))
+    folded = []  # the pane's clock stops when the engine ends the thinking, not later
+    window.bridge.thinking_ended.connect(
+        lambda *_: folded.append(last_answer(window).thinking.thinking)
+    )
+    answer_id = message.message_id
+    with qtbot.waitSignal(window.controller.answer_finished, timeout=TIMEOUT_MS) as done:
+        message.answer_now_button.click()
+    stats = done.args[0]
+    assert stats.thinking_ended.reason == "asked" and stats.thinking_ended.at_token == 0
+    assert folded == [False]
+    message = last_answer(window)  # the same answer, continued in place
+    assert message.message_id == answer_id and message.answer.strip()
+    assert [m.role for m in window.store.visible_messages(window.controller.conversation_id)] == [
+        "user",
+        "assistant",
+    ]
+    header = message.thinking.header.text()
+    assert "answered on request after 40 tokens" in header and "no answer yet" not in header
+    assert message.answer_now_button.isHidden()
+    assert "first token after" in message.status.text()
+
+    again = reopened(window)  # how the thinking ended and the first token are kept
+    assert "answered on request after 40 tokens" in again.thinking.header.text()
+    assert again.status.text() == message.status.text()
+    assert again.answer_now_button.isHidden()
+
+
+@pytest.mark.slow
+def test_a_continued_thinking_keeps_to_the_budget_it_started_with(
+    r1_window: MainWindow, qtbot
+) -> None:
+    window = r1_window
+    window.controller.params = GenerationParams(
+        max_tokens=40, temperature=0.0, thinking=ThinkingPolicy(loop_policy="off")
+    )
+    with qtbot.waitSignal(window.controller.answer_finished, timeout=TIMEOUT_MS):
+        window.send("What is the sum of the first ten odd numbers?")
+    message = last_answer(window)
+    assert not message.answer and message.model.figures.reasoning_tokens == 40
+    window.controller.apply_settings(  # as the settings dialog does: saved with the chat
+        "",
+        GenerationParams(
+            max_tokens=200, temperature=0.0, thinking=ThinkingPolicy(budget_tokens=50)
+        ),
+    )
+    with qtbot.waitSignal(window.controller.answer_finished, timeout=TIMEOUT_MS) as done:
+        message.continue_button.click()
+    ended = done.args[0].thinking_ended
+    assert ended.reason == "budget_tokens" and ended.at_token == 10  # 40 before, 10 now
+    assert "budget reached after 50 tokens" in last_answer(window).thinking.header.text()
+
+
+@pytest.mark.slow
+def test_a_looping_answer_is_stopped_and_says_so(r1_window: MainWindow, qtbot) -> None:
+    window = r1_window
+    # after a short thinking it writes "The answer is 55." over and over at temperature 0
+    window.controller.params = GenerationParams(
+        max_tokens=800, temperature=0.0, thinking=ThinkingPolicy(budget_tokens=40)
+    )
+    with qtbot.waitSignal(window.controller.answer_finished, timeout=TIMEOUT_MS) as done:
+        window.send("What is the sum of the first ten odd numbers?")
+    assert done.args[0].finish_reason == "loop" and done.args[0].n_generated < 600
+    message = last_answer(window)
+    status = message.status.text()
+    assert status.startswith("Stopped: the answer was repeating itself (a span of ")
+    assert "budget reached after 40 tokens" in message.thinking.header.text()
+    again = reopened(window)
+    assert again.status.text() == status
+    assert "budget reached after 40 tokens" in again.thinking.header.text()
+    assert window.store.message(again.message_id).finish_reason == "loop"
+
+
 def test_pane_find_and_copy(qtbot) -> None:
     from PySide6.QtGui import QGuiApplication
 

@@ -237,6 +237,8 @@ def test_an_answer_left_unsaved_shows_from_memory_when_its_chat_reopens(
         chat = window.controller.conversation_id
         assert chat is not None
         disk.fill()
+        with qtbot.waitSignal(window.bridge.chunk, timeout=ANSWER_MS):
+            pass  # a word that can't be saved any more
         qtbot.keyClick(window.composer.edit, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
         assert not window.controller.busy and window.chat_view.messages == []
         assert window.banner.label.text() == SAVE_ANSWER

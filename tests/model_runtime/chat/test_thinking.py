@@ -160,7 +160,8 @@ def test_answer_now(r1_engine) -> None:
     assert [e.reason for e in ended] == ["asked"]
     assert 12 <= ended[0].at_token < 30
     assert kinds_in_order(chunks) == ["thinking", "answer"]
-    assert finished is not None and finished.stats.finish_reason in ("stop", "length")
+    # the small model's answer may loop after it: the loop breaker then stops it
+    assert finished is not None and finished.stats.finish_reason in ("stop", "length", "loop")
 
 
 @pytest.mark.slow
@@ -193,3 +194,99 @@ def test_r1_models_are_made_to_think_when_their_template_does_not(
         assert chunks[0].kind == "thinking"
     finally:
         client.close()
+
+
+# -- the answer loops, the time budget, answering at once (issue 14) -------------------------
+
+
+@pytest.mark.slow
+def test_a_looping_answer_is_stopped(r1_engine) -> None:
+    # at temperature 0, after its thinking is cut short, it writes "The answer is 55." on and on
+    params = GenerationParams(
+        max_tokens=800, temperature=0.0, thinking=ThinkingPolicy(budget_tokens=40)
+    )
+    chunks, ended, finished = run(r1_engine.generate(QUESTION, params))
+    assert [e.reason for e in ended] == ["budget_tokens"]
+    stats = finished.stats
+    assert stats.finish_reason == "loop", stats
+    assert stats.finish_note.startswith("the answer was repeating itself (a span of ")
+    assert stats.n_generated < 600  # stopped well before the length limit
+    assert "The answer is" in "".join(c.text for c in chunks if c.kind == "answer")
+
+
+@pytest.mark.slow
+def test_an_answer_that_loops_after_a_broken_loop_is_stopped_too(r1_engine) -> None:
+    params = GenerationParams(max_tokens=800, temperature=0.0, repeat_penalty=0.7)
+    chunks, ended, finished = run(r1_engine.generate(QUESTION, params))
+    assert [e.reason for e in ended] == ["loop"]
+    assert kinds_in_order(chunks) == ["thinking", "answer"]
+    assert finished.stats.finish_reason == "loop" and finished.stats.n_generated < 600
+    assert "answer was repeating" in finished.stats.finish_note
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["policy", "flag"])
+def test_asked_to_answer_before_it_begins_it_thinks_no_more(r1_engine, how: str) -> None:
+    """Answer now on a saved answer that is all thinking (the window sets the policy; the
+    flag may be raised before the generation starts): the reasoning is closed before the
+    first new token, and the model answers."""
+    partial = Message("assistant", "", reasoning="The odd numbers are 1, 3, 5, 7 and so on.")
+    gen_id = r1_engine.new_generation_id()
+    if how == "flag":
+        r1_engine.answer_now(gen_id)
+    thinking = ThinkingPolicy(answer_now=how == "policy")
+    params = GenerationParams(max_tokens=60, temperature=0.0, thinking=thinking)
+    chunks, ended, finished = run(r1_engine.generate([*QUESTION, partial], params, gen_id=gen_id))
+    assert [(e.reason, e.at_token) for e in ended] == [("asked", 0)]
+    assert kinds_in_order(chunks) == ["thinking", "answer"]
+    assert "asked to answer now" in chunks[0].text  # the closing words, and nothing before
+    assert finished.stats.n_thinking == 0 and finished.stats.thinking_seconds == 0.0
+
+
+@pytest.mark.slow
+def test_a_spent_budget_ends_a_continued_reasoning_at_once(r1_engine) -> None:
+    partial = Message("assistant", "", reasoning="The odd numbers are 1, 3, 5, 7 and so on.")
+    params = GenerationParams(
+        max_tokens=60, temperature=0.0, thinking=ThinkingPolicy(budget_seconds=0.0)
+    )
+    chunks, ended, finished = run(r1_engine.generate([*QUESTION, partial], params))
+    assert [(e.reason, e.at_token) for e in ended] == [("budget_seconds", 0)]
+    assert any(c.kind == "answer" for c in chunks)
+    assert finished.stats.n_thinking == 0
+
+
+# It thinks, answers at length, thinks again and answers: two thinking segments.
+TWO_THOUGHTS = r"""
+root ::= thought "\n</think>\n\n" [a-z ]{300,320} "\n<think>\n" thought "\n</think>\n\nDone."
+thought ::= [a-z ]{20,30}
+"""
+
+
+@pytest.mark.slow
+def test_thinking_time_counts_the_thinking_only(r1_engine) -> None:
+    """ "Thought for" is the time spent in thinking segments, not the answer between them."""
+    params = GenerationParams(
+        max_tokens=700,
+        temperature=0.7,
+        seed=1,
+        grammar=TWO_THOUGHTS.strip(),
+        thinking=ThinkingPolicy(loop_policy="off"),
+    )
+    chunks, _, finished = run(r1_engine.generate(QUESTION, params))
+    assert kinds_in_order(chunks) == ["thinking", "answer", "thinking", "answer"]
+    stats = finished.stats
+    decoding = stats.total_seconds - stats.ttft_seconds
+    # some 60 of 400 tokens are thinking: far less than the whole decode
+    assert 0 < stats.thinking_seconds < decoding / 2, stats
+
+
+@pytest.mark.slow
+def test_a_time_budget_ends_the_thinking_within_a_second(r1_engine) -> None:
+    # greedy, this model thinks on without looping for hundreds of tokens
+    params = GenerationParams(
+        max_tokens=400, temperature=0.0, thinking=ThinkingPolicy(budget_seconds=2.0)
+    )
+    chunks, ended, finished = run(r1_engine.generate(QUESTION, params))
+    assert [e.reason for e in ended] == ["budget_seconds"]
+    assert 2.0 <= finished.stats.thinking_seconds < 3.0, finished.stats
+    assert kinds_in_order(chunks)[:2] == ["thinking", "answer"]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from model_runtime.chat.answer import AnswerFigures
 from model_runtime.conversations.records import make_title
 from model_runtime.conversations.schema import SCHEMA_VERSION
 from model_runtime.conversations.store import ConversationStore
@@ -234,6 +236,43 @@ def test_json_export_imports_back_losslessly(store: ConversationStore, tmp_path:
         assert comparable(again) == comparable(exported)
     finally:
         other.close()
+
+
+NOTES = AnswerFigures(
+    reasoning_seconds=31.0,
+    reasoning_tokens=472,
+    n_generated=600,
+    finish_reason="loop",
+    thinking_note="answered on request after 472 tokens",
+    finish_note="the answer was repeating itself (a span of 4 tokens repeated 64 times)",
+    ttft_seconds=2.5,
+)
+
+
+def test_how_thinking_ended_and_the_first_token_are_kept_and_exported(
+    store: ConversationStore, tmp_path: Path
+) -> None:
+    conversation_id = chat(store, ("Q", "", ""))
+    answer = store.visible_messages(conversation_id)[-1]
+    store.update_message(answer.id, content="A", reasoning="R", figures=NOTES)
+    assert store.message(answer.id).figures == replace(NOTES, n_prompt=0)
+    exported = json.loads(json.dumps(store.export_json(conversation_id)))
+    other = ConversationStore(tmp_path / "other.sqlite")
+    try:
+        imported = other.visible_messages(other.import_json(exported).id)[-1]
+        assert imported.figures == NOTES
+    finally:
+        other.close()
+
+
+def test_an_export_from_before_the_notes_still_imports(store: ConversationStore) -> None:
+    exported = store.export_json(chat(store, ("Why?", "Hm.", "Because.")))
+    for message in exported["messages"]:  # what an export of schema 2 held
+        for key in ("thinking_note", "finish_note", "ttft_seconds"):
+            del message[key]
+    imported = store.visible_messages(store.import_json(exported).id)
+    assert [m.content for m in imported] == ["Why?", "Because."]
+    assert (imported[1].thinking_note, imported[1].ttft_seconds) == ("", 0.0)
 
 
 @pytest.mark.parametrize(

@@ -54,6 +54,13 @@ class Served:
     def next_finished(self, timeout: float = 60) -> ServedRequest:
         return self.finished.get(timeout=timeout)
 
+    def finished_request(self, request_id: str, timeout: float = 60) -> ServedRequest:
+        """The record of the request with this id (an earlier request's record may be reported
+        after its client has read the answer, so the queue can still hold it)."""
+        while (record := self.finished.get(timeout=timeout)).id != request_id:
+            pass
+        return record
+
     def drain(self) -> None:
         while not self.finished.empty():
             self.finished.get()
@@ -124,7 +131,7 @@ def test_whole_answer_is_the_engines(served: Served) -> None:
     assert choice.message.role == "assistant"
     assert getattr(choice.message, "reasoning_content", None) is None
     assert choice.finish_reason in ("stop", "length")
-    record = served.next_finished()
+    record = served.finished_request(reply.id)
     assert reply.usage.completion_tokens == record.stats.n_generated > 1
     assert reply.usage.prompt_tokens == record.stats.n_prompt > 10
     assert reply.model == "smollm2" and reply.id == record.id
@@ -176,6 +183,32 @@ def test_reasoning_comes_apart_as_reasoning_content(served_r1: Served) -> None:
     assert "".join(d.content or "" for d in deltas) == expected["answer"]
     first_answer = next(i for i, d in enumerate(deltas) if d.content)
     assert all(not getattr(d, "reasoning_content", None) for d in deltas[first_answer:])
+
+
+@pytest.mark.slow
+def test_an_answer_that_loops_is_stopped_and_the_log_says_so(served_r1: Served) -> None:
+    """Greedy, after a short thinking, this model writes "The answer is 55." on and on."""
+    lines: list[str] = []
+    served_r1.server.log = lines.append
+    served_r1.drain()
+    try:
+        reply = served_r1.client.chat.completions.create(
+            model="smollm2-r1",
+            messages=[{"role": "user", "content": "What is the sum of the first ten odd numbers?"}],
+            max_tokens=800,
+            temperature=0.0,
+            extra_body={"reasoning_budget": 40},
+        )
+        record = served_r1.finished_request(reply.id)
+    finally:
+        served_r1.server.log = None
+    assert reply.choices[0].finish_reason == "stop"  # OpenAI has no "loop"
+    assert reply.usage.completion_tokens < 600  # not the length limit
+    assert record.stats is not None and record.stats.finish_reason == "loop"
+    assert any(
+        "loop: the answer was repeating itself (a span of " in line and 'sent as "stop"' in line
+        for line in lines
+    ), lines
 
 
 @pytest.mark.slow
