@@ -11,18 +11,17 @@ save never leaves the controller busy.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.chat.deletion import MessageDeletion
+from desktop.chat.live_answer import LiveAnswer
 from desktop.chat.messages import AssistantMessage, UserMessage
 from desktop.chat.question_files import QuestionFiles
 from desktop.chat.saving import ChatSaving
 from desktop.chat.view import ChatView
 from desktop.common.error_messages import describe
-from desktop.common.throttle import Throttle
 from desktop.engines.bridge import ChatBridge
 from model_runtime.attachments.budget import ContextRoom
 from model_runtime.attachments.prompt import Included
@@ -33,7 +32,6 @@ from model_runtime.chat.generation import (
     GenerationParams,
     GenerationStats,
     Message,
-    decode_rate,
 )
 from model_runtime.chat.thinking import ThinkingEnded
 from model_runtime.conversations.params import params_from_dict, params_to_dict
@@ -43,7 +41,6 @@ from model_runtime.errors import StorageError
 
 SAVE_MS = 500  # at most this much streamed text is lost if the process is killed
 PAGE = 30  # messages built when a conversation opens, and per "show earlier"
-PROGRESS_MS = 250  # the live token count and speed: at most four times a second
 
 
 class ChatController(QObject):
@@ -82,14 +79,12 @@ class ChatController(QObject):
         self._saver.timeout.connect(self._save_partial)
         self._older: list[StoredMessage] = []  # not built yet: above what the view shows
         self.deletion = MessageDeletion(store, self.saving, self)  # a deleted message's undo
-        # Why no answer can be made now (no model, loading…), or None: the window's send_blocker.
-        self.blocker: Callable[[], str | None] = lambda: None
-        self._live_tokens = 0  # chunks of the answer that streams (one per token, or nearly)
-        self._first_at = 0.0
-        self._progress = Throttle(self._report_progress, PROGRESS_MS, self)
+        self.blocker: Callable[[], str | None] = lambda: None  # why no answer can be made now
+        self.live = LiveAnswer(self)  # thinking or not, its tokens and speed (the status bar)
+        self.live.progress.connect(self.progress)
+        self.live.thinking_changed.connect(self.thinking_changed)
         view.earlier_requested.connect(self.show_earlier)
         self._connect_bridge(bridge)
-        self._thinking = False
         self.files = QuestionFiles(store, self)
         self.context_used.connect(self.files.set_context_used)
 
@@ -193,9 +188,7 @@ class ChatController(QObject):
 
     def undo_delete(self) -> None:
         """Put the deleted message (and what followed it) back, and show it."""
-        if self.busy:
-            return
-        conversation_id = self.deletion.undo()
+        conversation_id = None if self.busy else self.deletion.undo()
         if conversation_id is not None:
             self.open(conversation_id)
             self.conversations_changed.emit()
@@ -228,7 +221,9 @@ class ChatController(QObject):
         return answer
 
     def _connect_actions(self, answer: AssistantMessage) -> None:
-        answer.regenerate_requested.connect(self.regenerate)
+        answer.regenerate_requested.connect(  # the old answer stays as another version
+            lambda i: self.answer_question(self.store.message(i).parent_id)
+        )
         answer.continue_requested.connect(self.continue_answer)
         answer.answer_now_requested.connect(lambda i: self.continue_answer(i, answer_now=True))
         answer.branch_requested.connect(self.switch_branch)
@@ -241,8 +236,7 @@ class ChatController(QObject):
 
     def _refused(self) -> bool:
         """No answer can be made now: say why (`refused`) and change nothing."""
-        reason = self.blocker()
-        if reason is not None:
+        if (reason := self.blocker()) is not None:
             self.refused.emit(reason)
         return reason is not None
 
@@ -281,12 +275,6 @@ class ChatController(QObject):
             question = self.store.add_message(conversation_id, "user", text)
             self.store.attach(question.id, included)
             return conversation_id, question, self._add_answer(conversation_id, question.id)
-
-    def regenerate(self, answer_id: int) -> None:
-        """Answer the same question again; the old answer stays as another version."""
-        if self.busy or self.conversation_id is None:
-            return
-        self.answer_question(self.store.message(answer_id).parent_id)
 
     def answer_question(self, question_id: int | None) -> None:
         """Answer this question (again): after a regenerate, or once its answer was deleted."""
@@ -398,7 +386,7 @@ class ChatController(QObject):
         self, widget: AssistantMessage, context: list[Message], params: GenerationParams
     ) -> None:
         self.deletion.forget()  # new rows may take the deleted ones' places
-        self._live_tokens, self._first_at = 0, 0.0
+        self.live.start()
         self._current = widget
         self._current_id = widget.message_id
         self._gen_id = self.bridge.generate(context, params)
@@ -423,7 +411,7 @@ class ChatController(QObject):
 
     def answer_now(self) -> None:
         """End the reasoning of the answer that streams; the model answers with what it has."""
-        if self._current is not None and self._thinking:
+        if self._current is not None and self.live.thinking:
             self.bridge.answer_now(self._gen_id)
 
     # -- streaming ---------------------------------------------------------------------------
@@ -442,15 +430,9 @@ class ChatController(QObject):
             answer.dirty = False
             self.saving.save_answer(self._current_id, answer)
 
-    def _report_progress(self) -> None:
-        """The live figures: tokens so far, and the speed as decode_rate defines it."""
-        if self._current is not None:
-            rate = decode_rate(self._live_tokens, self._first_at, time.perf_counter())
-            self.progress.emit(self._live_tokens, rate)
-
     def _end_generation(self) -> None:
         self._saver.stop()
-        self._set_thinking(False)
+        self.live.stop()
         if self._current is not None:
             self._current = None
             self.busy_changed.emit(False)
@@ -466,16 +448,7 @@ class ChatController(QObject):
         if answer is not None and self._current is not None:
             answer.add(Chunk(gen_id, kind, text))  # type: ignore[arg-type]
             self._current.add_chunk(kind, text)
-            self._set_thinking(kind == "thinking")
-            self._live_tokens += 1
-            if self._live_tokens == 1:
-                self._first_at = time.perf_counter()
-            self._progress()
-
-    def _set_thinking(self, thinking: bool) -> None:
-        if thinking != self._thinking:
-            self._thinking = thinking
-            self.thinking_changed.emit(thinking)
+            self.live.chunk(kind)
 
     def _on_thinking_ended(self, gen_id: int, ended: ThinkingEnded) -> None:
         answer = self._streaming(gen_id)
@@ -513,20 +486,13 @@ class ChatController(QObject):
     def _drop_unanswered(self, answer_id: int) -> None:
         """An answer that got no word is removed; a question left without any answer goes
         back to the composer (and a conversation left empty goes too)."""
-        try:
-            files = self.saving.write(
-                "discard", lambda: self.files.of(self.store.message(answer_id).parent_id)
-            )
-        except StorageError:
-            return
-        dropped = self.deletion.discard_unanswered(answer_id)
+        dropped = self.deletion.discard_unanswered(answer_id, self.files.of)
         if dropped is None:
             return  # both stay; at the next start the empty answer shows as interrupted
-        question, emptied = dropped
-        if emptied:
+        if dropped.emptied:
             self.conversation_id = None
-        if question is not None:
-            self._give_back(question.content, files)
+        if dropped.question is not None:
+            self._give_back(dropped.question.content, dropped.files)
 
     def _give_back(self, question: str, files: list[Included]) -> None:
         """A question that got no answer goes back to the composer, with its files."""

@@ -4,12 +4,24 @@ chat), after which nothing could take their place back safely."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 from PySide6.QtCore import QObject, Signal
 
 from desktop.chat.saving import ChatSaving
+from model_runtime.attachments.prompt import Included
 from model_runtime.conversations.records import RemovedMessages, StoredMessage
 from model_runtime.conversations.store import ConversationStore
 from model_runtime.errors import StorageError
+
+
+class Discarded(NamedTuple):
+    """An answer that got no word, removed: its question if it went too (with its files)."""
+
+    question: StoredMessage | None
+    files: list[Included]
+    emptied: bool  # its conversation had nothing left, and went too
 
 
 def deleted_words(removed: RemovedMessages) -> str:
@@ -68,14 +80,21 @@ class MessageDeletion(QObject):
             self.removed = None
             self.forgotten.emit()
 
-    def discard_unanswered(self, answer_id: int) -> tuple[StoredMessage | None, bool] | None:
+    def discard_unanswered(
+        self, answer_id: int, files_of: Callable[[int | None], list[Included]]
+    ) -> Discarded | None:
         """Remove an answer that got no word (no undo: nothing was lost), and its question if
-        no other answer follows it: that question, and whether its conversation went too,
-        having nothing left; None when the write failed (the saving said so)."""
+        no other answer follows it: that question with its files (`files_of` reads them first),
+        and whether its conversation went too, having nothing left; None when a write failed
+        (the saving said so)."""
         try:
-            return self.saving.write("discard", lambda: self._remove_answer(answer_id))
+            files = self.saving.write(
+                "discard", lambda: files_of(self.store.message(answer_id).parent_id)
+            )
+            question, emptied = self.saving.write("discard", lambda: self._remove_answer(answer_id))
         except StorageError:
             return None
+        return Discarded(question, files, emptied)
 
     def _remove_answer(self, answer_id: int) -> tuple[StoredMessage | None, bool]:
         with self.store.atomic():
