@@ -18,6 +18,7 @@ ID_ROLE = Qt.ItemDataRole.UserRole
 MESSAGE_ROLE = Qt.ItemDataRole.UserRole + 1
 DETAIL_ROLE = Qt.ItemDataRole.UserRole + 2  # the second line: list[Run]
 PAD = 6
+HEADING_GAP = 8  # room above a date heading, so that each group starts visibly
 LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
 
@@ -111,7 +112,7 @@ class ConversationDelegate(QStyledItemDelegate):
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> QSize:
         if index.data(ID_ROLE) is None:  # a heading
-            return super().sizeHint(option, index)
+            return super().sizeHint(option, index) + QSize(0, HEADING_GAP)
         lines = QFontMetrics(option.font).lineSpacing() * 2
         return QSize(40, lines + 2 * PAD)
 
@@ -121,8 +122,10 @@ class ConversationDelegate(QStyledItemDelegate):
         option: QStyleOptionViewItem,
         index: QModelIndex | QPersistentModelIndex,
     ) -> None:
-        if index.data(ID_ROLE) is None:
-            super().paint(painter, option, index)
+        if index.data(ID_ROLE) is None:  # a heading: its words at the bottom of its row
+            below_gap = QStyleOptionViewItem(option)
+            below_gap.rect = option.rect.adjusted(0, HEADING_GAP, 0, 0)
+            super().paint(painter, below_gap, index)
             return
         self.initStyleOption(option, index)
         widget = option.widget

@@ -145,7 +145,7 @@ class EndpointEditor(QDialog):
         self.model.clear()
         self.model.addItems(models or [])
         self.model.setEditText(chosen or (models[0] if models else ""))
-        self.status.setText(f"The server offers {len(models or [])} model(s).")
+        self.status.setText(f"The server offers {_models_words(len(models or []))}.")
 
     def save(self) -> None:
         """Save the endpoint (the key to the keyring); a bad address or a taken name is said."""
@@ -321,7 +321,7 @@ class EndpointsTab(QWidget):
             text = _error_text(exc)
         else:
             shown = ", ".join((models or [])[:5]) or "none"
-            text = f"Connected. It offers {len(models or [])} model(s): {shown}."
+            text = f"Connected. It offers {_models_words(len(models or []))}: {shown}."
         self.result.setText(text)
         self.tested.emit(exc is None, text)
 
@@ -330,3 +330,7 @@ class EndpointsTab(QWidget):
         if endpoint is not None:
             self.use_requested.emit(get_endpoint(endpoint.name) or endpoint)
             self.refresh(endpoint.name)
+
+
+def _models_words(count: int) -> str:
+    return f"{count} model{'' if count == 1 else 's'}"

@@ -70,7 +70,8 @@ class StatusBar(QStatusBar):
         self.model_label.setText(f"Loading {path.rsplit('/', 1)[-1]} …")
         self.model_label.setToolTip(path)
         self.progress.show()
-        self.show_context(0, None)  # the next model's meter starts empty
+        self.show_context(0, None)  # the next model's meter starts empty, and has no speed yet
+        self.show_speed(None)
 
     def show_model(self, text: str, name: str = "", details: str = "") -> None:
         """The loaded model's words ("No model loaded" and the like when there is none):
@@ -97,6 +98,7 @@ class StatusBar(QStatusBar):
         self._remote = remote
         self.model_label.setVisible(not remote)
         self.show_context(0, None)
+        self.show_speed(None)  # the last answer's, from the other engine
         self._show_local_parts()
 
     def _show_local_parts(self) -> None:

@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication, QMenu
 
 from desktop.chat.rename_dialog import RenameDialog
 from desktop.chat.sidebar import ID_ROLE, MESSAGE_ROLE
-from desktop.chat.sidebar_rows import DETAIL_ROLE, date_group, plain_text, when_text
+from desktop.chat.sidebar_rows import DETAIL_ROLE, HEADING_GAP, date_group, plain_text, when_text
 from desktop.window.main_window import MainWindow
 from model_runtime.conversations.store import ConversationStore
 
@@ -49,6 +50,18 @@ def test_headings_go_by_day_then_by_month() -> None:
     assert when_text(at("2025-06-20", "09:05"), today) == "09:05"
     assert when_text(at("2025-06-16", "09:05"), today).endswith("09:05")  # and its weekday
     assert when_text(at("2025-04-02"), today) == "2 Apr 2025"
+
+
+def test_each_date_heading_has_room_above_it(open_window: Callable[..., MainWindow]) -> None:
+    """Seen under Xvfb: "Today" touched the list's top edge and each heading the row above."""
+    window = open_window()
+    chat(window.store, "Hello")
+    window.sidebar.refresh()
+    listing = window.sidebar.list
+    heading = listing.item(0)
+    assert heading.data(ID_ROLE) is None and heading.text() == "Today"
+    text_height = QFontMetrics(heading.font()).height()
+    assert listing.visualItemRect(heading).height() >= text_height + HEADING_GAP
 
 
 def test_chats_with_the_same_title_are_told_apart(open_window: Callable[..., MainWindow]) -> None:

@@ -22,7 +22,7 @@ from desktop.chat.messages import AssistantMessage
 from desktop.common import screen_fit
 from desktop.common.figures import SPEED_TIP, speed_text
 from desktop.window.main_window import MainWindow
-from model_runtime.chat.generation import GenerationParams, LoadRequest
+from model_runtime.chat.generation import GenerationParams, GenerationStats, LoadRequest
 from model_runtime.models.starter import STARTER_NAME
 from model_runtime.serving import endpoints
 from model_runtime.serving.endpoints import Endpoint
@@ -158,8 +158,10 @@ def test_a_new_model_starts_with_an_empty_context_meter(
     with qtbot.waitSignal(window.controller.answer_finished, timeout=ANSWER_MS):
         window.send("Hello.")
     assert window.status.context_label.text().startswith("Context ")
+    assert window.status.speed_label.text().endswith("tokens/s")
     load(window, smollm2_r1)
     assert window.status.context_label.text() == ""  # not the last model's numbers
+    assert window.status.speed_label.text() == ""  # nor its speed
 
 
 @pytest.mark.slow
@@ -174,7 +176,9 @@ def test_a_remote_engine_puts_the_local_model_aside(
     status = window.status
     assert status.model_label.isVisible() and status.plan_label.text().startswith("Auto-tuned")
     assert status.plan_label.isVisible() and status.details_button.isVisible()
+    status.show_speed(GenerationStats(n_generated=9, tokens_per_second=31.5))  # a local answer's
     use_remote(qtbot, window, stub)
+    assert status.speed_label.text() == ""  # the remote engine's speed is not known yet
     assert status.remote_label.isVisible() and status.remote_label.text().startswith("Remote")
     for local in (status.model_label, status.plan_label, status.details_button):
         assert not local.isVisible(), local.objectName()
