@@ -59,6 +59,22 @@ def _insert(db: Any, table: str, row: dict[str, Any]) -> None:
     db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(row.values()))
 
 
+def _file_id(db: Any, file: dict[str, Any]) -> int:
+    """Where a deleted question's file is now: the row that holds its content (kept by another
+    question, or stored again since), or the row put back, under its old id if still free."""
+    found = db.execute("SELECT id FROM attachment_files WHERE sha256 = ?", (file["sha256"],))
+    row = found.fetchone()
+    if row is not None:
+        return int(row[0])
+    taken = db.execute("SELECT 1 FROM attachment_files WHERE id = ?", (file["id"],)).fetchone()
+    values = {k: v for k, v in file.items() if not (taken and k == "id")}
+    columns, marks = ", ".join(values), ", ".join("?" for _ in values)
+    cursor = db.execute(
+        f"INSERT INTO attachment_files ({columns}) VALUES ({marks})", (*values.values(),)
+    )
+    return int(cursor.lastrowid)
+
+
 class ConversationStore:
     """All conversations of one profile, in one SQLite file.
 
@@ -323,18 +339,11 @@ class ConversationStore:
         changes nothing."""
         self.conversation(removed.conversation_id)
         with schema.transaction(self._db) as db:
-            for file in removed.files:  # the files no other question kept went with them
-                kept = db.execute(
-                    "SELECT sha256 FROM attachment_files WHERE id = ?", (file["id"],)
-                ).fetchone()
-                if kept is None:
-                    _insert(db, "attachment_files", file)
-                elif kept[0] != file["sha256"]:
-                    raise ValueError(CHANGED)
+            file_ids = {file["id"]: _file_id(db, file) for file in removed.files}
             for row in removed.rows:
                 _insert(db, "messages", row)
             for row in removed.attachments:
-                _insert(db, "message_attachments", row)
+                _insert(db, "message_attachments", {**row, "file_id": file_ids[row["file_id"]]})
             db.execute(
                 "UPDATE conversations SET current_leaf = ? WHERE id = ?",
                 (removed.leaf, removed.conversation_id),
