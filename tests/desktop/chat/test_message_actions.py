@@ -172,6 +172,25 @@ def test_the_reasoning_is_reached_with_tab_and_a_shortcut(
     assert pane.expanded
 
 
+def test_tab_goes_down_the_page_from_the_chat_list_to_the_composer(
+    open_window: Callable[..., MainWindow], qtbot: Any
+) -> None:
+    """Seen under Xvfb: Tab went from the prompt to the messages and Shift+Tab from the prompt
+    to the chat list, as the messages were made after the composer."""
+    window = open_window()
+    chat, *_ = sky(window.store)
+    opened(window, chat)
+    first, *_, last = window.chat_view.messages
+    assert isinstance(first, UserMessage) and isinstance(last, AssistantMessage)
+    path = focus_path(window, window.sidebar.list, window.composer.edit, qtbot)
+    assert path[-1] is window.composer.edit
+    assert first.edit_button in path and last.delete_button in path  # all on the way down
+    assert path.index(first.edit_button) < path.index(last.copy_button)
+    window.composer.edit.setFocus()
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Backtab)
+    assert QApplication.focusWidget() is last.delete_button  # back up into the chat
+
+
 def test_a_long_question_is_edited_in_its_bubble_wrapped(
     open_window: Callable[..., MainWindow], qtbot: Any
 ) -> None:
