@@ -136,7 +136,7 @@ class ChatView(QScrollArea):
         and Qt's Tab chain (creation order) would visit them after it."""
         rank: dict[QWidget, int] = {}
         widget = self.nextInFocusChain()
-        while widget is not self and widget not in rank:
+        while widget is not None and widget is not self and widget not in rank:
             rank[widget] = len(rank)
             widget = widget.nextInFocusChain()
         previous: QWidget = self
