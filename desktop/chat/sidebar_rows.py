@@ -75,6 +75,8 @@ def hit_runs(hit: SearchHit, more: int) -> list[Run]:
     text, marks = (hit.plain, hit.marks) if hit.plain else (hit.excerpt, ())
     where = "reasoning" if hit.in_reasoning else "chat"
     where = f"file {hit.in_file}" if hit.in_file else where
+    if hit.in_file and not marks:  # the file's name matched: its name says it all
+        return [Run(f"{where}, +{more} more" if more else where)]
     runs = [Run(f"{where}, +{more} more: " if more else f"{where}: ")]
     position = 0
     for start, end in marks:

@@ -16,8 +16,16 @@ from PySide6.QtWidgets import QApplication, QMenu
 
 from desktop.chat.rename_dialog import RenameDialog
 from desktop.chat.sidebar import ID_ROLE, MESSAGE_ROLE
-from desktop.chat.sidebar_rows import DETAIL_ROLE, HEADING_GAP, date_group, plain_text, when_text
+from desktop.chat.sidebar_rows import (
+    DETAIL_ROLE,
+    HEADING_GAP,
+    date_group,
+    hit_runs,
+    plain_text,
+    when_text,
+)
 from desktop.window.main_window import MainWindow
+from model_runtime.conversations.records import SearchHit
 from model_runtime.conversations.store import ConversationStore
 
 LONG = (
@@ -62,6 +70,12 @@ def test_each_date_heading_has_room_above_it(open_window: Callable[..., MainWind
     assert heading.data(ID_ROLE) is None and heading.text() == "Today"
     text_height = QFontMetrics(heading.font()).height()
     assert listing.visualItemRect(heading).height() >= text_height + HEADING_GAP
+
+
+def test_a_file_found_by_its_name_is_said_once() -> None:
+    hit = SearchHit(1, 2, "Recipes", "attached manual.pdf", False, "manual.pdf")
+    assert plain_text(hit_runs(hit, 0)) == "file manual.pdf"  # not ": attached manual.pdf"
+    assert plain_text(hit_runs(hit, 2)) == "file manual.pdf, +2 more"
 
 
 def test_chats_with_the_same_title_are_told_apart(open_window: Callable[..., MainWindow]) -> None:
