@@ -43,6 +43,7 @@ def create_application() -> QApplication:
     """The QApplication with Ponder's name, icon and theme (reused if one exists)."""
     from PySide6.QtWidgets import QApplication
 
+    from desktop.common import screen_fit
     from desktop.common.identity import app_icon
 
     existing = QApplication.instance()
@@ -52,6 +53,9 @@ def create_application() -> QApplication:
     app.setDesktopFileName("ponder")
     app.setWindowIcon(app_icon())
     app.setStyleSheet(load_theme())
+    if not app.property("ponderScreenFit"):  # every dialog fits its screen (once per app)
+        app.setProperty("ponderScreenFit", True)
+        screen_fit.install(app)
     return app
 
 
@@ -100,6 +104,7 @@ def run(args: argparse.Namespace, reporter: CrashReporter) -> int:
     reporter.expected_error.connect(  # queued: the error may come from any thread
         lambda exc: window.banner.show_error(*describe(exc)), Qt.ConnectionType.QueuedConnection
     )
+    reporter.error_survived.connect(window.show_survived_error, Qt.ConnectionType.QueuedConnection)
     window.show()
     scripted = args.ask is not None or args.screenshot is not None or args.quit_when_done
     if scripted:
@@ -116,7 +121,8 @@ def run(args: argparse.Namespace, reporter: CrashReporter) -> int:
         window.load_model(args.model)
     elif args.starter:
         window.load_starter()
-    return int(app.exec())
+    with reporter.running():  # an exception in a slot is an error the app goes on after
+        return int(app.exec())
 
 
 def cant_start(exc: BaseException) -> int:

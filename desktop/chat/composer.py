@@ -78,7 +78,7 @@ class PromptEdit(QPlainTextEdit):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("promptEdit")
-        self.setPlaceholderText("Ask anything…  (Enter to send, Shift+Enter for a new line)")
+        self.setPlaceholderText("Ask anything…  (Shift+Enter: a new line)")  # one line, narrow too
         self.setTabChangesFocus(True)
         self.document().contentsChanged.connect(self._fit_height)
         self._fit_height()
@@ -183,6 +183,10 @@ class Composer(QWidget):
         self.answer_now.setToolTip("End the thinking here and let the model answer (Ctrl+Enter)")
         self.answer_now.clicked.connect(self.answer_now_requested)
         self.answer_now.hide()
+        self.notice = QLabel(self)  # why it can't send now, and what to do: always in sight
+        self.notice.setObjectName("composerNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setTextFormat(Qt.TextFormat.PlainText)
         self._busy = False
         self._can_send = False
         self._checking = False  # the files are being checked before sending
@@ -202,6 +206,10 @@ class Composer(QWidget):
         layout.setSpacing(0)
         layout.addWidget(self.attachments)
         layout.addWidget(self.paste_offer)
+        notice = QHBoxLayout()
+        notice.setContentsMargins(16, 8, 16, 0)
+        notice.addWidget(self.notice)
+        layout.addLayout(notice)
         layout.addLayout(row)
 
     # -- files ---------------------------------------------------------------------------------
@@ -231,6 +239,7 @@ class Composer(QWidget):
         self.answer_now.setVisible(thinking and self._busy)
 
     def set_can_send(self, can_send: bool, reason: str = "") -> None:
+        """reason: why it can't, in words that say what to do (shown above the prompt)."""
         self._can_send = can_send
         self._reason = reason
         self._update()
@@ -247,6 +256,9 @@ class Composer(QWidget):
         self.button.setText("Stop" if self._busy else "Send")
         self.button.setToolTip("Stop the answer (Esc)" if self._busy else blocker or "")
         self.button.setEnabled(self._busy or blocker is None)
+        blocked = not self._busy and not self._can_send and bool(self._reason)
+        self.notice.setText(f"⚠ {self._reason}" if blocked else "")
+        self.notice.setVisible(blocked)
 
     def _on_button(self) -> None:
         if self._busy:

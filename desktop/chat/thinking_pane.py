@@ -62,6 +62,8 @@ class ThinkingPane(QWidget):
         self.header.setChecked(True)
         self.header.setCursor(Qt.CursorShape.PointingHandCursor)
         self.header.setAutoRaise(True)
+        self.header.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Tab reaches it; Space toggles
+        self.header.setToolTip("Show or hide the reasoning (Space; Ctrl+Shift+R: the last one)")
         self.header.toggled.connect(self._on_toggled)
         self.body = QTextEdit(self)
         self.body.setObjectName("thinkingBody")
@@ -201,6 +203,10 @@ class ThinkingPane(QWidget):
     def set_expanded(self, expanded: bool) -> None:
         self.header.setChecked(expanded)
 
+    def focus_order(self) -> list[QWidget]:
+        """Its keyboard stops, in order: the header first."""
+        return [self.header, self.find_box, self.copy_button]
+
     def copy_reasoning(self) -> None:
         QGuiApplication.clipboard().setText(self.text().strip())
 
@@ -231,10 +237,8 @@ class ThinkingPane(QWidget):
             label = f"Thinking… {int(time.monotonic() - self._started)} s"
         else:
             label = f"Thought for {format_seconds(self._seconds)}"
-            if self._tokens:
+            if self._tokens:  # the speed is the answer's, said once, under it
                 label += f" · {self._tokens:,} tokens"
-                if self._seconds >= 0.5:
-                    label += f" · {self._tokens / self._seconds:.0f} tokens/s"
             if self._note:
                 label += f" · {self._note}"
         self.header.setText(label)

@@ -54,9 +54,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
                separator_before=True),
     # Chat
     ActionSpec("stop", "&Stop answer", "&Chat", "controller.stop", Qt.Key.Key_Escape,
-               "Stop the answer"),
+               "Stop the answer", tip="Only while an answer is being written", enabled=False),
     ActionSpec("answer_now", "&Answer now", "&Chat", "controller.answer_now", "Ctrl+Return",
-               "Answer now: end the model's thinking"),
+               "Answer now: end the model's thinking",
+               tip="Only while the model thinks, with an engine that can end it", enabled=False),
+    ActionSpec("reasoning", "Show or hide the last &reasoning", "&Chat", "toggle_last_reasoning",
+               "Ctrl+Shift+R", "Open or close the last answer's reasoning"),
     ActionSpec("search", "S&earch chats", "&Chat", "sidebar.focus_search", "Ctrl+F",
                "Search chats and reasoning"),
     ActionSpec("copy_last", "&Copy last answer", "&Chat", "copy_last_answer", "Ctrl+Shift+C",
@@ -69,6 +72,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("shortcuts", "&Keyboard shortcuts", "&Help", "show_shortcuts", Qt.Key.Key_F1,
                "This list"),
     ActionSpec("welcome", "&Welcome…", "&Help", "show_welcome"),
+    ActionSpec("error_reports", "&Error reports…", "&Help", "show_error_reports"),
     ActionSpec("about", "&About Ponder", "&Help", "show_about"),
 )  # fmt: skip
 

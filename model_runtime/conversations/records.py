@@ -63,9 +63,26 @@ class SearchHit:
     conversation_id: int
     message_id: int
     title: str
-    excerpt: str
+    excerpt: str  # the matches in [brackets], for plain text
     in_reasoning: bool
     in_file: str = ""  # the attached file's name, when the match is in a file
+    plain: str = ""  # the excerpt without brackets, for a display that shows matches itself
+    marks: tuple[tuple[int, int], ...] = ()  # (start, end) of each match in `plain`
+
+
+@dataclass(frozen=True)
+class RemovedMessages:
+    """Messages deleted together (one and all that followed it), kept to put back (undo)."""
+
+    conversation_id: int
+    leaf: int | None  # the conversation's shown branch before the delete
+    rows: tuple[dict[str, Any], ...] = ()  # every column, parents before children
+    attachments: tuple[dict[str, Any], ...] = ()  # their questions' attached files, as rows
+    files: tuple[dict[str, Any], ...] = ()  # the files those name (some may go with them)
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return tuple(int(row["id"]) for row in self.rows)
 
 
 @dataclass(frozen=True)
