@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from desktop.chat.attachments import AttachmentStrip, Counter, local_paths
 from desktop.common.colours import current
+from desktop.common.theme import theme_manager
 from model_runtime.attachments.reading import attach_text
 
 MAX_LINES = 8
@@ -173,6 +174,7 @@ class Composer(QWidget):
         self.attach_button = QToolButton(self)
         self.attach_button.setObjectName("attachButton")
         self.attach_button.setIcon(paperclip_icon())
+        theme_manager().theme_changed.connect(self._restyle)
         self.attach_button.setIconSize(QSize(22, 22))
         self.attach_button.setToolTip("Attach files: text, code, PDF, Word, HTML")
         self.attach_button.setAutoRaise(True)
@@ -191,6 +193,10 @@ class Composer(QWidget):
         self._reason = ""
         self._layout()
         self._update()
+
+    def _restyle(self) -> None:
+        """The paperclip in the new theme's colour."""
+        self.attach_button.setIcon(paperclip_icon())
 
     def _layout(self) -> None:
         row = QHBoxLayout()

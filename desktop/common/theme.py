@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QBrush, QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import (
+    QApplication,
+    QTableWidget,
+    QTreeWidget,
+    QTreeWidgetItemIterator,
+    QWidget,
+)
 
 from desktop.common.appearance import (
     DEFAULT_ZOOM,
@@ -98,6 +105,38 @@ def style_sheet(template: str, c: Colours, point_size: float, zoom: int = DEFAUL
     if unknown:
         log.warning("The style sheet names colours no theme has: %s", ", ".join(sorted(unknown)))
     return sheet
+
+
+def recolour_items(root: QWidget, before: Colours, after: Colours) -> None:
+    """Items of lists, tables and trees under root coloured from one theme's table (an error in
+    red, a note greyed) take the same colour of the other."""
+    same = {
+        getattr(before, name).lower(): QColor(getattr(after, name))
+        for name in NAMES
+        if name != "pygments"
+    }
+    for view in root.findChildren(QTreeWidget):
+        it = QTreeWidgetItemIterator(view)
+        while it.value() is not None:
+            item = it.value()
+            for column in range(view.columnCount()):
+                _recolour(
+                    item.foreground(column), same, lambda c, i=item, k=column: i.setForeground(k, c)
+                )
+            it += 1
+    for table in root.findChildren(QTableWidget):
+        for row in range(table.rowCount()):
+            for column in range(table.columnCount()):
+                cell = table.item(row, column)
+                if cell is not None:
+                    _recolour(cell.foreground(), same, cell.setForeground)
+
+
+def _recolour(brush: QBrush, same: dict[str, QColor], set_colour: Callable[[QColor], None]) -> None:
+    if brush.style() != Qt.BrushStyle.NoBrush:
+        colour = same.get(brush.color().name())
+        if colour is not None:
+            set_colour(colour)
 
 
 def read_template(path: Path = TEMPLATE) -> str:
@@ -218,8 +257,8 @@ class ThemeManager(QObject):
             self._apply()
 
     def _apply(self, *, force: bool = False) -> None:
-        colours = self.resolve()
-        changed = colours != self.colours
+        colours, before = self.resolve(), self.colours
+        changed = colours != before
         if not (changed or force):
             return
         self.colours = colours
@@ -227,6 +266,8 @@ class ThemeManager(QObject):
         self._app.setPalette(palette_for(colours))
         self._app.setStyleSheet(self.style_sheet())
         if changed:
+            for window in self._app.topLevelWidgets():
+                recolour_items(window, before, colours)
             self.theme_changed.emit(colours)
 
     def _save(self) -> None:
