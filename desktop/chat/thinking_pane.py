@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from desktop.chat.plain_text import PlainWriter
 from desktop.chat.render_queue import RenderQueue, shared_queue
+from desktop.common.theme import theme_manager
 
 MAX_BODY_LINES = 14
 WRITE_STEP = 16_000  # characters of reasoning written into the pane per step
@@ -71,6 +72,7 @@ class ThinkingPane(QWidget):
         self.body.setAcceptRichText(False)
         self.body.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.body.document().contentsChanged.connect(self._fit_height)
+        theme_manager().zoom_changed.connect(self._fit_height)  # the text's new size
         self._writer = PlainWriter(self.body.document(), own_block=False)
         self.find_box = QLineEdit(self)
         self.find_box.setObjectName("thinkingFind")

@@ -47,6 +47,7 @@ class AppearanceTab(QWidget):
         size_row.addWidget(self.reset_button)
         size_row.addStretch(1)
         form = QFormLayout(self)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         form.addRow("Theme", self.theme_choice)
         form.addRow("Chat text size", size_row)
         form.addRow(note)

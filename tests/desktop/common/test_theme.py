@@ -18,6 +18,7 @@ from PySide6.QtGui import QGuiApplication, QKeySequence, QPalette
 from PySide6.QtWidgets import QApplication
 
 from desktop.chat.answer_view import AnswerView
+from desktop.chat.thinking_pane import ThinkingPane
 from desktop.common.appearance import FILE_NAME, load_appearance
 from desktop.common.colours import DARK, LIGHT, current
 from desktop.common.theme import (
@@ -180,7 +181,16 @@ def test_the_chat_text_size_follows_the_keys_and_is_remembered(
     message = window.chat_view.add_assistant_message()
     message.answer_view.show()
     message.answer_view.set_markdown("Some answer.")
+    pane = ThinkingPane()
+    qtbot.addWidget(pane)
+    pane.resize(600, 400)
+    pane.show()
+    pane.append("Three\nshort\nlines.")
     edit = window.composer.edit
+
+    def fits() -> bool:  # the reasoning pane is as tall as its text, at any size
+        height = pane.body.document().size().height()
+        return pane.body.viewport().height() == int(height)
 
     def sizes() -> tuple[float, float]:
         return message.answer_view.font().pointSizeF(), edit.font().pointSizeF()
@@ -190,6 +200,8 @@ def test_the_chat_text_size_follows_the_keys_and_is_remembered(
     qtbot.keyClick(edit, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
     assert window.theme.zoom == 110
     assert sizes()[0] == pytest.approx(base * 1.15 * 1.1, abs=0.06)
+    assert pane.body.font().pointSizeF() == pytest.approx(base * 1.1, abs=0.06)
+    qtbot.waitUntil(fits)
     qtbot.keyClick(edit, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
     assert window.theme.zoom == 125
     assert QKeySequence(QKeySequence.StandardKey.ZoomIn) in window.commands.zoom_in.shortcuts()
