@@ -74,6 +74,7 @@ def default_style_sheet() -> str:
     return f"a {{ color: {current().link}; }}" + HEADINGS_STYLE_SHEET
 
 
+ANSWER_SCALE = 1.15  # answers a little larger than the system's text, at the chat's zoom
 _MAX_HEIGHT = 16_777_215  # QWIDGETSIZE_MAX
 LAZY_LAYOUT_CHARS = 200_000  # a longer answer is laid out for a new width in steps
 BLOCK_GAP = 12.0  # above plain text and below long code, as between paragraphs
@@ -131,7 +132,9 @@ class AnswerView(QTextBrowser):
         self.highlighted.connect(self._on_link_hovered)
         document.contentsChanged.connect(self._update_height)
         document.documentLayout().documentSizeChanged.connect(self._update_height)
-        theme_manager().theme_changed.connect(self._restyle)
+        theme = theme_manager()
+        theme.chat.add(self, ANSWER_SCALE)  # the chat's text size, not the style sheet's
+        theme.theme_changed.connect(self._restyle)
         self._update_height()
 
     # -- content -------------------------------------------------------------------------

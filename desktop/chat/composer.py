@@ -175,6 +175,7 @@ class Composer(QWidget):
         self.attach_button.setObjectName("attachButton")
         self.attach_button.setIcon(paperclip_icon())
         theme_manager().theme_changed.connect(self._restyle)
+        theme_manager().chat.add(self.edit, 1.15)  # the chat's text size
         self.attach_button.setIconSize(QSize(22, 22))
         self.attach_button.setToolTip("Attach files: text, code, PDF, Word, HTML")
         self.attach_button.setAutoRaise(True)

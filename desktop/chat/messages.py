@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from desktop.chat.answer_view import AnswerView
 from desktop.chat.thinking_pane import ThinkingPane
+from desktop.common.theme import theme_manager
 from desktop.common.throttle import Throttle
 from model_runtime.chat.answer import Answer, AnswerFigures
 from model_runtime.conversations.records import Branch, StoredMessage
@@ -87,6 +88,7 @@ class UserMessage(QFrame):
         label.setText(text)
         label.setWordWrap(True)
         label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        theme_manager().chat.add(label, 1.15)  # the chat's text size
         self.action_bar = ActionBar(self)
         self.edit_button = self.action_bar.add("Edit", "Edit this question and ask again")
         self.edit_button.clicked.connect(self._edit)

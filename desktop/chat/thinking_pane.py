@@ -72,7 +72,8 @@ class ThinkingPane(QWidget):
         self.body.setAcceptRichText(False)
         self.body.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.body.document().contentsChanged.connect(self._fit_height)
-        theme_manager().zoom_changed.connect(self._fit_height)  # the text's new size
+        theme_manager().chat.add(self.body)  # the chat's text size, not the style sheet's
+        theme_manager().zoom_changed.connect(self._fit_height)  # then fit it again
         self._writer = PlainWriter(self.body.document(), own_block=False)
         self.find_box = QLineEdit(self)
         self.find_box.setObjectName("thinkingFind")
@@ -247,7 +248,7 @@ class ThinkingPane(QWidget):
         width = self.body.viewport().width()
         if doc.textWidth() != width:
             doc.setTextWidth(width)
-        line = QFontMetrics(self.body.font()).lineSpacing()
+        line = QFontMetrics(doc.defaultFont()).lineSpacing()
         limit = MAX_BODY_LINES * line
         text_height = _height_up_to(doc, limit)
         if text_height <= limit and doc.blockCount() > 1 and not doc.lastBlock().text():

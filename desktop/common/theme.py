@@ -2,9 +2,9 @@
 colours (desktop/common/colours.py): light, dark, or whichever the system uses, live.
 
 The style sheet is resources/themes/ponder.qss with the theme's colours and the font sizes filled
-in: sizes are relative to the system's font, and the chat's to the chat's text size (zoom).
-ThemeManager applies both to the QApplication and says so: ``theme_changed`` (views that built
-their content from the colours, such as rendered answers, render it again) and ``zoom_changed``.
+in, relative to the system's font. ThemeManager applies both to the QApplication and says so with
+``theme_changed`` (views that built their content from the colours, such as rendered answers,
+render it again). The chat's text size (zoom) is not the style sheet's: chat_fonts.py.
 """
 
 from __future__ import annotations
@@ -35,13 +35,14 @@ from desktop.common.appearance import (
     valid_theme,
     valid_zoom,
 )
+from desktop.common.chat_fonts import ChatFonts
 from desktop.common.colours import DARK, LIGHT, NAMES, THEMES, Colours, current, set_current
 from model_runtime.paths import resources_dir
 
 log = logging.getLogger("ponder.theme")
 TEMPLATE = resources_dir() / "themes" / "ponder.qss"
 FALLBACK_POINT_SIZE = 9.0  # when the system's font has a pixel size only
-_TOKEN = re.compile(r"@(font|chat)\(([0-9.]+)\)|@([a-z_]+)")
+_TOKEN = re.compile(r"@font\(([0-9.]+)\)|@([a-z_]+)")
 
 Role = QPalette.ColorRole
 Group = QPalette.ColorGroup
@@ -86,16 +87,15 @@ def palette_for(c: Colours) -> QPalette:
     return palette
 
 
-def style_sheet(template: str, c: Colours, point_size: float, zoom: int = DEFAULT_ZOOM) -> str:
+def style_sheet(template: str, c: Colours, point_size: float) -> str:
     """The style sheet with a theme's colours and the sizes filled in; a colour the theme lacks
     becomes the palette's text colour (and a note in the log)."""
     unknown: set[str] = set()
 
     def fill(match: re.Match[str]) -> str:
-        kind, factor, name = match.groups()
-        if kind is not None:
-            scale = zoom / 100 if kind == "chat" else 1.0
-            return f"{point_size * float(factor) * scale:.1f}pt"
+        factor, name = match.groups()
+        if factor is not None:
+            return f"{point_size * float(factor):.1f}pt"
         if name in NAMES and name != "pygments":
             return str(getattr(c, name))
         unknown.add(name)
@@ -170,6 +170,7 @@ class ThemeManager(QObject):
         self._template_path = template
         self._template: str | None = None
         self.colours = current()
+        self.chat = ChatFonts(font, self.chat_point_size, self)  # the chat's text size
 
     @property
     def choice(self) -> str:
@@ -231,7 +232,7 @@ class ThemeManager(QObject):
             return
         self._zoom = zoom
         self._save()
-        self._app.setStyleSheet(self.style_sheet())
+        self.chat.set_point_size(self.chat_point_size)
         self.zoom_changed.emit(zoom)
 
     def zoom_in(self) -> None:
@@ -248,7 +249,7 @@ class ThemeManager(QObject):
     def style_sheet(self) -> str:
         if self._template is None:
             self._template = read_template(self._template_path)
-        return style_sheet(self._template, self.colours, self._point_size, self._zoom)
+        return style_sheet(self._template, self.colours, self._point_size)
 
     def _on_system_scheme(self, scheme: Qt.ColorScheme) -> None:
         """The system switched between light and dark: follow it if that is the choice."""
@@ -265,6 +266,7 @@ class ThemeManager(QObject):
         set_current(colours)
         self._app.setPalette(palette_for(colours))
         self._app.setStyleSheet(self.style_sheet())
+        self.chat.reapply()
         if changed:
             for window in self._app.topLevelWidgets():
                 recolour_items(window, before, colours)

@@ -101,7 +101,11 @@ def test_the_picker_lists_recent_models_this_computers_and_the_remote_engines(
     # the bottom entries do what File → Open and File → Models do
     with qtbot.waitSignal(picker.manage_requested):
         action_named(picker, "Manage models…").trigger()
-    assert window.model_manager is not None and window.model_manager.isVisible()
+    manager = window.model_manager
+    assert manager is not None and manager.isVisible()
+    manager.close()
+    manager.tasks.cancel_all()
+    assert manager.tasks.wait(15)  # its planning, in a child process, has ended
 
     # a remote engine: answers come from it, as Settings' "Use for chat" does
     action_named(picker, "lab server").trigger()

@@ -151,7 +151,9 @@ def test_the_dialogs_read_in_both_themes(
     qtbot.waitExposed(manager)
     qtbot.waitUntil(lambda: manager.hardware is not None)
     models = each_tab(qtbot, manager, manager.tabs)
-    manager.hide()
+    manager.close()
+    manager.tasks.cancel_all()
+    assert manager.tasks.wait(15)
 
     settings = window.show_settings()
     qtbot.waitExposed(settings)

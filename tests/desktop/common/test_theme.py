@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QKeySequence, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel
 
 from desktop.chat.answer_view import AnswerView
 from desktop.chat.thinking_pane import ThinkingPane
@@ -60,7 +60,7 @@ def test_the_style_sheet_names_colours_and_both_themes_have_each(
     assert "font-size: @" in body and not re.search(r"font-size: *\d", body)  # relative sizes
     for colours in (LIGHT, DARK):
         with caplog.at_level(logging.WARNING):
-            sheet = style_sheet(template, colours, 9.0, 125)
+            sheet = style_sheet(template, colours, 9.0)
         assert "@" not in sheet.split("*/", 1)[1]
         assert colours.window in sheet and colours.accent in sheet
     assert not caplog.records
@@ -193,18 +193,25 @@ def test_the_chat_text_size_follows_the_keys_and_is_remembered(
         return pane.body.viewport().height() == int(height)
 
     def sizes() -> tuple[float, float]:
-        return message.answer_view.font().pointSizeF(), edit.font().pointSizeF()
+        answer, composer = message.answer_view.document(), edit.document()
+        return answer.defaultFont().pointSizeF(), composer.defaultFont().pointSizeF()
 
     assert sizes() == pytest.approx((round(base * 1.15, 1), round(base * 1.15, 1)), abs=0.06)
     edit.setFocus()
     qtbot.keyClick(edit, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
     assert window.theme.zoom == 110
     assert sizes()[0] == pytest.approx(base * 1.15 * 1.1, abs=0.06)
-    assert pane.body.font().pointSizeF() == pytest.approx(base * 1.1, abs=0.06)
+    assert pane.body.document().defaultFont().pointSizeF() == pytest.approx(base * 1.1, abs=0.06)
     qtbot.waitUntil(fits)
     qtbot.keyClick(edit, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
     assert window.theme.zoom == 125
     assert QKeySequence(QKeySequence.StandardKey.ZoomIn) in window.commands.zoom_in.shortcuts()
+    zoomed = sizes()
+    user = window.chat_view.add_user_message("A question")
+    label = user.findChild(QLabel, "userText")
+    assert label is not None and label.font().pointSizeF() == zoomed[0]
+    window.theme.use_dark()  # a new style sheet: the chat's text keeps its size
+    assert sizes() == zoomed and label.font().pointSizeF() == zoomed[0]
 
     release_theme_manager()  # as after a restart: the size is the one chosen
     assert theme_manager().zoom == 125 and load_appearance().zoom == 125
@@ -213,4 +220,5 @@ def test_the_chat_text_size_follows_the_keys_and_is_remembered(
     assert again.theme.zoom == 100
     again.commands.zoom_out.trigger()
     assert again.theme.zoom == 90 and load_appearance().zoom == 90
-    assert sizes()[0] == pytest.approx(base * 1.15 * 0.9, abs=0.06)
+    font = again.composer.edit.document().defaultFont()
+    assert font.pointSizeF() == pytest.approx(base * 1.15 * 0.9, abs=0.06)

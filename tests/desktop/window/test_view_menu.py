@@ -15,8 +15,11 @@ from desktop.common.appearance import load_appearance
 from desktop.common.colours import DARK, LIGHT, current
 from desktop.window.actions import shortcut_rows
 from desktop.window.main_window import MainWindow
+from model_runtime.hardware.detect import CpuInfo, HardwareInfo
 from model_runtime.models.references import add_recent_model
 from tests.gguf_factory import write_tiny_model
+
+MACHINE = HardwareInfo(CpuInfo("Simulated CPU", 2, 2), 16 * 1024**3, 12 * 1024**3)
 
 
 def checked_theme(window: MainWindow) -> list[str]:
@@ -31,7 +34,7 @@ def checked_theme(window: MainWindow) -> list[str]:
 def test_the_view_menu_and_settings_choose_the_theme_together(
     open_window: Callable[..., MainWindow], qtbot: Any
 ) -> None:
-    window = open_window()
+    window = open_window(hardware=MACHINE)  # Settings detects nothing in a child process
     menus = [a.text() for a in window.menuBar().actions()]
     assert menus.index("&View") == menus.index("&Help") - 1
     assert checked_theme(window) == ["theme_system"]  # following the system at first
@@ -73,7 +76,7 @@ def test_an_open_model_manager_follows_a_switch(
     gone = write_tiny_model(tmp_path / "Gone-Q4_0.gguf", dtype="q4_0")
     add_recent_model(gone)
     gone.unlink()
-    window = open_window()
+    window = open_window(hardware=MACHINE)
     window.show_model_manager()
     manager = window.model_manager
     assert manager is not None
@@ -89,3 +92,5 @@ def test_an_open_model_manager_follows_a_switch(
     window.commands.theme_light.trigger()
     assert missing.foreground().color().name() == LIGHT.disabled_text
     manager.close()
+    manager.tasks.cancel_all()
+    assert manager.tasks.wait(15)  # its planning, in a child process, has ended
