@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import shiboken6
@@ -120,23 +119,24 @@ def recolour_items(root: QWidget, before: Colours, after: Colours) -> None:
         while it.value() is not None:
             item = it.value()
             for column in range(view.columnCount()):
-                _recolour(
-                    item.foreground(column), same, lambda c, i=item, k=column: i.setForeground(k, c)
-                )
+                colour = _counterpart(item.foreground(column), same)
+                if colour is not None:
+                    item.setForeground(column, colour)
             it += 1
     for table in root.findChildren(QTableWidget):
         for row in range(table.rowCount()):
             for column in range(table.columnCount()):
                 cell = table.item(row, column)
-                if cell is not None:
-                    _recolour(cell.foreground(), same, cell.setForeground)
+                colour = _counterpart(cell.foreground(), same) if cell is not None else None
+                if cell is not None and colour is not None:
+                    cell.setForeground(colour)
 
 
-def _recolour(brush: QBrush, same: dict[str, QColor], set_colour: Callable[[QColor], None]) -> None:
-    if brush.style() != Qt.BrushStyle.NoBrush:
-        colour = same.get(brush.color().name())
-        if colour is not None:
-            set_colour(colour)
+def _counterpart(brush: QBrush, same: dict[str, QColor]) -> QColor | None:
+    """The new theme's colour for an item's colour from the old one (None: not the table's)."""
+    if brush.style() == Qt.BrushStyle.NoBrush:
+        return None
+    return same.get(brush.color().name())
 
 
 def read_template(path: Path = TEMPLATE) -> str:
