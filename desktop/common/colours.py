@@ -25,6 +25,7 @@ class Colours:
     raised: str  # the thinking pane, alternate rows
     hover: str
     button: str
+    shadow: str  # the darkest edge of Fusion's bevels
     border: str
     border_strong: str
     accent: str  # the primary buttons, the selection, progress
@@ -69,6 +70,7 @@ LIGHT = Colours(
     raised="#f1f3f6",
     hover="#eceff3",
     button="#f3f4f6",
+    shadow="#767676",
     border="#e3e5e8",
     border_strong="#c4cad2",
     accent="#3c64d6",
@@ -113,6 +115,7 @@ DARK = Colours(
     raised="#24262b",
     hover="#2e3137",
     button="#2c2f35",
+    shadow="#000000",
     border="#363940",
     border_strong="#4a4e57",
     accent="#3d63cf",

@@ -70,7 +70,7 @@ def palette_for(c: Colours) -> QPalette:
         Role.Midlight: button.lighter(115).name(),
         Role.Mid: c.border_strong,
         Role.Dark: button.darker(160 if c.dark else 135).name(),
-        Role.Shadow: "#000000" if c.dark else "#767676",
+        Role.Shadow: c.shadow,
     }
     if hasattr(Role, "Accent"):  # Qt 6.6
         roles[Role.Accent] = c.accent
