@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QLabel, QToolButton, QWidgetAction
 
 from desktop.chat.model_picker import ModelPicker
 from desktop.window.main_window import MainWindow
+from model_runtime.chat.generation import GenerationParams
 from model_runtime.conversations.store import ConversationStore, default_store
 from model_runtime.errors import InsufficientMemory
 from model_runtime.hardware.detect import CpuInfo, HardwareInfo
@@ -166,17 +167,41 @@ def test_choosing_a_model_plans_it_and_shows_the_verdict_before_a_load_that_does
 
 
 @pytest.mark.slow
-def test_a_chat_shows_its_model_and_switch_to_loads_it(
-    open_window: Callable[..., MainWindow], qtbot: Any, smollm2: Path, store: ConversationStore
+def test_choosing_in_the_list_loads_and_a_chat_offers_to_switch_to_its_model(
+    open_window: Callable[..., MainWindow],
+    qtbot: Any,
+    smollm2: Path,
+    store: ConversationStore,
+    tmp_path: Path,
 ) -> None:
-    chat = store.create_conversation(model="SmolLM2 135M Instruct", model_ref="starter:")
+    tiny = write_tiny_model(tmp_path / "Tiny-Q8_0.gguf", dtype="q8_0")  # loads, answers nonsense
+    chat = store.create_conversation(model="Tiny-Q8_0.gguf", model_ref=f"file:{tiny}")
     store.add_message(chat.id, "user", "Hi")
-    store.add_message(chat.id, "assistant", "Hello.", model="SmolLM2 135M Instruct")
+    store.add_message(chat.id, "assistant", "Hello.", model="Tiny-Q8_0.gguf")
+    asked_again = store.create_conversation(model="Tiny-Q8_0.gguf", model_ref=f"file:{tiny}")
     lost = store.create_conversation(model="Old-Q4_0.gguf", model_ref="file:/nowhere/Old-Q4_0.gguf")
     window = open_window(store, hardware=ROOMY)
     picker = window.picker
     asked: list[str] = []
     window.loader.planning.connect(asked.append)
+
+    # the starter, chosen in the list: planned and loaded as File → Open does
+    listed(picker)
+    with qtbot.waitSignal(window.bridge.loaded, timeout=LOAD_MS):
+        action_named(picker, STARTER_NAME).trigger()
+    assert asked == [str(smollm2)]
+    assert picker.button.text().startswith(f"{STARTER_NAME} · Q4_1 · ")
+    assert picker.where.text() == "on this computer"
+    assert recent_model_paths()[0] == smollm2  # first among the recent models
+    assert listed(picker)[0][0] == "Recent" and picker.menu.actions()[1].isChecked()
+
+    window.open_conversation(asked_again.id)
+    assert picker.switch_button.text() == "Switch to Tiny-Q8_0.gguf"
+    window.controller.params = GenerationParams(max_tokens=4, temperature=0.0)
+    with qtbot.waitSignal(window.controller.answer_finished, timeout=LOAD_MS):
+        window.send("Say hi.")  # the model loaded now answers: the chat's model from now on
+    assert store.conversation(asked_again.id).model_ref == "starter:"
+    assert not picker.note.isVisible() and not picker.switch_button.isVisible()
 
     window.open_conversation(lost.id)  # its model is gone: said, nothing offered
     assert picker.note.text() == (
@@ -184,23 +209,19 @@ def test_a_chat_shows_its_model_and_switch_to_loads_it(
     )
     assert not picker.switch_button.isVisible()
 
-    window.open_conversation(chat.id)
+    window.open_conversation(chat.id)  # answered by another model: said, never switched to
     assert picker.note.isVisible() and picker.switch_button.isVisible()
-    assert picker.note.text() == f"This chat was answered by {STARTER_NAME}."
-    assert picker.switch_button.text() == f"Switch to {STARTER_NAME}"
+    assert picker.note.text() == "This chat was answered by Tiny-Q8_0.gguf."
+    assert picker.switch_button.text() == "Switch to Tiny-Q8_0.gguf"
     qtbot.wait(50)
-    assert asked == [] and window.bridge.summary is None  # never by itself
+    assert asked == [str(smollm2)] and window.bridge.summary is not None
+    assert window.bridge.summary.path == str(smollm2)
 
     with qtbot.waitSignal(window.bridge.loaded, timeout=LOAD_MS):
         qtbot.mouseClick(picker.switch_button, Qt.MouseButton.LeftButton)
-    assert asked == [str(smollm2)]  # through the planner, as File → Open
+    assert asked == [str(smollm2), str(tiny)]  # through the planner too
     assert not picker.note.isVisible() and not picker.switch_button.isVisible()
-    assert picker.button.text().startswith(f"{STARTER_NAME} · Q4_1 · ")
-    assert picker.where.text() == "on this computer"
-    assert recent_model_paths()[0] == smollm2  # first among the recent models
-    assert listed(picker)[0] == ("Recent", picker.menu.actions()[1].text())
-    assert picker.menu.actions()[1].isChecked()
+    assert picker.button.text().startswith("Tiny-Q8_0.gguf · Q8_0 · ")
 
-    # the next answer records the model that gave it
-    window.new_chat()
+    window.new_chat()  # a new chat has no model of its own yet
     assert not picker.note.isVisible()
