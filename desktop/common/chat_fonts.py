@@ -4,7 +4,8 @@ asked follow the zoom (and the system's font), not the style sheet.
 A change of style sheet (a theme switch) polishes every widget again and sets each one's font
 anew, which would lay out every answer's text twice. So a text view here keeps its own font on
 its document, and the font changes the style sheet makes to the widget are not passed on: a
-theme switch lays out no text. A label gets its font back after each change of style sheet.
+theme switch lays out no text. Other widgets (a label, the box a question is written in, whose
+text is short) get their font back after each change of style sheet.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from __future__ import annotations
 import shiboken6
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
-
-TextView = QTextEdit | QPlainTextEdit
+from PySide6.QtWidgets import QTextEdit, QWidget
 
 
 class ChatFonts(QObject):
@@ -33,10 +32,10 @@ class ChatFonts(QObject):
         return font
 
     def add(self, widget: QWidget, scale: float = 1.0) -> None:
-        """Give a widget the chat's text size from now on (a text view: its document)."""
+        """Give a widget the chat's text size from now on (a rich-text view: its document)."""
         self._widgets = [(w, s) for w, s in self._widgets if shiboken6.isValid(w)]
         self._widgets.append((widget, scale))
-        if isinstance(widget, TextView):
+        if isinstance(widget, QTextEdit):
             widget.installEventFilter(self)
         self._set(widget, scale)
 
@@ -46,14 +45,14 @@ class ChatFonts(QObject):
         self.reapply()
 
     def reapply(self) -> None:
-        """After a change of style sheet: the labels' fonts again (text views kept theirs)."""
+        """After a change of style sheet: the widgets' fonts again (text views kept theirs)."""
         for widget, scale in list(self._widgets):
             if shiboken6.isValid(widget):
                 self._set(widget, scale)
 
     def _set(self, widget: QWidget, scale: float) -> None:
         font = self.font(scale)
-        if isinstance(widget, TextView):
+        if isinstance(widget, QTextEdit):
             if widget.document().defaultFont() != font:
                 widget.document().setDefaultFont(font)
         elif widget.font() != font:
@@ -61,4 +60,4 @@ class ChatFonts(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """A text view does not take the style sheet's fonts: its document has the chat's."""
-        return event.type() == QEvent.Type.FontChange and isinstance(watched, TextView)
+        return event.type() == QEvent.Type.FontChange and isinstance(watched, QTextEdit)

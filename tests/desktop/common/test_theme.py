@@ -193,8 +193,8 @@ def test_the_chat_text_size_follows_the_keys_and_is_remembered(
         return pane.body.viewport().height() == int(height)
 
     def sizes() -> tuple[float, float]:
-        answer, composer = message.answer_view.document(), edit.document()
-        return answer.defaultFont().pointSizeF(), composer.defaultFont().pointSizeF()
+        answer = message.answer_view.document().defaultFont().pointSizeF()
+        return answer, edit.font().pointSizeF()
 
     assert sizes() == pytest.approx((round(base * 1.15, 1), round(base * 1.15, 1)), abs=0.06)
     edit.setFocus()
@@ -220,5 +220,5 @@ def test_the_chat_text_size_follows_the_keys_and_is_remembered(
     assert again.theme.zoom == 100
     again.commands.zoom_out.trigger()
     assert again.theme.zoom == 90 and load_appearance().zoom == 90
-    font = again.composer.edit.document().defaultFont()
+    font = again.composer.edit.font()
     assert font.pointSizeF() == pytest.approx(base * 1.15 * 0.9, abs=0.06)
