@@ -9,6 +9,7 @@ render it again). The chat's text size (zoom) is not the style sheet's: chat_fon
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 from pathlib import Path
@@ -265,12 +266,23 @@ class ThemeManager(QObject):
         self.colours = colours
         set_current(colours)
         self._app.setPalette(palette_for(colours))
-        self._app.setStyleSheet(self.style_sheet())
+        self._set_style_sheet(self.style_sheet())
         self.chat.reapply()
         if changed:
             for window in self._app.topLevelWidgets():
                 recolour_items(window, before, colours)
             self.theme_changed.emit(colours)
+
+    def _set_style_sheet(self, sheet: str) -> None:
+        """Qt polishes every widget again, from a list made first: none may be deleted midway,
+        as Python's collector of cycles could do from a slot the polishing calls."""
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._app.setStyleSheet(sheet)
+        finally:
+            if collecting:
+                gc.enable()
 
     def _save(self) -> None:
         save_appearance(Appearance(self._choice, self._zoom))
@@ -280,7 +292,7 @@ class ThemeManager(QObject):
         QGuiApplication.styleHints().colorSchemeChanged.disconnect(self._on_system_scheme)
         set_current(LIGHT)
         self._app.setPalette(self._system_palette)
-        self._app.setStyleSheet(self._system_sheet)
+        self._set_style_sheet(self._system_sheet)
 
 
 _shared: ThemeManager | None = None
