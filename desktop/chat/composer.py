@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.chat.attachments import AttachmentStrip, Counter, local_paths
+from desktop.common.colours import current
+from desktop.common.theme import theme_manager
 from model_runtime.attachments.reading import attach_text
 
 MAX_LINES = 8
@@ -42,8 +44,9 @@ FILE_FILTER = (
 )
 
 
-def paperclip_icon(color: str = "#4a5160", size: int = 20) -> QIcon:
-    """A paperclip drawn with a pen: two straight sides joined by round ends, leaning right."""
+def paperclip_icon(color: str | None = None, size: int = 20) -> QIcon:
+    """A paperclip drawn with a pen: two straight sides joined by round ends, leaning right
+    (in the theme's colour for secondary text unless told)."""
     pixmap = QPixmap(size * 2, size * 2)
     pixmap.fill(Qt.GlobalColor.transparent)
     painter = QPainter(pixmap)
@@ -58,7 +61,7 @@ def paperclip_icon(color: str = "#4a5160", size: int = 20) -> QIcon:
     path.lineTo(15, 5)
     path.arcTo(QRectF(7.5, 1.5, 7.5, 7), 0, 180)  # top, to x = 7.5
     path.lineTo(7.5, 17.5)
-    pen = QPen(QColor(color))
+    pen = QPen(QColor(color or current().secondary))
     pen.setWidthF(1.7)
     pen.setCapStyle(Qt.PenCapStyle.RoundCap)
     painter.setPen(pen)
@@ -171,6 +174,8 @@ class Composer(QWidget):
         self.attach_button = QToolButton(self)
         self.attach_button.setObjectName("attachButton")
         self.attach_button.setIcon(paperclip_icon())
+        theme_manager().theme_changed.connect(self._restyle)
+        theme_manager().chat.add(self.edit, 1.15)  # the chat's text size
         self.attach_button.setIconSize(QSize(22, 22))
         self.attach_button.setToolTip("Attach files: text, code, PDF, Word, HTML")
         self.attach_button.setAutoRaise(True)
@@ -193,6 +198,10 @@ class Composer(QWidget):
         self._reason = ""
         self._layout()
         self._update()
+
+    def _restyle(self) -> None:
+        """The paperclip in the new theme's colour."""
+        self.attach_button.setIcon(paperclip_icon())
 
     def _layout(self) -> None:
         row = QHBoxLayout()

@@ -369,6 +369,7 @@ class ChatController(QObject):
             parent_id=parent_id,
             state="streaming",
             model=self.bridge.model_name,
+            model_ref=self.bridge.model_ref,  # the chat's model from now on
         )
 
     def _answer(self, stored: StoredMessage, *, reload: bool) -> None:

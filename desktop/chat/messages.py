@@ -20,6 +20,7 @@ from desktop.chat.answer_view import AnswerView
 from desktop.chat.question_editor import QuestionEditor
 from desktop.chat.thinking_pane import ThinkingPane
 from desktop.common.figures import SPEED_TIP, speed_text
+from desktop.common.theme import theme_manager
 from desktop.common.throttle import Throttle
 from model_runtime.chat.answer import Answer, AnswerFigures
 from model_runtime.conversations.records import Branch, StoredMessage
@@ -92,6 +93,7 @@ class UserMessage(QFrame):
         self.label.setText(text)
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        theme_manager().chat.add(self.label, 1.15)  # the chat's text size
         self.action_bar = ActionBar(self)
         self.answer_button = self.action_bar.add("Regenerate", "Answer this question (again)")
         self.answer_button.clicked.connect(lambda: self.answer_requested.emit(self.message_id))

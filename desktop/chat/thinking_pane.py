@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from desktop.chat.plain_text import PlainWriter
 from desktop.chat.render_queue import RenderQueue, shared_queue
+from desktop.common.theme import theme_manager
 
 MAX_BODY_LINES = 14
 WRITE_STEP = 16_000  # characters of reasoning written into the pane per step
@@ -73,6 +74,8 @@ class ThinkingPane(QWidget):
         self.body.setAcceptRichText(False)
         self.body.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.body.document().contentsChanged.connect(self._fit_height)
+        theme_manager().chat.add(self.body)  # the chat's text size, not the style sheet's
+        theme_manager().zoom_changed.connect(self._fit_height)  # then fit it again
         self._writer = PlainWriter(self.body.document(), own_block=False)
         self.find_box = QLineEdit(self)
         self.find_box.setObjectName("thinkingFind")
@@ -249,7 +252,7 @@ class ThinkingPane(QWidget):
         width = self.body.viewport().width()
         if doc.textWidth() != width:
             doc.setTextWidth(width)
-        line = QFontMetrics(self.body.font()).lineSpacing()
+        line = QFontMetrics(doc.defaultFont()).lineSpacing()
         limit = MAX_BODY_LINES * line
         text_height = _height_up_to(doc, limit)
         if text_height <= limit and doc.blockCount() > 1 and not doc.lastBlock().text():

@@ -25,6 +25,7 @@ from model_runtime.chat.thinking import ThinkingEnded
 from model_runtime.engine import EngineClient
 from model_runtime.errors import EngineCrashed
 from model_runtime.hardware.detect import HardwareInfo
+from model_runtime.models.model_ref import ModelRef, ref_for_path
 from model_runtime.planning import planner
 from model_runtime.planning.guarded_load import PlannedLoad, load_planned
 from model_runtime.planning.plan import LoadPlan, PlanOverrides
@@ -51,6 +52,11 @@ class ChatBridge(QObject):
     @property
     def model_name(self) -> str:
         return self.engine.model_name
+
+    @property
+    def model_ref(self) -> str:
+        """The model's identity, to load again (model_runtime/models/model_ref.py)."""
+        return str(ModelRef.remote(self.name))
 
     @property
     def can_answer_now(self) -> bool:
@@ -125,6 +131,11 @@ class EngineBridge(ChatBridge):
     @property
     def summary(self) -> ModelSummary | None:
         return self.client.summary
+
+    @property
+    def model_ref(self) -> str:
+        summary = self.client.summary
+        return str(ref_for_path(summary.path)) if summary is not None else ""
 
     @property
     def context_size(self) -> int | None:

@@ -26,10 +26,12 @@ from desktop.chat.composer import Composer
 from desktop.chat.controller import ChatController
 from desktop.chat.conversation_settings import ConversationSettings
 from desktop.chat.messages import AssistantMessage
+from desktop.chat.model_picker import ModelPicker
 from desktop.chat.sidebar import Sidebar
 from desktop.chat.view import ChatView
 from desktop.common.error_messages import describe, save_failure
 from desktop.common.screen_fit import within_screen
+from desktop.common.theme import theme_manager
 from desktop.common.undo_bar import UndoBar
 from desktop.engines.bridge import EngineBridge
 from desktop.engines.hardware_probe import HardwareProbe
@@ -47,6 +49,7 @@ from desktop.window.engine_choice import EngineChoice
 from desktop.window.file_room import FileRoom
 from desktop.window.shortcuts_dialog import ShortcutsDialog
 from desktop.window.status_bar import StatusBar
+from desktop.window.view_menu import ViewMenu
 from desktop.window.welcome_panel import WelcomePanel
 from model_runtime.chat.generation import GenerationStats, LoadRequest, ModelSummary
 from model_runtime.conversations.store import ConversationStore, default_store
@@ -89,7 +92,9 @@ class MainWindow(QMainWindow):
         self.load_panel = LoadPanel(self)
         self.loader = LoadController(bridge, self.load_panel, self.hardware, self)
         self.engines = EngineChoice(self.controller, bridge, self.status.remote_label, self)
+        self.theme = theme_manager()  # the View menu's theme and text size
         self.commands = build_actions(self)
+        self.view_menu = ViewMenu(self.commands, self.theme, self)
         self.commands.starter.setEnabled(self.starter_path is not None)
         self.serving = ServeController(bridge, self.commands.serve, self.status.serve_label, self)
         self._connect()
@@ -108,14 +113,13 @@ class MainWindow(QMainWindow):
         self.banner = NoticeBanner()
         self.chat_undo = UndoBar()  # a deleted answer or question, for a few seconds
         self.chat_undo.setObjectName("chatUndoBar")
+        self.picker = ModelPicker(self.bridge, self.store)  # the chat's header
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.banner)
-        layout.addWidget(self.pages, 1)
-        layout.addWidget(self.chat_undo)
-        layout.addWidget(self.composer)
+        for widget in (self.banner, self.picker, self.pages, self.chat_undo, self.composer):
+            layout.addWidget(widget, 1 if widget is self.pages else 0)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setObjectName("mainSplitter")
         splitter.addWidget(self.sidebar)
@@ -165,6 +169,10 @@ class MainWindow(QMainWindow):
         self.sidebar.search_hit_selected.connect(self.open_conversation)
         self.sidebar.conversation_deleted.connect(self._on_conversation_deleted)
         self.sidebar.new_chat_requested.connect(self.new_chat)
+        self.picker.load_requested.connect(self.load_model)  # the same path as File → Open
+        self.picker.remote_requested.connect(self.engines.use_remote)
+        self.picker.open_file_requested.connect(self.choose_model_file)
+        self.picker.manage_requested.connect(self.show_model_manager)
 
     # -- may the composer send? -------------------------------------------------------------
 
@@ -236,6 +244,7 @@ class MainWindow(QMainWindow):
     def new_chat(self) -> None:
         self.controller.new_chat()
         self.sidebar.set_current(None)
+        self.picker.show_chat(None)
         if self.bridge.summary is not None or self.engines.remote is not None:
             self.pages.setCurrentWidget(self.chat_view)
         self._refresh_send()  # nothing to send to: the welcome's buttons say what to do
@@ -252,6 +261,7 @@ class MainWindow(QMainWindow):
                     self._on_save_failed(exc, "branch")
         self.controller.open(conversation_id)
         self.sidebar.set_current(conversation_id)
+        self.picker.show_chat(conversation_id)  # its model, with "Switch to …" if not this one
         self.pages.setCurrentWidget(self.chat_view)
 
     def import_chat(self, path: str | None = None) -> None:
@@ -355,6 +365,7 @@ class MainWindow(QMainWindow):
     def _on_engine_changed(self) -> None:
         """The chat now talks to a remote engine, or to the local model again."""
         remote = self.engines.remote
+        self.picker.set_remote(remote.name if remote is not None else None)
         self.commands.use_local.setEnabled(remote is not None)
         self._on_thinking(False)
         self.status.set_remote(remote is not None)
@@ -373,6 +384,7 @@ class MainWindow(QMainWindow):
     def _on_conversations_changed(self) -> None:
         self.sidebar.current_id = self.controller.conversation_id
         self.sidebar.refresh()
+        self.picker.show_chat(self.controller.conversation_id)
 
     def _on_conversation_deleted(self, conversation_id: int) -> None:
         if conversation_id == self.controller.conversation_id:

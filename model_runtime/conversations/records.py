@@ -54,6 +54,7 @@ class Conversation:
     updated: float
     current_leaf: int | None = None
     title_is_auto: bool = True
+    model_ref: str = ""  # the model that last answered, to load again (schema 5)
 
 
 @dataclass(frozen=True)
@@ -122,4 +123,5 @@ def conversation_from_row(row: sqlite3.Row) -> Conversation:
         updated=row["updated"],
         current_leaf=row["current_leaf"],
         title_is_auto=bool(row["title_is_auto"]),
+        model_ref=row["model_ref"],
     )

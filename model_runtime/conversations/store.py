@@ -135,13 +135,19 @@ class ConversationStore:
 
     @guarded
     def create_conversation(
-        self, *, model: str = "", system_prompt: str = "", params: dict[str, Any] | None = None
+        self,
+        *,
+        model: str = "",
+        system_prompt: str = "",
+        params: dict[str, Any] | None = None,
+        model_ref: str = "",
     ) -> Conversation:
         now = time.time()
         cursor = self._db.execute(
-            "INSERT INTO conversations (title, model, system_prompt, params, created, updated)"
-            " VALUES ('', ?, ?, ?, ?, ?)",
-            (model, system_prompt, json.dumps(params or {}), now, now),
+            "INSERT INTO conversations"
+            " (title, model, system_prompt, params, created, updated, model_ref)"
+            " VALUES ('', ?, ?, ?, ?, ?, ?)",
+            (model, system_prompt, json.dumps(params or {}), now, now, model_ref),
         )
         return self.conversation(int(cursor.lastrowid or 0))
 
@@ -245,8 +251,12 @@ class ConversationStore:
         reasoning: str = "",
         model: str = "",
         figures: AnswerFigures | None = None,
+        model_ref: str | None = None,
     ) -> StoredMessage:
-        """Append a message after parent_id (default: the current leaf) and make it the leaf."""
+        """Append a message after parent_id (default: the current leaf) and make it the leaf.
+
+        model_ref: the answering model's identity (model_runtime/models/model_ref.py), kept as
+        the conversation's model, with ``model`` its name."""
         conversation = self.conversation(conversation_id)
         parent = conversation.current_leaf if parent_id == "leaf" else parent_id
         now = time.time()
@@ -269,6 +279,11 @@ class ConversationStore:
                 "UPDATE conversations SET current_leaf = ?, updated = ? WHERE id = ?",
                 (message_id, now, conversation_id),
             )
+            if model_ref is not None:
+                db.execute(
+                    "UPDATE conversations SET model = ?, model_ref = ? WHERE id = ?",
+                    (model, model_ref, conversation_id),
+                )
             if role == "user" and conversation.title_is_auto and not conversation.title:
                 db.execute(
                     "UPDATE conversations SET title = ? WHERE id = ?",

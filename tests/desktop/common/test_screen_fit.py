@@ -20,11 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.app import load_theme
 from desktop.chat.conversation_settings import ConversationSettings
 from desktop.chat.rename_dialog import RenameDialog
 from desktop.common import screen_fit
 from desktop.common.elided_label import ElidedLabel
+from desktop.common.theme import theme_manager
 from desktop.dialogs.about import AboutDialog
 from desktop.dialogs.cant_start import CantStartDialog
 from desktop.dialogs.crash import CrashReportsDialog
@@ -59,7 +59,7 @@ def machine() -> HardwareInfo:
 @pytest.fixture
 def themed(qapp: QApplication) -> Iterator[Callable[[QSize], None]]:
     """The app's style sheet, and dialogs fitted to a screen of the test's size."""
-    qapp.setStyleSheet(load_theme())
+    qapp.setStyleSheet(theme_manager().style_sheet())
     filters: list[screen_fit.ScreenFit] = []
 
     def on_screen(size: QSize) -> None:
