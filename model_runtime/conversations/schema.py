@@ -126,6 +126,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE messages ADD COLUMN finish_note TEXT NOT NULL DEFAULT '';
     ALTER TABLE messages ADD COLUMN ttft_seconds REAL NOT NULL DEFAULT 0;
     """,
+    # 5: reserved for the model picker's migration (issue 16), which takes this number
+    "",
+    # 6: Think harder: the answers of one vote share the id of its first answer (votes.py)
+    """
+    ALTER TABLE messages ADD COLUMN vote_id INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
