@@ -24,11 +24,11 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.chat.composer import Composer
-from desktop.chat.controller import ChatController
 from desktop.chat.conversation_settings import ConversationSettings
 from desktop.chat.messages import AssistantMessage
 from desktop.chat.sidebar import Sidebar
 from desktop.chat.view import ChatView
+from desktop.chat.voting import VotingChatController
 from desktop.common.error_messages import describe, save_failure, unsaved_on_close
 from desktop.engines.bridge import EngineBridge
 from desktop.engines.hardware_probe import HardwareProbe
@@ -75,7 +75,7 @@ class MainWindow(QMainWindow):
         self._loading = False
         self._crashed = False
         self._build_layout()
-        self.controller = ChatController(bridge, self.chat_view, self.store, self)
+        self.controller = VotingChatController(bridge, self.chat_view, self.store, self)
         self.downloads = DownloadBridge(parent=self)  # lives as long as the window; quits with it
         self.downloads.start()
         self.model_manager: ModelManagerDialog | None = None
@@ -125,6 +125,7 @@ class MainWindow(QMainWindow):
         self.welcome.open_requested.connect(self.choose_model_file)
         self.welcome.starter_requested.connect(self.load_starter)
         self.composer.send_requested.connect(self.send)
+        self.composer.votes_requested.connect(self.think_harder)
         self.composer.stop_requested.connect(self.controller.stop)
         self.composer.answer_now_requested.connect(self.controller.answer_now)
         self.controller.thinking_changed.connect(self.composer.set_thinking)
@@ -167,6 +168,7 @@ class MainWindow(QMainWindow):
     def _refresh_send(self) -> None:
         blocker = self.send_blocker()
         self.composer.set_can_send(blocker is None, blocker or "")
+        self.composer.set_votes(self.controller.max_votes)  # Think harder, where it fits
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -209,6 +211,10 @@ class MainWindow(QMainWindow):
         self.controller.send(text, files or [])
         if self.engines.remote is None and self.serving.busy:
             self.status.show_generating("(after a request from another program)")
+
+    def think_harder(self, text: str, files: list, votes: int) -> None:
+        self.pages.setCurrentWidget(self.chat_view)
+        self.controller.think_harder(text, files, votes)
 
     def new_chat(self) -> None:
         self.controller.new_chat()
