@@ -177,7 +177,8 @@ class VoteRun(QObject):
         self._end()
         counted = thoughts.tally()
         kept = self._drop_silent(thoughts)
-        if not kept:
+        if not kept:  # stopped before any word: the question went back to the composer
+            self.chat._reload_view()
             return
         winner = counted.winner
         shown = self.ids[winner.sequences[0]] if winner is not None else kept[0]

@@ -57,6 +57,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Stop the answer"),
     ActionSpec("answer_now", "&Answer now", "&Chat", "controller.answer_now", "Ctrl+Return",
                "Answer now: end the model's thinking"),
+    ActionSpec("think_harder", "&Think harder", "&Chat", "composer.think_harder.click",
+               "Ctrl+Shift+Return", "Think harder: several thoughts at once, then a vote"),
     ActionSpec("search", "S&earch chats", "&Chat", "sidebar.focus_search", "Ctrl+F",
                "Search chats and reasoning"),
     ActionSpec("copy_last", "&Copy last answer", "&Chat", "copy_last_answer", "Ctrl+Shift+C",

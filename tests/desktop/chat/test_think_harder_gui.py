@@ -20,6 +20,7 @@ from desktop.window.main_window import MainWindow
 from model_runtime.chat.generation import GenerationParams, LoadRequest
 from model_runtime.chat.think_harder import load_default_votes
 from model_runtime.chat.thinking import ThinkingPolicy
+from model_runtime.conversations.records import StoredMessage
 
 TIMEOUT_MS = 180_000
 # Under the R1 template the prompt opened <think>: a short thought, then a boxed digit.
@@ -158,3 +159,31 @@ def test_a_crash_keeps_what_the_thoughts_said(r1_window: MainWindow, qtbot: Any)
     ]
     assert len(kept) == 4 and {m["state"] for m in kept} == {"interrupted"}
     assert all(m["reasoning"] for m in kept)
+
+
+def stored(message_id: int, content: str, state: str = "complete") -> StoredMessage:
+    return StoredMessage(message_id, 1, 1, "assistant", content, state=state)  # type: ignore[arg-type]
+
+
+def test_the_tally_links_each_other_answer_to_its_first_thought(qtbot: Any) -> None:
+    members = [
+        stored(11, "\\boxed{2}"),
+        stored(12, "\\boxed{3}"),
+        stored(13, "\\boxed{3}"),
+        stored(14, "\\boxed{2}"),
+        stored(15, "half an answer", state="interrupted"),  # does not vote
+    ]
+    counted = stored_tally(members)
+    bar = TallyBar(counted, members, 12)
+    qtbot.addWidget(bar)
+    text = bar.text()
+    assert "Vote of 5 thoughts:" in text and "A tie: 2 and 3, 2 of 5 each" in text
+    assert '<a href="11">2</a> — 2 of 5' in text  # the other group, a link to its first thought
+    assert "3 — 2 of 5" in text and 'href="12"' not in text  # this thought's group: no link
+    assert "no boxed answer — 1 of 5" in text and "This is thought 2 of 5 (3)." in text
+    with qtbot.waitSignal(bar.branch_requested) as asked:
+        bar.linkActivated.emit("11")
+    assert asked.args == [11]
+    unanswered = TallyBar(counted, members, 15)
+    qtbot.addWidget(unanswered)
+    assert "This is thought 5 of 5, which gave no answer to count." in unanswered.text()
