@@ -30,11 +30,14 @@ from desktop.common.throttle import Throttle
 from model_runtime.chat.answer import Answer
 from model_runtime.chat.boxed import last_boxed
 from model_runtime.chat.think_harder import CHOICES, load_default_votes, save_default_votes
+from model_runtime.chat.thinking import ThinkingEnded
 from model_runtime.chat.vote import Tally
 from model_runtime.conversations.records import StoredMessage
 
 PAINT_MS = 100  # the lanes repaint at most this often
 PREVIEW_CHARS = 90  # a lane's last words
+ENDED_WORDS = {"asked": "asked", "budget_tokens": "budget", "budget_seconds": "time's up",
+               "loop": "loop broken"}  # fmt: skip
 
 
 class ThinkHarderButton(QToolButton):
@@ -172,8 +175,12 @@ class ThoughtLanes(QFrame):
         """Whether any thought still thinks."""
         return any(lane.kind == "thinking" and not lane.done for lane in self.lanes)
 
-    def thinking_ended(self, seq: int, how: str) -> None:
-        self.lanes[seq].state = f"answering ({how})…"
+    def thinking_ended(self, seq: int, ended: ThinkingEnded) -> None:
+        """Ponder ended this thought's thinking: say why, shortly (the whole in its tip)."""
+        lane = self.lanes[seq]
+        lane.kind, lane.tail = "answer", ""  # its closing words came first; the answer follows
+        lane.state = f"answering ({ENDED_WORDS[ended.reason]})…"
+        lane.count.setToolTip(f"Thinking ended: {ended.describe()}")
         self._paint()
 
     def finished(self, seq: int, answer: Answer) -> None:
@@ -223,17 +230,17 @@ class TallyBar(QLabel):
         for group in tally.groups:
             shown = html.escape(group.shown)
             first = ids[group.sequences[0]]
-            answer = shown if here in group.sequences else f'<a href="{first}">{shown}</a>'
+            answer = (
+                f"<b>{shown}</b>" if here in group.sequences else f'<a href="{first}">{shown}</a>'
+            )
             parts.append(f"{answer} — {group.count} of {tally.n}")
         if tally.unanswered:
             none = "no answer" if tally.on_text else "no boxed answer"
             parts.append(f"{none} — {len(tally.unanswered)} of {tally.n}")
-        mine = tally.group_of(here)
-        where = f"This is thought {here + 1} of {tally.n}" + (
-            f" ({html.escape(mine.shown)})." if mine else ", which gave no answer to count."
-        )
+        reading = f"You are reading thought {here + 1} of {tally.n}"
+        reading += "." if tally.group_of(here) else ", which gave no answer to count."
         self.setText(
-            f"<b>Vote of {tally.n} thoughts:</b> {' · '.join(parts)}<br>"
-            f"{html.escape(tally.verdict())} {where}"
+            f"Vote of {tally.n} thoughts: {' · '.join(parts)}<br>"
+            f"{html.escape(tally.verdict())} {reading}"
         )
         self.linkActivated.connect(lambda link: self.branch_requested.emit(int(link)))

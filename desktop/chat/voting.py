@@ -163,7 +163,7 @@ class VoteRun(QObject):
         if isinstance(event, Chunk):
             lanes.add(event.seq, event.kind, event.text)
         elif isinstance(event, ThinkingEnded):
-            lanes.thinking_ended(event.seq, event.describe())
+            lanes.thinking_ended(event.seq, event)
         elif isinstance(event, Finished) and answer is not None:
             self.chat.saving.save_answer(self.ids[event.seq], answer, "complete")
             lanes.finished(event.seq, answer)

@@ -155,9 +155,15 @@ class Tally:
             return f"None of the {self.n} thoughts gave an answer to vote on."
         on = " (the vote is on the answers' text: no thought boxed its answer)"
         on = on if self.on_text else ""
-        if self.tied:
-            names = " and ".join(g.shown for g in self.tied)
+        tied = self.tied
+        if len(tied) == 2:
+            names = " and ".join(g.shown for g in tied)
             return f"A tie: {names}, {winner.count} of {self.n} each; the first is shown{on}."
+        if tied:
+            return (
+                f"A tie: {len(tied)} answers have {winner.count} of {self.n} each; the first "
+                f"is shown{on}."
+            )
         share = "majority" if 2 * winner.count > self.n else "most votes"
         return f"The {share}: {winner.shown}, {winner.count} of {self.n}{on}."
 

@@ -32,6 +32,8 @@ from model_runtime.chat.generation import (
     GenerationStats,
     Message,
 )
+from model_runtime.chat.reasoning import CLOSE_TAG as THINK_CLOSE
+from model_runtime.chat.thinking import CLOSING_LINES
 from model_runtime.chat.thoughts import ThoughtsFinished
 from model_runtime.engine.decoding import Decoding
 from model_runtime.engine.grammar import check_grammar
@@ -57,6 +59,16 @@ def thought_room(engine: Engine, n: int) -> int:
     once, shared among n (at most the loaded context's)."""
     cells = engine.max_sequences * engine.sequence_ctx
     return min(engine.llm.n_ctx(), cells // n // CTX_PAD * CTX_PAD)
+
+
+def closing_tokens(engine: Engine) -> int:
+    """The most tokens Ponder writes into a thought when it ends its thinking (once a thought):
+    its stream needs room for them beyond the length limit, which counts generated tokens."""
+    llm = engine.llm
+    return max(
+        len(llm.tokenize((line + THINK_CLOSE + "\n\n").encode(), add_bos=False, special=True))
+        for line in CLOSING_LINES.values()
+    )
 
 
 def too_many(n: int, most: int) -> InsufficientMemory:
@@ -311,16 +323,16 @@ def run_thoughts(
         check_grammar(llm._model.vocab, params.grammar, engine._log_path)
     prompt = engine._continued(messages, params.keep_reasoning)
     tokens, _ = engine._prompt_tokens(prompt)
-    room = thought_room(engine, n)
-    if len(tokens) >= room:
+    room, closing = thought_room(engine, n), closing_tokens(engine)
+    if len(tokens) + closing >= room:
         raise ContextOverflow(
             f"The conversation is {len(tokens):,} tokens long; with {n} thoughts at once each "
             f"has room for {room:,}. Ask for fewer thoughts, or start a new chat.",
             n_prompt=len(tokens),
             n_ctx=room,
         )
-    budget = min(params.max_tokens, room - len(tokens))
-    context = RunContext(engine, n, padded_ctx(len(tokens) + budget))
+    budget = min(params.max_tokens, room - len(tokens) - closing)
+    context = RunContext(engine, n, padded_ctx(len(tokens) + budget + closing))
     try:
         thoughts = [
             Thought(

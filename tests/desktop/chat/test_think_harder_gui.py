@@ -179,11 +179,11 @@ def test_the_tally_links_each_other_answer_to_its_first_thought(qtbot: Any) -> N
     text = bar.text()
     assert "Vote of 5 thoughts:" in text and "A tie: 2 and 3, 2 of 5 each" in text
     assert '<a href="11">2</a> — 2 of 5' in text  # the other group, a link to its first thought
-    assert "3 — 2 of 5" in text and 'href="12"' not in text  # this thought's group: no link
-    assert "no boxed answer — 1 of 5" in text and "This is thought 2 of 5 (3)." in text
+    assert "<b>3</b> — 2 of 5" in text and 'href="12"' not in text  # this thought's group
+    assert "no boxed answer — 1 of 5" in text and "You are reading thought 2 of 5." in text
     with qtbot.waitSignal(bar.branch_requested) as asked:
         bar.linkActivated.emit("11")
     assert asked.args == [11]
     unanswered = TallyBar(counted, members, 15)
     qtbot.addWidget(unanswered)
-    assert "This is thought 5 of 5, which gave no answer to count." in unanswered.text()
+    assert "reading thought 5 of 5, which gave no answer to count." in unanswered.text()

@@ -112,6 +112,11 @@ def test_a_tie_says_so_and_shows_the_earliest() -> None:
     assert counted.verdict() == "A tie: 2 and 3, 2 of 4 each; the first is shown."
 
 
+def test_a_tie_of_many_answers_counts_them_rather_than_naming_them() -> None:
+    counted = tally(["\\boxed{1}", "\\boxed{2}", "\\boxed{3}"])
+    assert counted.verdict() == "A tie: 3 answers have 1 of 3 each; the first is shown."
+
+
 def test_a_plurality_is_not_called_a_majority() -> None:
     counted = tally(["\\boxed{1}", "\\boxed{1}", "\\boxed{2}", "\\boxed{3}", ""])
     assert counted.verdict() == "The most votes: 1, 2 of 5."

@@ -165,6 +165,25 @@ def test_asked_to_answer_before_they_begin_no_thought_thinks(r1_engine: EngineCl
         assert answer.figures.reasoning_tokens == 0
 
 
+def test_a_thought_whose_thinking_was_ended_has_room_up_to_its_length_limit(
+    r1_engine: EngineClient,
+) -> None:
+    """Ponder's closing words are not counted by the length limit: the stream holds them too
+    (the run failed with "llama_decode returned 1", no room, when the prompt and the limit
+    filled its stream exactly)."""
+    probe, _ = thoughts_of(r1_engine, GenerationParams(max_tokens=1), 2)
+    assert probe.run is not None
+    letters = "root ::= [a-z ]{2000}"  # never ends by itself
+    budget = ThinkingPolicy(budget_tokens=10)
+    params = GenerationParams(
+        max_tokens=256 - probe.run.n_prompt, temperature=0.0, grammar=letters, thinking=budget
+    )
+    thoughts, _ = thoughts_of(r1_engine, params, 2)
+    for answer in thoughts.answers:
+        assert answer.stats is not None and answer.stats.finish_reason == "length"
+        assert answer.stats.n_injected > 0 and answer.stats.n_generated == params.max_tokens
+
+
 def test_stop_cancels_every_thought_and_the_engine_goes_on(engine: EngineClient) -> None:
     params = GenerationParams(max_tokens=400, temperature=0.8, seed=1)
     gen_id = engine.new_generation_id()
