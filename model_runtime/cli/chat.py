@@ -148,7 +148,11 @@ def run_chat(args: argparse.Namespace) -> int:
     tokens, seconds = args.think_budget
     client = EngineClient()
     try:
-        n_ctx = load_with_progress(client, model, args).summary.n_ctx
+        loaded = load_with_progress(client, model, args)
+        n_ctx = loaded.summary.n_ctx
+        if args.votes:
+            most = loaded.plan.max_sequences
+            print(f"Think harder: this plan has room for {most} thoughts at once.", file=sys.stderr)
         messages = [Message("system", args.system)] if args.system else []
         question = question_with_files(client, args.prompt, files, n_ctx, args.max_tokens)
         messages.append(Message("user", question))

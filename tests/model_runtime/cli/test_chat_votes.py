@@ -48,4 +48,5 @@ def test_votes_print_each_thoughts_answer_and_the_tally(smollm2: Path) -> None:
     verdict = out.rstrip().splitlines()[-1]
     assert verdict.startswith(("The majority", "The most votes", "A tie", "None of the 3"))
     assert "[3 thoughts: " in result.stderr and " prompt tokens read once" in result.stderr
+    assert "Think harder: this plan has room for " in result.stderr
     assert "Traceback" not in result.stderr
