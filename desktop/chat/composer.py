@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.chat.attachments import AttachmentStrip, Counter, local_paths
+from desktop.chat.think_harder import ThinkHarderButton
 from desktop.common.colours import current
 from desktop.common.theme import theme_manager
 from model_runtime.attachments.reading import attach_text
@@ -154,6 +155,7 @@ class Composer(QWidget):
     """The prompt box, its files, and its Send / Stop button."""
 
     send_requested = Signal(str, list)  # the question, and its files (list[Included])
+    votes_requested = Signal(str, list, int)  # Think harder: question, files, how many thoughts
     stop_requested = Signal()
     answer_now_requested = Signal()
 
@@ -192,6 +194,8 @@ class Composer(QWidget):
         self.notice.setObjectName("composerNotice")
         self.notice.setWordWrap(True)
         self.notice.setTextFormat(Qt.TextFormat.PlainText)
+        self.think_harder = ThinkHarderButton(self)  # beside Send (think_harder.py)
+        self.think_harder.chosen.connect(self._submit)
         self._busy = False
         self._can_send = False
         self._checking = False  # the files are being checked before sending
@@ -209,6 +213,7 @@ class Composer(QWidget):
         row.addWidget(self.attach_button, 0, Qt.AlignmentFlag.AlignBottom)
         row.addWidget(self.edit, 1)
         row.addWidget(self.answer_now, 0, Qt.AlignmentFlag.AlignBottom)
+        row.addWidget(self.think_harder, 0, Qt.AlignmentFlag.AlignBottom)
         row.addWidget(self.button, 0, Qt.AlignmentFlag.AlignBottom)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -247,6 +252,11 @@ class Composer(QWidget):
         """While the model thinks, offer to end its reasoning."""
         self.answer_now.setVisible(thinking and self._busy)
 
+    def set_votes(self, most: int) -> None:
+        """The most thoughts at once the model's plan allows: Think harder shows if enough do."""
+        self.think_harder.set_most(most)
+        self._update()
+
     def set_can_send(self, can_send: bool, reason: str = "") -> None:
         """reason: why it can't, in words that say what to do (shown above the prompt)."""
         self._can_send = can_send
@@ -268,6 +278,8 @@ class Composer(QWidget):
         blocked = not self._busy and not self._can_send and bool(self._reason)
         self.notice.setText(f"⚠ {self._reason}" if blocked else "")
         self.notice.setVisible(blocked)
+        self.think_harder.setVisible(self.think_harder.available and not self._busy)
+        self.think_harder.setEnabled(blocker is None)
 
     def _on_button(self) -> None:
         if self._busy:
@@ -275,25 +287,32 @@ class Composer(QWidget):
         else:
             self._submit()
 
-    def _submit(self) -> None:
+    def _submit(self, votes: int = 0) -> None:
+        """Send the question (votes: as that many thoughts at once, Think harder)."""
         text = self.edit.toPlainText().strip()
         if self._busy or self._blocker() is not None or not text:
             return
         if not self.attachments.chips:
             self.edit.clear()
-            self.send_requested.emit(text, [])
+            self._send(text, [], votes)
             return
         self._checking = True
         self._update()
-        self.attachments.verify(lambda ok: self._checked(ok, text))
+        self.attachments.verify(lambda ok: self._checked(ok, text, votes))
 
-    def _checked(self, ok: bool, text: str) -> None:
+    def _checked(self, ok: bool, text: str, votes: int = 0) -> None:
         """The files are as they were read (send them), or a chip says what changed."""
         self._checking = False
         if ok and not self._busy and self._blocker() is None:
             self.edit.clear()
-            self.send_requested.emit(text, self.attachments.take())
+            self._send(text, self.attachments.take(), votes)
         self._update()
+
+    def _send(self, text: str, files: list, votes: int) -> None:
+        if votes:
+            self.votes_requested.emit(text, files, votes)
+        else:
+            self.send_requested.emit(text, files)
 
     def return_question(self, text: str, files: list | None = None) -> None:
         """A question that got no answer comes back, with its files."""

@@ -10,6 +10,7 @@ model says so, with "Switch to …"; nothing switches by itself.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -82,6 +83,20 @@ class ModelPicker(QWidget):
     # -- the model in use --------------------------------------------------------------------
 
     @property
+    def route(
+        self,
+        load: Callable[[str], None],
+        use_remote: Callable[[object], None],
+        open_file: Callable[[], None],
+        manage: Callable[[], None],
+    ) -> None:
+        """Where its choices go: a model file to load, a remote engine, a file to open, the
+        model manager."""
+        self.load_requested.connect(load)
+        self.remote_requested.connect(use_remote)
+        self.open_file_requested.connect(open_file)
+        self.manage_requested.connect(manage)
+
     def current_ref(self) -> str:
         """The identity of the model answering now ("" when none)."""
         if self.remote_name is not None:

@@ -3,6 +3,9 @@ sidebar, an answer in the chat). Its words are cut to its width: it never widens
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSizePolicy, QWidget
 
@@ -17,9 +20,11 @@ class UndoBar(QWidget):
     undo_requested = Signal()
     expired = Signal()  # the undo window passed: what was deleted goes for good
 
-    def __init__(self, parent: QWidget | None = None, *, seconds: int = UNDO_SECONDS) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, *, seconds: int = UNDO_SECONDS, name: str = "undoBar"
+    ) -> None:
         super().__init__(parent)
-        self.setObjectName("undoBar")
+        self.setObjectName(name)
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)  # the theme paints it
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.label = ElidedLabel("", self)
@@ -43,6 +48,14 @@ class UndoBar(QWidget):
         self.label.setToolTip(words)
         self.show()
         self.timer.start()
+
+    def follow(self, deletion: Any, undo: Callable[[], None]) -> None:
+        """Offer what `deletion` (offered(str), forgotten(), forget()) says was deleted; Undo
+        calls undo, and the undo window's end makes deletion forget."""
+        deletion.offered.connect(self.offer)
+        deletion.forgotten.connect(self.dismiss)
+        self.undo_requested.connect(undo)
+        self.expired.connect(deletion.forget)
 
     def dismiss(self) -> None:
         """Undo is no longer possible (or was done): hide, without `expired`."""

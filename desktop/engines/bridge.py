@@ -23,7 +23,7 @@ from model_runtime.chat.generation import (
 )
 from model_runtime.chat.thinking import ThinkingEnded
 from model_runtime.engine import EngineClient
-from model_runtime.errors import EngineCrashed
+from model_runtime.errors import EngineCrashed, EngineError
 from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.models.model_ref import ModelRef, ref_for_path
 from model_runtime.planning import planner
@@ -39,6 +39,7 @@ class ChatBridge(QObject):
     thinking_ended = Signal(int, object)  # gen_id, ThinkingEnded (answer now, budget, loop)
     failed = Signal(int, object)  # gen_id, exception
     crashed = Signal(object)  # EngineCrashed: the engine process died
+    thought = Signal(object)  # an event of a run of thoughts (.seq names it), ThoughtsFinished last
 
     def __init__(self, engine: ChatEngine, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -70,6 +71,16 @@ class ChatBridge(QObject):
     def context_size(self) -> int | None:
         """Tokens the model's context holds (None: this engine does not say)."""
         return None
+
+    @property
+    def max_votes(self) -> int:
+        """The most thoughts on one question at once (Think harder); 0: this engine can't."""
+        return 0
+
+    def generate_thoughts(
+        self, messages: Sequence[Message], params: GenerationParams, n: int
+    ) -> int:
+        raise EngineError("Think harder needs the local model: this engine answers once at a time.")
 
     def count_tokens(self, text: str) -> int | None:
         """Tokens the model makes of a text; None where the engine can't count. Blocks: call
@@ -144,6 +155,24 @@ class EngineBridge(ChatBridge):
 
     def count_tokens(self, text: str) -> int | None:
         return self.client.count_tokens(text) if self.client.summary is not None else None
+
+    @property
+    def max_votes(self) -> int:
+        return self.client.max_sequences
+
+    def generate_thoughts(
+        self, messages: Sequence[Message], params: GenerationParams, n: int
+    ) -> int:
+        """Start n thoughts on one question at once; their events come as `thought`, tagged
+        with the returned id (a failure as `failed`)."""
+        gen_id = self.client.new_generation_id()
+        history = list(messages)
+        self.tasks.start(
+            lambda _task: self.client.generate_parallel(history, params, n, gen_id=gen_id),
+            on_progress=self.thought.emit,
+            on_error=lambda exc: self._fail(gen_id, exc),
+        )
+        return gen_id
 
     def plan(
         self, path: str, overrides: PlanOverrides, hardware: Callable[[], HardwareInfo]

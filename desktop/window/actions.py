@@ -61,6 +61,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                tip="Only while the model thinks, with an engine that can end it", enabled=False),
     ActionSpec("reasoning", "Show or hide the last &reasoning", "&Chat", "toggle_last_reasoning",
                "Ctrl+Shift+R", "Open or close the last answer's reasoning"),
+    ActionSpec("think_harder", "&Think harder", "&Chat", "composer.think_harder.click",
+               "Ctrl+Shift+Return", "Think harder: several thoughts at once, then a vote"),
     ActionSpec("search", "S&earch chats", "&Chat", "sidebar.focus_search", "Ctrl+F",
                "Search chats and reasoning"),
     ActionSpec("copy_last", "&Copy last answer", "&Chat", "copy_last_answer", "Ctrl+Shift+C",

@@ -23,12 +23,12 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.chat.composer import Composer
-from desktop.chat.controller import ChatController
 from desktop.chat.conversation_settings import ConversationSettings
 from desktop.chat.messages import AssistantMessage
 from desktop.chat.model_picker import ModelPicker
 from desktop.chat.sidebar import Sidebar
 from desktop.chat.view import ChatView
+from desktop.chat.voting import VotingChatController
 from desktop.common.error_messages import describe, save_failure
 from desktop.common.screen_fit import within_screen
 from desktop.common.theme import theme_manager
@@ -82,7 +82,7 @@ class MainWindow(QMainWindow):
         self._loading = False
         self._crashed = False
         self._build_layout()
-        self.controller = ChatController(bridge, self.chat_view, self.store, self)
+        self.controller = VotingChatController(bridge, self.chat_view, self.store, self)
         self.controller.blocker = self.send_blocker  # Regenerate, Edit, Continue ask it too
         self.downloads = DownloadBridge(parent=self)  # lives as long as the window; quits with it
         self.downloads.start()
@@ -111,8 +111,7 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.chat_view)
         self.composer = Composer()
         self.banner = NoticeBanner()
-        self.chat_undo = UndoBar()  # a deleted answer or question, for a few seconds
-        self.chat_undo.setObjectName("chatUndoBar")
+        self.chat_undo = UndoBar(name="chatUndoBar")  # a deleted answer or question, a while
         self.picker = ModelPicker(self.bridge, self.store)  # the chat's header
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -137,16 +136,14 @@ class MainWindow(QMainWindow):
         self.welcome.open_requested.connect(self.choose_model_file)
         self.welcome.starter_requested.connect(self.load_starter)
         self.composer.send_requested.connect(self.send)
+        self.composer.votes_requested.connect(self.send)
         self.composer.stop_requested.connect(self.controller.stop)
         self.composer.answer_now_requested.connect(self.controller.answer_now)
         self.controller.thinking_changed.connect(self._on_thinking)
         self.controller.busy_changed.connect(self._on_busy)
         self.controller.progress.connect(self.status.show_progress)
         self.controller.refused.connect(lambda why: self.banner.show_error("No answer now", why))
-        self.controller.deletion.offered.connect(self.chat_undo.offer)
-        self.controller.deletion.forgotten.connect(self.chat_undo.dismiss)
-        self.chat_undo.undo_requested.connect(self.controller.undo_delete)
-        self.chat_undo.expired.connect(self.controller.deletion.forget)
+        self.chat_undo.follow(self.controller.deletion, self.controller.undo_delete)
         self.controller.answer_finished.connect(self._on_answer_finished)
         self.controller.conversations_changed.connect(self._on_conversations_changed)
         self.controller.question_returned.connect(self.composer.edit.setPlainText)
@@ -169,10 +166,8 @@ class MainWindow(QMainWindow):
         self.sidebar.search_hit_selected.connect(self.open_conversation)
         self.sidebar.conversation_deleted.connect(self._on_conversation_deleted)
         self.sidebar.new_chat_requested.connect(self.new_chat)
-        self.picker.load_requested.connect(self.load_model)  # the same path as File → Open
-        self.picker.remote_requested.connect(self.engines.use_remote)
-        self.picker.open_file_requested.connect(self.choose_model_file)
-        self.picker.manage_requested.connect(self.show_model_manager)
+        picker_routes = (self.engines.use_remote, self.choose_model_file, self.show_model_manager)
+        self.picker.route(self.load_model, *picker_routes)  # loads go the way File → Open does
 
     # -- may the composer send? -------------------------------------------------------------
 
@@ -198,6 +193,7 @@ class MainWindow(QMainWindow):
         elif summary is not None:
             starter = self.starter_path is not None and summary.path == str(self.starter_path)
             self.chat_view.set_hint(ready_words(self._model_name(summary), starter=starter))
+        self.composer.set_votes(self.controller.max_votes)  # Think harder, where it fits
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -235,8 +231,11 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         self.loader.reload()
 
-    def send(self, text: str, files: list | None = None) -> None:
+    def send(self, text: str, files: list | None = None, votes: int = 1) -> None:
         self.pages.setCurrentWidget(self.chat_view)
+        if votes > 1:
+            self.controller.think_harder(text, files or [], votes)
+            return
         self.controller.send(text, files or [])
         if self.engines.remote is None and self.serving.busy:
             self.status.show_generating("(after a request from another program)")

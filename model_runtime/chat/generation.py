@@ -54,6 +54,8 @@ class LoadRequest:
     use_mlock: bool = False
     tensor_overrides: tuple[str, ...] = ()  # regexes of tensors kept in system memory
     rpc_workers: tuple[str, ...] = ()  # llama.cpp RPC workers ("host:port") lending devices
+    max_sequences: int = 1  # the most thoughts at once the plan leaves memory for (Think harder)
+    sequence_ctx: int = 0  # tokens planned for each of them (0: n_ctx); fewer share the room
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ class ModelSummary:
     starts_in_thinking: bool
     load_seconds: float
     system_info: str = ""
+    max_sequences: int = 1  # the most thoughts on one prompt at once (LoadRequest's)
+    sequence_ctx: int = 0  # tokens of context planned for each of them
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class Chunk:
     gen_id: int
     kind: Kind
     text: str
+    seq: int = 0  # which of several thoughts on one prompt (engine/parallel.py)
 
 
 def decode_rate(n_generated: int, first_at: float, ended_at: float) -> float:
@@ -116,6 +121,7 @@ class Finished:
 
     gen_id: int
     stats: GenerationStats = field(default_factory=GenerationStats)
+    seq: int = 0  # which of several thoughts on one prompt ended
 
 
 Event = Chunk | ThinkingEnded | Finished

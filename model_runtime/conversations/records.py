@@ -35,6 +35,7 @@ class StoredMessage:
     thinking_note: str = ""  # how Ponder ended the thinking, in words (schema 4)
     finish_note: str = ""  # why Ponder stopped the answer, in words (schema 4)
     ttft_seconds: float = 0.0  # time to the first token (schema 4)
+    vote_id: int = 0  # the first answer of the Think harder vote it is in; 0: none (schema 6)
 
     @property
     def figures(self) -> AnswerFigures:

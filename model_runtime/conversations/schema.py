@@ -131,6 +131,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE conversations ADD COLUMN model_ref TEXT NOT NULL DEFAULT '';
     """,
+    # 6: Think harder: the answers of one vote share the id of its first answer (votes.py)
+    """
+    ALTER TABLE messages ADD COLUMN vote_id INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from model_runtime.attachments.prompt import Included
-from model_runtime.conversations import attachments, branches, exchange, schema
+from model_runtime.conversations import attachments, branches, exchange, schema, votes
 from model_runtime.conversations.attachments import StoredAttachment
 from model_runtime.conversations.failures import guarded, translated
 from model_runtime.conversations.records import (
@@ -413,6 +413,20 @@ class ConversationStore:
             "UPDATE conversations SET current_leaf = ? WHERE id = ?",
             (newest, message.conversation_id),
         )
+
+    @guarded
+    def add_thoughts(
+        self, conversation_id: int, question_id: int, n: int, *, model: str = ""
+    ) -> list[StoredMessage]:
+        """n empty answers to a question, streaming, as one Think harder vote (votes.py)."""
+        with schema.transaction(self._db) as db:
+            ids = votes.add_thoughts(db, conversation_id, question_id, n, model)
+        return [self.message(message_id) for message_id in ids]
+
+    @guarded
+    def vote(self, message: StoredMessage) -> list[StoredMessage]:
+        """The answers of the vote this message is in, in order ([] when in none)."""
+        return votes.vote_of(self._db, message)
 
     # -- search, export and import -----------------------------------------------------------
 

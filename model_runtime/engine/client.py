@@ -21,6 +21,7 @@ from model_runtime.chat.generation import (
     Message,
     ModelSummary,
 )
+from model_runtime.chat.thoughts import ThoughtsEvent, ThoughtsFinished
 from model_runtime.engine import protocol, worker
 from model_runtime.llama.log import ABORT_EXITCODES, abort_message, crash_tail, describe_exit
 
@@ -252,6 +253,35 @@ class EngineClient:
                 event = reply[1]
                 yield event
                 if isinstance(event, Finished) and event.gen_id == gen_id:
+                    return
+
+    @property
+    def max_sequences(self) -> int:
+        """The most thoughts on one prompt the loaded model may run at once (0: none loaded)."""
+        return self.summary.max_sequences if self.summary is not None else 0
+
+    def generate_parallel(
+        self,
+        messages: Sequence[Message],
+        params: GenerationParams | None = None,
+        n: int = 2,
+        *,
+        gen_id: int | None = None,
+    ) -> Iterator[ThoughtsEvent]:
+        """Stream n thoughts on one prompt at once (engine/parallel.py): their events carry
+        the thought's index (seq), each ends with its Finished, the run with ThoughtsFinished.
+        cancel() and answer_now() act on every thought still running."""
+        gen_id = gen_id if gen_id is not None else self.new_generation_id()
+        with self._lock:
+            self._start_turn(gen_id)
+            request = (protocol.GENERATE_N, gen_id, list(messages), params or GenerationParams(), n)
+            self._send(request)
+            while True:
+                reply = self._receive()
+                if reply[0] == protocol.ERROR:
+                    self._raise(reply)
+                yield reply[1]
+                if isinstance(reply[1], ThoughtsFinished) and reply[1].gen_id == gen_id:
                     return
 
     def _flag(self, kind: str) -> Any:

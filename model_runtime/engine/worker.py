@@ -33,6 +33,7 @@ from model_runtime.chat.thinking import (
 from model_runtime.engine import protocol
 from model_runtime.engine.decoding import Decoding
 from model_runtime.engine.grammar import check_grammar
+from model_runtime.engine.parallel import run_thoughts
 from model_runtime.errors import (
     ContextOverflow,
     EngineError,
@@ -87,6 +88,8 @@ class Engine:
         self._no_abort_cb: Any = None
         self._piece_buf = ctypes.create_string_buffer(256)
         self._longest_token = 0  # bytes of the vocabulary's longest token; 0: not yet known
+        self.max_sequences = 1  # thoughts at once the load allows (LoadRequest.max_sequences)
+        self.sequence_ctx = 0  # and the context planned for each of them
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -161,6 +164,8 @@ class Engine:
             info.name, os.path.basename(request.model_path)
         )
         self._setup_abort_callback()
+        self.max_sequences = request.max_sequences
+        self.sequence_ctx = request.sequence_ctx or llm.n_ctx()
         self._summary = ModelSummary(
             path=request.model_path,
             name=info.name or os.path.splitext(os.path.basename(request.model_path))[0],
@@ -174,6 +179,8 @@ class Engine:
             starts_in_thinking=probe.starts_in_thinking or self._force_think,
             load_seconds=time.perf_counter() - started,
             system_info=llama_cpp.llama_print_system_info().decode("utf-8", "replace"),
+            max_sequences=request.max_sequences,
+            sequence_ctx=self.sequence_ctx,
         )
         return self._summary
 
@@ -209,11 +216,12 @@ class Engine:
         self._abort_cb = llama_cpp.ggml_abort_callback(should_abort)
         self._no_abort_cb = llama_cpp.ggml_abort_callback()  # NULL: no polling while decoding
 
-    def set_abort_polling(self, on: bool) -> None:
+    def set_abort_polling(self, on: bool, ctx: Any = None) -> None:
+        """Poll Stop during llama_decode of the loaded context (or of a run's own, ctx)."""
         from llama_cpp import llama_cpp
 
         callback = self._abort_cb if on else self._no_abort_cb
-        llama_cpp.llama_set_abort_callback(self.llm._ctx.ctx, callback, None)
+        llama_cpp.llama_set_abort_callback(ctx or self.llm._ctx.ctx, callback, None)
 
     @property
     def llm(self) -> Any:
@@ -297,6 +305,13 @@ class Engine:
                 longest = max(longest, abs(n))  # negative: the size a longer buffer needs
             self._longest_token = longest
         return self._longest_token
+
+    def generate_parallel(
+        self, gen_id: int, messages: Sequence[Message], params: GenerationParams, n: int, send
+    ) -> None:
+        """n thoughts on one prompt at once (engine/parallel.py), their events tagged."""
+        self._gen_id = gen_id
+        run_thoughts(self, gen_id, messages, params, n, send)
 
     def _prompt_tokens(self, prompt: Prompt) -> tuple[list[int], int]:
         """The prompt's tokens, and how many of them the KV cache already holds.
@@ -404,6 +419,12 @@ def main(conn: Any, cancel_flag: Any, answer_now_flag: Any, log_path: str) -> No
                 _, gen_id, messages, params = request
                 try:
                     engine.generate(gen_id, messages, params, send)
+                except Exception as exc:
+                    conn.send(error_reply(gen_id, exc))
+            elif kind == protocol.GENERATE_N:
+                _, gen_id, messages, params, n = request
+                try:
+                    engine.generate_parallel(gen_id, messages, params, n, send)
                 except Exception as exc:
                     conn.send(error_reply(gen_id, exc))
             elif kind == protocol.TOKENIZE:

@@ -78,6 +78,8 @@ class LoadPlan:
     forced: bool = False
     notes: tuple[str, ...] = ()
     rpc_workers: tuple[str, ...] = ()  # llama.cpp RPC workers whose devices take layers
+    max_sequences: int = 1  # the most thoughts on one prompt at once (planning/votes.py)
+    sequence_ctx: int = 0  # tokens of context planned for each of them
     profile: ModelProfile | None = field(default=None, repr=False, compare=False)
     hardware: HardwareInfo | None = field(default=None, repr=False, compare=False)
 
@@ -97,4 +99,6 @@ class LoadPlan:
             use_mlock=self.use_mlock,
             tensor_overrides=self.tensor_overrides,
             rpc_workers=self.rpc_workers,
+            max_sequences=self.max_sequences,
+            sequence_ctx=self.sequence_ctx,
         )

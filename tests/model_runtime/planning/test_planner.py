@@ -198,6 +198,8 @@ def test_plan_turns_into_the_engines_load_request() -> None:
         use_mmap=True,
         use_mlock=False,
         tensor_overrides=p.tensor_overrides,
+        max_sequences=p.max_sequences,
+        sequence_ctx=8192,
     )
 
 
