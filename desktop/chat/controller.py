@@ -363,7 +363,7 @@ class ChatController(QObject):
     ) -> None:
         self._current = widget
         self._current_id = widget.message_id
-        self._gen_id = self.bridge.generate(context, params)
+        self._gen_id = self.bridge.generate(context, params.for_chat(self.conversation_id))
         widget.model.start(self._gen_id)
         self._saver.start()
         self.busy_changed.emit(True)

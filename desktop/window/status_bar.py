@@ -82,5 +82,8 @@ class StatusBar(QStatusBar):
         self.speed_label.setText(f"Generating… {note}".rstrip())
 
     def show_speed(self, stats: GenerationStats | None) -> None:
-        """The last answer's speed; None clears it."""
-        self.speed_label.setText(f"{stats.tokens_per_second:.1f} tokens/s" if stats else "")
+        """The last answer's speed, and whether its history came from the cache; None clears."""
+        text = f"{stats.tokens_per_second:.1f} tokens/s" if stats else ""
+        if stats and stats.n_restored:
+            text += f" · history restored from cache ({stats.n_restored:,} tokens)"
+        self.speed_label.setText(text)

@@ -7,6 +7,7 @@ LOAD = "load"  # (LOAD, LoadRequest)
 GENERATE = "generate"  # (GENERATE, gen_id, [Message], GenerationParams)
 UNLOAD = "unload"  # (UNLOAD,)
 TOKENIZE = "tokenize"  # (TOKENIZE, text): how many tokens the loaded model makes of it
+FORGET = "forget"  # (FORGET, tag | None): drop a chat's saved KV states (None: all of them)
 SHUTDOWN = "shutdown"  # (SHUTDOWN,)
 
 # worker -> client
@@ -14,5 +15,6 @@ READY = "ready"  # (READY, pid)
 LOADED = "loaded"  # (LOADED, ModelSummary)
 UNLOADED = "unloaded"  # (UNLOADED,)
 TOKENS = "tokens"  # (TOKENS, count)
+FORGOTTEN = "forgotten"  # (FORGOTTEN,)
 EVENT = "event"  # (EVENT, Chunk | Finished)
 ERROR = "error"  # (ERROR, gen_id | None, error class name, message, extra dict)

@@ -13,8 +13,10 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
+from model_runtime import paths
 from model_runtime.chat.generation import (
     Finished,
     GenerationParams,
@@ -33,6 +35,8 @@ from model_runtime.chat.thinking import (
 from model_runtime.engine import protocol
 from model_runtime.engine.decoding import Decoding
 from model_runtime.engine.grammar import check_grammar
+from model_runtime.engine.kv_cache import StateCache, Transcript
+from model_runtime.engine.kv_files import forget_files
 from model_runtime.errors import (
     ContextOverflow,
     EngineError,
@@ -87,6 +91,7 @@ class Engine:
         self._no_abort_cb: Any = None
         self._piece_buf = ctypes.create_string_buffer(256)
         self._longest_token = 0  # bytes of the vocabulary's longest token; 0: not yet known
+        self._states: StateCache | None = None  # saved KV states of chats (kv_cache.py)
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -161,6 +166,8 @@ class Engine:
             info.name, os.path.basename(request.model_path)
         )
         self._setup_abort_callback()
+        system_info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+        self._states = self._open_states(request, system_info)
         self._summary = ModelSummary(
             path=request.model_path,
             name=info.name or os.path.splitext(os.path.basename(request.model_path))[0],
@@ -173,9 +180,17 @@ class Engine:
             has_chat_template=bool(info.chat_template),
             starts_in_thinking=probe.starts_in_thinking or self._force_think,
             load_seconds=time.perf_counter() - started,
-            system_info=llama_cpp.llama_print_system_info().decode("utf-8", "replace"),
+            system_info=system_info,
         )
         return self._summary
+
+    def _open_states(self, request: LoadRequest, system_info: str) -> StateCache | None:
+        """The KV state cache of the model just loaded; a cache that can't open costs no load."""
+        try:
+            return StateCache.open(self.llm, request, system_info)
+        except Exception as exc:
+            print(f"KV cache: off for this load: {exc!r}", file=sys.stderr, flush=True)
+            return None
 
     @staticmethod
     def _prompt_renderer(llm: Any, template: str | None) -> PromptRenderer:
@@ -187,6 +202,9 @@ class Engine:
         )
 
     def unload(self) -> None:
+        if self._states is not None:
+            self._states.close()  # lets a disk write under way finish
+            self._states = None
         if self._llm is not None:
             self._llm.close()
             self._llm = None
@@ -330,11 +348,15 @@ class Engine:
             check_grammar(llm._model.vocab, params.grammar, self._log_path)
         prompt = self._continued(messages, params.keep_reasoning)
         tokens, n_cached = self._prompt_tokens(prompt)
+        restored = self._states.restore(tokens, n_cached) if self._states is not None else None
+        if restored is not None:
+            n_cached = restored.n_tokens
+        transcript = Transcript(send)
         run = Decoding(
             self,
             gen_id,
             params,
-            send,
+            transcript,
             tokens=tokens,
             starts_in_thinking=prompt.starts_in_thinking,
             continuing=messages[-1].role == "assistant",
@@ -353,7 +375,31 @@ class Engine:
             run.finish = "cancelled"  # llama_decode aborted by the callback mid-prompt
         finally:
             self.set_abort_polling(False)
-        send(Finished(gen_id, run.close(started, n_prompt=len(tokens), n_cached=n_cached)))
+        stats = run.close(started, n_prompt=len(tokens), n_cached=n_cached)
+        if restored is not None and restored.tier:
+            stats = replace(stats, n_restored=restored.n_tokens, restored_from=restored.tier)
+        send(Finished(gen_id, stats))
+        self._keep_state(messages, params, transcript, stats.finish_reason)
+
+    def _keep_state(
+        self, messages: Sequence[Message], params: GenerationParams, said: Transcript, finish: str
+    ) -> None:
+        """After the answer was sent: save the context's KV state for the chat's next turn."""
+        if self._states is None:
+            return
+        try:
+            turn = self._render(said.next_turn(messages), params.keep_reasoning)
+            after = self.llm.tokenize(turn.text.encode("utf-8"), add_bos=False, special=True)
+            self._states.save(params.cache_tag, after, finished=finish == "stop")
+        except Exception as exc:  # the cache never costs an answer
+            print(f"KV cache: a state was not saved: {exc!r}", file=sys.stderr, flush=True)
+
+    def forget_states(self, tag: str | None) -> None:
+        """Drop a chat's saved KV states (None: all of them), in memory and on disk."""
+        if self._states is not None:
+            self._states.forget(tag)
+        else:
+            forget_files(paths.kv_cache_dir(), tag)
 
 
 def redirect_stderr(log_path: str) -> Any:
@@ -408,6 +454,9 @@ def main(conn: Any, cancel_flag: Any, answer_now_flag: Any, log_path: str) -> No
                     conn.send(error_reply(gen_id, exc))
             elif kind == protocol.TOKENIZE:
                 conn.send((protocol.TOKENS, engine.count_tokens(request[1])))
+            elif kind == protocol.FORGET:
+                engine.forget_states(request[1])
+                conn.send((protocol.FORGOTTEN,))
             elif kind == protocol.UNLOAD:
                 engine.unload()
                 conn.send((protocol.UNLOADED,))

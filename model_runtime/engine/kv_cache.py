@@ -1,0 +1,210 @@
+"""The per-chat KV state cache: after an answer the engine keeps what the model has read, so
+that coming back to a chat (or to a served conversation) restores it instead of reading the
+whole history again.
+
+Two tiers: memory (least recently used out first, within what the plan leaves spare, never
+eating into the planner's margin) and disk (kv_files.py). A state is restored only under an
+equal key (kv_key.py: model file, KV-changing load settings, versions), and only for the
+tokens it shares with the new prompt: the KV of a position depends on the tokens up to it and
+on nothing after, so the shared prefix holds exactly what a fresh read would compute; the rest
+is removed before the prompt's new tokens are read (as llama.cpp's own prefix reuse does).
+Models whose memory is not per position (recurrent, hybrid, sliding-window) are not cached.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from model_runtime import paths
+from model_runtime.chat.generation import Chunk, Event, LoadRequest, Message
+from model_runtime.engine.cache_settings import load_cache_settings
+from model_runtime.engine.kv_entries import Entry, RamTier, as_tokens, common_prefix
+from model_runtime.engine.kv_files import DiskTier, Log, log_to_stderr
+from model_runtime.engine.kv_key import StateKey, state_key
+from model_runtime.errors import PonderError
+from model_runtime.planning.spare import room_now, state_cache_budget_now
+
+MIN_TOKENS = 16  # shorter states are not worth keeping
+MIN_GAIN = 16  # a restore must spare at least this many tokens over what the context holds
+
+
+@dataclass(frozen=True)
+class Restored:
+    """A prompt's first n_tokens came from the cache: from "memory" or from "disk"; tier ""
+    when llama.cpp refused the state and the context is empty."""
+
+    n_tokens: int
+    tier: str
+
+
+def cacheable(llm: Any) -> bool:
+    """Whether this model's KV state can be saved and restored by position."""
+    from llama_cpp import llama_cpp
+
+    model = llm._model.model
+    if llama_cpp.llama_model_is_recurrent(model) or llama_cpp.llama_model_is_hybrid(model):
+        return False
+    return int(llama_cpp.llama_model_n_swa(model)) == 0
+
+
+def read_state(llm: Any) -> bytearray:
+    """The KV state of the context's sequence, as llama.cpp serialises it."""
+    from llama_cpp import llama_cpp
+
+    ctx = llm._ctx.ctx
+    size = int(llama_cpp.llama_state_seq_get_size(ctx, 0))
+    blob = bytearray(size)
+    buffer = (ctypes.c_uint8 * size).from_buffer(blob)
+    got = int(llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0))
+    del buffer
+    if got != size:
+        raise RuntimeError(f"llama.cpp wrote {got} of {size} bytes of state")
+    return blob
+
+
+def write_state(llm: Any, blob: bytearray) -> bool:
+    """Put a saved state into the context's sequence (replacing what it held); False when
+    llama.cpp refuses it, and then the sequence is empty."""
+    from llama_cpp import llama_cpp
+
+    buffer = (ctypes.c_uint8 * len(blob)).from_buffer(blob)
+    return int(llama_cpp.llama_state_seq_set_data(llm._ctx.ctx, buffer, len(blob), 0)) > 0
+
+
+def trim(llm: Any, keep: int) -> None:
+    """Keep the first `keep` positions of the context's sequence, in llama.cpp and in
+    llama-cpp-python's count."""
+    llm._ctx.kv_cache_seq_rm(0, keep, -1)
+    llm.n_tokens = min(llm.n_tokens, keep)
+
+
+class StateCache:
+    """The saved states of one loaded model; used by the engine worker's main thread."""
+
+    def __init__(
+        self, llm: Any, key: StateKey, ram: RamTier, disk: DiskTier | None, log: Log
+    ) -> None:
+        self.llm = llm
+        self.key = key
+        self.ram = ram
+        self.disk = disk
+        self.log = log
+
+    @classmethod
+    def open(
+        cls, llm: Any, request: LoadRequest, system_info: str, log: Log = log_to_stderr
+    ) -> StateCache | None:
+        """The cache for a model just loaded; None when the settings or the model rule it out."""
+        settings = load_cache_settings()
+        if not settings.enabled or not cacheable(llm):
+            return None
+        budget = request.state_cache_ram
+        ram = RamTier(state_cache_budget_now() if budget is None else budget)
+        key = state_key(llm, request.model_path, system_info)
+        disk = None
+        if settings.disk_bytes > 0:
+            try:
+                disk = DiskTier(paths.kv_cache_dir(), key, settings.disk_bytes, log=log)
+            except (OSError, PonderError) as exc:
+                log(f"no disk tier: {exc}")
+        return cls(llm, key, ram, disk, log)
+
+    # -- restoring --------------------------------------------------------------------------
+
+    def restore(self, tokens: list[int], live: int) -> Restored | None:
+        """Restore the saved state sharing the longest prefix with the prompt's tokens, when it
+        spares at least MIN_GAIN tokens over the `live` ones the context already holds."""
+        want = as_tokens(tokens)
+        entry, n, tier = *self.ram.best(want), "memory"
+        if self.disk is not None:
+            on_disk, n_disk = self.disk.best(want)
+            if n_disk > n:
+                entry, n, tier = on_disk, n_disk, "disk"
+        n = min(n, len(want) - 1)  # the last prompt token is always read: it gives the logits
+        if entry is None or n < live + MIN_GAIN or len(entry.tokens) > self.llm.n_ctx():
+            return None
+        blob = entry.blob if tier == "memory" or self.disk is None else self.disk.load(entry)
+        if blob is None:
+            return None
+        if not write_state(self.llm, blob):
+            self.log(f"llama.cpp refused a saved state of {len(entry.tokens)} tokens")
+            self.llm.n_tokens = 0  # the sequence is empty now: the prompt is read whole
+            self.ram.drop(entry)
+            if tier == "disk" and self.disk is not None:
+                self.disk.discard(entry, "llama.cpp refused it")
+            return Restored(0, "")
+        llm = self.llm
+        llm.input_ids[: len(entry.tokens)] = entry.tokens
+        llm.n_tokens = len(entry.tokens)  # generate() drops the positions after the shared ones
+        llm._requires_eval = True
+        entry.touch()
+        if tier == "disk":
+            self.ram.put(Entry(entry.tokens, entry.tag, len(blob), blob=blob), room_now())
+        return Restored(n, tier)
+
+    # -- saving -----------------------------------------------------------------------------
+
+    def save(self, tag: str, next_turn: list[int] | None, *, finished: bool) -> None:
+        """Keep what the context holds now, after an answer was sent.
+
+        A finished answer is kept only as far as the conversation's next prompt will repeat
+        it (`next_turn`: that prompt's tokens, or None): R1's past reasoning is not sent back,
+        so its tokens would never be used. An answer that may be continued is kept whole."""
+        llm = self.llm
+        n = int(llm.n_tokens)
+        trim(llm, n)  # positions past what llama-cpp-python counts (an aborted batch)
+        tokens = as_tokens(llm.input_ids[:n])
+        if finished and next_turn is not None:
+            keep = common_prefix(tokens, as_tokens(next_turn))
+            if MIN_TOKENS <= keep < n:
+                trim(llm, keep)
+                tokens = tokens[:keep]
+        if len(tokens) < MIN_TOKENS:
+            return
+        held = self.ram.covering(tokens, tag)
+        if held is not None:
+            held.touch()
+            return
+        blob = read_state(llm)
+        entry = Entry(tokens.copy(), tag, len(blob), blob=blob)
+        self.ram.put(entry, room_now())
+        if self.disk is not None and self.disk.covering(tokens, tag) is None:
+            self.disk.put(entry)
+
+    def forget(self, tag: str | None) -> None:
+        """Drop a chat's states (None: all states) from memory and disk."""
+        self.ram.forget(tag)
+        if self.disk is not None:
+            self.disk.forget(tag)
+
+    def close(self, timeout: float = 3.0) -> None:
+        """Let the disk writes under way finish (at most `timeout` seconds); free the memory."""
+        self.ram.forget(None)
+        if self.disk is not None:
+            self.disk.close(timeout)
+
+
+class Transcript:
+    """Passes an answer's events on and keeps its text: what the chat's next prompt repeats."""
+
+    def __init__(self, send: Callable[[Event], None]) -> None:
+        self.send = send
+        self.parts: dict[str, list[str]] = {"thinking": [], "answer": []}
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Chunk):
+            self.parts[event.kind].append(event.text)
+        self.send(event)
+
+    def next_turn(self, messages: Sequence[Message]) -> list[Message]:
+        """The conversation as its next turn will send it: the answer as a past turn, then a
+        question (its text does not matter: only the prefix before it is kept)."""
+        history = list(messages)
+        reasoning, content = "".join(self.parts["thinking"]), "".join(self.parts["answer"])
+        if history and history[-1].role == "assistant":  # a continued answer
+            partial = history.pop()
+            reasoning, content = partial.reasoning + reasoning, partial.content + content
+        return [*history, Message("assistant", content, reasoning), Message("user", "?")]
