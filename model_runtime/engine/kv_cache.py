@@ -8,7 +8,13 @@ equal key (kv_key.py: model file, KV-changing load settings, versions), and only
 tokens it shares with the new prompt: the KV of a position depends on the tokens up to it and
 on nothing after, so the shared prefix holds exactly what a fresh read would compute; the rest
 is removed before the prompt's new tokens are read (as llama.cpp's own prefix reuse does).
-Models whose memory is not per position (recurrent, hybrid, sliding-window) are not cached.
+
+Only exact states are kept: positions computed by reading tokens in batches, as a fresh read of
+the conversation computes them. The tokens the model writes are decoded one at a time, which
+differs from a batched read in the last bits, enough to change a greedy answer later on; a
+finished answer that the next prompt repeats is read again before its state is kept. So coming
+back to a chat answers exactly as a fresh read of its history would. Models whose memory is
+not per position (recurrent, hybrid, sliding-window) are not cached.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import ctypes
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from model_runtime import paths
 from model_runtime.chat.generation import Chunk, Event, LoadRequest, Message
@@ -29,6 +37,7 @@ from model_runtime.planning.spare import room_now, state_cache_budget_now
 
 MIN_TOKENS = 16  # shorter states are not worth keeping
 MIN_GAIN = 16  # a restore must spare at least this many tokens over what the context holds
+RE_READ = 1024  # at most this many written tokens are read again to keep a state exact
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,7 @@ class StateCache:
         self.ram = ram
         self.disk = disk
         self.log = log
+        self.exact = 0  # leading positions of the context computed as a fresh read computes them
 
     @classmethod
     def open(
@@ -131,7 +141,7 @@ class StateCache:
             return None
         if not write_state(self.llm, blob):
             self.log(f"llama.cpp refused a saved state of {len(entry.tokens)} tokens")
-            self.llm.n_tokens = 0  # the sequence is empty now: the prompt is read whole
+            self.llm.n_tokens = self.exact = 0  # the sequence is empty: the prompt is read whole
             self.ram.drop(entry)
             if tier == "disk" and self.disk is not None:
                 self.disk.discard(entry, "llama.cpp refused it")
@@ -140,6 +150,7 @@ class StateCache:
         llm.input_ids[: len(entry.tokens)] = entry.tokens
         llm.n_tokens = len(entry.tokens)  # generate() drops the positions after the shared ones
         llm._requires_eval = True
+        self.exact = len(entry.tokens)  # saved states are exact
         entry.touch()
         if tier == "disk":
             self.ram.put(Entry(entry.tokens, entry.tag, len(blob), blob=blob), room_now())
@@ -147,32 +158,64 @@ class StateCache:
 
     # -- saving -----------------------------------------------------------------------------
 
-    def save(self, tag: str, next_turn: list[int] | None, *, finished: bool) -> None:
-        """Keep what the context holds now, after an answer was sent.
+    def prompt_read(self, n_cached: int, n_prompt: int) -> None:
+        """The engine reads the prompt after its first n_cached tokens now, all in batches."""
+        if self.exact >= n_cached:  # on an exact prefix, what is read is exact too
+            self.exact = n_prompt
 
-        A finished answer is kept only as far as the conversation's next prompt will repeat
-        it (`next_turn`: that prompt's tokens, or None): R1's past reasoning is not sent back,
-        so its tokens would never be used. An answer that may be continued is kept whole."""
+    def save(self, tag: str, next_turn: list[int] | None, *, finished: bool) -> None:
+        """Keep the exact part of what the context holds, after an answer was sent.
+
+        A finished answer is kept as far as the chat's next prompt will repeat it (`next_turn`:
+        that prompt's tokens): R1's past reasoning is not sent back, so it is dropped. Tokens
+        the model wrote were decoded one by one, which differs in the last bits from reading
+        them in a batch; up to RE_READ tokens of them (a plain answer) are read again so that
+        the state is what a fresh read of the next prompt computes. The context keeps the rest
+        of an answer that may be continued."""
         llm = self.llm
         n = int(llm.n_tokens)
         trim(llm, n)  # positions past what llama-cpp-python counts (an aborted batch)
+        self.exact = min(self.exact, n)
         tokens = as_tokens(llm.input_ids[:n])
+        keep = self.exact
         if finished and next_turn is not None:
-            keep = common_prefix(tokens, as_tokens(next_turn))
-            if MIN_TOKENS <= keep < n:
-                trim(llm, keep)
-                tokens = tokens[:keep]
-        if len(tokens) < MIN_TOKENS:
+            repeated = common_prefix(tokens, as_tokens(next_turn))
+            if self.exact < repeated <= self.exact + RE_READ:
+                self._read_again(tokens[:repeated])
+            if repeated <= self.exact:
+                trim(llm, repeated)  # the rest is never read again: it goes now
+                keep = repeated
+        if keep < MIN_TOKENS:
             return
-        held = self.ram.covering(tokens, tag)
+        held = self.ram.covering(tokens[:keep], tag)
         if held is not None:
             held.touch()
             return
-        blob = read_state(llm)
-        entry = Entry(tokens.copy(), tag, len(blob), blob=blob)
+        blob = self._state_of(keep)
+        entry = Entry(tokens[:keep].copy(), tag, len(blob), blob=blob)
         self.ram.put(entry, room_now())
-        if self.disk is not None and self.disk.covering(tokens, tag) is None:
+        if self.disk is not None and self.disk.covering(entry.tokens, tag) is None:
             self.disk.put(entry)
+
+    def _read_again(self, tokens: np.ndarray) -> None:
+        """Replace the decoded positions after the exact ones by a batched read of `tokens`."""
+        trim(self.llm, self.exact)
+        self.llm.eval(tokens[self.exact :].tolist())
+        self.exact = len(tokens)
+
+    def _state_of(self, keep: int) -> bytearray:
+        """The state of the context's first `keep` positions; the context keeps all of its."""
+        llm, n = self.llm, int(self.llm.n_tokens)
+        if keep == n:
+            return read_state(llm)
+        whole = read_state(llm)
+        trim(llm, keep)
+        part = read_state(llm)
+        if not write_state(llm, whole):
+            raise RuntimeError("llama.cpp refused the context's own state")
+        llm.n_tokens = n
+        llm._requires_eval = True
+        return part
 
     def forget(self, tag: str | None) -> None:
         """Drop a chat's states (None: all states) from memory and disk."""

@@ -401,13 +401,16 @@ class DiskTier:
     # -- forgetting -------------------------------------------------------------------------
 
     def forget(self, tag: str | None) -> None:
-        """Drop a tag's states (None: every state of every model), written or pending."""
+        """Drop a tag's states (None: every state of every model), written or pending; one
+        being written is waited for, so that no file of the tag is left when this returns."""
         with self._lock:
             for job in [*self._jobs, *([self._writing] if self._writing else [])]:
                 if tag is None or job.tag == tag:
                     job.dropped = True
             self._jobs = deque(j for j in self._jobs if not j.dropped)
             self.entries = [e for e in self.entries if tag is not None and e.tag != tag]
+            while self._writing is not None and self._writing.dropped:
+                self._lock.wait()
         forget_files(self.folder, tag)
 
     def close(self, timeout: float = 3.0) -> None:

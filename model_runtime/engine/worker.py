@@ -348,9 +348,11 @@ class Engine:
             check_grammar(llm._model.vocab, params.grammar, self._log_path)
         prompt = self._continued(messages, params.keep_reasoning)
         tokens, n_cached = self._prompt_tokens(prompt)
-        restored = self._states.restore(tokens, n_cached) if self._states is not None else None
-        if restored is not None:
-            n_cached = restored.n_tokens
+        restored = None
+        if self._states is not None:
+            restored = self._states.restore(tokens, n_cached)
+            n_cached = restored.n_tokens if restored is not None else n_cached
+            self._states.prompt_read(n_cached, len(tokens))
         transcript = Transcript(send)
         run = Decoding(
             self,
