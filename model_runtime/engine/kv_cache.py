@@ -20,14 +20,15 @@ not per position (recurrent, hybrid, sliding-window) are not cached.
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from model_runtime import paths
-from model_runtime.chat.generation import Chunk, Event, LoadRequest, Message
+from model_runtime.chat.generation import LoadRequest, Message
+from model_runtime.chat.reasoning import ReasoningParser
 from model_runtime.engine.cache_settings import load_cache_settings
 from model_runtime.engine.kv_entries import Entry, RamTier, as_tokens, common_prefix
 from model_runtime.engine.kv_files import DiskTier, Log, log_to_stderr
@@ -107,13 +108,18 @@ class StateCache:
     def open(
         cls, llm: Any, request: LoadRequest, system_info: str, log: Log = log_to_stderr
     ) -> StateCache | None:
-        """The cache for a model just loaded; None when the settings or the model rule it out."""
+        """The cache for a model just loaded; None when the settings or the model rule it out,
+        or when it can't be opened (which costs the load nothing)."""
         settings = load_cache_settings()
-        if not settings.enabled or not cacheable(llm):
+        try:
+            if not settings.enabled or not cacheable(llm):
+                return None
+            budget = request.state_cache_ram
+            ram = RamTier(state_cache_budget_now() if budget is None else budget)
+            key = state_key(llm, request.model_path, system_info)
+        except Exception as exc:
+            log(f"off for this load: {exc!r}")
             return None
-        budget = request.state_cache_ram
-        ram = RamTier(state_cache_budget_now() if budget is None else budget)
-        key = state_key(llm, request.model_path, system_info)
         disk = None
         if settings.disk_bytes > 0:
             try:
@@ -125,9 +131,22 @@ class StateCache:
     # -- restoring --------------------------------------------------------------------------
 
     def restore(self, tokens: list[int], live: int) -> Restored | None:
-        """Restore the saved state sharing the longest prefix with the prompt's tokens, when it
-        spares at least MIN_GAIN tokens over the `live` ones the context already holds."""
-        want = as_tokens(tokens)
+        """Before the prompt is read: restore the saved state sharing the longest prefix with
+        its tokens, when that spares at least MIN_GAIN tokens over the `live` ones the context
+        holds already. None when nothing was restored (a state that can't be read is skipped)."""
+        try:
+            found = self._find(as_tokens(tokens), live)
+            restored = self._apply(*found) if found is not None else None
+        except Exception as exc:  # the prompt is read instead
+            self.log(f"not restored: {exc!r}")
+            restored = None
+        n_cached = restored.n_tokens if restored is not None else live
+        if self.exact >= n_cached:  # read on an exact prefix, the prompt is exact too
+            self.exact = len(tokens)
+        return restored
+
+    def _find(self, want: np.ndarray, live: int) -> tuple[Entry, int, str, bytearray] | None:
+        """The best saved state for these tokens, its shared length, its tier and its bytes."""
         entry, n, tier = *self.ram.best(want), "memory"
         if self.disk is not None:
             on_disk, n_disk = self.disk.best(want)
@@ -137,8 +156,10 @@ class StateCache:
         if entry is None or n < live + MIN_GAIN or len(entry.tokens) > self.llm.n_ctx():
             return None
         blob = entry.blob if tier == "memory" or self.disk is None else self.disk.load(entry)
-        if blob is None:
-            return None
+        return (entry, n, tier, blob) if blob is not None else None
+
+    def _apply(self, entry: Entry, n: int, tier: str, blob: bytearray) -> Restored:
+        """Put a saved state into the context."""
         if not write_state(self.llm, blob):
             self.log(f"llama.cpp refused a saved state of {len(entry.tokens)} tokens")
             self.llm.n_tokens = self.exact = 0  # the sequence is empty: the prompt is read whole
@@ -157,11 +178,6 @@ class StateCache:
         return Restored(n, tier)
 
     # -- saving -----------------------------------------------------------------------------
-
-    def prompt_read(self, n_cached: int, n_prompt: int) -> None:
-        """The engine reads the prompt after its first n_cached tokens now, all in batches."""
-        if self.exact >= n_cached:  # on an exact prefix, what is read is exact too
-            self.exact = n_prompt
 
     def save(self, tag: str, next_turn: list[int] | None, *, finished: bool) -> None:
         """Keep the exact part of what the context holds, after an answer was sent.
@@ -230,24 +246,18 @@ class StateCache:
             self.disk.close(timeout)
 
 
-class Transcript:
-    """Passes an answer's events on and keeps its text: what the chat's next prompt repeats."""
-
-    def __init__(self, send: Callable[[Event], None]) -> None:
-        self.send = send
-        self.parts: dict[str, list[str]] = {"thinking": [], "answer": []}
-
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, Chunk):
-            self.parts[event.kind].append(event.text)
-        self.send(event)
-
-    def next_turn(self, messages: Sequence[Message]) -> list[Message]:
-        """The conversation as its next turn will send it: the answer as a past turn, then a
-        question (its text does not matter: only the prefix before it is kept)."""
-        history = list(messages)
-        reasoning, content = "".join(self.parts["thinking"]), "".join(self.parts["answer"])
-        if history and history[-1].role == "assistant":  # a continued answer
-            partial = history.pop()
-            reasoning, content = partial.reasoning + reasoning, partial.content + content
-        return [*history, Message("assistant", content, reasoning), Message("user", "?")]
+def next_turn(messages: Sequence[Message], written: str, starts_in_thinking: bool) -> list[Message]:
+    """The conversation as its next turn will send it: the text the model wrote (split into
+    reasoning and answer as the stream was) as a past turn, then a question (its words do not
+    matter: only what comes before them is kept)."""
+    history = list(messages)
+    continuing = bool(history) and history[-1].role == "assistant"
+    parser = ReasoningParser(starts_in_thinking=starts_in_thinking, continuing=continuing)
+    parts: dict[str, list[str]] = {"thinking": [], "answer": []}
+    for segment in [*parser.feed(written), *parser.finish()]:
+        parts[segment.kind].append(segment.text)
+    reasoning, content = "".join(parts["thinking"]), "".join(parts["answer"])
+    if continuing:
+        partial = history.pop()
+        reasoning, content = partial.reasoning + reasoning, partial.content + content
+    return [*history, Message("assistant", content, reasoning), Message("user", "?")]

@@ -35,7 +35,7 @@ from model_runtime.chat.thinking import (
 from model_runtime.engine import protocol
 from model_runtime.engine.decoding import Decoding
 from model_runtime.engine.grammar import check_grammar
-from model_runtime.engine.kv_cache import StateCache, Transcript
+from model_runtime.engine.kv_cache import StateCache, next_turn
 from model_runtime.engine.kv_files import forget_files
 from model_runtime.errors import (
     ContextOverflow,
@@ -167,7 +167,7 @@ class Engine:
         )
         self._setup_abort_callback()
         system_info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
-        self._states = self._open_states(request, system_info)
+        self._states = StateCache.open(llm, request, system_info)  # None: no cache
         self._summary = ModelSummary(
             path=request.model_path,
             name=info.name or os.path.splitext(os.path.basename(request.model_path))[0],
@@ -183,14 +183,6 @@ class Engine:
             system_info=system_info,
         )
         return self._summary
-
-    def _open_states(self, request: LoadRequest, system_info: str) -> StateCache | None:
-        """The KV state cache of the model just loaded; a cache that can't open costs no load."""
-        try:
-            return StateCache.open(self.llm, request, system_info)
-        except Exception as exc:
-            print(f"KV cache: off for this load: {exc!r}", file=sys.stderr, flush=True)
-            return None
 
     @staticmethod
     def _prompt_renderer(llm: Any, template: str | None) -> PromptRenderer:
@@ -348,17 +340,13 @@ class Engine:
             check_grammar(llm._model.vocab, params.grammar, self._log_path)
         prompt = self._continued(messages, params.keep_reasoning)
         tokens, n_cached = self._prompt_tokens(prompt)
-        restored = None
-        if self._states is not None:
-            restored = self._states.restore(tokens, n_cached)
-            n_cached = restored.n_tokens if restored is not None else n_cached
-            self._states.prompt_read(n_cached, len(tokens))
-        transcript = Transcript(send)
+        restored = self._states.restore(tokens, n_cached) if self._states is not None else None
+        n_cached = restored.n_tokens if restored is not None else n_cached
         run = Decoding(
             self,
             gen_id,
             params,
-            transcript,
+            send,
             tokens=tokens,
             starts_in_thinking=prompt.starts_in_thinking,
             continuing=messages[-1].role == "assistant",
@@ -381,18 +369,30 @@ class Engine:
         if restored is not None and restored.tier:
             stats = replace(stats, n_restored=restored.n_tokens, restored_from=restored.tier)
         send(Finished(gen_id, stats))
-        self._keep_state(messages, params, transcript, stats.finish_reason)
+        if self._states is not None:
+            self._keep_state(messages, params, prompt, len(tokens), stats.finish_reason)
 
     def _keep_state(
-        self, messages: Sequence[Message], params: GenerationParams, said: Transcript, finish: str
+        self,
+        messages: Sequence[Message],
+        params: GenerationParams,
+        prompt: Prompt,
+        n_prompt: int,
+        finish: str,
     ) -> None:
-        """After the answer was sent: save the context's KV state for the chat's next turn."""
-        if self._states is None:
-            return
+        """After the answer was sent: save the context's KV state for the chat's next turn
+        (of a finished answer, as far as that turn's prompt repeats it)."""
+        llm, states = self.llm, self._states
+        assert states is not None
         try:
-            turn = self._render(said.next_turn(messages), params.keep_reasoning)
-            after = self.llm.tokenize(turn.text.encode("utf-8"), add_bos=False, special=True)
-            self._states.save(params.cache_tag, after, finished=finish == "stop")
+            after = None
+            if finish == "stop":
+                pieces = (self.piece(t) for t in llm.input_ids[n_prompt : llm.n_tokens].tolist())
+                written = b"".join(pieces).decode("utf-8", "replace")
+                turn = next_turn(messages, written, prompt.starts_in_thinking)
+                text = self._render(turn, params.keep_reasoning).text.encode("utf-8")
+                after = llm.tokenize(text, add_bos=False, special=True)
+            states.save(params.cache_tag, after, finished=after is not None)
         except Exception as exc:  # the cache never costs an answer
             print(f"KV cache: a state was not saved: {exc!r}", file=sys.stderr, flush=True)
 
