@@ -390,7 +390,7 @@ class ChatController(QObject):
         self.live.start()
         self._current = widget
         self._current_id = widget.message_id
-        self._gen_id = self.bridge.generate(context, params)
+        self._gen_id = self.bridge.generate(context, params.for_chat(self.conversation_id))
         widget.model.start(self._gen_id)
         self._saver.start()
         self.busy_changed.emit(True)

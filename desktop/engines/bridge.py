@@ -174,6 +174,12 @@ class EngineBridge(ChatBridge):
         )
         return gen_id
 
+    def forget_states(self, tag: str | None, done: Callable[[object], None] | None = None) -> None:
+        """Drop a chat's saved KV states (None: the whole cache) in the background; `done` is
+        called with None, or with the exception when the disk refused."""
+        forget = self.client.forget_states
+        self.tasks.start(lambda _task: forget(tag), on_result=done, on_error=done)
+
     def plan(
         self, path: str, overrides: PlanOverrides, hardware: Callable[[], HardwareInfo]
     ) -> None:

@@ -51,7 +51,12 @@ from desktop.window.shortcuts_dialog import ShortcutsDialog
 from desktop.window.status_bar import StatusBar
 from desktop.window.view_menu import ViewMenu
 from desktop.window.welcome_panel import WelcomePanel
-from model_runtime.chat.generation import GenerationStats, LoadRequest, ModelSummary
+from model_runtime.chat.generation import (
+    GenerationStats,
+    LoadRequest,
+    ModelSummary,
+    chat_cache_tag,
+)
 from model_runtime.conversations.store import ConversationStore, default_store
 from model_runtime.errors import ConversationStoreError, EngineCrashed, StorageError
 from model_runtime.hardware.detect import HardwareInfo
@@ -279,7 +284,7 @@ class MainWindow(QMainWindow):
 
     def show_settings(self) -> SettingsDialog:
         """Settings: hardware, offline mode and the network log, remote engines, serving."""
-        dialog = SettingsDialog(self.hardware, self)
+        dialog = SettingsDialog(self.hardware, self, self.bridge)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.endpoints_tab.use_requested.connect(self.engines.use_remote)
         dialog.serve_tab.changed.connect(self.serving.restart)
@@ -386,6 +391,7 @@ class MainWindow(QMainWindow):
         self.picker.show_chat(self.controller.conversation_id)
 
     def _on_conversation_deleted(self, conversation_id: int) -> None:
+        self.bridge.forget_states(chat_cache_tag(conversation_id))  # its saved model state
         if conversation_id == self.controller.conversation_id:
             self.new_chat()
 

@@ -123,6 +123,9 @@ class StatusBar(QStatusBar):
         self.speed_label.setToolTip(SPEED_TIP)
 
     def show_speed(self, stats: GenerationStats | None) -> None:
-        """The last answer's speed; None clears it."""
-        self.speed_label.setText(speed_text(stats.tokens_per_second) if stats else "")
+        """The last answer's speed, and whether its history came from the cache; None clears."""
+        text = speed_text(stats.tokens_per_second) if stats else ""
+        if stats and stats.n_restored:
+            text += f" · history restored from cache ({stats.n_restored:,} tokens)"
+        self.speed_label.setText(text)
         self.speed_label.setToolTip(SPEED_TIP if stats else "")

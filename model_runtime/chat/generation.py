@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from model_runtime.chat.thinking import ThinkingEnded, ThinkingPolicy
@@ -21,6 +21,11 @@ class Message:
     reasoning: str = ""
 
 
+def chat_cache_tag(conversation_id: int) -> str:
+    """The cache tag of a saved chat's answers (GenerationParams.cache_tag)."""
+    return f"chat-{conversation_id}"
+
+
 @dataclass(frozen=True)
 class GenerationParams:
     """Sampling settings for one answer (R1's recommended temperature and top-p by default)."""
@@ -35,6 +40,13 @@ class GenerationParams:
     grammar: str | None = None  # GBNF text that constrains the output
     thinking: ThinkingPolicy = field(default_factory=ThinkingPolicy)
     keep_reasoning: bool = False  # send past reasoning back (R1's advice: don't)
+    cache_tag: str = ""  # whose KV state this is ("chat-12"): deleting the chat drops it
+
+    def for_chat(self, conversation_id: int | None) -> GenerationParams:
+        """These parameters for a saved chat's answer: its KV state is kept under its tag."""
+        if conversation_id is None:
+            return self
+        return replace(self, cache_tag=chat_cache_tag(conversation_id))
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,7 @@ class LoadRequest:
     rpc_workers: tuple[str, ...] = ()  # llama.cpp RPC workers ("host:port") lending devices
     max_sequences: int = 1  # the most thoughts at once the plan leaves memory for (Think harder)
     sequence_ctx: int = 0  # tokens planned for each of them (0: n_ctx); fewer share the room
+    state_cache_ram: int | None = None  # bytes of KV states kept in RAM; None: the engine sizes it
 
 
 @dataclass(frozen=True)
@@ -102,6 +115,8 @@ class GenerationStats:
     n_prompt: int = 0  # tokens in the whole prompt
     n_cached: int = 0  # of those, reused from the previous turn's KV cache
     n_evaluated: int = 0  # of those, actually run through the model this time
+    n_restored: int = 0  # of the cached ones, restored from the KV state cache ("memory"/"disk")
+    restored_from: str = ""
     n_generated: int = 0
     n_thinking: int = 0
     ttft_seconds: float = 0.0  # request to first token

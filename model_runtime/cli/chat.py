@@ -214,8 +214,10 @@ def print_figures(stats: Any) -> None:
         print(f"[Stopped: {stats.finish_note}]", file=sys.stderr)
     elif stats.finish_reason == "cancelled":
         print("[Stopped]", file=sys.stderr)
+    n_restored, tier = stats.n_restored, stats.restored_from
+    restored = f", {n_restored} restored from {tier}" if n_restored else ""
     print(
-        f"[{stats.n_prompt} prompt tokens ({stats.n_cached} cached), "
+        f"[{stats.n_prompt} prompt tokens ({stats.n_cached} cached{restored}), "
         f"{stats.n_generated} generated ({stats.n_thinking} thinking), "
         f"first token {stats.ttft_seconds:.2f} s, "
         f"{stats.tokens_per_second:.1f} tokens/s, {stats.finish_reason}]",

@@ -13,8 +13,10 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
+from model_runtime import paths
 from model_runtime.chat.generation import (
     Finished,
     GenerationParams,
@@ -33,6 +35,8 @@ from model_runtime.chat.thinking import (
 from model_runtime.engine import protocol
 from model_runtime.engine.decoding import Decoding
 from model_runtime.engine.grammar import check_grammar
+from model_runtime.engine.kv_cache import StateCache, next_turn
+from model_runtime.engine.kv_files import forget_files
 from model_runtime.engine.parallel import run_thoughts
 from model_runtime.errors import (
     ContextOverflow,
@@ -90,6 +94,7 @@ class Engine:
         self._longest_token = 0  # bytes of the vocabulary's longest token; 0: not yet known
         self.max_sequences = 1  # thoughts at once the load allows (LoadRequest.max_sequences)
         self.sequence_ctx = 0  # and the context planned for each of them
+        self._states: StateCache | None = None  # saved KV states of chats (kv_cache.py)
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -164,6 +169,8 @@ class Engine:
             info.name, os.path.basename(request.model_path)
         )
         self._setup_abort_callback()
+        system_info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+        self._states = StateCache.open(llm, request, system_info)  # None: no cache
         self.max_sequences = request.max_sequences
         self.sequence_ctx = request.sequence_ctx or llm.n_ctx()
         self._summary = ModelSummary(
@@ -178,7 +185,7 @@ class Engine:
             has_chat_template=bool(info.chat_template),
             starts_in_thinking=probe.starts_in_thinking or self._force_think,
             load_seconds=time.perf_counter() - started,
-            system_info=llama_cpp.llama_print_system_info().decode("utf-8", "replace"),
+            system_info=system_info,
             max_sequences=request.max_sequences,
             sequence_ctx=self.sequence_ctx,
         )
@@ -194,6 +201,9 @@ class Engine:
         )
 
     def unload(self) -> None:
+        if self._states is not None:
+            self._states.close()  # lets a disk write under way finish
+            self._states = None
         if self._llm is not None:
             self._llm.close()
             self._llm = None
@@ -345,6 +355,8 @@ class Engine:
             check_grammar(llm._model.vocab, params.grammar, self._log_path)
         prompt = self._continued(messages, params.keep_reasoning)
         tokens, n_cached = self._prompt_tokens(prompt)
+        restored = self._states.restore(tokens, n_cached) if self._states is not None else None
+        n_cached = restored.n_tokens if restored is not None else n_cached
         run = Decoding(
             self,
             gen_id,
@@ -368,7 +380,43 @@ class Engine:
             run.finish = "cancelled"  # llama_decode aborted by the callback mid-prompt
         finally:
             self.set_abort_polling(False)
-        send(Finished(gen_id, run.close(started, n_prompt=len(tokens), n_cached=n_cached)))
+        stats = run.close(started, n_prompt=len(tokens), n_cached=n_cached)
+        if restored is not None and restored.tier:
+            stats = replace(stats, n_restored=restored.n_tokens, restored_from=restored.tier)
+        send(Finished(gen_id, stats))
+        if self._states is not None:
+            self._keep_state(messages, params, prompt, len(tokens), stats.finish_reason)
+
+    def _keep_state(
+        self,
+        messages: Sequence[Message],
+        params: GenerationParams,
+        prompt: Prompt,
+        n_prompt: int,
+        finish: str,
+    ) -> None:
+        """After the answer was sent: save the context's KV state for the chat's next turn
+        (of a finished answer, as far as that turn's prompt repeats it)."""
+        llm, states = self.llm, self._states
+        assert states is not None
+        try:
+            after = None
+            if finish == "stop":
+                pieces = (self.piece(t) for t in llm.input_ids[n_prompt : llm.n_tokens].tolist())
+                written = b"".join(pieces).decode("utf-8", "replace")
+                turn = next_turn(messages, written, prompt.starts_in_thinking)
+                text = self._render(turn, params.keep_reasoning).text.encode("utf-8")
+                after = llm.tokenize(text, add_bos=False, special=True)
+            states.save(params.cache_tag, after, finished=after is not None)
+        except Exception as exc:  # the cache never costs an answer
+            print(f"KV cache: a state was not saved: {exc!r}", file=sys.stderr, flush=True)
+
+    def forget_states(self, tag: str | None) -> None:
+        """Drop a chat's saved KV states (None: all of them), in memory and on disk."""
+        if self._states is not None:
+            self._states.forget(tag)
+        else:
+            forget_files(paths.kv_cache_dir(), tag)
 
 
 def redirect_stderr(log_path: str) -> Any:
@@ -429,6 +477,9 @@ def main(conn: Any, cancel_flag: Any, answer_now_flag: Any, log_path: str) -> No
                     conn.send(error_reply(gen_id, exc))
             elif kind == protocol.TOKENIZE:
                 conn.send((protocol.TOKENS, engine.count_tokens(request[1])))
+            elif kind == protocol.FORGET:
+                engine.forget_states(request[1])
+                conn.send((protocol.FORGOTTEN,))
             elif kind == protocol.UNLOAD:
                 engine.unload()
                 conn.send((protocol.UNLOADED,))
