@@ -33,6 +33,7 @@ from model_runtime.chat.thinking import (
 from model_runtime.engine import protocol
 from model_runtime.engine.decoding import Decoding
 from model_runtime.engine.grammar import check_grammar
+from model_runtime.engine.tuning import DecodeTuning, check_draft
 from model_runtime.errors import (
     ContextOverflow,
     EngineError,
@@ -78,6 +79,7 @@ class Engine:
         self._answer_now_flag = answer_now_flag  # likewise: "stop thinking, answer now"
         self._log_path = log_path
         self._llm: Any = None
+        self._tuning: DecodeTuning | None = None  # adaptive threads and drafting
         self._params_patch: Any = None
         self._summary: ModelSummary | None = None
         self._renderer: PromptRenderer | None = None
@@ -118,8 +120,10 @@ class Engine:
     def load(self, request: LoadRequest) -> ModelSummary:
         """Load a model; a file that can't be loaded is refused before the current one goes."""
         parts = read_model(request.model_path)  # missing, not a GGUF, truncated, a part missing
-        check_model(parts, architectures=ask_llama())  # counts llama.cpp would abort on
+        architectures = ask_llama()
+        check_model(parts, architectures=architectures)  # counts llama.cpp would abort on
         info = parts[0]
+        check_draft(request.speculation, info, architectures)  # another vocabulary: refused
         vocab = self._llama(request, vocab_only=True, n_ctx=8)  # architecture, vocabulary
         try:
             renderer = self._prompt_renderer(vocab, info.chat_template)  # a usable template
@@ -155,6 +159,7 @@ class Engine:
             )
         self._llm = llm
         self._params_patch = params_patch  # the override patterns llama.cpp was given
+        self._tuning = DecodeTuning.for_request(llm, request, n_threads, self._llama)
         self._renderer = renderer
         # R1's usage notes: make the reply start with <think> when the template doesn't
         self._force_think = not probe.starts_in_thinking and is_r1_family(
@@ -174,6 +179,8 @@ class Engine:
             starts_in_thinking=probe.starts_in_thinking or self._force_think,
             load_seconds=time.perf_counter() - started,
             system_info=llama_cpp.llama_print_system_info().decode("utf-8", "replace"),
+            speculation=self._tuning.describe(),
+            speculation_note=self._tuning.note,
         )
         return self._summary
 
@@ -187,6 +194,9 @@ class Engine:
         )
 
     def unload(self) -> None:
+        if self._tuning is not None:
+            self._tuning.close()
+            self._tuning = None
         if self._llm is not None:
             self._llm.close()
             self._llm = None
@@ -220,6 +230,12 @@ class Engine:
         if self._llm is None:
             raise EngineError("No model is loaded.")
         return self._llm
+
+    @property
+    def tuning(self) -> DecodeTuning:
+        if self._tuning is None:
+            raise EngineError("No model is loaded.")
+        return self._tuning
 
     # -- generation ------------------------------------------------------------------------
 
