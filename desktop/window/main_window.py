@@ -370,7 +370,7 @@ class MainWindow(QMainWindow):
         return (
             f"{name} · {summary.quantization} · context {summary.n_ctx:,} · "
             f"{summary.n_threads} threads"
-        )
+        ) + (f" · {summary.speculation_note}" if summary.speculation_note else "")
 
     def _on_load_failed(self, exc: BaseException) -> None:
         self.welcome.set_loading(False)

@@ -82,5 +82,27 @@ class StatusBar(QStatusBar):
         self.speed_label.setText(f"Generating… {note}".rstrip())
 
     def show_speed(self, stats: GenerationStats | None) -> None:
-        """The last answer's speed; None clears it."""
-        self.speed_label.setText(f"{stats.tokens_per_second:.1f} tokens/s" if stats else "")
+        """The last answer's speed, the threads that decoded it when the CPU was busy, and
+        the drafted tokens the model kept; None clears it."""
+        if stats is None:
+            self.speed_label.setText("")
+            self.speed_label.setToolTip("")
+            return
+        parts = [f"{stats.tokens_per_second:.1f} tokens/s"]
+        tips = []
+        if stats.n_threads and stats.n_threads != stats.n_threads_planned:
+            parts.append(f"{stats.n_threads} of {stats.n_threads_planned} threads")
+            tips.append(
+                "Other programs kept the CPU busy, so the engine decoded on fewer threads: "
+                "llama.cpp's threads wait for each other, and one held up stalls them all."
+            )
+        if stats.n_drafted:
+            parts.append(f"{stats.n_accepted:,} of {stats.n_drafted:,} guesses kept")
+            tips.append(
+                "Speculative decoding: guessed tokens the model checked in one step, and how "
+                "many it kept. Each kept guess is a token it did not have to decode alone."
+            )
+        if stats.speculation_note:
+            tips.append(stats.speculation_note)
+        self.speed_label.setText(" · ".join(parts))
+        self.speed_label.setToolTip("\n\n".join(tips))

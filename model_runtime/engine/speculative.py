@@ -88,11 +88,12 @@ class DraftModel:
 
     free = False
 
-    def __init__(self, llm: Any, name: str) -> None:
+    def __init__(self, llm: Any, name: str, n_vocab: int) -> None:
         from llama_cpp import _internals
 
         self.llm = llm
         self.name = name
+        self.n_vocab = n_vocab  # the model's: a padding token past its end is never proposed
         self.tokens: list[int] = []
         self._greedy = _internals.LlamaSampler()
         self._greedy.add_greedy()
@@ -121,9 +122,11 @@ class DraftModel:
         llm.n_tokens = min(shared, len(tokens) - 1)  # at least one to evaluate: its logits
         llm.eval(tokens[llm.n_tokens :])
         draft = [self._greedy.sample(llm._ctx, -1)]
-        while len(draft) < limit:
+        while len(draft) < limit and draft[-1] < self.n_vocab:
             llm.eval(draft[-1:])
             draft.append(self._greedy.sample(llm._ctx, -1))
+        while draft and draft[-1] >= self.n_vocab:
+            draft.pop()
         return draft
 
     def close(self) -> None:

@@ -113,21 +113,25 @@ class ThreadGovernor:
         return before
 
 
-
 class CpuLoad:
-    """How many cores the other programs on this machine used since the last look."""
+    """How many of this process's CPUs the other programs used since the last look."""
 
     def __init__(self) -> None:
         import psutil
 
         self._psutil = psutil
         self._process = psutil.Process()
+        self._cpus = _affinity()
         self._last = self._sample()
 
     def _sample(self) -> tuple[float, float, float]:
-        times = self._psutil.cpu_times()
-        idle = times.idle + getattr(times, "iowait", 0.0)
-        busy = sum(times) - idle - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
+        per_cpu = self._psutil.cpu_times(percpu=True)
+        busy = 0.0
+        for number, times in enumerate(per_cpu):
+            if self._cpus is None or number in self._cpus:
+                idle = times.idle + getattr(times, "iowait", 0.0)
+                guests = getattr(times, "guest", 0.0) + getattr(times, "guest_nice", 0.0)
+                busy += sum(times) - idle - guests  # guest time is counted in user already
         own = self._process.cpu_times()
         return time.monotonic(), busy, own.user + own.system
 
@@ -141,12 +145,18 @@ class CpuLoad:
         return max(0.0, (busy1 - busy0) - (own1 - own0)) / wall
 
 
+def _affinity() -> set[int] | None:
+    """The CPUs this process may run on (None: all, where the system doesn't say)."""
+    try:
+        return set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+
+
 def cpu_count() -> int:
     """Logical CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+    cpus = _affinity()
+    return len(cpus) if cpus else os.cpu_count() or 1
 
 
 class AdaptiveThreads:
@@ -188,6 +198,10 @@ class AdaptiveThreads:
     def attach(self, apply: Callable[[int, int], None]) -> None:
         """A context whose thread counts follow the governor's (the model's, a draft's)."""
         self._appliers.append(apply)
+
+    def detach(self, apply: Callable[[int, int], None]) -> None:
+        """A context that is closed (a failed draft model's): never set it again."""
+        self._appliers = [a for a in self._appliers if a is not apply]
 
     def _set(self, n_decode: int, n_batch: int) -> None:
         for apply in self._appliers:

@@ -4,6 +4,10 @@ One DecodeTuning lives as long as the model: its thread governor and its draft g
 they learned about this machine from one answer to the next. A draft model is loaded beside
 the model in the same process; if it can't be loaded for want of memory, or fails while
 drafting, drafting stops with a note in words and the model stays loaded.
+
+Drafting needs flash attention (the planner turns it on): with it, llama.cpp's CPU kernels
+give a batch of tokens exactly the logits one token at a time gets, so a checked guess never
+changes the answer; without it, attention over a batch rounds differently.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ def check_draft(speculation: Speculation, model: GgufInfo, architectures: Any) -
 
 
 def open_draft_model(
-    request: LoadRequest, n_ctx: int, make_llama: Callable[..., Any]
+    request: LoadRequest, model: Any, make_llama: Callable[..., Any]
 ) -> tuple[Drafter | None, str]:
     """The draft model's drafter, or None and why not (it ran out of memory, or llama.cpp
     refused it). make_llama(request, **kwargs) builds a Llama as the engine does."""
@@ -48,7 +52,7 @@ def open_draft_model(
     try:
         llm = make_llama(
             draft_request,
-            n_ctx=spec.draft_n_ctx or n_ctx,
+            n_ctx=spec.draft_n_ctx or model.n_ctx(),
             n_batch=request.n_batch,
             n_threads=request.n_threads,
             n_threads_batch=request.n_threads,
@@ -58,7 +62,13 @@ def open_draft_model(
         )
     except (InsufficientMemory, ModelFileError) as exc:
         return None, f"The draft model {name} was not loaded ({exc}); drafting is off."
-    return DraftModel(llm, name), ""
+    return DraftModel(llm, name, model.n_vocab()), ""
+
+
+NEEDS_FLASH_ATTENTION = (
+    "Drafting is off: it needs flash attention, without which llama.cpp computes a batch "
+    "of guessed tokens slightly differently from one token at a time."
+)
 
 
 class DecodeTuning:
@@ -76,8 +86,10 @@ class DecodeTuning:
             n_threads, request.n_threads_batch or n_threads, adapt=request.adapt_threads
         )
         self.threads.attach(llm._ctx.set_n_threads)
+        self._draft_threads: Callable[[int, int], None] | None = None
         if isinstance(drafter, DraftModel):
-            self.threads.attach(drafter.llm._ctx.set_n_threads)
+            self._draft_threads = drafter.llm._ctx.set_n_threads
+            self.threads.attach(self._draft_threads)
         self.drafter = drafter
         self.gate = DraftGate()
         self.always = request.speculation.always
@@ -93,11 +105,17 @@ class DecodeTuning:
         make_llama: Callable[..., Any],
     ) -> DecodeTuning:
         """The tuning a load request asks for (the draft model, if any, loaded here)."""
-        mode, drafter, note = request.speculation.mode, None, ""
-        if mode == "lookup":
+        mode, note = request.speculation.mode, ""
+        drafter: Drafter | None = None
+        if mode != "off" and not request.flash_attn:
+            # llama.cpp's attention without flash attention rounds a batch of tokens
+            # differently from one token: checked guesses could change a greedy answer
+            if mode == "model":
+                note = NEEDS_FLASH_ATTENTION
+        elif mode == "lookup":
             drafter = PromptLookup()
         elif mode == "model":
-            drafter, note = open_draft_model(request, llm.n_ctx(), make_llama)
+            drafter, note = open_draft_model(request, llm, make_llama)
         return cls(llm, request, n_threads, drafter, note)
 
     def describe(self) -> str:
@@ -108,7 +126,10 @@ class DecodeTuning:
 
     def new_answer(self) -> None:
         self.threads.new_answer()
-        self.gate.reset_acceptance()
+        # a coin toss for prompt lookup's guesses, which are judged for free before any is
+        # drafted; a draft model's are usually right more often than not
+        free = self.drafter is None or self.drafter.free
+        self.gate.reset_acceptance(0.5 if free else 0.7)
         self.answer_note = ""
 
     def stream(self, llm: Any, sampling: dict[str, Any]) -> TokenStream:
@@ -129,9 +150,15 @@ class DecodeTuning:
         closed, and the model decodes on without drafting."""
         name = self.drafter.name if self.drafter is not None else "draft model"
         self.drafter = None
+        if self._draft_threads is not None:
+            self.threads.detach(self._draft_threads)
+            self._draft_threads = None
         self.answer_note = self.note = f"The draft model {name} failed ({exc}); drafting is off."
 
     def close(self) -> None:
+        if self._draft_threads is not None:
+            self.threads.detach(self._draft_threads)
+            self._draft_threads = None
         if self.drafter is not None:
             self.drafter.close()
             self.drafter = None

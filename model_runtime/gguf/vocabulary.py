@@ -1,63 +1,63 @@
 """A model's vocabulary, from its GGUF metadata: whether one model can draft for another.
 
 A draft model's guesses are token ids that the main model checks, so both must give every id
-the same text: the same tokenizer and the same token list. The list is compared by a digest
-of its bytes in the file, read only when asked (the reader skips it).
+the same text: the same tokenizer and the same tokens. Sizes may differ a little: GGUF
+converters pad a token list to the model's embedding size with unused [PAD…] tokens, so the
+R1 Qwen distills have 151,936 (1.5B) or 152,064 (7B and up) tokens, the same up to the
+padding. As llama.cpp's own speculative decoding does, up to 128 more or fewer are accepted
+when every token both have is the same. The token lists are read from the file only when
+compared (the reader skips them).
 """
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from dataclasses import dataclass
-from pathlib import Path
 
 from model_runtime.errors import ModelFileError
 from model_runtime.gguf.format import GgufArray
 from model_runtime.gguf.reader import GgufInfo
 
 TOKENS_KEY = "tokenizer.ggml.tokens"
-_CHUNK = 1 << 20
+MAX_SIZE_DIFFERENCE = 128  # llama.cpp's SPEC_VOCAB_MAX_SIZE_DIFFERENCE
+_LENGTH = struct.Struct("<Q")
 
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """What identifies a vocabulary: the tokenizer's kind, its size, a digest of its tokens."""
+    """A model's tokenizer kind and its token list, as the file stores it (length-prefixed
+    UTF-8 strings, one after the other)."""
 
     tokenizer: str
     size: int
-    digest: str
+    data: bytes
 
     def describe(self) -> str:
         """'49,152 tokens (gpt2)'."""
         return f"{self.size:,} tokens ({self.tokenizer})"
 
+    def prefix(self, n: int) -> bytes:
+        """The bytes of the first n tokens."""
+        data, pos = self.data, 0
+        unpack = _LENGTH.unpack_from
+        try:
+            for _ in range(n):
+                pos += 8 + unpack(data, pos)[0]
+        except struct.error:
+            raise ModelFileError("a token list is damaged: it ends inside a token") from None
+        return data[:pos]
 
-def _digest_span(path: Path, start: int, end: int) -> str:
-    digest = hashlib.blake2b(digest_size=16)
+
+def _read_span(info: GgufInfo, start: int, end: int) -> bytes:
     try:
-        with open(path, "rb") as f:
+        with open(info.path, "rb") as f:
             f.seek(start)
-            left = end - start
-            while left > 0:
-                data = f.read(min(_CHUNK, left))
-                if not data:
-                    raise ModelFileError(f"{path} is truncated: its token list is cut short")
-                digest.update(data)
-                left -= len(data)
+            data = f.read(end - start)
     except OSError as exc:
-        raise ModelFileError(f"Cannot read model file {path}: {exc.strerror or exc}") from None
-    return digest.hexdigest()
-
-
-def _digest_tokens(tokens: tuple[str, ...]) -> str:
-    """The digest of a short list as the file stores it (so both forms compare equal)."""
-    digest = hashlib.blake2b(digest_size=16)
-    for token in tokens:
-        data = token.encode("utf-8", errors="surrogatepass")
-        digest.update(struct.pack("<Q", len(data)))
-        digest.update(data)
-    return digest.hexdigest()
+        raise ModelFileError(f"Cannot read model file {info.path}: {exc.strerror or exc}") from None
+    if len(data) != end - start:
+        raise ModelFileError(f"{info.path} is truncated: its token list is cut short")
+    return data
 
 
 def vocabulary_of(info: GgufInfo) -> Vocabulary:
@@ -65,27 +65,35 @@ def vocabulary_of(info: GgufInfo) -> Vocabulary:
     tokenizer = str(info.tokenizer_model or "unknown")
     tokens = info.kv.get(TOKENS_KEY)
     if isinstance(tokens, GgufArray) and tokens.span[1] > tokens.span[0]:
-        digest = _digest_span(info.path, *tokens.span)
-        return Vocabulary(tokenizer, tokens.length, digest)
-    if isinstance(tokens, tuple):
-        return Vocabulary(tokenizer, len(tokens), _digest_tokens(tokens))
+        return Vocabulary(tokenizer, tokens.length, _read_span(info, *tokens.span))
+    if isinstance(tokens, tuple):  # a short list, kept decoded: encoded as the file has it
+        encoded = [t.encode("utf-8", errors="surrogatepass") for t in tokens]
+        data = b"".join(_LENGTH.pack(len(e)) + e for e in encoded)
+        return Vocabulary(tokenizer, len(tokens), data)
     raise ModelFileError(f"{info.path.name} has no token list, so no vocabulary to compare")
 
 
 def draft_problem(model: GgufInfo, draft: GgufInfo) -> str | None:
     """Why `draft` cannot draft for `model`, in words; None when it can."""
     ours, theirs = vocabulary_of(model), vocabulary_of(draft)
-    if ours == theirs:
-        return None
     name, draft_name = model.path.name, draft.path.name
-    if ours.tokenizer != theirs.tokenizer or ours.size != theirs.size:
+    advice = (
+        "A draft model must share the model's tokenizer, e.g. a smaller model of the same family."
+    )
+    if ours.tokenizer != theirs.tokenizer or abs(ours.size - theirs.size) > MAX_SIZE_DIFFERENCE:
         return (
             f"{draft_name} can't draft for {name}: their vocabularies differ "
-            f"({theirs.describe()} against {ours.describe()}). A draft model must share the "
-            "model's tokenizer, e.g. a smaller model of the same family."
+            f"({theirs.describe()} against {ours.describe()}). {advice}"
         )
-    return (
-        f"{draft_name} can't draft for {name}: both have {ours.describe()}, but not the same "
-        "ones. A draft model must share the model's tokenizer, e.g. a smaller model of the "
-        "same family."
+    common = min(ours.size, theirs.size)
+    same = (
+        ours.data == theirs.data
+        if ours.size == theirs.size
+        else ours.prefix(common) == theirs.prefix(common)
     )
+    if not same:
+        return (
+            f"{draft_name} can't draft for {name}: their {common:,} tokens are not the same "
+            f"ones. {advice}"
+        )
+    return None

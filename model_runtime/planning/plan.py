@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
+import os
 from dataclasses import dataclass, field
 
-from model_runtime.chat.generation import LoadRequest
+from model_runtime.chat.generation import LoadRequest, Speculation
 from model_runtime.gguf.profile import ModelProfile
 from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.planning.memory_estimate import MemoryEstimate
@@ -35,6 +36,7 @@ class PlanOverrides:
     use_mlock: bool | None = None
     use_gpu: bool = True
     force: bool = False  # load even though the verdict says it does not fit
+    draft: str | None = None  # speculative decoding: a draft GGUF's path, "lookup" or "off"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,19 @@ class Verdict:
     def ok(self) -> bool:
         """True unless the plan does not fit."""
         return self.fit is not Fit.DOES_NOT_FIT
+
+
+@dataclass(frozen=True)
+class DraftFile:
+    """A model file that can draft for the planned model (same vocabulary), read."""
+
+    path: str
+    profile: ModelProfile = field(repr=False)
+    natural: bool = False  # the catalog pairs them (R1-Distill-Qwen-1.5B for the Qwen distills)
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
 
 
 @dataclass(frozen=True)
@@ -80,6 +95,11 @@ class LoadPlan:
     rpc_workers: tuple[str, ...] = ()  # llama.cpp RPC workers whose devices take layers
     profile: ModelProfile | None = field(default=None, repr=False, compare=False)
     hardware: HardwareInfo | None = field(default=None, repr=False, compare=False)
+    speculation: Speculation = field(default_factory=Speculation)  # how the engine drafts
+    draft_estimate: MemoryEstimate | None = None  # the draft model's memory, counted in verdict
+    draft_profile: ModelProfile | None = field(default=None, repr=False, compare=False)
+    # the models that could draft for it, for the load panel's choice (plan_load(candidates=…))
+    draft_candidates: tuple[DraftFile, ...] = field(default=(), repr=False, compare=False)
 
     def to_load_request(self) -> LoadRequest:
         """The engine's request for this plan."""
@@ -97,4 +117,5 @@ class LoadPlan:
             use_mlock=self.use_mlock,
             tensor_overrides=self.tensor_overrides,
             rpc_workers=self.rpc_workers,
+            speculation=self.speculation,
         )
