@@ -108,7 +108,7 @@ def median(runs: list[tuple[float, int, float]]) -> float:
 
 def paired(a: list[tuple[float, int, float]], b: list[tuple[float, int, float]]) -> float:
     """The median of the per-round ratios a/b."""
-    return statistics.median(x[0] / y[0] for x, y in zip(a, b))
+    return statistics.median(x[0] / y[0] for x, y in zip(a, b, strict=True))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -96,7 +96,7 @@ def answer(client: EngineClient, prompt: str, tag: str, max_tokens: int) -> Resu
     )
 
 
-def load(model: str, args: argparse.Namespace, speculation: Speculation, logs: Path) -> EngineClient:
+def load(model: str, args: argparse.Namespace, spec: Speculation, logs: Path) -> EngineClient:
     client = EngineClient(log_dir=logs)
     client.load(
         LoadRequest(
@@ -105,7 +105,7 @@ def load(model: str, args: argparse.Namespace, speculation: Speculation, logs: P
             n_threads=args.threads,
             flash_attn=True,
             adapt_threads=False,
-            speculation=speculation,
+            speculation=spec,
         )
     )
     return client
@@ -166,7 +166,7 @@ def summary(results: dict[str, dict[str, list[Result]]], strict: bool) -> int:
         off = sides["off"]
         print(f"{prompt_name}:")
         for side, runs in sides.items():
-            ratios = [r.tokens_per_second / o.tokens_per_second for r, o in zip(runs, off)]
+            ratios = [r.tokens_per_second / o.tokens_per_second for r, o in zip(runs, off, strict=True)]
             ratio = statistics.median(ratios)
             line = f"  {side:>17}: {figures(runs)}"
             if side != "off":
@@ -176,7 +176,7 @@ def summary(results: dict[str, dict[str, list[Result]]], strict: bool) -> int:
                 ok = ratio >= target
                 passed &= ok
                 line += f" ({'PASS' if ok else 'FAIL'}, target >= {target})"
-            same = all(r.text == o.text for r, o in zip(runs, off))
+            same = all(r.text == o.text for r, o in zip(runs, off, strict=True))
             print(line + ("" if same else "  DIFFERENT TEXT"))
     return 0 if passed or not strict else 1
 
