@@ -166,8 +166,8 @@ def summary(results: dict[str, dict[str, list[Result]]], strict: bool) -> int:
         off = sides["off"]
         print(f"{prompt_name}:")
         for side, runs in sides.items():
-            ratios = [r.tokens_per_second / o.tokens_per_second for r, o in zip(runs, off, strict=True)]
-            ratio = statistics.median(ratios)
+            pairs = zip(runs, off, strict=True)
+            ratio = statistics.median(r.tokens_per_second / o.tokens_per_second for r, o in pairs)
             line = f"  {side:>17}: {figures(runs)}"
             if side != "off":
                 line += f"  {side}/off {ratio:.2f}"
