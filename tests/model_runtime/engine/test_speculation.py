@@ -63,8 +63,8 @@ class InProcess:
     """An engine in this process; answer_now_at asks it to answer at that thinking token."""
 
     def __init__(self, model: Path, speculation: Speculation, log: Path) -> None:
-        self.answer_now = Flag()
-        self.engine = Engine(Flag(), self.answer_now, str(log))
+        self.answer_now, self.cancel = Flag(), Flag()
+        self.engine = Engine(self.cancel, self.answer_now, str(log))
         self.summary = self.engine.load(
             LoadRequest(
                 model_path=str(model),
@@ -76,14 +76,20 @@ class InProcess:
         )
         self.gen_id = 0
 
-    def run(self, messages, params: GenerationParams, answer_now_at: int = 0) -> Run:
+    def run(
+        self, messages, params: GenerationParams, answer_now_at: int = 0, cancel_at: int = 0
+    ) -> Run:
         self.gen_id += 1
         events: list[object] = []
-        thinking_chunks = 0
+        thinking_chunks = chunks = 0
 
         def send(event: object) -> None:
-            nonlocal thinking_chunks
+            nonlocal thinking_chunks, chunks
             events.append(event)
+            if isinstance(event, Chunk):
+                chunks += 1
+                if chunks == cancel_at:
+                    self.cancel.value = self.gen_id
             if isinstance(event, Chunk) and event.kind == "thinking":
                 thinking_chunks += 1
                 if thinking_chunks == answer_now_at:
@@ -188,6 +194,25 @@ def test_sampling_with_a_seed_draws_the_same_tokens(engines) -> None:
     lookup = engines("plain", "lookup").run(CODE_EDIT, params)
     assert lookup.text == plain.text
     assert lookup.stats.n_accepted > 0
+
+
+def test_continuing_an_answer_is_the_same(engines) -> None:
+    whole = engines("plain", "off").run(CODE_EDIT, GREEDY).text
+    partial = [*CODE_EDIT, Message("assistant", whole[: len(whole) // 3])]
+    params = GenerationParams(max_tokens=80, temperature=0.0)
+    runs = same_with_each_kind(engines, "plain", partial, params)
+    assert runs["off"].text
+
+
+def test_stop_mid_answer_with_speculation(engines) -> None:
+    """Stop (the cancel flag) ends it between tokens; the next answer is whole and right."""
+    engine = engines("plain", "lookup")
+    stopped = engine.run(CODE_EDIT, GREEDY, cancel_at=30)
+    assert stopped.stats.finish_reason == "cancelled"
+    assert 30 <= stopped.stats.n_generated < GREEDY.max_tokens
+    again = engine.run(QUESTION, GenerationParams(max_tokens=24, temperature=0.0))
+    fresh = engines("plain", "off").run(QUESTION, GenerationParams(max_tokens=24, temperature=0.0))
+    assert again.text == fresh.text and again.stats.finish_reason == fresh.stats.finish_reason
 
 
 def test_the_next_turn_reuses_the_cache_after_speculation(engines) -> None:
