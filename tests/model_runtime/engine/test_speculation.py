@@ -215,15 +215,24 @@ def test_stop_mid_answer_with_speculation(engines) -> None:
     assert again.text == fresh.text and again.stats.finish_reason == fresh.stats.finish_reason
 
 
-def test_the_next_turn_reuses_the_cache_after_speculation(engines) -> None:
-    """Rejected guesses never stay in the KV cache: a second turn finds its prefix there."""
-    engine = engines("plain", "lookup")
-    first = engine.run(CODE_EDIT, GREEDY)
-    history = [*CODE_EDIT, Message("assistant", first.text), Message("user", "Thanks!")]
-    again = engine.run(history, GenerationParams(max_tokens=8, temperature=0.0))
+def test_the_next_turn_reuses_the_cache_after_speculation(smollm2: Path, tmp_path: Path) -> None:
+    """Rejected guesses never stay in the KV cache: the next turn finds its prefix there and
+    answers as the same two turns without speculation do."""
+    second = GenerationParams(max_tokens=24, temperature=0.0)
+    turns = {}
+    for kind, speculation in (("off", OFF), ("lookup", LOOKUP)):
+        engine = InProcess(smollm2, speculation, tmp_path / "engine.log")
+        try:
+            first = engine.run(CODE_EDIT, GREEDY)
+            history = [*CODE_EDIT, Message("assistant", first.text), Message("user", "Thanks!")]
+            turns[kind] = first, engine.run(history, second)
+        finally:
+            engine.close()
+    (first, again), (_, plain) = turns["lookup"], turns["off"]
+    assert first.stats.n_accepted > 0
     assert again.stats.n_cached >= first.stats.n_prompt
-    fresh = engines("plain", "off").run(history, GenerationParams(max_tokens=8, temperature=0.0))
-    assert again.text == fresh.text
+    assert again.stats.n_cached == plain.stats.n_cached
+    assert again.text == plain.text
 
 
 # -- a draft model that can't draft -----------------------------------------------------------
@@ -256,22 +265,25 @@ def test_a_draft_model_of_another_vocabulary_is_refused(
 def test_a_draft_model_that_runs_out_of_memory_leaves_the_model_loaded(
     smollm2: Path, tmp_path: Path
 ) -> None:
-    # a context of 200 million tokens: llama.cpp can't allocate the draft's KV cache
-    huge = Speculation("model", str(smollm2), draft_n_ctx=200_000_000)
-    engine = InProcess(smollm2, huge, tmp_path / "engine.log")
+    """In the engine's own process, whose log tells why llama.cpp failed."""
+    request = LoadRequest(model_path=str(smollm2), n_ctx=512, n_threads=1, flash_attn=True)
+    params = GenerationParams(max_tokens=40, temperature=0.0)
+    client = EngineClient(log_dir=tmp_path)
     try:
-        assert engine.summary.speculation == "off"
-        note = engine.summary.speculation_note
-        assert "draft model SmolLM2" in note and "memory" in note and "drafting is off" in note
-        plain = InProcess(smollm2, OFF, tmp_path / "engine.log")
-        try:
-            expected = plain.run(CODE_EDIT, GenerationParams(max_tokens=40, temperature=0.0))
-        finally:
-            plain.close()
-        run = engine.run(CODE_EDIT, GenerationParams(max_tokens=40, temperature=0.0))
-        assert run.text == expected.text
+        client.load(dataclasses.replace(request, speculation=OFF))
+        answer = client.generate(CODE_EDIT, params)
+        expected = "".join(e.text for e in answer if isinstance(e, Chunk))
+        # a context of 200 million tokens: llama.cpp can't allocate the draft's KV cache
+        huge = Speculation("model", str(smollm2), draft_n_ctx=200_000_000)
+        summary = client.load(dataclasses.replace(request, speculation=huge))
+        assert summary.speculation == "off"
+        note = summary.speculation_note
+        assert note.startswith(f"The draft model {smollm2.name} was not loaded (llama.cpp ran out")
+        assert note.endswith("drafting is off.")
+        events = list(client.generate(CODE_EDIT, params))
+        assert "".join(e.text for e in events if isinstance(e, Chunk)) == expected
     finally:
-        engine.close()
+        client.close()
 
 
 def test_a_draft_model_that_fails_while_drafting_falls_back(smollm2: Path, tmp_path: Path) -> None:
