@@ -27,6 +27,7 @@ from model_runtime.errors import EngineCrashed, EngineError
 from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.models.model_ref import ModelRef, ref_for_path
 from model_runtime.planning import planner
+from model_runtime.planning.draft import known_model_paths
 from model_runtime.planning.guarded_load import PlannedLoad, load_planned
 from model_runtime.planning.plan import LoadPlan, PlanOverrides
 
@@ -186,7 +187,9 @@ class EngineBridge(ChatBridge):
         """Read the model and plan its load in the background; emits planned or load_failed.
         Only the newest plan is reported."""
         self.tasks.start(
-            lambda _task: planner.plan_load(path, hardware(), overrides),
+            lambda _task: planner.plan_load(
+                path, hardware(), overrides, candidates=known_model_paths()
+            ),
             on_result=self.planned.emit,
             on_error=self.load_failed.emit,
             key="plan",

@@ -51,12 +51,7 @@ from desktop.window.shortcuts_dialog import ShortcutsDialog
 from desktop.window.status_bar import StatusBar
 from desktop.window.view_menu import ViewMenu
 from desktop.window.welcome_panel import WelcomePanel
-from model_runtime.chat.generation import (
-    GenerationStats,
-    LoadRequest,
-    ModelSummary,
-    chat_cache_tag,
-)
+from model_runtime.chat.generation import GenerationStats, LoadRequest, ModelSummary, chat_cache_tag
 from model_runtime.conversations.store import ConversationStore, default_store
 from model_runtime.errors import ConversationStoreError, EngineCrashed, StorageError
 from model_runtime.hardware.detect import HardwareInfo

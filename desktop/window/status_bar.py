@@ -123,9 +123,29 @@ class StatusBar(QStatusBar):
         self.speed_label.setToolTip(SPEED_TIP)
 
     def show_speed(self, stats: GenerationStats | None) -> None:
-        """The last answer's speed, and whether its history came from the cache; None clears."""
-        text = speed_text(stats.tokens_per_second) if stats else ""
-        if stats and stats.n_restored:
-            text += f" · history restored from cache ({stats.n_restored:,} tokens)"
-        self.speed_label.setText(text)
-        self.speed_label.setToolTip(SPEED_TIP if stats else "")
+        """The last answer's speed, whether its history came from the cache, the threads that
+        decoded it when the CPU was busy, and the drafted tokens the model kept; None clears."""
+        if stats is None:
+            self.speed_label.setText("")
+            self.speed_label.setToolTip("")
+            return
+        parts = [speed_text(stats.tokens_per_second)]
+        tips = [SPEED_TIP]
+        if stats.n_restored:
+            parts.append(f"history restored from cache ({stats.n_restored:,} tokens)")
+        if stats.n_threads and stats.n_threads != stats.n_threads_planned:
+            parts.append(f"{stats.n_threads} of {stats.n_threads_planned} threads")
+            tips.append(
+                "Other programs kept the CPU busy, so the engine decoded on fewer threads: "
+                "llama.cpp's threads wait for each other, and one held up stalls them all."
+            )
+        if stats.n_drafted:
+            parts.append(f"{stats.n_accepted:,} of {stats.n_drafted:,} guesses kept")
+            tips.append(
+                "Speculative decoding: guessed tokens the model checked in one step, and how "
+                "many it kept. Each kept guess is a token it did not have to decode alone."
+            )
+        if stats.speculation_note:
+            tips.append(stats.speculation_note)
+        self.speed_label.setText(" · ".join(parts))
+        self.speed_label.setToolTip("\n\n".join(tips))

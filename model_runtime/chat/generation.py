@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -49,6 +50,30 @@ class GenerationParams:
         return replace(self, cache_tag=chat_cache_tag(conversation_id))
 
 
+DraftMode = Literal["lookup", "model", "off"]
+
+
+@dataclass(frozen=True)
+class Speculation:
+    """How the engine guesses tokens ahead for the model to check in one batch.
+
+    "lookup" (the default) finds the text's last tokens earlier in the conversation; "model"
+    lets a small GGUF of the same vocabulary guess. Either drafts only while it pays.
+    """
+
+    mode: DraftMode = "lookup"
+    draft_path: str = ""  # mode "model": the draft model's file
+    draft_n_gpu_layers: int = 0
+    draft_n_ctx: int = 0  # 0: the model's context
+    always: bool = False  # draft every step, paying or not (benchmarks measure acceptance)
+
+    def describe(self) -> str:
+        """'prompt lookup', 'draft model X.gguf', 'off'."""
+        if self.mode == "model":
+            return f"draft model {os.path.basename(self.draft_path)}"
+        return "prompt lookup" if self.mode == "lookup" else "off"
+
+
 @dataclass(frozen=True)
 class LoadRequest:
     """What to load and how; the planner fills these in from the hardware."""
@@ -69,6 +94,8 @@ class LoadRequest:
     max_sequences: int = 1  # the most thoughts at once the plan leaves memory for (Think harder)
     sequence_ctx: int = 0  # tokens planned for each of them (0: n_ctx); fewer share the room
     state_cache_ram: int | None = None  # bytes of KV states kept in RAM; None: the engine sizes it
+    speculation: Speculation = field(default_factory=Speculation)
+    adapt_threads: bool = True  # fewer threads while other programs contend for the cores
 
 
 @dataclass(frozen=True)
@@ -89,6 +116,8 @@ class ModelSummary:
     system_info: str = ""
     max_sequences: int = 1  # the most thoughts on one prompt at once (LoadRequest's)
     sequence_ctx: int = 0  # tokens of context planned for each of them
+    speculation: str = "off"  # how it drafts, in words ("prompt lookup", "draft model X")
+    speculation_note: str = ""  # why a requested draft model is not drafting, in words
 
 
 @dataclass(frozen=True)
@@ -128,6 +157,11 @@ class GenerationStats:
     n_injected: int = 0  # tokens Ponder wrote into the answer (closing the reasoning)
     thinking_ended: ThinkingEnded | None = None  # set when Ponder, not the model, ended it
     finish_note: str = ""  # why Ponder stopped the answer, in words (finish_reason "loop")
+    n_threads: int = 0  # the thread count that decoded most of it
+    n_threads_planned: int = 0  # the count planned (more than n_threads: the CPU was busy)
+    n_drafted: int = 0  # tokens guessed ahead and checked by the model
+    n_accepted: int = 0  # of those, the ones it kept
+    speculation_note: str = ""  # why drafting stopped during the answer, in words
 
 
 @dataclass(frozen=True)

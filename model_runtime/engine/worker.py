@@ -27,17 +27,14 @@ from model_runtime.chat.generation import (
 from model_runtime.chat.prompt import Prompt, PromptRenderer
 from model_runtime.chat.reasoning import CLOSE_TAG as THINK_CLOSE
 from model_runtime.chat.reasoning import OPEN_TAG as THINK_OPEN
-from model_runtime.chat.thinking import (
-    EndReason,
-    ThinkingPolicy,
-    is_r1_family,
-)
+from model_runtime.chat.thinking import EndReason, ThinkingPolicy, is_r1_family
 from model_runtime.engine import protocol
 from model_runtime.engine.decoding import Decoding
 from model_runtime.engine.grammar import check_grammar
 from model_runtime.engine.kv_cache import StateCache, next_turn
 from model_runtime.engine.kv_files import forget_files
 from model_runtime.engine.parallel import run_thoughts
+from model_runtime.engine.tuning import DecodeTuning, check_draft
 from model_runtime.errors import (
     ContextOverflow,
     EngineError,
@@ -83,6 +80,7 @@ class Engine:
         self._answer_now_flag = answer_now_flag  # likewise: "stop thinking, answer now"
         self._log_path = log_path
         self._llm: Any = None
+        self._tuning: DecodeTuning | None = None  # adaptive threads and drafting
         self._params_patch: Any = None
         self._summary: ModelSummary | None = None
         self._renderer: PromptRenderer | None = None
@@ -126,8 +124,10 @@ class Engine:
     def load(self, request: LoadRequest) -> ModelSummary:
         """Load a model; a file that can't be loaded is refused before the current one goes."""
         parts = read_model(request.model_path)  # missing, not a GGUF, truncated, a part missing
-        check_model(parts, architectures=ask_llama())  # counts llama.cpp would abort on
+        architectures = ask_llama()
+        check_model(parts, architectures=architectures)  # counts llama.cpp would abort on
         info = parts[0]
+        check_draft(request.speculation, info, architectures)  # another vocabulary: refused
         vocab = self._llama(request, vocab_only=True, n_ctx=8)  # architecture, vocabulary
         try:
             renderer = self._prompt_renderer(vocab, info.chat_template)  # a usable template
@@ -163,6 +163,7 @@ class Engine:
             )
         self._llm = llm
         self._params_patch = params_patch  # the override patterns llama.cpp was given
+        self._tuning = DecodeTuning.for_request(llm, request, n_threads, self._llama)
         self._renderer = renderer
         # R1's usage notes: make the reply start with <think> when the template doesn't
         self._force_think = not probe.starts_in_thinking and is_r1_family(
@@ -188,6 +189,8 @@ class Engine:
             system_info=system_info,
             max_sequences=request.max_sequences,
             sequence_ctx=self.sequence_ctx,
+            speculation=self._tuning.describe(),
+            speculation_note=self._tuning.note,
         )
         return self._summary
 
@@ -204,6 +207,9 @@ class Engine:
         if self._states is not None:
             self._states.close()  # lets a disk write under way finish
             self._states = None
+        if self._tuning is not None:
+            self._tuning.close()
+            self._tuning = None
         if self._llm is not None:
             self._llm.close()
             self._llm = None
@@ -235,9 +241,11 @@ class Engine:
 
     @property
     def llm(self) -> Any:
-        if self._llm is None:
-            raise EngineError("No model is loaded.")
-        return self._llm
+        return self._llm if self._llm is not None else _no_model()
+
+    @property
+    def tuning(self) -> DecodeTuning:
+        return self._tuning if self._tuning is not None else _no_model()
 
     # -- generation ------------------------------------------------------------------------
 
@@ -486,3 +494,7 @@ def main(conn: Any, cancel_flag: Any, answer_now_flag: Any, log_path: str) -> No
         except Exception as exc:
             conn.send(error_reply(None, exc))
     engine.unload()
+
+
+def _no_model() -> Any:
+    raise EngineError("No model is loaded.")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
+import os
 from dataclasses import dataclass, field
 
-from model_runtime.chat.generation import LoadRequest
+from model_runtime.chat.generation import LoadRequest, Speculation
 from model_runtime.gguf.profile import ModelProfile
 from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.planning.memory_estimate import MemoryEstimate
@@ -45,6 +46,7 @@ class PlanOverrides:
     use_mlock: bool | None = None
     use_gpu: bool = True
     force: bool = False  # load even though the verdict says it does not fit
+    draft: str | None = None  # speculative decoding: a draft GGUF's path, "lookup" or "off"
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,19 @@ class Verdict:
     def ok(self) -> bool:
         """True unless the plan does not fit."""
         return self.fit is not Fit.DOES_NOT_FIT
+
+
+@dataclass(frozen=True)
+class DraftFile:
+    """A model file that can draft for the planned model (same vocabulary), read."""
+
+    path: str
+    profile: ModelProfile = field(repr=False)
+    natural: bool = False  # the catalog pairs them (R1-Distill-Qwen-1.5B for the Qwen distills)
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
 
 
 @dataclass(frozen=True)
@@ -92,6 +107,11 @@ class LoadPlan:
     sequence_ctx: int = 0  # tokens of context planned for each of them
     profile: ModelProfile | None = field(default=None, repr=False, compare=False)
     hardware: HardwareInfo | None = field(default=None, repr=False, compare=False)
+    speculation: Speculation = field(default_factory=Speculation)  # how the engine drafts
+    draft_estimate: MemoryEstimate | None = None  # the draft model's memory, counted in verdict
+    draft_profile: ModelProfile | None = field(default=None, repr=False, compare=False)
+    # the models that could draft for it, for the load panel's choice (plan_load(candidates=…))
+    draft_candidates: tuple[DraftFile, ...] = field(default=(), repr=False, compare=False)
 
     def to_load_request(self) -> LoadRequest:
         """The engine's request for this plan."""
@@ -115,4 +135,5 @@ class LoadPlan:
                 self.verdict.host_available - self.verdict.host_needed,
                 self.hardware.ram_total if self.hardware is not None else 0,
             ),
+            speculation=self.speculation,
         )
