@@ -462,8 +462,7 @@ class ChatController(QObject):
         if answer is None or self._current is None:
             return
         answer.add(Finished(gen_id, stats))
-        widget = self._current
-        widget.finish()
+        self._current.finish()
         self.saving.save_answer(self._current_id, answer, "complete")
         self._end_generation()
         self.context_used.emit(stats.n_prompt + stats.n_generated)

@@ -33,17 +33,17 @@ class LiveAnswer(QObject):
 
     def stop(self) -> None:
         self._running = False
-        self._set_thinking(False)
+        self.set_thinking(False)
 
     def chunk(self, kind: str) -> None:
         """A chunk of text came: "thinking" or "answer"."""
-        self._set_thinking(kind == "thinking")
+        self.set_thinking(kind == "thinking")
         self.tokens += 1
         if self.tokens == 1:
             self._first_at = time.perf_counter()
         self._throttle()
 
-    def _set_thinking(self, thinking: bool) -> None:
+    def set_thinking(self, thinking: bool) -> None:
         if thinking != self.thinking:
             self.thinking = thinking
             self.thinking_changed.emit(thinking)

@@ -25,7 +25,7 @@ from model_runtime.models.choices import ModelChoice, choice_for, local_choices,
 from model_runtime.models.model_ref import ModelRef, local_path, ref_for_path, ref_name
 from model_runtime.models.references import add_recent_model, forget_recent_model
 from model_runtime.models.store import ModelStore
-from model_runtime.serving.endpoints import get_endpoint, load_endpoints
+from model_runtime.serving.endpoints import Endpoint, get_endpoint, load_endpoints
 from model_runtime.units import size_text
 
 
@@ -82,11 +82,10 @@ class ModelPicker(QWidget):
 
     # -- the model in use --------------------------------------------------------------------
 
-    @property
     def route(
         self,
         load: Callable[[str], None],
-        use_remote: Callable[[object], None],
+        use_remote: Callable[[Endpoint], None],
         open_file: Callable[[], None],
         manage: Callable[[], None],
     ) -> None:
@@ -97,6 +96,7 @@ class ModelPicker(QWidget):
         self.open_file_requested.connect(open_file)
         self.manage_requested.connect(manage)
 
+    @property
     def current_ref(self) -> str:
         """The identity of the model answering now ("" when none)."""
         if self.remote_name is not None:
