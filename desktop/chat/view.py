@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
@@ -133,23 +134,23 @@ class ChatView(QScrollArea):
     def _order_focus(self) -> None:
         """Tab goes down the page, as the eye does: from the view into each message's stops,
         top to bottom, then on to the composer below. Messages are made after the composer,
-        and Qt's Tab chain (creation order) would visit them after it."""
-        rank: dict[QWidget, int] = {}
-        widget = self.nextInFocusChain()
-        while widget is not None and widget is not self and widget not in rank:
-            rank[widget] = len(rank)
-            widget = widget.nextInFocusChain()
+        and Qt's Tab chain (creation order) would visit them after it.
+
+        (Not by walking nextInFocusChain(): in PySide6 the widget it returns is tied to the one
+        it was asked of, and when that one is deleted its wrappers go too: a live reasoning
+        pane's document read as "already deleted".)"""
         previous: QWidget = self
-        for stop in [self.earlier_button, *self._stops_by_message(rank)]:
+        for stop in [self.earlier_button, *self._stops()]:
             QWidget.setTabOrder(previous, stop)
             previous = stop
 
-    def _stops_by_message(self, rank: dict[QWidget, int]) -> list[QWidget]:
-        """Each message's Tab stops in its own order (a message orders its parts itself)."""
+    def _stops(self) -> list[QWidget]:
+        """Each message's Tab stops, top to bottom: by the part of the message they are in (its
+        layout's order: files, reasoning, text, buttons), then in the order they were made."""
         stops: list[QWidget] = []
         for message in self.messages:
             own = [w for w in message.findChildren(QWidget) if _takes_tab(w)]
-            stops += sorted(own, key=lambda w: rank.get(w, len(rank)))
+            stops += sorted(own, key=functools.partial(_part, message))  # stable: made order
         return stops
 
     def resizeEvent(self, event) -> None:
@@ -185,3 +186,12 @@ class ChatView(QScrollArea):
 
 def _takes_tab(widget: QWidget) -> bool:
     return bool(widget.focusPolicy().value & Qt.FocusPolicy.TabFocus.value)
+
+
+def _part(message: QWidget, widget: QWidget) -> int:
+    """Where in the message's layout the part that holds the widget is."""
+    part: QWidget | None = widget
+    while part is not None and part.parentWidget() is not message:
+        part = part.parentWidget()
+    layout = message.layout()
+    return layout.indexOf(part) if layout is not None and part is not None else 0
