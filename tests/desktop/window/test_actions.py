@@ -41,8 +41,8 @@ OPENS = {
 
 
 class Closer:
-    """Closes every window but the main one as soon as it shows (modal ones too: the timer
-    runs in their event loop), and notes what showed."""
+    """Closes every window but the main one as soon as it shows (modal ones and pop-up menus
+    too: the timer runs in their event loop), and notes what showed but the menus."""
 
     def __init__(self, keep: QWidget) -> None:
         self.keep = keep
@@ -54,9 +54,12 @@ class Closer:
 
     def sweep(self) -> None:
         for widget in QApplication.topLevelWidgets():
-            if widget is self.keep or not widget.isVisible() or isinstance(widget, QMenu):
+            if widget is self.keep or not widget.isVisible():
                 continue
             if type(widget).__name__ == "QTipLabel":  # a tooltip
+                continue
+            if isinstance(widget, QMenu):  # a button's pop-up menu: closed, not noted
+                widget.close()
                 continue
             self.seen.append(type(widget).__name__)
             widget.close()
