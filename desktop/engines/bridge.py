@@ -23,8 +23,9 @@ from model_runtime.chat.generation import (
 )
 from model_runtime.chat.thinking import ThinkingEnded
 from model_runtime.engine import EngineClient
-from model_runtime.errors import EngineCrashed
+from model_runtime.errors import EngineCrashed, EngineError
 from model_runtime.hardware.detect import HardwareInfo
+from model_runtime.models.model_ref import ModelRef, ref_for_path
 from model_runtime.planning import planner
 from model_runtime.planning.draft import known_model_paths
 from model_runtime.planning.guarded_load import PlannedLoad, load_planned
@@ -39,6 +40,7 @@ class ChatBridge(QObject):
     thinking_ended = Signal(int, object)  # gen_id, ThinkingEnded (answer now, budget, loop)
     failed = Signal(int, object)  # gen_id, exception
     crashed = Signal(object)  # EngineCrashed: the engine process died
+    thought = Signal(object)  # an event of a run of thoughts (.seq names it), ThoughtsFinished last
 
     def __init__(self, engine: ChatEngine, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -54,6 +56,11 @@ class ChatBridge(QObject):
         return self.engine.model_name
 
     @property
+    def model_ref(self) -> str:
+        """The model's identity, to load again (model_runtime/models/model_ref.py)."""
+        return str(ModelRef.remote(self.name))
+
+    @property
     def can_answer_now(self) -> bool:
         return self.engine.can_answer_now
 
@@ -65,6 +72,16 @@ class ChatBridge(QObject):
     def context_size(self) -> int | None:
         """Tokens the model's context holds (None: this engine does not say)."""
         return None
+
+    @property
+    def max_votes(self) -> int:
+        """The most thoughts on one question at once (Think harder); 0: this engine can't."""
+        return 0
+
+    def generate_thoughts(
+        self, messages: Sequence[Message], params: GenerationParams, n: int
+    ) -> int:
+        raise EngineError("Think harder needs the local model: this engine answers once at a time.")
 
     def count_tokens(self, text: str) -> int | None:
         """Tokens the model makes of a text; None where the engine can't count. Blocks: call
@@ -128,12 +145,41 @@ class EngineBridge(ChatBridge):
         return self.client.summary
 
     @property
+    def model_ref(self) -> str:
+        summary = self.client.summary
+        return str(ref_for_path(summary.path)) if summary is not None else ""
+
+    @property
     def context_size(self) -> int | None:
         summary = self.client.summary
         return summary.n_ctx if summary is not None else None
 
     def count_tokens(self, text: str) -> int | None:
         return self.client.count_tokens(text) if self.client.summary is not None else None
+
+    @property
+    def max_votes(self) -> int:
+        return self.client.max_sequences
+
+    def generate_thoughts(
+        self, messages: Sequence[Message], params: GenerationParams, n: int
+    ) -> int:
+        """Start n thoughts on one question at once; their events come as `thought`, tagged
+        with the returned id (a failure as `failed`)."""
+        gen_id = self.client.new_generation_id()
+        history = list(messages)
+        self.tasks.start(
+            lambda _task: self.client.generate_parallel(history, params, n, gen_id=gen_id),
+            on_progress=self.thought.emit,
+            on_error=lambda exc: self._fail(gen_id, exc),
+        )
+        return gen_id
+
+    def forget_states(self, tag: str | None, done: Callable[[object], None] | None = None) -> None:
+        """Drop a chat's saved KV states (None: the whole cache) in the background; `done` is
+        called with None, or with the exception when the disk refused."""
+        forget = self.client.forget_states
+        self.tasks.start(lambda _task: forget(tag), on_result=done, on_error=done)
 
     def plan(
         self, path: str, overrides: PlanOverrides, hardware: Callable[[], HardwareInfo]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from model_runtime.chat.thinking import ThinkingEnded, ThinkingPolicy
@@ -22,6 +22,11 @@ class Message:
     reasoning: str = ""
 
 
+def chat_cache_tag(conversation_id: int) -> str:
+    """The cache tag of a saved chat's answers (GenerationParams.cache_tag)."""
+    return f"chat-{conversation_id}"
+
+
 @dataclass(frozen=True)
 class GenerationParams:
     """Sampling settings for one answer (R1's recommended temperature and top-p by default)."""
@@ -36,6 +41,13 @@ class GenerationParams:
     grammar: str | None = None  # GBNF text that constrains the output
     thinking: ThinkingPolicy = field(default_factory=ThinkingPolicy)
     keep_reasoning: bool = False  # send past reasoning back (R1's advice: don't)
+    cache_tag: str = ""  # whose KV state this is ("chat-12"): deleting the chat drops it
+
+    def for_chat(self, conversation_id: int | None) -> GenerationParams:
+        """These parameters for a saved chat's answer: its KV state is kept under its tag."""
+        if conversation_id is None:
+            return self
+        return replace(self, cache_tag=chat_cache_tag(conversation_id))
 
 
 DraftMode = Literal["lookup", "model", "off"]
@@ -79,6 +91,9 @@ class LoadRequest:
     use_mlock: bool = False
     tensor_overrides: tuple[str, ...] = ()  # regexes of tensors kept in system memory
     rpc_workers: tuple[str, ...] = ()  # llama.cpp RPC workers ("host:port") lending devices
+    max_sequences: int = 1  # the most thoughts at once the plan leaves memory for (Think harder)
+    sequence_ctx: int = 0  # tokens planned for each of them (0: n_ctx); fewer share the room
+    state_cache_ram: int | None = None  # bytes of KV states kept in RAM; None: the engine sizes it
     speculation: Speculation = field(default_factory=Speculation)
     adapt_threads: bool = True  # fewer threads while other programs contend for the cores
 
@@ -99,6 +114,8 @@ class ModelSummary:
     starts_in_thinking: bool
     load_seconds: float
     system_info: str = ""
+    max_sequences: int = 1  # the most thoughts on one prompt at once (LoadRequest's)
+    sequence_ctx: int = 0  # tokens of context planned for each of them
     speculation: str = "off"  # how it drafts, in words ("prompt lookup", "draft model X")
     speculation_note: str = ""  # why a requested draft model is not drafting, in words
 
@@ -110,6 +127,7 @@ class Chunk:
     gen_id: int
     kind: Kind
     text: str
+    seq: int = 0  # which of several thoughts on one prompt (engine/parallel.py)
 
 
 def decode_rate(n_generated: int, first_at: float, ended_at: float) -> float:
@@ -126,6 +144,8 @@ class GenerationStats:
     n_prompt: int = 0  # tokens in the whole prompt
     n_cached: int = 0  # of those, reused from the previous turn's KV cache
     n_evaluated: int = 0  # of those, actually run through the model this time
+    n_restored: int = 0  # of the cached ones, restored from the KV state cache ("memory"/"disk")
+    restored_from: str = ""
     n_generated: int = 0
     n_thinking: int = 0
     ttft_seconds: float = 0.0  # request to first token
@@ -150,6 +170,7 @@ class Finished:
 
     gen_id: int
     stats: GenerationStats = field(default_factory=GenerationStats)
+    seq: int = 0  # which of several thoughts on one prompt ended
 
 
 Event = Chunk | ThinkingEnded | Finished

@@ -57,6 +57,7 @@ class ThinkingEnded:
     reason: EndReason
     at_token: int  # thinking tokens written when it ended
     detail: str = ""
+    seq: int = 0  # which of several thoughts on one prompt
 
     def describe(self) -> str:
         """Words for the thinking pane."""

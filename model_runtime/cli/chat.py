@@ -1,4 +1,5 @@
 """`chat MODEL PROMPT` streams one answer (thinking, then the answer); `info MODEL` reads a GGUF.
+With --votes N it thinks harder: N thoughts at once, then each one's answer and a vote (votes.py).
 
 chat has the window's reasoning controls: a thinking budget (--think-budget), the loop breaker
 (--loop), and Ctrl+C while the model thinks to make it answer now (a second Ctrl+C stops).
@@ -14,6 +15,7 @@ from typing import Any
 
 from model_runtime.cli.attach import add_attach_arguments, question_with_files, read_files
 from model_runtime.cli.common import add_load_arguments, load_with_progress, resolve_model
+from model_runtime.cli.votes import add_votes_argument, print_thoughts
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 
@@ -46,6 +48,7 @@ def register(commands: Any) -> None:
         "nothing; an answer that repeats itself is stopped unless 'off'",
     )
     add_attach_arguments(chat)
+    add_votes_argument(chat)
     chat.set_defaults(handler=run_chat)
 
     info = commands.add_parser("info", help="print a GGUF file's metadata")
@@ -145,7 +148,11 @@ def run_chat(args: argparse.Namespace) -> int:
     tokens, seconds = args.think_budget
     client = EngineClient()
     try:
-        n_ctx = load_with_progress(client, model, args).summary.n_ctx
+        loaded = load_with_progress(client, model, args)
+        n_ctx = loaded.summary.n_ctx
+        if args.votes:
+            most = loaded.plan.max_sequences
+            print(f"Think harder: this plan has room for {most} thoughts at once.", file=sys.stderr)
         messages = [Message("system", args.system)] if args.system else []
         question = question_with_files(client, args.prompt, files, n_ctx, args.max_tokens)
         messages.append(Message("user", question))
@@ -159,7 +166,11 @@ def run_chat(args: argparse.Namespace) -> int:
         )
         gen_id = client.new_generation_id()
         with CtrlC(client, gen_id) as ctrl_c:
-            stream_answer(client.generate(messages, params, gen_id=gen_id), ctrl_c)
+            if args.votes:
+                thoughts = client.generate_parallel(messages, params, args.votes, gen_id=gen_id)
+                print_thoughts(thoughts, args.votes, ctrl_c)
+            else:
+                stream_answer(client.generate(messages, params, gen_id=gen_id), ctrl_c)
     finally:
         client.close()
     return 130 if ctrl_c.stopped else 0  # stopped by Ctrl+C: as a shell expects
@@ -205,8 +216,10 @@ def print_figures(stats: Any) -> None:
         print("[Stopped]", file=sys.stderr)
     if stats.speculation_note:
         print(f"[{stats.speculation_note}]", file=sys.stderr)
+    n_restored, tier = stats.n_restored, stats.restored_from
+    restored = f", {n_restored} restored from {tier}" if n_restored else ""
     print(
-        f"[{stats.n_prompt} prompt tokens ({stats.n_cached} cached), "
+        f"[{stats.n_prompt} prompt tokens ({stats.n_cached} cached{restored}), "
         f"{stats.n_generated} generated ({stats.n_thinking} thinking), "
         f"first token {stats.ttft_seconds:.2f} s, "
         f"{stats.tokens_per_second:.1f} tokens/s{speed_notes(stats)}, {stats.finish_reason}]",

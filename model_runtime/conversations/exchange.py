@@ -21,6 +21,7 @@ LATER_MESSAGE_FIELDS: dict[str, Any] = {
     "thinking_note": "",
     "finish_note": "",
     "ttft_seconds": 0.0,
+    "vote_id": 0,
 }
 
 
@@ -53,7 +54,7 @@ def import_json(db: sqlite3.Connection, data: dict[str, Any]) -> int:
         with transaction(db):
             cursor = db.execute(
                 "INSERT INTO conversations (title, model, system_prompt, params, created,"
-                " updated, title_is_auto) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " updated, title_is_auto, model_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     source["title"],
                     source["model"],
@@ -62,6 +63,7 @@ def import_json(db: sqlite3.Connection, data: dict[str, Any]) -> int:
                     source["created"],
                     source["updated"],
                     int(source.get("title_is_auto", True)),
+                    str(source.get("model_ref", "")),  # schema 5; older exports have none
                 ),
             )
             conversation_id = int(cursor.lastrowid or 0)
@@ -90,6 +92,7 @@ def _insert_messages(
             for key in MESSAGE_COLUMNS
             if key not in ("id", "conversation_id", "parent_id")
         }
+        values["vote_id"] = new_ids.get(values["vote_id"], 0)  # a vote's first answer came first
         parent = message["parent_id"]
         if parent is not None and parent not in new_ids:
             raise ConversationStoreError("The export's message tree is broken.")
@@ -99,7 +102,9 @@ def _insert_messages(
             f" VALUES ({', '.join('?' for _ in columns)})",
             (conversation_id, new_ids.get(parent) if parent else None, *values.values()),
         )
-        new_ids[message["id"]] = int(cursor.lastrowid or 0)
+        new_ids[message["id"]] = new_id = int(cursor.lastrowid or 0)
+        if message.get("vote_id") == message["id"]:  # the first answer of a vote names itself
+            db.execute("UPDATE messages SET vote_id = ? WHERE id = ?", (new_id, new_id))
     return new_ids
 
 

@@ -21,7 +21,9 @@ from model_runtime.chat.generation import (
     Message,
     ModelSummary,
 )
+from model_runtime.chat.thoughts import ThoughtsEvent, ThoughtsFinished
 from model_runtime.engine import protocol, worker
+from model_runtime.engine.kv_files import forget_files
 from model_runtime.llama.log import ABORT_EXITCODES, abort_message, crash_tail, describe_exit
 
 POLL_SECONDS = 0.1
@@ -230,6 +232,19 @@ class EngineClient:
                 self._raise(reply)
             return int(reply[1])
 
+    def forget_states(self, tag: str | None) -> None:
+        """Drop the saved KV states of a chat (its cache tag; None: every chat's), in the
+        worker's memory and on disk. Waits for a running generation: call it off the GUI
+        thread."""
+        with self._lock:
+            if self.alive:
+                self._send((protocol.FORGET, tag))
+                reply = self._receive()
+                if reply[0] == protocol.ERROR:
+                    self._raise(reply)
+            else:
+                forget_files(paths.kv_cache_dir(), tag)
+
     def new_generation_id(self) -> int:
         return next(self._gen_ids)
 
@@ -252,6 +267,35 @@ class EngineClient:
                 event = reply[1]
                 yield event
                 if isinstance(event, Finished) and event.gen_id == gen_id:
+                    return
+
+    @property
+    def max_sequences(self) -> int:
+        """The most thoughts on one prompt the loaded model may run at once (0: none loaded)."""
+        return self.summary.max_sequences if self.summary is not None else 0
+
+    def generate_parallel(
+        self,
+        messages: Sequence[Message],
+        params: GenerationParams | None = None,
+        n: int = 2,
+        *,
+        gen_id: int | None = None,
+    ) -> Iterator[ThoughtsEvent]:
+        """Stream n thoughts on one prompt at once (engine/parallel.py): their events carry
+        the thought's index (seq), each ends with its Finished, the run with ThoughtsFinished.
+        cancel() and answer_now() act on every thought still running."""
+        gen_id = gen_id if gen_id is not None else self.new_generation_id()
+        with self._lock:
+            self._start_turn(gen_id)
+            request = (protocol.GENERATE_N, gen_id, list(messages), params or GenerationParams(), n)
+            self._send(request)
+            while True:
+                reply = self._receive()
+                if reply[0] == protocol.ERROR:
+                    self._raise(reply)
+                yield reply[1]
+                if isinstance(reply[1], ThoughtsFinished) and reply[1].gen_id == gen_id:
                     return
 
     def _flag(self, kind: str) -> Any:

@@ -13,8 +13,10 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
+from model_runtime import paths
 from model_runtime.chat.generation import (
     Finished,
     GenerationParams,
@@ -25,14 +27,13 @@ from model_runtime.chat.generation import (
 from model_runtime.chat.prompt import Prompt, PromptRenderer
 from model_runtime.chat.reasoning import CLOSE_TAG as THINK_CLOSE
 from model_runtime.chat.reasoning import OPEN_TAG as THINK_OPEN
-from model_runtime.chat.thinking import (
-    EndReason,
-    ThinkingPolicy,
-    is_r1_family,
-)
+from model_runtime.chat.thinking import EndReason, ThinkingPolicy, is_r1_family
 from model_runtime.engine import protocol
 from model_runtime.engine.decoding import Decoding
 from model_runtime.engine.grammar import check_grammar
+from model_runtime.engine.kv_cache import StateCache, next_turn
+from model_runtime.engine.kv_files import forget_files
+from model_runtime.engine.parallel import run_thoughts
 from model_runtime.engine.tuning import DecodeTuning, check_draft
 from model_runtime.errors import (
     ContextOverflow,
@@ -89,6 +90,9 @@ class Engine:
         self._no_abort_cb: Any = None
         self._piece_buf = ctypes.create_string_buffer(256)
         self._longest_token = 0  # bytes of the vocabulary's longest token; 0: not yet known
+        self.max_sequences = 1  # thoughts at once the load allows (LoadRequest.max_sequences)
+        self.sequence_ctx = 0  # and the context planned for each of them
+        self._states: StateCache | None = None  # saved KV states of chats (kv_cache.py)
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -166,6 +170,10 @@ class Engine:
             info.name, os.path.basename(request.model_path)
         )
         self._setup_abort_callback()
+        system_info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+        self._states = StateCache.open(llm, request, system_info)  # None: no cache
+        self.max_sequences = request.max_sequences
+        self.sequence_ctx = request.sequence_ctx or llm.n_ctx()
         self._summary = ModelSummary(
             path=request.model_path,
             name=info.name or os.path.splitext(os.path.basename(request.model_path))[0],
@@ -178,7 +186,9 @@ class Engine:
             has_chat_template=bool(info.chat_template),
             starts_in_thinking=probe.starts_in_thinking or self._force_think,
             load_seconds=time.perf_counter() - started,
-            system_info=llama_cpp.llama_print_system_info().decode("utf-8", "replace"),
+            system_info=system_info,
+            max_sequences=request.max_sequences,
+            sequence_ctx=self.sequence_ctx,
             speculation=self._tuning.describe(),
             speculation_note=self._tuning.note,
         )
@@ -194,6 +204,9 @@ class Engine:
         )
 
     def unload(self) -> None:
+        if self._states is not None:
+            self._states.close()  # lets a disk write under way finish
+            self._states = None
         if self._tuning is not None:
             self._tuning.close()
             self._tuning = None
@@ -219,23 +232,20 @@ class Engine:
         self._abort_cb = llama_cpp.ggml_abort_callback(should_abort)
         self._no_abort_cb = llama_cpp.ggml_abort_callback()  # NULL: no polling while decoding
 
-    def set_abort_polling(self, on: bool) -> None:
+    def set_abort_polling(self, on: bool, ctx: Any = None) -> None:
+        """Poll Stop during llama_decode of the loaded context (or of a run's own, ctx)."""
         from llama_cpp import llama_cpp
 
         callback = self._abort_cb if on else self._no_abort_cb
-        llama_cpp.llama_set_abort_callback(self.llm._ctx.ctx, callback, None)
+        llama_cpp.llama_set_abort_callback(ctx or self.llm._ctx.ctx, callback, None)
 
     @property
     def llm(self) -> Any:
-        if self._llm is None:
-            raise EngineError("No model is loaded.")
-        return self._llm
+        return self._llm if self._llm is not None else _no_model()
 
     @property
     def tuning(self) -> DecodeTuning:
-        if self._tuning is None:
-            raise EngineError("No model is loaded.")
-        return self._tuning
+        return self._tuning if self._tuning is not None else _no_model()
 
     # -- generation ------------------------------------------------------------------------
 
@@ -314,6 +324,13 @@ class Engine:
             self._longest_token = longest
         return self._longest_token
 
+    def generate_parallel(
+        self, gen_id: int, messages: Sequence[Message], params: GenerationParams, n: int, send
+    ) -> None:
+        """n thoughts on one prompt at once (engine/parallel.py), their events tagged."""
+        self._gen_id = gen_id
+        run_thoughts(self, gen_id, messages, params, n, send)
+
     def _prompt_tokens(self, prompt: Prompt) -> tuple[list[int], int]:
         """The prompt's tokens, and how many of them the KV cache already holds.
 
@@ -346,6 +363,8 @@ class Engine:
             check_grammar(llm._model.vocab, params.grammar, self._log_path)
         prompt = self._continued(messages, params.keep_reasoning)
         tokens, n_cached = self._prompt_tokens(prompt)
+        restored = self._states.restore(tokens, n_cached) if self._states is not None else None
+        n_cached = restored.n_tokens if restored is not None else n_cached
         run = Decoding(
             self,
             gen_id,
@@ -369,7 +388,43 @@ class Engine:
             run.finish = "cancelled"  # llama_decode aborted by the callback mid-prompt
         finally:
             self.set_abort_polling(False)
-        send(Finished(gen_id, run.close(started, n_prompt=len(tokens), n_cached=n_cached)))
+        stats = run.close(started, n_prompt=len(tokens), n_cached=n_cached)
+        if restored is not None and restored.tier:
+            stats = replace(stats, n_restored=restored.n_tokens, restored_from=restored.tier)
+        send(Finished(gen_id, stats))
+        if self._states is not None:
+            self._keep_state(messages, params, prompt, len(tokens), stats.finish_reason)
+
+    def _keep_state(
+        self,
+        messages: Sequence[Message],
+        params: GenerationParams,
+        prompt: Prompt,
+        n_prompt: int,
+        finish: str,
+    ) -> None:
+        """After the answer was sent: save the context's KV state for the chat's next turn
+        (of a finished answer, as far as that turn's prompt repeats it)."""
+        llm, states = self.llm, self._states
+        assert states is not None
+        try:
+            after = None
+            if finish == "stop":
+                pieces = (self.piece(t) for t in llm.input_ids[n_prompt : llm.n_tokens].tolist())
+                written = b"".join(pieces).decode("utf-8", "replace")
+                turn = next_turn(messages, written, prompt.starts_in_thinking)
+                text = self._render(turn, params.keep_reasoning).text.encode("utf-8")
+                after = llm.tokenize(text, add_bos=False, special=True)
+            states.save(params.cache_tag, after, finished=after is not None)
+        except Exception as exc:  # the cache never costs an answer
+            print(f"KV cache: a state was not saved: {exc!r}", file=sys.stderr, flush=True)
+
+    def forget_states(self, tag: str | None) -> None:
+        """Drop a chat's saved KV states (None: all of them), in memory and on disk."""
+        if self._states is not None:
+            self._states.forget(tag)
+        else:
+            forget_files(paths.kv_cache_dir(), tag)
 
 
 def redirect_stderr(log_path: str) -> Any:
@@ -422,11 +477,24 @@ def main(conn: Any, cancel_flag: Any, answer_now_flag: Any, log_path: str) -> No
                     engine.generate(gen_id, messages, params, send)
                 except Exception as exc:
                     conn.send(error_reply(gen_id, exc))
+            elif kind == protocol.GENERATE_N:
+                _, gen_id, messages, params, n = request
+                try:
+                    engine.generate_parallel(gen_id, messages, params, n, send)
+                except Exception as exc:
+                    conn.send(error_reply(gen_id, exc))
             elif kind == protocol.TOKENIZE:
                 conn.send((protocol.TOKENS, engine.count_tokens(request[1])))
+            elif kind == protocol.FORGET:
+                engine.forget_states(request[1])
+                conn.send((protocol.FORGOTTEN,))
             elif kind == protocol.UNLOAD:
                 engine.unload()
                 conn.send((protocol.UNLOADED,))
         except Exception as exc:
             conn.send(error_reply(None, exc))
     engine.unload()
+
+
+def _no_model() -> Any:
+    raise EngineError("No model is loaded.")

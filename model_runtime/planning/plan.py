@@ -11,6 +11,16 @@ from model_runtime.gguf.profile import ModelProfile
 from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.planning.memory_estimate import MemoryEstimate
 
+# The KV state cache may keep in RAM half of what a plan leaves spare, at most a quarter of RAM.
+STATE_CACHE_SPARE_SHARE, STATE_CACHE_RAM_SHARE = 0.5, 0.25
+
+
+def state_cache_budget(spare: int, ram_total: int) -> int:
+    """Bytes of saved KV states the engine may keep in memory, given what the load leaves
+    spare (its margin for other programs already set aside) and the machine's RAM."""
+    budget = int(max(0, spare) * STATE_CACHE_SPARE_SHARE)
+    return min(budget, int(ram_total * STATE_CACHE_RAM_SHARE)) if ram_total > 0 else budget
+
 
 class Fit(str, enum.Enum):
     """Whether a plan fits this machine."""
@@ -93,6 +103,8 @@ class LoadPlan:
     forced: bool = False
     notes: tuple[str, ...] = ()
     rpc_workers: tuple[str, ...] = ()  # llama.cpp RPC workers whose devices take layers
+    max_sequences: int = 1  # the most thoughts on one prompt at once (planning/votes.py)
+    sequence_ctx: int = 0  # tokens of context planned for each of them
     profile: ModelProfile | None = field(default=None, repr=False, compare=False)
     hardware: HardwareInfo | None = field(default=None, repr=False, compare=False)
     speculation: Speculation = field(default_factory=Speculation)  # how the engine drafts
@@ -117,5 +129,11 @@ class LoadPlan:
             use_mlock=self.use_mlock,
             tensor_overrides=self.tensor_overrides,
             rpc_workers=self.rpc_workers,
+            max_sequences=self.max_sequences,
+            sequence_ctx=self.sequence_ctx,
+            state_cache_ram=state_cache_budget(
+                self.verdict.host_available - self.verdict.host_needed,
+                self.hardware.ram_total if self.hardware is not None else 0,
+            ),
             speculation=self.speculation,
         )

@@ -32,6 +32,7 @@ from model_runtime.planning.memory_estimate import (
     padded_ctx,
 )
 from model_runtime.planning.plan import DraftFile, Fit, LoadPlan, PlanOverrides, Verdict
+from model_runtime.planning.votes import max_thoughts, thought_ctx
 from model_runtime.units import MIB, gib_text
 
 DEFAULT_CTX = 8192
@@ -440,7 +441,7 @@ def _plan(
     if forced:
         notes.append("Loading although it does not fit, as asked: expect swapping or a crash.")
     threads = overrides.n_threads or hardware.cpu.physical_cores
-    return LoadPlan(
+    planned = LoadPlan(
         model_path=model_path,
         n_ctx=settings.n_ctx,
         n_batch=settings.n_batch,
@@ -461,6 +462,9 @@ def _plan(
         rpc_workers=hardware.rpc_workers if gpu_layers and overrides.use_gpu else (),
         profile=profile,
         hardware=hardware,
+    )
+    return dataclasses.replace(
+        planned, max_sequences=max_thoughts(planned), sequence_ctx=thought_ctx(planned)
     )
 
 

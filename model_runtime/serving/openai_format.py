@@ -17,6 +17,7 @@ from model_runtime.chat.thinking import ThinkingPolicy
 from model_runtime.engine.grammar import grammar_problem
 
 MAX_STOPS = 16
+MAX_CHOICES = 64  # 'n': as many thoughts as the engine runs at once at most
 MAX_STOP_CHARS = 1000
 INT32_MAX = 2**31 - 1  # llama.cpp takes top_k and the like as 32-bit integers
 _ROLES: dict[str, Role] = {
@@ -72,6 +73,7 @@ class ChatRequest:
     stop: tuple[str, ...] = ()
     model: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    n: int = 1  # choices, decoded together (serving/choices.py)
 
 
 def _number(body: dict, name: str, low: float, high: float) -> float | None:
@@ -207,8 +209,6 @@ def parse_chat_request(body: Any, *, max_tokens: int | None = None) -> ChatReque
     for name in ("stream", "logprobs"):
         if body.get(name) is not None and not isinstance(body[name], bool):
             raise WireError(f"'{name}' must be true or false.", param=name)
-    if body.get("n") not in (None, 1):
-        raise WireError("Only one choice per request is supported ('n' must be 1).", param="n")
     options = body.get("stream_options")
     if options is not None and not isinstance(options, dict):
         raise WireError("'stream_options' must be an object.", param="stream_options")
@@ -224,6 +224,7 @@ def parse_chat_request(body: Any, *, max_tokens: int | None = None) -> ChatReque
     top_k = _integer(body, "top_k", 0)
     budget = _integer(body, "reasoning_budget", 0)
     seed = _integer(body, "seed", -(2**63), 2**64 - 1)
+    n = _integer(body, "n", 1, MAX_CHOICES)
     params = GenerationParams(
         max_tokens=_max_tokens(body, max_tokens),
         temperature=temperature if temperature is not None else defaults.temperature,
@@ -242,6 +243,7 @@ def parse_chat_request(body: Any, *, max_tokens: int | None = None) -> ChatReque
         include_usage=bool(options and options.get("include_usage")),
         stop=_stops(body.get("stop")),
         model=model,
+        n=n or 1,
     )
 
 

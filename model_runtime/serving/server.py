@@ -28,6 +28,7 @@ from model_runtime import netlog
 from model_runtime.chat.generation import Chunk, Event, Finished, GenerationStats
 from model_runtime.errors import ContextOverflow, EngineCrashed, GrammarError, PonderError
 from model_runtime.netlog import is_loopback
+from model_runtime.serving.choices import answer_choices, check_choices
 from model_runtime.serving.http import Handler, HTTPServer, HTTPServer6, peer_closed
 from model_runtime.serving.openai_format import (
     ChatRequest,
@@ -256,6 +257,7 @@ class OpenAIServer:
             queued_at=time.perf_counter(),
         )
         try:
+            check_choices(request, self.client.max_sequences)  # n: more than fit, refused now
             granted = self._take_turn(handler, record)
         except WireError as exc:
             record.error = str(exc)
@@ -310,9 +312,18 @@ class OpenAIServer:
             )
             watcher.daemon = True
             watcher.start()
-            events = self.client.generate(request.messages, request.params, gen_id=record.gen_id)
+            if request.n > 1:  # several choices, decoded together (choices.py)
+                events: Iterator[Any] = self.client.generate_parallel(
+                    request.messages, request.params, request.n, gen_id=record.gen_id
+                )
+            else:
+                events = self.client.generate(
+                    request.messages, request.params, gen_id=record.gen_id
+                )
             try:
-                if request.stream:
+                if request.n > 1:
+                    answer_choices(self, handler, request, record, events)
+                elif request.stream:
                     self._stream(handler, request, record, events)
                 else:
                     self._whole(handler, request, record, events)

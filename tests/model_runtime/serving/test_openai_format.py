@@ -49,7 +49,9 @@ def test_a_request_becomes_messages_and_params() -> None:
     ("body", "param"),
     [
         ([], None),
-        ({"messages": [{"role": "user", "content": "x"}], "n": 2}, "n"),
+        ({"messages": [{"role": "user", "content": "x"}], "n": 0}, "n"),
+        ({"messages": [{"role": "user", "content": "x"}], "n": 65}, "n"),
+        ({"messages": [{"role": "user", "content": "x"}], "n": 2.0}, "n"),
         ({"messages": [{"role": "user", "content": "x"}], "seed": 1.5}, "seed"),
         ({"messages": [{"role": "user", "content": "x"}], "top_p": 2}, "top_p"),
         ({"messages": [{"role": "user", "content": "x"}], "temperature": True}, "temperature"),
