@@ -63,6 +63,13 @@ QUESTION = (
     "printing in China to modern offset printing. Use many paragraphs and give examples."
 )
 PROMPTS = {"code edit": CODE_EDIT, "plain question": QUESTION}
+DRAFT_NOTE = (
+    "A draft model pays when its guess costs a small part of a step of the model and the model\n"
+    "checks a batch of guesses for about the price of one token: on a GPU, R1-Distill-Qwen-1.5B\n"
+    "drafting for the 32B costs about a tenth of its step, and a batch of 8 about one step.\n"
+    "Drafting for itself (the default here) a guess costs a whole step, so the gate turns it\n"
+    "off ('draft'); 'draft, every step' shows how often its guesses are taken all the same."
+)
 TARGETS = {"code edit": 1.3, "plain question": 0.97}
 
 
@@ -178,6 +185,8 @@ def summary(results: dict[str, dict[str, list[Result]]], strict: bool) -> int:
                 line += f" ({'PASS' if ok else 'FAIL'}, target >= {target})"
             same = all(r.text == o.text for r, o in zip(runs, off, strict=True))
             print(line + ("" if same else "  DIFFERENT TEXT"))
+    if "draft" in next(iter(results.values())):
+        print(DRAFT_NOTE)
     return 0 if passed or not strict else 1
 
 

@@ -216,12 +216,15 @@ class Decoding:
         )
 
     def _speed_figures(self) -> dict[str, Any]:
-        """The thread count used, and the drafted tokens the model checked and kept."""
+        """The thread count used, and the drafted tokens the model checked and kept (none
+        for a decoding fed from elsewhere: a thought of engine/parallel.py)."""
         tuning, stream = self.engine.tuning, self.stream
+        if stream is None:
+            return {}
         return {
             "n_threads": tuning.threads.most_used(),
             "n_threads_planned": tuning.threads.governor.planned,
-            "n_drafted": stream.n_drafted if stream is not None else 0,
-            "n_accepted": stream.n_accepted if stream is not None else 0,
+            "n_drafted": stream.n_drafted,
+            "n_accepted": stream.n_accepted,
             "speculation_note": tuning.answer_note,
         }

@@ -64,8 +64,9 @@ def is_natural_pair(model: GgufInfo, draft: GgufInfo) -> bool:
 
 
 def draft_candidates(model: GgufInfo, file_size: int, paths: Iterable[str]) -> list[DraftFile]:
-    """The models among paths that can draft for `model`: the same vocabulary, and smaller
-    (the catalog's natural pair first). Files that can't be read are left out."""
+    """The models among paths that can draft for `model`: the same vocabulary, and no bigger
+    (the catalog's natural pair first, then the smallest). Files that can't be read are left
+    out."""
     found = []
     for path in paths:
         if os.path.abspath(path) == os.path.abspath(model.path):
@@ -74,7 +75,7 @@ def draft_candidates(model: GgufInfo, file_size: int, paths: Iterable[str]) -> l
             draft = read_draft(path, model)
         except (ModelFileError, OSError):
             continue
-        if draft.profile.file_size < file_size:
+        if draft.profile.file_size <= file_size:  # a bigger draft would cost more than it saves
             found.append(draft)
     found.sort(key=lambda d: (not d.natural, d.profile.file_size))
     return found

@@ -19,12 +19,16 @@ from tests.gguf_factory import write_tiny_model
 pytestmark = pytest.mark.slow
 
 RUN_SECONDS = 300
-ECHO = "Repeat this sentence twice: the quick brown fox jumps over the lazy dog by the river."
+FUNCTION = "\n".join(f"    total = total + weight_{i} * {i}  # step {i}" for i in range(1, 13))
+ECHO = (
+    f"def score(total):\n{FUNCTION}\n    return total\n\n"
+    "Change step 7 to subtract instead of add, and write out the whole function again."
+)
 
 
 def chat(*options: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "model_runtime", "chat", "starter", ECHO,
-               "--temperature", "0", "--threads", "1", "--ctx", "1024", "--max-tokens", "60",
+               "--temperature", "0", "--threads", "1", "--ctx", "1024", "--max-tokens", "120",
                *options]  # fmt: skip
     return subprocess.run(command, capture_output=True, text=True, timeout=RUN_SECONDS)
 
@@ -70,7 +74,7 @@ def served_answer(ponder_home: Path, draft: str) -> tuple[str, str]:
         stream = client.chat.completions.create(
             model="x",
             messages=[{"role": "user", "content": ECHO}],
-            max_tokens=60,
+            max_tokens=120,
             temperature=0,
             stream=True,
         )
@@ -87,4 +91,4 @@ def test_serve_answers_the_same_with_a_draft_model(ponder_home: Path) -> None:
     assert "(drafting: off)" in said
     drafted, said = served_answer(ponder_home, "starter")
     assert "(drafting: draft model SmolLM2-135M-Instruct.Q4_1.gguf)" in said
-    assert drafted == plain and "fox" in plain
+    assert drafted == plain and "weight_7" in plain
