@@ -8,7 +8,8 @@ round fetches it, in turn, with:
 
 A. a plain streaming GET with urllib (1 MiB reads, written to a file): the fastest plain GET;
 H. a plain streaming GET with httpx2, the HTTP stack huggingface_hub 2.x uses and Ponder
-   must use (its session, URL builder and auth), written to a file;
+   must use (its session, URL builder and auth), written to a file; once Ponder's Hub client
+   exists (after the warm-up), with the read size it sets for the process (256 KiB);
 S. the same GET as H, hashing every chunk with sha256 as it arrives (what verification costs);
 B. ``download_model`` into a fresh store: the Hub metadata request, the disk check, the GET
    with its redirect, sha256 of every byte, the manifest, the GGUF header read.

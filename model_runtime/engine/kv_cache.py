@@ -86,9 +86,10 @@ def write_state(llm: Any, blob: bytearray) -> bool:
 
 def trim(llm: Any, keep: int) -> None:
     """Keep the first `keep` positions of the context's sequence, in llama.cpp and in
-    llama-cpp-python's count."""
+    llama-cpp-python's count (whose logits are then not those of its last token)."""
     llm._ctx.kv_cache_seq_rm(0, keep, -1)
     llm.n_tokens = min(llm.n_tokens, keep)
+    llm._requires_eval = True
 
 
 class StateCache:
@@ -230,7 +231,6 @@ class StateCache:
         if not write_state(llm, whole):
             raise RuntimeError("llama.cpp refused the context's own state")
         llm.n_tokens = n
-        llm._requires_eval = True
         return part
 
     def forget(self, tag: str | None) -> None:

@@ -44,11 +44,11 @@ class Sink:
     """Writes and hashes the bytes put into it on two helper threads.
 
     Leaving the block (normally or by an exception) writes every byte already put. If the
-    process is killed, at most WRITE_DEPTH blocks waiting for the disk and the block being
-    gathered (about 0.75 MiB in all) are lost: a resume fetches them again.
+    process is killed, the block being written, WRITE_DEPTH blocks waiting for the disk and
+    the block being gathered (at most 0.75 MiB in all) are lost: a resume fetches them again.
     """
 
-    WRITE_DEPTH = 2
+    WRITE_DEPTH = 1
     HASH_DEPTH = 16  # hashing lags harmlessly: a resume hashes the file on disk again
 
     def __init__(self, path: Path, mode: str, hasher: Any) -> None:

@@ -356,7 +356,7 @@ def test_a_split_quant_plans_from_its_first_part_and_a_broken_one_does_not(
 
 
 def test_a_download_is_read_in_big_steps(fake_hub: FakeHub) -> None:
-    """Bodies are read up to 1 MiB at a time, not httpcore's 64 KiB: on a fast link the work
+    """Bodies are read up to 256 KiB at a time, not httpcore's 64 KiB: on a fast link the work
     per read, not the link, would set the speed (bench/download.py)."""
     body = os.urandom(16 * 1024 * 1024)
     fake_hub.add_repo("acme/Big-GGUF", {"b-Q4_0.gguf": body})
