@@ -11,15 +11,12 @@ from typing import TYPE_CHECKING
 
 from model_runtime import __version__
 from model_runtime.errors import PonderError
-from model_runtime.paths import resources_dir
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
     from desktop.dialogs.crash_reporter import CrashReporter
     from desktop.window.main_window import MainWindow
-
-RESOURCES = resources_dir()
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -34,16 +31,14 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_theme() -> str:
-    theme = RESOURCES / "themes" / "light.qss"
-    return theme.read_text(encoding="utf-8") if theme.is_file() else ""
-
-
 def create_application() -> QApplication:
-    """The QApplication with Ponder's name, icon and theme (reused if one exists)."""
+    """The QApplication with Ponder's name, icon and theme (reused if one exists): Fusion,
+    light or dark as chosen (following the system unless told), live."""
     from PySide6.QtWidgets import QApplication
 
+    from desktop.common import screen_fit
     from desktop.common.identity import app_icon
+    from desktop.common.theme import theme_manager
 
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
@@ -51,7 +46,10 @@ def create_application() -> QApplication:
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("ponder")
     app.setWindowIcon(app_icon())
-    app.setStyleSheet(load_theme())
+    theme_manager().install()
+    if not app.property("ponderScreenFit"):  # every dialog fits its screen (once per app)
+        app.setProperty("ponderScreenFit", True)
+        screen_fit.install(app)
     return app
 
 
@@ -100,6 +98,7 @@ def run(args: argparse.Namespace, reporter: CrashReporter) -> int:
     reporter.expected_error.connect(  # queued: the error may come from any thread
         lambda exc: window.banner.show_error(*describe(exc)), Qt.ConnectionType.QueuedConnection
     )
+    reporter.error_survived.connect(window.show_survived_error, Qt.ConnectionType.QueuedConnection)
     window.show()
     scripted = args.ask is not None or args.screenshot is not None or args.quit_when_done
     if scripted:
@@ -116,7 +115,8 @@ def run(args: argparse.Namespace, reporter: CrashReporter) -> int:
         window.load_model(args.model)
     elif args.starter:
         window.load_starter()
-    return int(app.exec())
+    with reporter.running():  # an exception in a slot is an error the app goes on after
+        return int(app.exec())
 
 
 def cant_start(exc: BaseException) -> int:

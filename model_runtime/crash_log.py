@@ -6,6 +6,10 @@ is written by faulthandler into a file opened at start, which stays empty unless
 process dies. Errors Ponder raises on purpose (PonderError) are not crashes: they go to
 `on_expected`, for the GUI to show in words.
 
+An exception the app survives (one raised in a Qt slot while the event loop runs, or in a
+background thread) is an error report (error-*.txt), listed with the others but never offered
+at the next start as a crash: only a process that died (crash-*.txt) is.
+
 Writing reports is best-effort: a full or read-only disk means no report, never an error
 of its own that takes the app down, and never a half-written file left behind.
 """
@@ -20,7 +24,8 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -31,6 +36,8 @@ from model_runtime.errors import PonderError
 
 NATIVE_MARKER = "--- native crash (faulthandler) ---\n"
 OFFERED_FILE = "offered"  # names of the reports already shown
+CRASH_PREFIX = "crash-"  # the process died
+ERROR_PREFIX = "error-"  # the process went on
 
 
 def crash_dir() -> Path:
@@ -61,19 +68,23 @@ def format_report(
     tb: TracebackType | None,
     *,
     thread: str | None = None,
+    survived: bool = False,
 ) -> str:
-    """A report's text: what and where, then the traceback."""
+    """A report's text: what and where (and whether Ponder went on), then the traceback."""
     where = f"in thread {thread!r}" if thread else "in the main thread"
+    after = "; Ponder kept running" if survived else ""
     lines = traceback.format_exception(exc_type, exc, tb)
-    return _header(f"unexpected error {where}") + "\n" + "".join(lines)
+    return _header(f"unexpected error {where}{after}") + "\n" + "".join(lines)
 
 
-def write_report(text: str, folder: Path | None = None) -> Path:
-    """Save a report (written whole, then renamed: never a half file) and return its path.
-    An OSError (a full or read-only disk) leaves nothing behind."""
+def write_report(text: str, folder: Path | None = None, *, survived: bool = False) -> Path:
+    """Save a report (written whole, then renamed: never a half file) and return its path:
+    crash-*.txt, or error-*.txt for an error Ponder survived. An OSError (a full or read-only
+    disk) leaves nothing behind."""
     folder = folder or crash_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    base = f"crash-{_stamp()}-{os.getpid()}"
+    prefix = ERROR_PREFIX if survived else CRASH_PREFIX
+    base = f"{prefix}{_stamp()}-{os.getpid()}"
     path = folder / f"{base}.txt"
     n = 1
     while path.exists():
@@ -102,6 +113,11 @@ class CrashReport:
             return self.path.stat().st_mtime
         except OSError:
             return 0.0
+
+    @property
+    def survived(self) -> bool:
+        """An error Ponder went on after (not a crash of the app)."""
+        return self.path.name.startswith(ERROR_PREFIX)
 
     def text(self) -> str:
         try:
@@ -175,11 +191,13 @@ def collect_native(folder: Path) -> None:
 
 
 def all_reports(folder: Path | None = None) -> list[CrashReport]:
-    """Every report in the folder, newest first (a native one with no crash in it is dropped)."""
+    """Every report in the folder, crashes and errors survived, newest first (a native one
+    with no crash in it is dropped)."""
     folder = folder or crash_dir()
     collect_native(folder)
     reports = []
-    for path in folder.glob("crash-*.txt"):
+    paths = [*folder.glob(f"{CRASH_PREFIX}*.txt"), *folder.glob(f"{ERROR_PREFIX}*.txt")]
+    for path in paths:
         report = CrashReport(path)
         text = report.text()
         if NATIVE_MARKER in text and not native_crash(text):
@@ -190,10 +208,11 @@ def all_reports(folder: Path | None = None) -> list[CrashReport]:
 
 
 def pending_reports(folder: Path | None = None) -> list[CrashReport]:
-    """Reports not yet offered to the user, newest first."""
+    """Crashes not yet offered to the user, newest first (errors Ponder survived are not
+    offered: the app did not close)."""
     folder = folder or crash_dir()
     seen = _offered(folder)
-    return [r for r in all_reports(folder) if r.path.name not in seen]
+    return [r for r in all_reports(folder) if not r.survived and r.path.name not in seen]
 
 
 def mark_offered(reports: list[CrashReport], folder: Path | None = None) -> None:
@@ -203,7 +222,7 @@ def mark_offered(reports: list[CrashReport], folder: Path | None = None) -> None
     if not reports:
         return
     names = _offered(folder) | {r.path.name for r in reports}
-    present = {p.name for p in folder.glob("crash-*.txt")}
+    present = {p.name for p in folder.glob(f"{CRASH_PREFIX}*.txt")}
     partial = folder / f"{OFFERED_FILE}.part"
     try:
         partial.write_text("\n".join(sorted(names & present)) + "\n", encoding="utf-8")
@@ -234,6 +253,17 @@ class CrashHandler:
         self._previous_hook: ExcHook | None = None
         self._previous_thread_hook: Callable[[threading.ExceptHookArgs], object] | None = None
         self._faulthandler_was_on = False
+        self.surviving = False  # an exception now does not end the process (see running())
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """While an event loop runs: an exception that reaches the hook was raised in a
+        callback (a Qt slot), and the loop goes on; it is reported as an error, not a crash."""
+        before, self.surviving = self.surviving, True
+        try:
+            yield
+        finally:
+            self.surviving = before
 
     def install(self, *, native: bool = True) -> None:
         """Take over sys.excepthook and threading.excepthook; arm faulthandler with a file."""
@@ -290,15 +320,18 @@ class CrashHandler:
         tb: TracebackType | None,
         thread: str | None = None,
     ) -> None:
-        """The excepthook: expected errors to on_expected, the rest into a report."""
+        """The excepthook: expected errors to on_expected, the rest into a report (an error
+        report when the process goes on: in a thread, or in a running event loop)."""
         if issubclass(exc_type, PonderError) and self.on_expected is not None:
             self.on_expected(exc)
             return
         if issubclass(exc_type, KeyboardInterrupt):
             sys.__excepthook__(exc_type, exc, tb)
             return
+        survived = self.surviving or thread is not None
+        text = format_report(exc_type, exc, tb, thread=thread, survived=survived)
         try:
-            path = write_report(format_report(exc_type, exc, tb, thread=thread), self.folder)
+            path = write_report(text, self.folder, survived=survived)
         except OSError:
             path = None
         if sys.stderr is not None:  # a windowed bundle on Windows has none

@@ -41,7 +41,11 @@ def _folder(kind: str, *, create: bool = True) -> Path:
     else:
         import platformdirs
 
-        finder = platformdirs.user_data_dir if kind == "data" else platformdirs.user_config_dir
+        finder = {
+            "data": platformdirs.user_data_dir,
+            "config": platformdirs.user_config_dir,
+            "cache": platformdirs.user_cache_dir,
+        }[kind]
         path = Path(finder(APP_NAME, appauthor=False))
     if create:
         try:
@@ -59,6 +63,22 @@ def data_dir(*, create: bool = True) -> Path:
 def config_dir() -> Path:
     """Settings."""
     return _folder("config")
+
+
+def cache_dir(*, create: bool = True) -> Path:
+    """What Ponder can make again and may lose: the saved model states of chats."""
+    return _folder("cache", create=create)
+
+
+def kv_cache_dir(*, create: bool = True) -> Path:
+    """Saved KV states (a chat's history as the model read it), one file each."""
+    path = cache_dir(create=create) / "kv"
+    if create:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(exc, path) from exc
+    return path
 
 
 def logs_dir() -> Path:

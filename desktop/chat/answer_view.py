@@ -58,14 +58,23 @@ from desktop.chat.segments import (
     Plain,
     Segmenter,
 )
+from desktop.common.colours import current
+from desktop.common.theme import theme_manager
 
-DEFAULT_STYLE_SHEET = """
-a { color: #0969da; }
+HEADINGS_STYLE_SHEET = """
 h1 { font-size: x-large; }
 h2 { font-size: large; }
 h3 { font-size: medium; }
 h4, h5, h6 { font-size: medium; font-style: italic; }
 """
+
+
+def default_style_sheet() -> str:
+    """The answer document's CSS: links in the active theme's colour, modest headings."""
+    return f"a {{ color: {current().link}; }}" + HEADINGS_STYLE_SHEET
+
+
+ANSWER_SCALE = 1.15  # answers a little larger than the system's text, at the chat's zoom
 _MAX_HEIGHT = 16_777_215  # QWIDGETSIZE_MAX
 LAZY_LAYOUT_CHARS = 200_000  # a longer answer is laid out for a new width in steps
 BLOCK_GAP = 12.0  # above plain text and below long code, as between paragraphs
@@ -99,7 +108,7 @@ class AnswerView(QTextBrowser):
 
         document = InertDocument(self, view=self)
         document.setUndoRedoEnabled(False)
-        document.setDefaultStyleSheet(DEFAULT_STYLE_SHEET)
+        document.setDefaultStyleSheet(default_style_sheet())
         document.setDocumentMargin(2)
         self.setDocument(document)
         self._no_images = NoImages(self)
@@ -123,6 +132,9 @@ class AnswerView(QTextBrowser):
         self.highlighted.connect(self._on_link_hovered)
         document.contentsChanged.connect(self._update_height)
         document.documentLayout().documentSizeChanged.connect(self._update_height)
+        theme = theme_manager()
+        theme.chat.add(self, ANSWER_SCALE)  # the chat's text size, not the style sheet's
+        theme.theme_changed.connect(self._restyle)
         self._update_height()
 
     # -- content -------------------------------------------------------------------------
@@ -143,9 +155,16 @@ class AnswerView(QTextBrowser):
 
     def set_markdown(self, text: str) -> None:
         """Show a whole answer: at once when it is short, else part by part between events."""
+        self._show(text, final=True)
+
+    def _show(self, text: str, *, final: bool) -> bool:
+        """Show ``text`` from the start (``final``: all of the answer); True when more is left
+        for the render queue."""
         self._start()
         self._add(text)
         render = self._render
+        if not final:
+            return self._work()
         render.segmenter.finish()
         piece = render.segmenter.next_piece()
         if isinstance(piece, Markdown) and render.segmenter.done:  # one part: one setHtml
@@ -153,9 +172,20 @@ class AnswerView(QTextBrowser):
             render.code_blocks, render.tail_stale = rendered.code_blocks, False
             self.setHtml(rendered.html)
             self.rendered.emit()
-            return
+            return False
         render.waiting = piece
-        self._work()
+        return self._work()
+
+    def _restyle(self) -> None:
+        """The theme changed: render what is shown again in its colours (code, quotes, tables,
+        links, formulas), through the render queue, so a long chat does not hold the switch."""
+        self.document().setDefaultStyleSheet(default_style_sheet())
+        if self._render.length:
+            self._render_queue().add(self, self._render_again)
+
+    def _render_again(self) -> bool:
+        render = self._render
+        return self._show("".join(render.text), final=render.segmenter.final)
 
     def finish_markdown(self, text: str) -> None:
         """End streaming: the complete answer, rendered again whole when it is short."""

@@ -31,6 +31,8 @@ from PySide6.QtWidgets import (
 
 from desktop.chat.attachments import AttachmentStrip, Counter, local_paths
 from desktop.chat.think_harder import ThinkHarderButton
+from desktop.common.colours import current
+from desktop.common.theme import theme_manager
 from model_runtime.attachments.reading import attach_text
 
 MAX_LINES = 8
@@ -43,8 +45,9 @@ FILE_FILTER = (
 )
 
 
-def paperclip_icon(color: str = "#4a5160", size: int = 20) -> QIcon:
-    """A paperclip drawn with a pen: two straight sides joined by round ends, leaning right."""
+def paperclip_icon(color: str | None = None, size: int = 20) -> QIcon:
+    """A paperclip drawn with a pen: two straight sides joined by round ends, leaning right
+    (in the theme's colour for secondary text unless told)."""
     pixmap = QPixmap(size * 2, size * 2)
     pixmap.fill(Qt.GlobalColor.transparent)
     painter = QPainter(pixmap)
@@ -59,7 +62,7 @@ def paperclip_icon(color: str = "#4a5160", size: int = 20) -> QIcon:
     path.lineTo(15, 5)
     path.arcTo(QRectF(7.5, 1.5, 7.5, 7), 0, 180)  # top, to x = 7.5
     path.lineTo(7.5, 17.5)
-    pen = QPen(QColor(color))
+    pen = QPen(QColor(color or current().secondary))
     pen.setWidthF(1.7)
     pen.setCapStyle(Qt.PenCapStyle.RoundCap)
     painter.setPen(pen)
@@ -79,7 +82,7 @@ class PromptEdit(QPlainTextEdit):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("promptEdit")
-        self.setPlaceholderText("Ask anything…  (Enter to send, Shift+Enter for a new line)")
+        self.setPlaceholderText("Ask anything…  (Shift+Enter: a new line)")  # one line, narrow too
         self.setTabChangesFocus(True)
         self.document().contentsChanged.connect(self._fit_height)
         self._fit_height()
@@ -173,6 +176,8 @@ class Composer(QWidget):
         self.attach_button = QToolButton(self)
         self.attach_button.setObjectName("attachButton")
         self.attach_button.setIcon(paperclip_icon())
+        theme_manager().theme_changed.connect(self._restyle)
+        theme_manager().chat.add(self.edit, 1.15)  # the chat's text size
         self.attach_button.setIconSize(QSize(22, 22))
         self.attach_button.setToolTip("Attach files: text, code, PDF, Word, HTML")
         self.attach_button.setAutoRaise(True)
@@ -185,6 +190,10 @@ class Composer(QWidget):
         self.answer_now.setToolTip("End the thinking here and let the model answer (Ctrl+Enter)")
         self.answer_now.clicked.connect(self.answer_now_requested)
         self.answer_now.hide()
+        self.notice = QLabel(self)  # why it can't send now, and what to do: always in sight
+        self.notice.setObjectName("composerNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setTextFormat(Qt.TextFormat.PlainText)
         self.think_harder = ThinkHarderButton(self)  # beside Send (think_harder.py)
         self.think_harder.chosen.connect(self._submit)
         self._busy = False
@@ -193,6 +202,10 @@ class Composer(QWidget):
         self._reason = ""
         self._layout()
         self._update()
+
+    def _restyle(self) -> None:
+        """The paperclip in the new theme's colour."""
+        self.attach_button.setIcon(paperclip_icon())
 
     def _layout(self) -> None:
         row = QHBoxLayout()
@@ -207,6 +220,10 @@ class Composer(QWidget):
         layout.setSpacing(0)
         layout.addWidget(self.attachments)
         layout.addWidget(self.paste_offer)
+        notice = QHBoxLayout()
+        notice.setContentsMargins(16, 8, 16, 0)
+        notice.addWidget(self.notice)
+        layout.addLayout(notice)
         layout.addLayout(row)
 
     # -- files ---------------------------------------------------------------------------------
@@ -241,6 +258,7 @@ class Composer(QWidget):
         self._update()
 
     def set_can_send(self, can_send: bool, reason: str = "") -> None:
+        """reason: why it can't, in words that say what to do (shown above the prompt)."""
         self._can_send = can_send
         self._reason = reason
         self._update()
@@ -257,6 +275,9 @@ class Composer(QWidget):
         self.button.setText("Stop" if self._busy else "Send")
         self.button.setToolTip("Stop the answer (Esc)" if self._busy else blocker or "")
         self.button.setEnabled(self._busy or blocker is None)
+        blocked = not self._busy and not self._can_send and bool(self._reason)
+        self.notice.setText(f"⚠ {self._reason}" if blocked else "")
+        self.notice.setVisible(blocked)
         self.think_harder.setVisible(self.think_harder.available and not self._busy)
         self.think_harder.setEnabled(blocker is None)
 

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from desktop.chat.deletion import MessageDeletion
+from desktop.chat.live_answer import LiveAnswer
 from desktop.chat.messages import AssistantMessage, UserMessage
 from desktop.chat.question_files import QuestionFiles
 from desktop.chat.saving import ChatSaving
@@ -50,6 +52,8 @@ class ChatController(QObject):
     question_returned = Signal(str)  # a question that got no answer goes back to the composer
     context_used = Signal(int)  # tokens the conversation takes in the model's context
     thinking_changed = Signal(bool)  # the streaming answer entered or left its reasoning
+    progress = Signal(int, float)  # while an answer streams: tokens so far, tokens/s
+    refused = Signal(str)  # a new answer was asked for while none can be made: why, what to do
     attachments_returned = Signal(list)  # the files of a question that went back (Included)
 
     def __init__(
@@ -74,9 +78,13 @@ class ChatController(QObject):
         self._saver.setInterval(SAVE_MS)
         self._saver.timeout.connect(self._save_partial)
         self._older: list[StoredMessage] = []  # not built yet: above what the view shows
+        self.deletion = MessageDeletion(store, self.saving, self)  # a deleted message's undo
+        self.blocker: Callable[[], str | None] = lambda: None  # why no answer can be made now
+        self.live = LiveAnswer(self)  # thinking or not, its tokens and speed (the status bar)
+        self.live.progress.connect(self.progress)
+        self.live.thinking_changed.connect(self.thinking_changed)
         view.earlier_requested.connect(self.show_earlier)
         self._connect_bridge(bridge)
-        self._thinking = False
         self.files = QuestionFiles(store, self)
         self.context_used.connect(self.files.set_context_used)
 
@@ -127,6 +135,8 @@ class ChatController(QObject):
     def open(self, conversation_id: int | None) -> None:
         """Show a stored conversation (None: a new, empty one)."""
         self.leave()
+        if conversation_id != self.conversation_id:
+            self.deletion.forget()  # another chat: a deleted message's undo ends
         self.conversation_id = conversation_id
         self.view.clear()
         if conversation_id is None:
@@ -170,15 +180,18 @@ class ChatController(QObject):
         self.system_prompt, self.params = system_prompt, params
 
     def delete_message(self, message_id: int) -> None:
-        """Remove a message and what followed it on its branch."""
-        if self.busy:
-            return
-        try:
-            self.saving.write("delete", lambda: self.store.delete_message(message_id))
-        except StorageError:
+        """Remove a message and what followed it on its branch; undo_delete puts it back."""
+        if self.busy or not self.deletion.delete(message_id):
             return
         self._reload_view()
         self.conversations_changed.emit()
+
+    def undo_delete(self) -> None:
+        """Put the deleted message (and what followed it) back, and show it."""
+        conversation_id = None if self.busy else self.deletion.undo()
+        if conversation_id is not None:
+            self.open(conversation_id)
+            self.conversations_changed.emit()
 
     def _show(self, message: StoredMessage) -> None:
         self.view.append(self._widget_for(message))
@@ -188,9 +201,11 @@ class ChatController(QObject):
         if message.role == "user":
             user = UserMessage(message.content)
             user.bind(message.id, branch)
+            user.set_unanswered(not self.store.child_count(message.id))
             user.edit_requested.connect(self.edit)
             user.branch_requested.connect(self.switch_branch)
             user.delete_requested.connect(self.delete_message)
+            user.answer_requested.connect(self.answer_question)
             self.files.show_on_question(user, message.id)
             return user
         answer = AssistantMessage()
@@ -206,7 +221,9 @@ class ChatController(QObject):
         return answer
 
     def _connect_actions(self, answer: AssistantMessage) -> None:
-        answer.regenerate_requested.connect(self.regenerate)
+        answer.regenerate_requested.connect(  # the old answer stays as another version
+            lambda i: self.answer_question(self.store.message(i).parent_id)
+        )
         answer.continue_requested.connect(self.continue_answer)
         answer.answer_now_requested.connect(lambda i: self.continue_answer(i, answer_now=True))
         answer.branch_requested.connect(self.switch_branch)
@@ -217,9 +234,15 @@ class ChatController(QObject):
 
     # -- asking ------------------------------------------------------------------------------
 
+    def _refused(self) -> bool:
+        """No answer can be made now: say why (`refused`) and change nothing."""
+        if (reason := self.blocker()) is not None:
+            self.refused.emit(reason)
+        return reason is not None
+
     def send(self, text: str, files: Sequence[Included] = ()) -> None:
         """Add the user's turn and its files, then start the answer; unsaved, both go back."""
-        if self.busy or not text.strip():
+        if self.busy or not text.strip() or self._refused():
             return
         self._fit(text, list(files), lambda included: self._send(text, included))
 
@@ -253,15 +276,14 @@ class ChatController(QObject):
             self.store.attach(question.id, included)
             return conversation_id, question, self._add_answer(conversation_id, question.id)
 
-    def regenerate(self, answer_id: int) -> None:
-        """Answer the same question again; the old answer stays as another version."""
-        if self.busy or self.conversation_id is None:
+    def answer_question(self, question_id: int | None) -> None:
+        """Answer this question (again): after a regenerate, or once its answer was deleted."""
+        if self.busy or self.conversation_id is None or question_id is None or self._refused():
             return
         conversation_id = self.conversation_id
         try:
             stored = self.saving.write(
-                "regenerate",
-                lambda: self._add_answer(conversation_id, self.store.message(answer_id).parent_id),
+                "regenerate", lambda: self._add_answer(conversation_id, question_id)
             )
         except StorageError:
             return
@@ -269,7 +291,7 @@ class ChatController(QObject):
 
     def edit(self, question_id: int, text: str) -> None:
         """Ask an edited question; the original and its answers stay as another version."""
-        if self.busy or not text.strip() or self.conversation_id is None:
+        if self.busy or not text.strip() or self.conversation_id is None or self._refused():
             return
         conversation_id = self.conversation_id
         try:  # the files go again; passages are picked again for the new text
@@ -314,6 +336,8 @@ class ChatController(QObject):
         """Go on with an answer that stopped early; answer_now: close its reasoning first."""
         if self.busy or self.conversation_id is None or self.store.child_count(answer_id):
             return
+        if self._refused():
+            return
         try:
             self.saving.write("continue", lambda: self.store.switch_branch(answer_id))
             self._reload_view()
@@ -345,6 +369,7 @@ class ChatController(QObject):
             parent_id=parent_id,
             state="streaming",
             model=self.bridge.model_name,
+            model_ref=self.bridge.model_ref,  # the chat's model from now on
         )
 
     def _answer(self, stored: StoredMessage, *, reload: bool) -> None:
@@ -361,9 +386,11 @@ class ChatController(QObject):
     def _start(
         self, widget: AssistantMessage, context: list[Message], params: GenerationParams
     ) -> None:
+        self.deletion.forget()  # new rows may take the deleted ones' places
+        self.live.start()
         self._current = widget
         self._current_id = widget.message_id
-        self._gen_id = self.bridge.generate(context, params)
+        self._gen_id = self.bridge.generate(context, params.for_chat(self.conversation_id))
         widget.model.start(self._gen_id)
         self._saver.start()
         self.busy_changed.emit(True)
@@ -385,7 +412,7 @@ class ChatController(QObject):
 
     def answer_now(self) -> None:
         """End the reasoning of the answer that streams; the model answers with what it has."""
-        if self._current is not None and self._thinking:
+        if self._current is not None and self.live.thinking:
             self.bridge.answer_now(self._gen_id)
 
     # -- streaming ---------------------------------------------------------------------------
@@ -406,7 +433,7 @@ class ChatController(QObject):
 
     def _end_generation(self) -> None:
         self._saver.stop()
-        self._set_thinking(False)
+        self.live.stop()
         if self._current is not None:
             self._current = None
             self.busy_changed.emit(False)
@@ -422,12 +449,7 @@ class ChatController(QObject):
         if answer is not None and self._current is not None:
             answer.add(Chunk(gen_id, kind, text))  # type: ignore[arg-type]
             self._current.add_chunk(kind, text)
-            self._set_thinking(kind == "thinking")
-
-    def _set_thinking(self, thinking: bool) -> None:
-        if thinking != self._thinking:
-            self._thinking = thinking
-            self.thinking_changed.emit(thinking)
+            self.live.chunk(kind)
 
     def _on_thinking_ended(self, gen_id: int, ended: ThinkingEnded) -> None:
         answer = self._streaming(gen_id)
@@ -440,8 +462,7 @@ class ChatController(QObject):
         if answer is None or self._current is None:
             return
         answer.add(Finished(gen_id, stats))
-        widget = self._current
-        widget.finish()
+        self._current.finish()
         self.saving.save_answer(self._current_id, answer, "complete")
         self._end_generation()
         self.context_used.emit(stats.n_prompt + stats.n_generated)
@@ -465,34 +486,15 @@ class ChatController(QObject):
     def _drop_unanswered(self, answer_id: int) -> None:
         """An answer that got no word is removed; a question left without any answer goes
         back to the composer (and a conversation left empty goes too)."""
-        try:
-            files = self.saving.write(
-                "discard", lambda: self.files.of(self.store.message(answer_id).parent_id)
-            )
-            question, emptied = self.saving.write("discard", lambda: self._remove_answer(answer_id))
-        except StorageError:
+        dropped = self.deletion.discard_unanswered(answer_id, self.files.of)
+        if dropped is None:
             return  # both stay; at the next start the empty answer shows as interrupted
-        if emptied:
+        if dropped.emptied:
             self.conversation_id = None
-        if question is not None:
-            self._give_back(question.content, files)
+        if dropped.question is not None:
+            self._give_back(dropped.question.content, dropped.files)
 
     def _give_back(self, question: str, files: list[Included]) -> None:
         """A question that got no answer goes back to the composer, with its files."""
         self.question_returned.emit(question)
         self.attachments_returned.emit(files)
-
-    def _remove_answer(self, answer_id: int) -> tuple[StoredMessage | None, bool]:
-        """Delete the empty answer, and its question if no other answer follows it: that
-        question, and whether its conversation went too, having nothing left."""
-        with self.store.atomic():
-            stored = self.store.message(answer_id)
-            self.store.delete_message(stored.id)
-            question = self.store.message(stored.parent_id) if stored.parent_id else None
-            if question is None or self.store.child_count(question.id):
-                return None, False
-            self.store.delete_message(question.id)  # unanswered: back to the composer
-            if self.store.conversation(question.conversation_id).current_leaf is not None:
-                return question, False
-            self.store.remove(question.conversation_id)
-            return question, True

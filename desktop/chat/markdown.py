@@ -8,6 +8,7 @@ become ``<img>`` (nothing is fetched or read), and fenced code is highlighted by
 where a text's blocks start and what rendering each costs, so a long answer can be cut into
 parts that each render quickly (desktop/chat/segments.py); code too long for one box is
 shown as a header and chunks of highlighted lines (``render_code_header``/``render_code_lines``).
+Colours come from the active theme (desktop/common/colours.py): a theme switch renders again.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from pygments.lexer import Lexer
 from pygments.lexers import TextLexer, get_lexer_by_name
 from pygments.util import ClassNotFound
 
+from desktop.common.colours import Colours, current
+
 COPY_SCHEME = "ponder-copy"
 """Scheme of the "Copy" links above code blocks: ``ponder-copy:N`` copies ``code_blocks[N]``."""
 
@@ -34,53 +37,70 @@ SAFE_LINK_SCHEMES = ("http", "https", "mailto")
 _IMAGE_LINK_SCHEMES = ("http", "https")
 _SCHEME_RE = re.compile(r"^([a-z][a-z0-9+.\-]*):", re.IGNORECASE)
 
-PYGMENTS_STYLE = "default"
-CODE_BACKGROUND = "#f6f8fa"
-CODE_HEADER_BACKGROUND = "#eaeef2"
-CODE_BORDER = "#d0d7de"
-MUTED_TEXT = "#57606a"
-LINK_COLOUR = "#0969da"
 
-_BORDER = f"1px solid {CODE_BORDER}"
-# Cell borders rather than a table border, so the header row has no divider.
-_CODE_BOX = (
-    f'<table width="100%" cellspacing="0" cellpadding="0" border="0"'
-    f' style="border-collapse: collapse; margin-top: 4px; margin-bottom: 12px;"'
-    f' bgcolor="{CODE_BACKGROUND}"><tr>'
-    f'<td bgcolor="{CODE_HEADER_BACKGROUND}"'
-    f' style="padding: 3px 10px; border-top: {_BORDER}; border-left: {_BORDER};">'
-    f'<span style="color: {MUTED_TEXT}; font-size: small;">{{lang}}</span></td>'
-    f'<td bgcolor="{CODE_HEADER_BACKGROUND}" align="right"'
-    f' style="padding: 3px 10px; border-top: {_BORDER}; border-right: {_BORDER};">'
-    f'<a href="{COPY_SCHEME}:{{index}}" style="color: {LINK_COLOUR}; text-decoration: none;'
-    f' font-size: small;">Copy</a></td></tr>'
-    f'<tr><td colspan="2" style="padding: 8px 10px; border: {_BORDER};">'
-    f'<pre style="margin: 0;">{{code}}</pre></td></tr></table>\n'
-)
-_BLOCKQUOTE_OPEN = (
-    '<table width="100%" cellspacing="0" cellpadding="0" border="0"'
-    ' style="border-collapse: collapse; margin-top: 4px; margin-bottom: 12px;"><tr>'
-    f'<td style="padding: 0px 12px; border-left: 3px solid {CODE_BORDER};'
-    f' color: {MUTED_TEXT};">\n'
-)
+@dataclass(frozen=True)
+class _Look:
+    """The HTML of boxes, quotes and tables in one theme's colours (desktop/common/colours.py)."""
+
+    code_box: str
+    blockquote_open: str
+    table_open: str
+    inline_code: str
+    long_code_header: str
+    long_code_lines: str
+    header_background: str
+    pygments: str
+
+
+@lru_cache(maxsize=4)
+def _look(c: Colours) -> _Look:
+    border = f"1px solid {c.code_border}"
+    copy_link = (
+        f'<a href="{COPY_SCHEME}:{{index}}" style="color: {c.link}; text-decoration: none;'
+        ' font-size: small;">Copy</a>'
+    )
+    lang = f'<span style="color: {c.code_muted}; font-size: small;">{{lang}}</span>'
+    return _Look(
+        # Cell borders rather than a table border, so the header row has no divider.
+        code_box=(
+            '<table width="100%" cellspacing="0" cellpadding="0" border="0"'
+            ' style="border-collapse: collapse; margin-top: 4px; margin-bottom: 12px;"'
+            f' bgcolor="{c.code_bg}"><tr>'
+            f'<td bgcolor="{c.code_header}"'
+            f' style="padding: 3px 10px; border-top: {border}; border-left: {border};">'
+            f"{lang}</td>"
+            f'<td bgcolor="{c.code_header}" align="right"'
+            f' style="padding: 3px 10px; border-top: {border}; border-right: {border};">'
+            f"{copy_link}</td></tr>"
+            f'<tr><td colspan="2" style="padding: 8px 10px; border: {border};">'
+            '<pre style="margin: 0;">{code}</pre></td></tr></table>\n'
+        ),
+        blockquote_open=(
+            '<table width="100%" cellspacing="0" cellpadding="0" border="0"'
+            ' style="border-collapse: collapse; margin-top: 4px; margin-bottom: 12px;"><tr>'
+            f'<td style="padding: 0px 12px; border-left: 3px solid {c.code_border};'
+            f' color: {c.code_muted};">\n'
+        ),
+        table_open=(
+            '<table border="1" cellspacing="0" cellpadding="5"'
+            f' style="border-color: {c.code_border}; border-style: solid;'
+            ' border-collapse: collapse; margin-top: 4px; margin-bottom: 12px;">\n'
+        ),
+        inline_code=f'<code style="background-color: {c.code_bg};">{{code}}</code>',
+        long_code_header=(
+            '<p style="margin-top: 4px; margin-bottom: 0px;'
+            f' background-color: {c.code_header};">{lang}&nbsp;&nbsp;{copy_link}</p>\n'
+        ),
+        long_code_lines=(
+            '<pre style="margin-top: 0px; margin-bottom: 0px;'
+            f' background-color: {c.code_bg};">{{code}}</pre>'
+        ),
+        header_background=c.code_header,
+        pygments=c.pygments,
+    )
+
+
 _BLOCKQUOTE_CLOSE = "</td></tr></table>\n"
-_TABLE_OPEN = (
-    f'<table border="1" cellspacing="0" cellpadding="5"'
-    f' style="border-color: {CODE_BORDER}; border-style: solid; border-collapse: collapse;'
-    f' margin-top: 4px; margin-bottom: 12px;">\n'
-)
-_INLINE_CODE = f'<code style="background-color: {CODE_BACKGROUND};">{{code}}</code>'
-_LONG_CODE_HEADER = (
-    f'<p style="margin-top: 4px; margin-bottom: 0px;'
-    f' background-color: {CODE_HEADER_BACKGROUND};">'
-    f'<span style="color: {MUTED_TEXT}; font-size: small;">{{lang}}</span>&nbsp;&nbsp;'
-    f'<a href="{COPY_SCHEME}:{{index}}" style="color: {LINK_COLOUR}; text-decoration: none;'
-    f' font-size: small;">Copy</a></p>\n'
-)
-_LONG_CODE_LINES = (
-    f'<pre style="margin-top: 0px; margin-bottom: 0px; background-color: {CODE_BACKGROUND};">'
-    "{code}</pre>"
-)
 
 INLINE_LIMIT = 5_000
 """A paragraph (or heading, or table cell) longer than this shows its text without inline
@@ -115,13 +135,14 @@ def render_markdown(text: str, code_index_start: int = 0) -> RenderedMarkdown:
 
 def render_code_header(lang: str, index: int) -> str:
     """The line above code too long for one box: its language and its "Copy" link."""
-    return _LONG_CODE_HEADER.format(lang=escapeHtml(lang or "text"), index=index)
+    return _look(current()).long_code_header.format(lang=escapeHtml(lang or "text"), index=index)
 
 
 def render_code_lines(code: str, lang: str) -> str:
     """Some lines of code too long for one box, highlighted, as one ``<pre>``."""
-    body = highlight(code, _lexer(lang), _formatter()) if code else ""
-    return _LONG_CODE_LINES.format(code=body.removesuffix("\n"))
+    look = _look(current())
+    body = highlight(code, _lexer(lang), _formatter(look.pygments)) if code else ""
+    return look.long_code_lines.format(code=body.removesuffix("\n"))
 
 
 @dataclass(frozen=True)
@@ -268,22 +289,23 @@ def _code_box(content: str, lang: str, env: Any) -> str:
     code = content[:-1] if content.endswith("\n") else content
     index = env["code_index_start"] + len(env["code_blocks"])
     env["code_blocks"].append(code)
-    body = highlight(code, _lexer(lang), _formatter()) if code else ""
-    return _CODE_BOX.format(
+    look = _look(current())
+    body = highlight(code, _lexer(lang), _formatter(look.pygments)) if code else ""
+    return look.code_box.format(
         lang=escapeHtml(lang or "text"), index=index, code=body.removesuffix("\n")
     )
 
 
 def _code_inline(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
-    return _INLINE_CODE.format(code=escapeHtml(tokens[idx].content))
+    return _look(current()).inline_code.format(code=escapeHtml(tokens[idx].content))
 
 
 def _table_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
-    return _TABLE_OPEN
+    return _look(current()).table_open
 
 
 def _blockquote_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
-    return _BLOCKQUOTE_OPEN
+    return _look(current()).blockquote_open
 
 
 def _blockquote_close(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
@@ -291,7 +313,7 @@ def _blockquote_close(self: Any, tokens: Sequence[Token], idx: int, options: Any
 
 
 def _th_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
-    tokens[idx].attrSet("bgcolor", CODE_HEADER_BACKGROUND)
+    tokens[idx].attrSet("bgcolor", _look(current()).header_background)
     return str(self.renderToken(tokens, idx, options, env))
 
 
@@ -305,9 +327,9 @@ def _lexer(lang: str) -> Lexer:
     return TextLexer(stripnl=False, ensurenl=False)
 
 
-@lru_cache(maxsize=1)
-def _formatter() -> HtmlFormatter:
-    return HtmlFormatter(noclasses=True, nowrap=True, style=PYGMENTS_STYLE)
+@lru_cache(maxsize=4)
+def _formatter(style: str) -> HtmlFormatter:
+    return HtmlFormatter(noclasses=True, nowrap=True, style=style)
 
 
 def _long_inline_as_text(state: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 from PySide6.QtCore import Qt, Signal
@@ -9,7 +10,6 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QToolButton,
     QVBoxLayout,
@@ -17,7 +17,10 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.chat.answer_view import AnswerView
+from desktop.chat.question_editor import QuestionEditor
 from desktop.chat.thinking_pane import ThinkingPane
+from desktop.common.figures import SPEED_TIP, speed_text
+from desktop.common.theme import theme_manager
 from desktop.common.throttle import Throttle
 from model_runtime.chat.answer import Answer, AnswerFigures
 from model_runtime.conversations.records import Branch, StoredMessage
@@ -69,11 +72,13 @@ class ActionBar(QWidget):
 
 
 class UserMessage(QFrame):
-    """What the person wrote, shown as plain text (never interpreted)."""
+    """What the person wrote, shown as plain text (never interpreted); Edit turns the bubble
+    into an editor in place."""
 
     edit_requested = Signal(int, str)  # message id, the edited question
     branch_requested = Signal(int)  # the sibling to show
     delete_requested = Signal(int)
+    answer_requested = Signal(int)  # a question left without an answer: answer it (again)
 
     def __init__(self, text: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -81,33 +86,36 @@ class UserMessage(QFrame):
         self.text = text
         self.message_id = 0
         self._branch: Branch | None = None
-        label = QLabel(self)
-        label.setObjectName("userText")
-        label.setTextFormat(Qt.TextFormat.PlainText)
-        label.setText(text)
-        label.setWordWrap(True)
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.editor: QuestionEditor | None = None
+        self.label = QLabel(self)
+        self.label.setObjectName("userText")
+        self.label.setTextFormat(Qt.TextFormat.PlainText)
+        self.label.setText(text)
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        theme_manager().chat.add(self.label, 1.15)  # the chat's text size
         self.action_bar = ActionBar(self)
+        self.answer_button = self.action_bar.add("Regenerate", "Answer this question (again)")
+        self.answer_button.clicked.connect(lambda: self.answer_requested.emit(self.message_id))
+        self.answer_button.hide()  # only while the question has no answer
         self.edit_button = self.action_bar.add("Edit", "Edit this question and ask again")
-        self.edit_button.clicked.connect(self._edit)
+        self.edit_button.clicked.connect(self.start_editing)
         self.delete_button = self.action_bar.add("Delete", "Delete this question and what followed")
         self.delete_button.clicked.connect(lambda: self.delete_requested.emit(self.message_id))
         self.delete_button.hide()
         self.action_bar.previous.clicked.connect(lambda: self._step(-1))
         self.action_bar.next.clicked.connect(lambda: self._step(1))
         self.edit_button.hide()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 8, 12, 4)
-        layout.addWidget(label)
-        layout.addWidget(self.action_bar)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(12, 8, 12, 4)
+        self._layout.addWidget(self.label)
+        self._layout.addWidget(self.action_bar)
         self.attachments: QWidget | None = None
 
     def show_attachments(self, widget: QWidget) -> None:
         """The files this question went with, above its text."""
         self.attachments = widget
-        layout = self.layout()
-        assert isinstance(layout, QVBoxLayout)
-        layout.insertWidget(0, widget)
+        self._layout.insertWidget(0, widget)
 
     def bind(self, message_id: int, branch: Branch) -> None:
         self.message_id = message_id
@@ -116,14 +124,41 @@ class UserMessage(QFrame):
         self.delete_button.show()
         self.action_bar.set_branch(message_id, branch)
 
+    def set_unanswered(self, unanswered: bool) -> None:
+        """A question whose answer was deleted: offer to answer it again."""
+        self.answer_button.setVisible(unanswered and bool(self.message_id))
+
     def _step(self, step: int) -> None:
         if self._branch is not None:
             self.branch_requested.emit(self._branch.sibling_ids[self._branch.index - 1 + step])
 
-    def _edit(self) -> None:
-        text, ok = QInputDialog.getMultiLineText(self, "Edit question", "Question:", self.text)
-        if ok and text.strip() and text != self.text:
-            self.edit_requested.emit(self.message_id, text)
+    def start_editing(self) -> QuestionEditor:
+        """Edit the question in its bubble; Save & send asks it as a new version."""
+        if self.editor is None:
+            self.editor = QuestionEditor(self.text, self)
+            self.editor.saved.connect(self._save_edit)
+            self.editor.cancelled.connect(self.stop_editing)
+            self._layout.insertWidget(self._layout.indexOf(self.label), self.editor)
+            self.editor.show()  # now, so that it takes the focus
+            self.label.hide()
+            self.action_bar.hide()
+        self.editor.start()
+        return self.editor
+
+    def stop_editing(self) -> None:
+        """Back to the question as it was (Cancel, Esc)."""
+        if self.editor is None:
+            return
+        editor, self.editor = self.editor, None
+        editor.hide()
+        editor.deleteLater()
+        self.label.show()
+        self.action_bar.show()
+        self.edit_button.setFocus()
+
+    def _save_edit(self, text: str) -> None:
+        self.stop_editing()
+        self.edit_requested.emit(self.message_id, text)
 
 
 class AssistantMessage(QFrame):
@@ -230,6 +265,7 @@ class AssistantMessage(QFrame):
             self.status.setText("Interrupted — Continue picks up where it stopped.")
         else:
             self.status.setText(_figures(message.figures))
+            self.status.setToolTip(SPEED_TIP if message.figures.tokens_per_second else "")
         self._update_actions(message.state, message.finish_reason)
 
     def bind(self, message_id: int, branch: Branch) -> None:
@@ -295,7 +331,17 @@ class AssistantMessage(QFrame):
         if self.thinking is None:
             self.thinking = ThinkingPane(self)
             self._layout.insertWidget(0, self.thinking)
+            self._order_focus()
         return self.thinking
+
+    def _order_focus(self) -> None:
+        """Tab goes as the eye does: the reasoning's header, the answer, then its buttons (the
+        pane is made after them, and would otherwise come last)."""
+        assert self.thinking is not None
+        buttons = self.action_bar.findChildren(QToolButton)
+        chain = [*self.thinking.focus_order(), self.answer_view, *buttons]
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
 
     def add_chunk(self, kind: str, text: str) -> None:
         """Streamed text the model already holds: paint it soon."""
@@ -361,6 +407,7 @@ class AssistantMessage(QFrame):
         if self.answer:
             self.answer_view.finish_markdown(self.answer)
         self.status.setText(_figures(figures))
+        self.status.setToolTip(SPEED_TIP if figures.tokens_per_second else "")
         self._update_actions("complete", stats.finish_reason)
 
     def fail(self, title: str, message: str) -> None:
@@ -396,7 +443,7 @@ def _figures(figures: AnswerFigures) -> str:
         parts.append(f"Stopped: {figures.finish_note or 'it was repeating itself'}")
     parts.append(f"{figures.n_generated:,} tokens")
     if figures.tokens_per_second:
-        parts.append(f"{figures.tokens_per_second:.1f} tokens/s")
+        parts.append(speed_text(figures.tokens_per_second))
     if figures.ttft_seconds:
         parts.append(f"first token after {figures.ttft_seconds:.2f} s")
     return " · ".join(parts)

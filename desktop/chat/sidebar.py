@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
+    QDialog,
     QFileDialog,
-    QHBoxLayout,
-    QInputDialog,
-    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -24,29 +21,53 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from model_runtime.conversations.records import Conversation
+from desktop.chat.rename_dialog import RenameDialog
+from desktop.chat.sidebar_rows import (
+    DETAIL_ROLE,
+    ID_ROLE,
+    MESSAGE_ROLE,
+    ConversationDelegate,
+    conversation_runs,
+    date_group,
+    hit_runs,
+    plain_text,
+)
+from desktop.common.undo_bar import UNDO_SECONDS, UndoBar
+from model_runtime.conversations.records import Conversation, SearchHit
 from model_runtime.conversations.store import ConversationStore
 from model_runtime.errors import StorageError
 
-UNDO_SECONDS = 10
+__all__ = ["ID_ROLE", "MESSAGE_ROLE", "UNDO_SECONDS", "Sidebar", "date_group"]
+
 SEARCH_DELAY_MS = 200
-ID_ROLE = Qt.ItemDataRole.UserRole
-MESSAGE_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
-def date_group(updated: float, today: date | None = None) -> str:
-    """The heading a conversation is listed under."""
-    today = today or date.today()
-    day = datetime.fromtimestamp(updated).date()
-    if day >= today:
-        return "Today"
-    if day == today - timedelta(days=1):
-        return "Yesterday"
-    if day > today - timedelta(days=7):
-        return "Previous 7 days"
-    if day > today - timedelta(days=30):
-        return "Previous 30 days"
-    return "Older"
+class ConversationList(QListWidget):
+    """The rows. The highlight is the open chat: arrow keys open the chat they move to, and a
+    right-click opens the row's menu without moving the highlight away from the open chat."""
+
+    moved_to = Signal(object)  # QListWidgetItem the keyboard moved to
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("conversationList")
+        self.setItemDelegate(ConversationDelegate(self))
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.RightButton:
+            event.accept()  # the menu comes from the context-menu event; the highlight stays
+            return
+        super().mousePressEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        before = self.currentItem()
+        super().keyPressEvent(event)
+        current = self.currentItem()
+        if current is not before and current is not None and current.data(ID_ROLE) is not None:
+            self.moved_to.emit(current)
 
 
 class Sidebar(QWidget):
@@ -63,6 +84,7 @@ class Sidebar(QWidget):
         self.setObjectName("sidebar")
         self.store = store
         self.current_id: int | None = None
+        self.menu: QMenu | None = None  # the last row menu shown
         self._deleted: int | None = None
         self.new_button = QPushButton("+  New chat", self)
         self.new_button.setObjectName("newChatButton")
@@ -76,26 +98,17 @@ class Sidebar(QWidget):
         self.in_files.setToolTip("File names are always searched; this adds the files' text")
         self.in_files.hide()
         self.in_files.toggled.connect(self.refresh)
-        self.list = QListWidget(self)
-        self.list.setObjectName("conversationList")
-        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list = ConversationList(self)
         self.list.customContextMenuRequested.connect(self._menu)
         self.list.itemClicked.connect(self._activate)
         self.list.itemActivated.connect(self._activate)
-        self.undo_bar = QWidget(self)
-        self.undo_bar.setObjectName("undoBar")
-        self.undo_label = QLabel(self.undo_bar)
-        self.undo_button = QPushButton("Undo", self.undo_bar)
-        self.undo_button.clicked.connect(self.undo_delete)
-        undo_layout = QHBoxLayout(self.undo_bar)
-        undo_layout.setContentsMargins(8, 4, 8, 4)
-        undo_layout.addWidget(self.undo_label, 1)
-        undo_layout.addWidget(self.undo_button)
-        self.undo_bar.hide()
-        self._undo_timer = QTimer(self)
-        self._undo_timer.setSingleShot(True)
-        self._undo_timer.setInterval(UNDO_SECONDS * 1000)
-        self._undo_timer.timeout.connect(self._forget_deleted)
+        self.list.moved_to.connect(self._activate)
+        self.undo_bar = UndoBar(self)  # cut to the sidebar's width: it never widens it
+        self.undo_label = self.undo_bar.label
+        self.undo_button = self.undo_bar.button
+        self.undo_bar.undo_requested.connect(self.undo_delete)
+        self.undo_bar.expired.connect(self._forget_deleted)
+        self._undo_timer = self.undo_bar.timer
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(SEARCH_DELAY_MS)
@@ -119,18 +132,7 @@ class Sidebar(QWidget):
         query = self.search.text().strip()
         self.in_files.setVisible(bool(query))
         if query:
-            hits = self.store.search(query, in_files=self.in_files.isChecked())
-            if not hits:
-                self._heading("No matches")
-            for hit in hits:
-                where = "reasoning" if hit.in_reasoning else "chat"
-                where = f"file {hit.in_file}" if hit.in_file else where
-                excerpt = " ".join(hit.excerpt.split())  # one line, whatever the text's breaks
-                item = QListWidgetItem(f"{hit.title or 'Untitled'}\n{where}: {excerpt}")
-                item.setData(ID_ROLE, hit.conversation_id)
-                item.setData(MESSAGE_ROLE, hit.message_id)
-                item.setToolTip(hit.excerpt)
-                self.list.addItem(item)
+            self._list_hits(self.store.search(query, in_files=self.in_files.isChecked()))
             return
         group = None
         for conversation in self.store.conversations():
@@ -139,6 +141,27 @@ class Sidebar(QWidget):
                 group = heading
                 self._heading(heading)
             self._add(conversation)
+
+    def _list_hits(self, hits: list[SearchHit]) -> None:
+        """One row per chat, at its best match; how many more it has is said."""
+        if not hits:
+            self._heading("No matches")
+        best: dict[int, SearchHit] = {}
+        counts: dict[int, int] = {}
+        for hit in hits:
+            best.setdefault(hit.conversation_id, hit)
+            counts[hit.conversation_id] = counts.get(hit.conversation_id, 0) + 1
+        for conversation_id, hit in best.items():
+            title = hit.title or "Untitled"
+            runs = hit_runs(hit, counts[conversation_id] - 1)
+            item = QListWidgetItem(title)
+            item.setData(ID_ROLE, conversation_id)
+            item.setData(MESSAGE_ROLE, hit.message_id)
+            item.setData(DETAIL_ROLE, runs)
+            item.setToolTip(f"{title}\n{plain_text(runs)}")
+            self.list.addItem(item)
+            if conversation_id == self.current_id:
+                self.list.setCurrentItem(item)
 
     def _heading(self, text: str) -> None:
         item = QListWidgetItem(text)
@@ -150,12 +173,15 @@ class Sidebar(QWidget):
         self.list.addItem(item)
 
     def _add(self, conversation: Conversation) -> None:
-        item = QListWidgetItem(conversation.title or "New chat")
+        title = conversation.title or "New chat"
+        runs = conversation_runs(conversation)
+        item = QListWidgetItem(title)
         item.setData(ID_ROLE, conversation.id)
-        item.setToolTip(conversation.model)
+        item.setData(DETAIL_ROLE, runs)
+        item.setToolTip(f"{title}\n{plain_text(runs)}")
         self.list.addItem(item)
         if conversation.id == self.current_id:
-            item.setSelected(True)
+            self.list.setCurrentItem(item)
 
     def items(self) -> list[QListWidgetItem]:
         """The selectable rows (not the date headings)."""
@@ -163,9 +189,14 @@ class Sidebar(QWidget):
         return [item for item in rows if item.data(ID_ROLE) is not None]
 
     def set_current(self, conversation_id: int | None) -> None:
+        """Highlight the open chat (and only it): the keyboard moves on from there."""
         self.current_id = conversation_id
         for item in self.items():
-            item.setSelected(item.data(ID_ROLE) == conversation_id)
+            if item.data(ID_ROLE) == conversation_id:
+                self.list.setCurrentItem(item)
+                return
+        self.list.setCurrentRow(-1)
+        self.list.clearSelection()
 
     def _activate(self, item: QListWidgetItem) -> None:
         conversation_id = item.data(ID_ROLE)
@@ -184,11 +215,13 @@ class Sidebar(QWidget):
     # -- actions ---------------------------------------------------------------------------
 
     def _menu(self, position: QPoint) -> None:
+        """The row's menu, shown without waiting for it (the highlight stays on the open chat)."""
         item = self.list.itemAt(position)
         if item is None or item.data(ID_ROLE) is None:
             return
         conversation_id = int(item.data(ID_ROLE))
         menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         entries = [
             ("Rename…", lambda: self.rename(conversation_id)),
             ("Export as Markdown…", lambda: self.export(conversation_id, "md")),
@@ -200,14 +233,15 @@ class Sidebar(QWidget):
             action = QAction(text, menu)
             action.triggered.connect(slot)
             menu.addAction(action)
-        menu.exec(self.list.viewport().mapToGlobal(position))
+        self.menu = menu
+        menu.popup(self.list.viewport().mapToGlobal(position))
 
     def rename(self, conversation_id: int, title: str | None = None) -> None:
         if title is None:
-            current = self.store.conversation(conversation_id).title
-            title, ok = QInputDialog.getText(self, "Rename chat", "Title:", text=current)
-            if not ok:
+            dialog = RenameDialog(self.store.conversation(conversation_id).title, self)
+            if dialog.exec() != QDialog.DialogCode.Accepted:
                 return
+            title = dialog.title()
         if title.strip():
             try:
                 self.store.rename(conversation_id, title)
@@ -226,9 +260,7 @@ class Sidebar(QWidget):
             self.save_failed.emit(exc, "delete")
             return
         self._deleted = conversation_id
-        self.undo_label.setText(f"Deleted “{title}”")
-        self.undo_bar.show()
-        self._undo_timer.start()
+        self.undo_bar.offer(f"Deleted “{title}”")
         self.refresh()
         self.conversation_deleted.emit(conversation_id)
 
@@ -242,8 +274,7 @@ class Sidebar(QWidget):
             return
         restored = self._deleted
         self._deleted = None
-        self.undo_bar.hide()
-        self._undo_timer.stop()
+        self.undo_bar.dismiss()
         self.refresh()
         self.conversation_selected.emit(restored)
 
@@ -253,7 +284,7 @@ class Sidebar(QWidget):
             self._deleted = None
             with contextlib.suppress(StorageError):  # then the next start removes it
                 self.store.purge_deleted()
-        self.undo_bar.hide()
+        self.undo_bar.dismiss()
 
     def export(self, conversation_id: int, kind: str, path: str | None = None) -> Path | None:
         """Write the conversation to a file: md (with reasoning), txt (md without), json."""

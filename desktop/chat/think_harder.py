@@ -57,17 +57,22 @@ class ThinkHarderButton(QToolButton):
         heading = menu.addAction("Thoughts at once (remembered):")
         heading.setEnabled(False)
         group = QActionGroup(self)
-        self.choices: dict[int, QAction] = {}
         for n in CHOICES:
             action = menu.addAction(f"×{n} — {n} thoughts, then a vote")
+            action.setData(n)
             action.setCheckable(True)
             action.setChecked(n == self.default)
             action.triggered.connect(lambda _checked=False, n=n: self._choose(n))
             group.addAction(action)
-            self.choices[n] = action
         self.setMenu(menu)
         self.clicked.connect(lambda: self.chosen.emit(self.votes))
         self._refresh()
+
+    @property
+    def choices(self) -> dict[int, QAction]:
+        """The menu's choices by their number of thoughts, looked up in the menu each time
+        (wrappers kept from addAction were seen to go stale while their actions lived on)."""
+        return {a.data(): a for a in self.menu().actions() if isinstance(a.data(), int)}
 
     @property
     def available(self) -> bool:

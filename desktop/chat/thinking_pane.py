@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from desktop.chat.plain_text import PlainWriter
 from desktop.chat.render_queue import RenderQueue, shared_queue
+from desktop.common.theme import theme_manager
 
 MAX_BODY_LINES = 14
 WRITE_STEP = 16_000  # characters of reasoning written into the pane per step
@@ -62,6 +63,8 @@ class ThinkingPane(QWidget):
         self.header.setChecked(True)
         self.header.setCursor(Qt.CursorShape.PointingHandCursor)
         self.header.setAutoRaise(True)
+        self.header.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Tab reaches it; Space toggles
+        self.header.setToolTip("Show or hide the reasoning (Space; Ctrl+Shift+R: the last one)")
         self.header.toggled.connect(self._on_toggled)
         self.body = QTextEdit(self)
         self.body.setObjectName("thinkingBody")
@@ -71,6 +74,8 @@ class ThinkingPane(QWidget):
         self.body.setAcceptRichText(False)
         self.body.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.body.document().contentsChanged.connect(self._fit_height)
+        theme_manager().chat.add(self.body)  # the chat's text size, not the style sheet's
+        theme_manager().zoom_changed.connect(self._fit_height)  # then fit it again
         self._writer = PlainWriter(self.body.document(), own_block=False)
         self.find_box = QLineEdit(self)
         self.find_box.setObjectName("thinkingFind")
@@ -201,6 +206,10 @@ class ThinkingPane(QWidget):
     def set_expanded(self, expanded: bool) -> None:
         self.header.setChecked(expanded)
 
+    def focus_order(self) -> list[QWidget]:
+        """Its keyboard stops, in order: the header first."""
+        return [self.header, self.find_box, self.copy_button]
+
     def copy_reasoning(self) -> None:
         QGuiApplication.clipboard().setText(self.text().strip())
 
@@ -231,10 +240,8 @@ class ThinkingPane(QWidget):
             label = f"Thinking… {int(time.monotonic() - self._started)} s"
         else:
             label = f"Thought for {format_seconds(self._seconds)}"
-            if self._tokens:
+            if self._tokens:  # the speed is the answer's, said once, under it
                 label += f" · {self._tokens:,} tokens"
-                if self._seconds >= 0.5:
-                    label += f" · {self._tokens / self._seconds:.0f} tokens/s"
             if self._note:
                 label += f" · {self._note}"
         self.header.setText(label)
@@ -245,7 +252,7 @@ class ThinkingPane(QWidget):
         width = self.body.viewport().width()
         if doc.textWidth() != width:
             doc.setTextWidth(width)
-        line = QFontMetrics(self.body.font()).lineSpacing()
+        line = QFontMetrics(doc.defaultFont()).lineSpacing()
         limit = MAX_BODY_LINES * line
         text_height = _height_up_to(doc, limit)
         if text_height <= limit and doc.blockCount() > 1 and not doc.lastBlock().text():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from desktop.chat.messages import AssistantMessage, UserMessage
@@ -61,6 +61,10 @@ class ChatView(QScrollArea):
         self._earlier_timer.setSingleShot(True)
         self._earlier_timer.setInterval(0)
         self._earlier_timer.timeout.connect(self._maybe_load_earlier)
+        self._focus_timer = QTimer(self)  # Tab's order, once the new widgets are all made
+        self._focus_timer.setSingleShot(True)
+        self._focus_timer.setInterval(0)
+        self._focus_timer.timeout.connect(self._order_focus)
         bar = self.verticalScrollBar()
         bar.valueChanged.connect(self._on_scrolled)
         bar.rangeChanged.connect(self._on_range_changed)
@@ -91,6 +95,7 @@ class ChatView(QScrollArea):
         for offset, widget in enumerate(widgets):
             self._layout.insertWidget(first + offset, widget)
         self.messages[:0] = widgets
+        self._watch(widgets)
         self._follow = False
         self._column.adjustSize()
         self._outer.adjustSize()
@@ -109,8 +114,43 @@ class ChatView(QScrollArea):
         self.hint.hide()
         self._layout.insertWidget(self._layout.count() - 1, widget)
         self.messages.append(widget)
+        self._watch([widget])
         self._column.setMinimumWidth(min(COLUMN_MAX_WIDTH, max(0, self.viewport().width())))
         self.scroll_to_end()
+
+    # -- the keyboard ---------------------------------------------------------------------------
+
+    def _watch(self, widgets: Sequence[QWidget]) -> None:
+        for widget in widgets:
+            widget.installEventFilter(self)  # a reasoning pane, an editor: new Tab stops
+        self._focus_timer.start()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ChildAdded:
+            self._focus_timer.start()
+        return super().eventFilter(watched, event)
+
+    def _order_focus(self) -> None:
+        """Tab goes down the page, as the eye does: from the view into each message's stops,
+        top to bottom, then on to the composer below. Messages are made after the composer,
+        and Qt's Tab chain (creation order) would visit them after it."""
+        rank: dict[QWidget, int] = {}
+        widget = self.nextInFocusChain()
+        while widget is not None and widget is not self and widget not in rank:
+            rank[widget] = len(rank)
+            widget = widget.nextInFocusChain()
+        previous: QWidget = self
+        for stop in [self.earlier_button, *self._stops_by_message(rank)]:
+            QWidget.setTabOrder(previous, stop)
+            previous = stop
+
+    def _stops_by_message(self, rank: dict[QWidget, int]) -> list[QWidget]:
+        """Each message's Tab stops in its own order (a message orders its parts itself)."""
+        stops: list[QWidget] = []
+        for message in self.messages:
+            own = [w for w in message.findChildren(QWidget) if _takes_tab(w)]
+            stops += sorted(own, key=lambda w: rank.get(w, len(rank)))
+        return stops
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -136,7 +176,12 @@ class ChatView(QScrollArea):
     def clear(self) -> None:
         for widget in self.messages:
             self._layout.removeWidget(widget)
+            widget.hide()  # gone at once, not when the event loop deletes it
             widget.deleteLater()
         self.messages.clear()
         self.earlier_button.hide()
         self.hint.show()
+
+
+def _takes_tab(widget: QWidget) -> bool:
+    return bool(widget.focusPolicy().value & Qt.FocusPolicy.TabFocus.value)

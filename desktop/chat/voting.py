@@ -47,7 +47,7 @@ def stored_tally(members: Sequence[StoredMessage]) -> Tally:
     return tally(counted)
 
 
-def _deleting(store: ConversationStore, message_id: int) -> Callable[[], None]:
+def _deleting(store: ConversationStore, message_id: int) -> Callable[[], object]:
     return lambda: store.delete_message(message_id)
 
 
@@ -143,7 +143,7 @@ class VoteRun(QObject):
     def _end(self) -> None:
         self._saver.stop()
         self.thoughts = None
-        self.chat._set_thinking(False)
+        self.chat.live.set_thinking(False)
         self.chat.busy_changed.emit(False)
 
     def _save_partial(self) -> None:
@@ -170,7 +170,7 @@ class VoteRun(QObject):
         elif isinstance(event, ThoughtsFinished):
             self._counted(thoughts)
             return
-        self.chat._set_thinking(lanes.thinking)
+        self.chat.live.set_thinking(lanes.thinking)
 
     def _counted(self, thoughts: Thoughts) -> None:
         """All thoughts ended: drop those that said nothing, show the vote's winner."""

@@ -77,6 +77,7 @@ SAVE_ACTIONS: dict[str, tuple[str, str, str]] = {
     "settings": ("save the chat's settings", "they are unchanged", "try again"),
     "rename": ("rename the chat", "its title is unchanged", "try again"),
     "undo": ("bring the deleted chat back", "it stays deleted", "press Undo again"),
+    "undo_message": ("bring the deleted messages back", "they stay deleted", "press Undo again"),
 }
 
 

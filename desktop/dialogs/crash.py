@@ -26,26 +26,39 @@ INTRO = (
     "Ponder stopped unexpectedly before. The report below says where; it stays on this "
     "computer. If you want to tell the developers, copy it into a bug report."
 )
+ALL_INTRO = (
+    "Errors Ponder ran into: crashes, and errors it kept running after. Reports stay on this "
+    "computer. If you want to tell the developers, copy one into a bug report."
+)
+NONE_YET = "No reports: Ponder has not run into an unexpected error."
 
 
 class CrashReportsDialog(QDialog):
     """A list of reports, the selected one's text, and Open folder / Copy / Delete / Close."""
 
     def __init__(
-        self, reports: list[CrashReport], folder: Path, parent: QWidget | None = None
+        self,
+        reports: list[CrashReport],
+        folder: Path,
+        parent: QWidget | None = None,
+        *,
+        crashed: bool = True,
     ) -> None:
+        """crashed: offered at start after Ponder closed unexpectedly; else Help → Error
+        reports, which lists every report kept."""
         super().__init__(parent)
         self.setObjectName("crashReportsDialog")
-        self.setWindowTitle("Ponder closed unexpectedly")
+        self.setWindowTitle("Ponder closed unexpectedly" if crashed else "Error reports")
         self.resize(720, 460)
         self.folder = folder
-        intro = QLabel(INTRO)
+        intro = QLabel(INTRO if crashed else (ALL_INTRO if reports else NONE_YET))
         intro.setWordWrap(True)
         self.list = QListWidget()
         self.list.setObjectName("crashList")
         for report in reports:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(report.created))
-            item = QListWidgetItem(f"{when}\n{report.summary}")
+            kind = "error, Ponder kept running" if report.survived else "crash"
+            item = QListWidgetItem(f"{when} ({kind})\n{report.summary}")
             item.setData(Qt.ItemDataRole.UserRole, report)
             item.setToolTip(str(report.path))
             self.list.addItem(item)
@@ -79,6 +92,7 @@ class CrashReportsDialog(QDialog):
         layout.addLayout(buttons)
         self.list.currentItemChanged.connect(self._show)
         self.list.setCurrentRow(0)
+        self._show()  # an empty list too: nothing to copy or delete
 
     def current(self) -> CrashReport | None:
         item = self.list.currentItem()

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QShowEvent
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QFrame,
@@ -15,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.common.identity import PRIVACY_PROMISE, PRIVACY_TITLE, icon_pixmap
+from desktop.common.screen_fit import FittingScroll, keep_fitted
 from desktop.engines.hardware_probe import HardwareProbe
 from model_runtime.hardware.detect import HardwareInfo, describe_hardware
 from model_runtime.llama.build import backend_summary
@@ -81,7 +81,7 @@ class FirstRunDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("firstRunDialog")
         self.setWindowTitle("Welcome to Ponder")
-        self.setFixedWidth(640)  # wrapped labels then know their height
+        self.resize(640, 560)
         self.probe = probe
         self.recommendation: Recommendation | None = None
 
@@ -122,17 +122,28 @@ class FirstRunDialog(QDialog):
         bottom.addWidget(_label("Open this again from Help → Welcome.", "firstRunHint"), 1)
         bottom.addWidget(self.close_button)
 
+        sections = QWidget()
+        sections.setObjectName("welcomeSections")
+        column = QVBoxLayout(sections)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(12)
+        column.addWidget(self.privacy)
+        column.addWidget(_section("This computer", self.hardware_label, "welcomeSection"))
+        column.addWidget(
+            _section("Recommended model for it", self.recommend_label, "welcomeSection")
+        )
+        column.addWidget(_section("Try it right away", starter_body, "welcomeSection"))
+        column.addStretch(1)
+        self.body = FittingScroll(sections)  # scrolls only on a screen too small for it all
+        self.body.setObjectName("welcomeBody")
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(22, 18, 22, 16)
         layout.setSpacing(12)
         layout.addLayout(top)
-        layout.addWidget(self.privacy)
-        layout.addWidget(_section("This computer", self.hardware_label, "welcomeSection"))
-        layout.addWidget(
-            _section("Recommended model for it", self.recommend_label, "welcomeSection")
-        )
-        layout.addWidget(_section("Try it right away", starter_body, "welcomeSection"))
+        layout.addWidget(self.body, 1)
         layout.addLayout(bottom)
+        keep_fitted(self)  # the hardware's lines arrive after it opens
 
         probe.detected.connect(self.show_hardware)
         if probe.info is not None:
@@ -148,17 +159,6 @@ class FirstRunDialog(QDialog):
         self.hardware_label.setText("\n".join(lines))
         self.recommendation = recommend(hw)
         self.recommend_label.setText(recommendation_text(self.recommendation))
-        QTimer.singleShot(0, self._fit)  # once the new texts' heights are laid out
-
-    def _fit(self) -> None:
-        """Grow to the wrapped labels' height (adjustSize ignores height-for-width here)."""
-        layout = self.layout()
-        if layout is not None:
-            self.resize(self.width(), layout.totalHeightForWidth(self.width()))
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        self._fit()  # the style sheet's fonts are known now
 
     def _start_starter(self) -> None:
         self.starter_requested.emit()

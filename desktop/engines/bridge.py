@@ -25,7 +25,9 @@ from model_runtime.chat.thinking import ThinkingEnded
 from model_runtime.engine import EngineClient
 from model_runtime.errors import EngineCrashed, EngineError
 from model_runtime.hardware.detect import HardwareInfo
+from model_runtime.models.model_ref import ModelRef, ref_for_path
 from model_runtime.planning import planner
+from model_runtime.planning.draft import known_model_paths
 from model_runtime.planning.guarded_load import PlannedLoad, load_planned
 from model_runtime.planning.plan import LoadPlan, PlanOverrides
 
@@ -52,6 +54,11 @@ class ChatBridge(QObject):
     @property
     def model_name(self) -> str:
         return self.engine.model_name
+
+    @property
+    def model_ref(self) -> str:
+        """The model's identity, to load again (model_runtime/models/model_ref.py)."""
+        return str(ModelRef.remote(self.name))
 
     @property
     def can_answer_now(self) -> bool:
@@ -138,6 +145,11 @@ class EngineBridge(ChatBridge):
         return self.client.summary
 
     @property
+    def model_ref(self) -> str:
+        summary = self.client.summary
+        return str(ref_for_path(summary.path)) if summary is not None else ""
+
+    @property
     def context_size(self) -> int | None:
         summary = self.client.summary
         return summary.n_ctx if summary is not None else None
@@ -163,13 +175,21 @@ class EngineBridge(ChatBridge):
         )
         return gen_id
 
+    def forget_states(self, tag: str | None, done: Callable[[object], None] | None = None) -> None:
+        """Drop a chat's saved KV states (None: the whole cache) in the background; `done` is
+        called with None, or with the exception when the disk refused."""
+        forget = self.client.forget_states
+        self.tasks.start(lambda _task: forget(tag), on_result=done, on_error=done)
+
     def plan(
         self, path: str, overrides: PlanOverrides, hardware: Callable[[], HardwareInfo]
     ) -> None:
         """Read the model and plan its load in the background; emits planned or load_failed.
         Only the newest plan is reported."""
         self.tasks.start(
-            lambda _task: planner.plan_load(path, hardware(), overrides),
+            lambda _task: planner.plan_load(
+                path, hardware(), overrides, candidates=known_model_paths()
+            ),
             on_result=self.planned.emit,
             on_error=self.load_failed.emit,
             key="plan",

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from desktop.common.background import Tasks
 from desktop.common.error_messages import describe
+from desktop.common.screen_fit import keep_fitted
 from model_runtime.errors import PonderError
 from model_runtime.serving.endpoints import (
     Endpoint,
@@ -75,7 +76,9 @@ class EndpointEditor(QDialog):
 
     def __init__(self, endpoint: Endpoint | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setObjectName("endpointEditor")
         self.setWindowTitle("Edit remote engine" if endpoint else "Add remote engine")
+        self.setMinimumWidth(520)
         self.original = endpoint
         self.saved: Endpoint | None = None
         self.name = QLineEdit(endpoint.name if endpoint else "", self)
@@ -96,10 +99,12 @@ class EndpointEditor(QDialog):
         self.status.setObjectName("editorStatus")
         self.status.setWordWrap(True)
         self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         model_row = QHBoxLayout()
         model_row.addWidget(self.model, 1)
         model_row.addWidget(self.fetch_button)
         form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Name", self.name)
         form.addRow("Base URL", self.url)
         form.addRow("Model", model_row)
@@ -112,7 +117,9 @@ class EndpointEditor(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.status)
+        layout.addStretch(1)
         layout.addWidget(self.buttons)
+        keep_fitted(self)  # a connection error arrives after it opens: it grows to show it
         self.fetcher = Background(self)
         self.fetcher.done.connect(self._on_models)
 
@@ -138,7 +145,7 @@ class EndpointEditor(QDialog):
         self.model.clear()
         self.model.addItems(models or [])
         self.model.setEditText(chosen or (models[0] if models else ""))
-        self.status.setText(f"The server offers {len(models or [])} model(s).")
+        self.status.setText(f"The server offers {_models_words(len(models or []))}.")
 
     def save(self) -> None:
         """Save the endpoint (the key to the keyring); a bad address or a taken name is said."""
@@ -314,7 +321,7 @@ class EndpointsTab(QWidget):
             text = _error_text(exc)
         else:
             shown = ", ".join((models or [])[:5]) or "none"
-            text = f"Connected. It offers {len(models or [])} model(s): {shown}."
+            text = f"Connected. It offers {_models_words(len(models or []))}: {shown}."
         self.result.setText(text)
         self.tested.emit(exc is None, text)
 
@@ -323,3 +330,7 @@ class EndpointsTab(QWidget):
         if endpoint is not None:
             self.use_requested.emit(get_endpoint(endpoint.name) or endpoint)
             self.refresh(endpoint.name)
+
+
+def _models_words(count: int) -> str:
+    return f"{count} model{'' if count == 1 else 's'}"

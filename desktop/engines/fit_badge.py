@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from desktop.common.colours import current
 from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.planning.plan import Fit, LoadPlan
 from model_runtime.planning.planner import (
@@ -25,7 +26,7 @@ TEXT = {
     Fit.FITS_WITH_OFFLOAD: "Fits with offload",
     Fit.DOES_NOT_FIT: "Too big for this computer",
 }
-COLOR = {Fit.FITS: "#1e7d32", Fit.FITS_WITH_OFFLOAD: "#9a5b00", Fit.DOES_NOT_FIT: "#b3261e"}
+COLOUR = {Fit.FITS: "success", Fit.FITS_WITH_OFFLOAD: "warning", Fit.DOES_NOT_FIT: "error"}
 # Room for the context (KV cache) and compute buffers beyond the weights, before a header says.
 OVERHEAD_SHARE, OVERHEAD_FLOOR = 0.10, 512 * MIB
 
@@ -43,7 +44,8 @@ class FitBadge:
 
     @property
     def color(self) -> str:
-        return COLOR[self.fit]
+        """The badge's colour in the active theme."""
+        return str(getattr(current(), COLOUR[self.fit]))
 
 
 def assume_gpus_usable(hw: HardwareInfo) -> HardwareInfo:

@@ -16,7 +16,7 @@ from model_runtime.planning.guarded_load import PlannedLoad, check_plan
 from model_runtime.planning.pinned import pin_overrides, pinned_overrides, unpin_overrides
 from model_runtime.planning.plan import LoadPlan, PlanOverrides
 
-PANEL_FIELDS = ("n_ctx", "n_gpu_layers", "cpu_expert_layers", "type_k", "type_v")
+PANEL_FIELDS = ("n_ctx", "n_gpu_layers", "cpu_expert_layers", "type_k", "type_v", "draft")
 
 
 def request_overrides(request: LoadRequest) -> PlanOverrides:
@@ -141,7 +141,11 @@ class LoadController(QObject):
         overrides = dataclasses.replace(_with_choice(self._base, choice), force=force)
         try:
             return planner.plan(
-                current.profile, current.hardware, overrides, model_path=current.model_path
+                current.profile,
+                current.hardware,
+                overrides,
+                model_path=current.model_path,
+                draft_candidates=current.draft_candidates,
             )
         except ValueError as exc:  # e.g. a KV cache type this model's heads can't use
             self.panel.show_problem(str(exc))

@@ -61,6 +61,8 @@ def plan_status(plan: LoadPlan, how: str = "Auto-tuned") -> str:
         parts.append(f"KV cache {plan.type_k}")
     if plan.cpu_expert_layers:
         parts.append(f"experts of {plan.cpu_expert_layers} layers in RAM")
+    if plan.speculation.mode == "model":
+        parts.append(f"draft model {Path(plan.speculation.draft_path).name}")
     return f"{how}: " + " · ".join(parts)
 
 
@@ -68,8 +70,18 @@ def choice_is_auto(choice: PlanOverrides) -> bool:
     """True when the person left every setting of the panel to the planner."""
     return all(
         getattr(choice, name) is None
-        for name in ("n_ctx", "n_gpu_layers", "cpu_expert_layers", "type_k")
+        for name in ("n_ctx", "n_gpu_layers", "cpu_expert_layers", "type_k", "draft")
     )
+
+
+def drafting_text(plan: LoadPlan) -> str:
+    """'prompt lookup', 'off' or 'SmolLM2.gguf (98 MiB in system memory)'."""
+    spec, estimate = plan.speculation, plan.draft_estimate
+    if spec.mode != "model":
+        return "prompt lookup (while it pays)" if spec.mode == "lookup" else "off"
+    where = "on the GPU" if spec.draft_n_gpu_layers else "in system memory"
+    size = estimate.host_total + estimate.device_total if estimate is not None else 0
+    return f"{Path(spec.draft_path).name} ({size_text(size)} {where})"
 
 
 def _model_text(plan: LoadPlan) -> str:
@@ -146,6 +158,8 @@ class LoadPanel(QDialog):
         self.experts_value = QLabel(self)
         self.threads_value = QLabel(self)
         self.flash_value = QLabel(self)
+        self.draft_value = QLabel(self)
+        self.draft_value.setWordWrap(True)
         self.ram_bar = MemoryBar(self)
         self.gpu_bar = MemoryBar(self)
 
@@ -155,6 +169,12 @@ class LoadPanel(QDialog):
         self.kv_type = QComboBox(self)
         self.experts = QSpinBox(self)
         self.experts.setSpecialValueText("Auto")
+        self.draft = QComboBox(self)
+        self.draft.setToolTip(
+            "Speculative decoding: guessed tokens that the model checks in one step. Prompt "
+            "lookup guesses from the conversation; a draft model (a smaller one with the same "
+            "vocabulary) guesses with its own. Either guesses only while it pays."
+        )
         self.remember = QCheckBox("Remember for this model", self)
         self.remember.setToolTip("Use these settings every time this model is loaded.")
 
@@ -178,7 +198,7 @@ class LoadPanel(QDialog):
 
         for spin in (self.gpu_layers, self.experts):
             spin.valueChanged.connect(self._emit_choice)
-        for combo in (self.context, self.kv_type):
+        for combo in (self.context, self.kv_type, self.draft):
             combo.currentIndexChanged.connect(self._emit_choice)
         self.load_button.clicked.connect(lambda: self._request(force=False))
         self.force_button.clicked.connect(self._confirm_force)
@@ -225,6 +245,7 @@ class LoadPanel(QDialog):
             ("Experts in RAM", self.experts_value, self.experts),
             ("Threads", self.threads_value, None),
             ("Flash attention", self.flash_value, None),
+            ("Drafting", self.draft_value, self.draft),
         ]
         self._expert_row: list[QWidget] = []
         for row, (name, value, control) in enumerate(rows, start=1):
@@ -309,6 +330,7 @@ class LoadPanel(QDialog):
         self.experts_value.setText(f"{experts} of {n_layer} layers" if experts else "none")
         self.threads_value.setText(str(plan.n_threads))
         self.flash_value.setText("on" if plan.flash_attn else "off")
+        self.draft_value.setText(drafting_text(plan))
         auto_ctx = self.context.currentIndex() == 0
         self.context.setItemText(0, f"Auto ({plan.n_ctx:,})" if auto_ctx else "Auto")
         self.ram_bar.set_figures(v.host_needed, v.host_available)
@@ -332,6 +354,7 @@ class LoadPanel(QDialog):
             cpu_expert_layers=None if experts == AUTO or not self.experts.isEnabled() else experts,
             type_k=kv,
             type_v=kv,
+            draft=self.draft.currentData(),
         )
 
     # -- internals ---------------------------------------------------------------------------
@@ -379,6 +402,18 @@ class LoadPanel(QDialog):
             if p is None or kv_type_usable(p, name):
                 self.kv_type.addItem(name, name)
         self.kv_type.setCurrentIndex(max(0, self.kv_type.findData(choice.type_k)))
+        self._fill_drafts(plan, choice)
+
+    def _fill_drafts(self, plan: LoadPlan, choice: PlanOverrides) -> None:
+        """Prompt lookup, off, and the known models that can draft for this one."""
+        self.draft.clear()
+        self.draft.addItem("Auto (prompt lookup)", None)
+        self.draft.addItem("Off", "off")
+        for candidate in plan.draft_candidates:
+            pair = " — its natural draft" if candidate.natural else ""
+            label = f"{candidate.name} ({size_text(candidate.profile.file_size)}){pair}"
+            self.draft.addItem(label, candidate.path)
+        self.draft.setCurrentIndex(max(0, self.draft.findData(choice.draft)))
 
     def _emit_choice(self) -> None:
         if not self._filling:

@@ -9,6 +9,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QHeaderView, QPushButton, QTreeWidget, QTreeWidgetItem, QWidget
 
 from desktop.common.background import Tasks
+from desktop.common.colours import current
 from desktop.common.style_state import set_state
 from desktop.engines.fit_badge import FitBadge, assume_gpus_usable, badge_from_plan, estimate_fit
 from model_runtime.gguf.quants import QuantChoice
@@ -22,8 +23,6 @@ from model_runtime.units import size_text
 NAME, SIZE, FIT, ACTION = range(4)
 ROW_HEIGHT = 28  # room for a button in each row
 ACTIVE = ("queued", "downloading", "checking", "verifying")
-GRAY = QColor("#6b717b")
-RED = QColor("#b3261e")
 CHECKED_NOTE = "Planned from the model's header, read from the Hub:"
 ESTIMATE_NOTE = "Select the row to read its header (a few MiB) and plan it exactly."
 
@@ -86,7 +85,7 @@ class QuantTree(QTreeWidget):
         font = QFont(item.font(NAME))
         font.setBold(True)
         item.setFont(NAME, font)
-        item.setForeground(FIT, QBrush(GRAY))
+        item.setForeground(FIT, QBrush(QColor(current().muted)))
         if tooltip:
             item.setToolTip(NAME, tooltip)
         self._groups[key] = item
@@ -106,7 +105,7 @@ class QuantTree(QTreeWidget):
         item = self._groups[key]
         item.setText(FIT, note)
         item.setToolTip(FIT, tooltip or note)
-        item.setForeground(FIT, QBrush(RED if error else GRAY))
+        item.setForeground(FIT, QBrush(QColor(current().error if error else current().muted)))
 
     def set_quants(self, key: str, repo_id: str | None, rows: list[QuantRow]) -> None:
         """Replace a model's quantization rows (repo_id None: not known yet)."""
@@ -182,7 +181,7 @@ class QuantTree(QTreeWidget):
         if not row.offered:
             item.setText(SIZE, "—")
             item.setText(FIT, "not offered")
-            item.setForeground(FIT, QBrush(GRAY))
+            item.setForeground(FIT, QBrush(QColor(current().muted)))
             item.setToolTip(FIT, "The repository has no files of this quantization.")
         else:
             model_id = self._model_id(key, row)

@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QTableWidgetItem
 
+from desktop.common.colours import current
 from desktop.engines.fit_badge import FitBadge
 from model_runtime.gguf.quants import quant_label
 from model_runtime.models.manifest import COMPLETE, DOWNLOADING, FAILED, PAUSED
@@ -18,8 +19,6 @@ MODEL, QUANT, SIZE, STATE, FIT = range(5)
 STATE_WORDS = {COMPLETE: "Ready", PAUSED: "Paused", FAILED: "Failed", DOWNLOADING: "Interrupted"}
 REFERENCE = "Reference"
 MISSING = "Missing"
-GRAY = QColor("#8a9099")
-RED = QColor("#b3261e")
 
 
 def _items(cells: list[str]) -> list[QTableWidgetItem]:
@@ -40,7 +39,7 @@ def stored_items(model: StoredModel, on_disk: int, downloading: bool) -> list[QT
         f"{model.model_id}\n{model.folder}" + (f"\nFrom {man.repo_id}" if man.repo_id else "")
     )
     if model.state == FAILED:
-        items[STATE].setForeground(QBrush(RED))
+        items[STATE].setForeground(QBrush(QColor(current().error)))
         items[STATE].setToolTip(man.error or "")
     elif model.state == COMPLETE:
         items[STATE].setToolTip("Every file matches its sha256.")
@@ -53,7 +52,7 @@ def reference_items(ref: ModelReference, size: int | None) -> list[QTableWidgetI
     if size is None:
         items = _items([ref.name, quant, "—", MISSING, ""])
         for item in items:
-            item.setForeground(QBrush(GRAY))
+            item.setForeground(QBrush(QColor(current().disabled_text)))
         tip = f"{ref.path}\nThe file is gone (moved or deleted): Remove takes it off this list."
     else:
         items = _items([ref.name, quant, size_text(size), REFERENCE, ""])

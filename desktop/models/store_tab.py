@@ -111,6 +111,7 @@ class StoreTab(QWidget):
         self.job.ended.connect(self._job_ended)
         self.summary = QLabel(self)
         self.summary.setObjectName("tabNote")
+        self.summary.setWordWrap(True)  # a long store path must not widen the dialog
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.summary.setWordWrap(True)
 

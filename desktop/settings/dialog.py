@@ -1,5 +1,7 @@
 """Settings: what this computer offers models (Hardware), offline mode with the network log
-(Privacy), saved remote engines (Remote engines), and how the loaded model is served (Serving)."""
+(Privacy), saved remote engines (Remote engines), how the loaded model is served (Serving), and
+the theme and the chat's text size (Appearance), and the chats' saved model states
+(Cache)."""
 
 from __future__ import annotations
 
@@ -19,9 +21,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.engines.bridge import EngineBridge
 from desktop.engines.endpoints_tab import EndpointsTab
 from desktop.engines.hardware_probe import HardwareProbe
 from desktop.engines.serve_tab import ServeTab
+from desktop.settings.appearance_tab import AppearanceTab
+from desktop.settings.cache_tab import CacheTab
 from desktop.settings.privacy_tab import PrivacyTab
 from desktop.settings.rpc_row import RpcWorkersRow
 from model_runtime.hardware.detect import HardwareInfo, describe_hardware
@@ -137,9 +142,15 @@ class HardwareTab(QWidget):
 
 
 class SettingsDialog(QDialog):
-    """Application settings (non-modal): Hardware, Privacy, Remote engines and Serving."""
+    """Application settings (non-modal): Hardware, Privacy, Remote engines, Serving, Appearance,
+    Cache."""
 
-    def __init__(self, probe: HardwareProbe, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        probe: HardwareProbe,
+        parent: QWidget | None = None,
+        bridge: EngineBridge | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings")
@@ -153,6 +164,10 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self.endpoints_tab, "Remote engines")
         self.serve_tab = ServeTab(self.tabs)
         self.tabs.addTab(self.serve_tab, "Serving")
+        self.appearance_tab = AppearanceTab(parent=self.tabs)
+        self.tabs.addTab(self.appearance_tab, "Appearance")
+        self.cache_tab = CacheTab(bridge, self.tabs)  # Clear goes through the engine's memory
+        self.tabs.addTab(self.cache_tab, "Cache")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.close)
         layout = QVBoxLayout(self)

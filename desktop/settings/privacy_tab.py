@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.common.colours import current
 from model_runtime import netlog
 from model_runtime.units import size_text
 
@@ -36,7 +37,6 @@ RESULT, SENT, RECEIVED = 4, 5, 6
 NOT_RECORDED = (
     "No outcome logged: still open, cut off when Ponder stopped, or logged by an older Ponder."
 )
-RED = QColor("#b3261e")
 
 
 def local_time(iso: str) -> str:
@@ -191,7 +191,7 @@ class PrivacyTab(QWidget):
             self.table.setItem(row, column, item)
         items[RESULT].setToolTip(result_tip(event))
         if event.succeeded is False:
-            items[RESULT].setForeground(QBrush(RED))
+            items[RESULT].setForeground(QBrush(QColor(current().error)))
         for column, count in ((SENT, event.sent), (RECEIVED, event.received)):
             items[column].setTextAlignment(
                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMainWindow
 
 Shortcut = str | QKeySequence.StandardKey | Qt.Key | None
@@ -31,6 +31,7 @@ class ActionSpec:
     tip: str = ""
     enabled: bool = True
     separator_before: bool = False
+    group: str = ""  # checkable, one of its group checked at a time
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
@@ -54,9 +55,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
                separator_before=True),
     # Chat
     ActionSpec("stop", "&Stop answer", "&Chat", "controller.stop", Qt.Key.Key_Escape,
-               "Stop the answer"),
+               "Stop the answer", tip="Only while an answer is being written", enabled=False),
     ActionSpec("answer_now", "&Answer now", "&Chat", "controller.answer_now", "Ctrl+Return",
-               "Answer now: end the model's thinking"),
+               "Answer now: end the model's thinking",
+               tip="Only while the model thinks, with an engine that can end it", enabled=False),
+    ActionSpec("reasoning", "Show or hide the last &reasoning", "&Chat", "toggle_last_reasoning",
+               "Ctrl+Shift+R", "Open or close the last answer's reasoning"),
     ActionSpec("think_harder", "&Think harder", "&Chat", "composer.think_harder.click",
                "Ctrl+Shift+Return", "Think harder: several thoughts at once, then a vote"),
     ActionSpec("search", "S&earch chats", "&Chat", "sidebar.focus_search", "Ctrl+F",
@@ -67,10 +71,20 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("conversation_settings", "Conversation &settings…", "&Chat",
                "edit_conversation_settings", "Ctrl+,",
                "Conversation settings (system prompt, sampling)"),
+    # View
+    ActionSpec("theme_system", "Follow the &system's theme", "&View", "theme.follow_system",
+               group="theme"),
+    ActionSpec("theme_light", "&Light theme", "&View", "theme.use_light", group="theme"),
+    ActionSpec("theme_dark", "&Dark theme", "&View", "theme.use_dark", group="theme"),
+    ActionSpec("zoom_in", "&Bigger chat text", "&View", "theme.zoom_in", "Ctrl+=",
+               separator_before=True),
+    ActionSpec("zoom_out", "S&maller chat text", "&View", "theme.zoom_out", "Ctrl+-"),
+    ActionSpec("zoom_reset", "&Normal chat text", "&View", "theme.reset_zoom", "Ctrl+0"),
     # Help
     ActionSpec("shortcuts", "&Keyboard shortcuts", "&Help", "show_shortcuts", Qt.Key.Key_F1,
                "This list"),
     ActionSpec("welcome", "&Welcome…", "&Help", "show_welcome"),
+    ActionSpec("error_reports", "&Error reports…", "&Help", "show_error_reports"),
     ActionSpec("about", "&About Ponder", "&Help", "show_about"),
 )  # fmt: skip
 
@@ -88,6 +102,7 @@ def build_actions(window: QMainWindow, specs: tuple[ActionSpec, ...] = ACTIONS) 
     """
     actions = SimpleNamespace()
     menus: dict[str, Any] = {}
+    groups: dict[str, QActionGroup] = {}
     for spec in specs:
         action = QAction(spec.text, window)
         if spec.shortcut is not None:
@@ -96,6 +111,9 @@ def build_actions(window: QMainWindow, specs: tuple[ActionSpec, ...] = ACTIONS) 
         if spec.tip:
             action.setToolTip(spec.tip)
         action.setEnabled(spec.enabled)
+        if spec.group:
+            action.setCheckable(True)
+            groups.setdefault(spec.group, QActionGroup(window)).addAction(action)
         action.setData(spec.help or spec.text.replace("&", "").rstrip("…"))
         if spec.slot is not None:
             slot = operator.attrgetter(spec.slot)(window)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFileDialog,
     QMainWindow,
-    QMessageBox,
     QSplitter,
     QStackedWidget,
     QVBoxLayout,
@@ -26,10 +25,14 @@ from PySide6.QtWidgets import (
 from desktop.chat.composer import Composer
 from desktop.chat.conversation_settings import ConversationSettings
 from desktop.chat.messages import AssistantMessage
+from desktop.chat.model_picker import ModelPicker
 from desktop.chat.sidebar import Sidebar
 from desktop.chat.view import ChatView
 from desktop.chat.voting import VotingChatController
-from desktop.common.error_messages import describe, save_failure, unsaved_on_close
+from desktop.common.error_messages import describe, save_failure
+from desktop.common.screen_fit import within_screen
+from desktop.common.theme import theme_manager
+from desktop.common.undo_bar import UndoBar
 from desktop.engines.bridge import EngineBridge
 from desktop.engines.hardware_probe import HardwareProbe
 from desktop.engines.load_controller import LoadController
@@ -40,16 +43,20 @@ from desktop.models.manager import ModelManagerDialog
 from desktop.settings.dialog import SettingsDialog
 from desktop.window.actions import build_actions, shortcut_rows
 from desktop.window.banner import NoticeBanner
+from desktop.window.closing import may_close
+from desktop.window.empty_state import blocked_words, ready_words, remote_words
 from desktop.window.engine_choice import EngineChoice
 from desktop.window.file_room import FileRoom
+from desktop.window.shortcuts_dialog import ShortcutsDialog
 from desktop.window.status_bar import StatusBar
+from desktop.window.view_menu import ViewMenu
 from desktop.window.welcome_panel import WelcomePanel
-from model_runtime.chat.generation import GenerationStats, LoadRequest, ModelSummary
+from model_runtime.chat.generation import GenerationStats, LoadRequest, ModelSummary, chat_cache_tag
 from model_runtime.conversations.store import ConversationStore, default_store
 from model_runtime.errors import ConversationStoreError, EngineCrashed, StorageError
 from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.models.references import add_recent_model
-from model_runtime.models.starter import STARTER_NAME, STARTER_NOTE, starter_model_path
+from model_runtime.models.starter import STARTER_NAME, starter_model_path
 from model_runtime.planning.guarded_load import PlannedLoad
 from model_runtime.planning.plan import LoadPlan
 
@@ -68,7 +75,7 @@ class MainWindow(QMainWindow):
         """hardware: a machine to plan for instead of this one (tests simulate small ones)."""
         super().__init__(parent)
         self.setWindowTitle("Ponder")
-        self.resize(1180, 780)
+        self.resize(within_screen(QSize(1180, 780), self))
         self.bridge = bridge
         self.store = store if store is not None else default_store()
         self.starter_path = starter_model_path()
@@ -76,6 +83,7 @@ class MainWindow(QMainWindow):
         self._crashed = False
         self._build_layout()
         self.controller = VotingChatController(bridge, self.chat_view, self.store, self)
+        self.controller.blocker = self.send_blocker  # Regenerate, Edit, Continue ask it too
         self.downloads = DownloadBridge(parent=self)  # lives as long as the window; quits with it
         self.downloads.start()
         self.model_manager: ModelManagerDialog | None = None
@@ -84,7 +92,9 @@ class MainWindow(QMainWindow):
         self.load_panel = LoadPanel(self)
         self.loader = LoadController(bridge, self.load_panel, self.hardware, self)
         self.engines = EngineChoice(self.controller, bridge, self.status.remote_label, self)
+        self.theme = theme_manager()  # the View menu's theme and text size
         self.commands = build_actions(self)
+        self.view_menu = ViewMenu(self.commands, self.theme, self)
         self.commands.starter.setEnabled(self.starter_path is not None)
         self.serving = ServeController(bridge, self.commands.serve, self.status.serve_label, self)
         self._connect()
@@ -101,13 +111,14 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.chat_view)
         self.composer = Composer()
         self.banner = NoticeBanner()
+        self.chat_undo = UndoBar(name="chatUndoBar")  # a deleted answer or question, a while
+        self.picker = ModelPicker(self.bridge, self.store)  # the chat's header
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.banner)
-        layout.addWidget(self.pages, 1)
-        layout.addWidget(self.composer)
+        for widget in (self.banner, self.picker, self.pages, self.chat_undo, self.composer):
+            layout.addWidget(widget, 1 if widget is self.pages else 0)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setObjectName("mainSplitter")
         splitter.addWidget(self.sidebar)
@@ -125,11 +136,14 @@ class MainWindow(QMainWindow):
         self.welcome.open_requested.connect(self.choose_model_file)
         self.welcome.starter_requested.connect(self.load_starter)
         self.composer.send_requested.connect(self.send)
-        self.composer.votes_requested.connect(self.think_harder)
+        self.composer.votes_requested.connect(self.send)
         self.composer.stop_requested.connect(self.controller.stop)
         self.composer.answer_now_requested.connect(self.controller.answer_now)
-        self.controller.thinking_changed.connect(self.composer.set_thinking)
+        self.controller.thinking_changed.connect(self._on_thinking)
         self.controller.busy_changed.connect(self._on_busy)
+        self.controller.progress.connect(self.status.show_progress)
+        self.controller.refused.connect(lambda why: self.banner.show_error("No answer now", why))
+        self.chat_undo.follow(self.controller.deletion, self.controller.undo_delete)
         self.controller.answer_finished.connect(self._on_answer_finished)
         self.controller.conversations_changed.connect(self._on_conversations_changed)
         self.controller.question_returned.connect(self.composer.edit.setPlainText)
@@ -152,22 +166,33 @@ class MainWindow(QMainWindow):
         self.sidebar.search_hit_selected.connect(self.open_conversation)
         self.sidebar.conversation_deleted.connect(self._on_conversation_deleted)
         self.sidebar.new_chat_requested.connect(self.new_chat)
+        picker_routes = (self.engines.use_remote, self.choose_model_file, self.show_model_manager)
+        self.picker.route(self.load_model, *picker_routes)  # loads go the way File → Open does
 
     # -- may the composer send? -------------------------------------------------------------
 
     def send_blocker(self) -> str | None:
-        """Why a question can't be sent now (words for the Send button), or None if it can."""
-        if self.engines.remote is not None:
+        """Why a question can't be sent now, in words that say what to do, or None if it can."""
+        if self.engines.remote is not None or (self.bridge.summary and not self._loading):
             return None
-        if self._loading:
-            return "The model is loading"
-        if self.bridge.summary is not None:
-            return None
-        return "Reload the model first" if self._crashed else "Load a model first"
+        return blocked_words(
+            loading=self._loading, crashed=self._crashed, starter=self.starter_path is not None
+        )
 
     def _refresh_send(self) -> None:
+        """The composer and the empty page say the same: what to do next."""
         blocker = self.send_blocker()
         self.composer.set_can_send(blocker is None, blocker or "")
+        remote, summary = self.engines.remote, self.bridge.summary
+        if remote is not None:
+            self.chat_view.set_hint(remote_words(remote.name, remote.leaves_this_computer))
+        elif blocker is not None:
+            self.chat_view.set_hint(blocker)
+            if not self.chat_view.messages and not self._crashed:
+                self.pages.setCurrentWidget(self.welcome)  # its buttons are what to do
+        elif summary is not None:
+            starter = self.starter_path is not None and summary.path == str(self.starter_path)
+            self.chat_view.set_hint(ready_words(self._model_name(summary), starter=starter))
         self.composer.set_votes(self.controller.max_votes)  # Think harder, where it fits
 
     # -- actions ---------------------------------------------------------------------------
@@ -206,21 +231,22 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         self.loader.reload()
 
-    def send(self, text: str, files: list | None = None) -> None:
+    def send(self, text: str, files: list | None = None, votes: int = 1) -> None:
         self.pages.setCurrentWidget(self.chat_view)
+        if votes > 1:
+            self.controller.think_harder(text, files or [], votes)
+            return
         self.controller.send(text, files or [])
         if self.engines.remote is None and self.serving.busy:
             self.status.show_generating("(after a request from another program)")
 
-    def think_harder(self, text: str, files: list, votes: int) -> None:
-        self.pages.setCurrentWidget(self.chat_view)
-        self.controller.think_harder(text, files, votes)
-
     def new_chat(self) -> None:
         self.controller.new_chat()
         self.sidebar.set_current(None)
+        self.picker.show_chat(None)
         if self.bridge.summary is not None or self.engines.remote is not None:
             self.pages.setCurrentWidget(self.chat_view)
+        self._refresh_send()  # nothing to send to: the welcome's buttons say what to do
         self.composer.edit.setFocus()
 
     def open_conversation(self, conversation_id: int, message_id: int | None = None) -> None:
@@ -234,6 +260,7 @@ class MainWindow(QMainWindow):
                     self._on_save_failed(exc, "branch")
         self.controller.open(conversation_id)
         self.sidebar.set_current(conversation_id)
+        self.picker.show_chat(conversation_id)  # its model, with "Switch to …" if not this one
         self.pages.setCurrentWidget(self.chat_view)
 
     def import_chat(self, path: str | None = None) -> None:
@@ -252,7 +279,7 @@ class MainWindow(QMainWindow):
 
     def show_settings(self) -> SettingsDialog:
         """Settings: hardware, offline mode and the network log, remote engines, serving."""
-        dialog = SettingsDialog(self.hardware, self)
+        dialog = SettingsDialog(self.hardware, self, self.bridge)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.endpoints_tab.use_requested.connect(self.engines.use_remote)
         dialog.serve_tab.changed.connect(self.serving.restart)
@@ -285,12 +312,35 @@ class MainWindow(QMainWindow):
         if answers:  # the answer alone: Shift is down for this shortcut, not for "with reasoning"
             QGuiApplication.clipboard().setText(answers[-1].copy_text())
 
-    def show_shortcuts(self) -> None:
-        rows = "".join(
-            f"<tr><td><b>{keys}</b></td><td>{what}</td></tr>"
-            for keys, what in shortcut_rows(self.commands)
+    def show_shortcuts(self) -> ShortcutsDialog:
+        """F1: every key, from the actions themselves."""
+        dialog = ShortcutsDialog(shortcut_rows(self.commands), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def show_error_reports(self) -> None:
+        """Help → Error reports: crashes, and errors Ponder kept running after."""
+        from desktop.dialogs.crash_reporter import show_all_reports
+
+        show_all_reports(self)
+
+    def show_survived_error(self, summary: str) -> None:
+        """An unexpected error in a slot: Ponder went on; say so, and where the report is."""
+        self.banner.show_error(
+            "Something went wrong inside Ponder",
+            f"{summary}. Ponder kept running; Help → Error reports has the report.",
         )
-        QMessageBox.information(self, "Keyboard shortcuts", f"<table cellpadding=4>{rows}</table>")
+
+    def toggle_last_reasoning(self) -> None:
+        """Open or close the reasoning of the last answer that has one; focus its header."""
+        for message in reversed(self.chat_view.messages):
+            if isinstance(message, AssistantMessage) and message.thinking is not None:
+                pane = message.thinking
+                pane.set_expanded(not pane.expanded)
+                pane.header.setFocus()
+                self.chat_view.ensureWidgetVisible(pane.header)
+                return
 
     def show_about(self) -> None:
         """Version, the llama.cpp backends of this build, licences of components and models."""
@@ -314,17 +364,13 @@ class MainWindow(QMainWindow):
     def _on_engine_changed(self) -> None:
         """The chat now talks to a remote engine, or to the local model again."""
         remote = self.engines.remote
+        self.picker.set_remote(remote.name if remote is not None else None)
         self.commands.use_local.setEnabled(remote is not None)
-        self.commands.answer_now.setEnabled(self.controller.bridge.can_answer_now)
-        self.status.show_context(0, None)
+        self._on_thinking(False)
+        self.status.set_remote(remote is not None)
         if self.bridge.summary is None:  # nothing local; with a remote engine, say so
             self.status.show_model("No local model loaded" if remote else "No model loaded")
         if remote is not None:
-            self.chat_view.set_hint(
-                f"Answers come from the remote engine {remote.name}"
-                + (", on another computer." if remote.leaves_this_computer else ".")
-                + "\n\nFile → Use the local model switches back."
-            )
             self.pages.setCurrentWidget(self.chat_view)
         self._refresh_send()
 
@@ -337,8 +383,10 @@ class MainWindow(QMainWindow):
     def _on_conversations_changed(self) -> None:
         self.sidebar.current_id = self.controller.conversation_id
         self.sidebar.refresh()
+        self.picker.show_chat(self.controller.conversation_id)
 
     def _on_conversation_deleted(self, conversation_id: int) -> None:
+        self.bridge.forget_states(chat_cache_tag(conversation_id))  # its saved model state
         if conversation_id == self.controller.conversation_id:
             self.new_chat()
 
@@ -356,33 +404,33 @@ class MainWindow(QMainWindow):
         self.commands.reload.setEnabled(False)
         self.welcome.set_loading(False)
         self._loading = self._crashed = False
-        self.status.show_model(self._model_text(summary))
+        self._show_model(summary)
+        self.status.show_context(0, None)  # this model's context is empty until it answers
+        self.pages.setCurrentWidget(self.chat_view)
         self._refresh_send()
         self.composer.edit.setFocus()
-        starter = self.starter_path is not None and summary.path == str(self.starter_path)
-        self.chat_view.set_hint(
-            f"{self._model_text(summary).split(' · ')[0]} is ready. Ask it anything.\n\n"
-            + (STARTER_NOTE if starter else "Its reasoning streams into a pane above each answer.")
-        )
-        self.pages.setCurrentWidget(self.chat_view)
 
-    def _model_text(self, summary: ModelSummary) -> str:
-        """The status bar's words for a loaded model."""
-        name = (
-            STARTER_NAME
-            if self.starter_path and summary.path == str(self.starter_path)
-            else summary.name
-        )
-        return (
-            f"{name} · {summary.quantization} · context {summary.n_ctx:,} · "
-            f"{summary.n_threads} threads"
+    def _model_name(self, summary: ModelSummary) -> str:
+        starter = self.starter_path and summary.path == str(self.starter_path)
+        return STARTER_NAME if starter else summary.name
+
+    def _show_model(self, summary: ModelSummary | None) -> None:
+        """The status bar's words for the loaded model (its name is never cut)."""
+        if summary is None:
+            self.status.show_model("No model loaded")
+            return
+        name = self._model_name(summary)
+        self.status.show_model(
+            f"{name} · {summary.quantization}",
+            name,
+            f"{summary.path}\ncontext {summary.n_ctx:,} tokens · {summary.n_threads} threads",
         )
 
     def _on_load_failed(self, exc: BaseException) -> None:
         self.welcome.set_loading(False)
         self._loading = False
         loaded = self.bridge.summary
-        self.status.show_model(self._model_text(loaded) if loaded else "No model loaded")
+        self._show_model(loaded)
         self.serving.model_changed(loaded is not None)
         self._refresh_send()
         if not isinstance(exc, EngineCrashed):  # a crash has its own banner
@@ -414,10 +462,18 @@ class MainWindow(QMainWindow):
     def _on_busy(self, busy: bool) -> None:
         self.composer.set_busy(busy)
         self.commands.open.setEnabled(not busy)
+        self.commands.stop.setEnabled(busy)  # only while something is generating
         if busy:
             self.status.show_generating()
         else:
+            self._on_thinking(False)
             self.status.show_speed(None)  # a finished answer sets its speed next
+
+    def _on_thinking(self, thinking: bool) -> None:
+        """Answer now: only while the model thinks, and only where the engine can end it."""
+        can = thinking and self.controller.busy and self.controller.bridge.can_answer_now
+        self.commands.answer_now.setEnabled(can)
+        self.composer.set_thinking(can)
 
     def _on_answer_finished(self, stats: GenerationStats) -> None:
         self.status.show_speed(stats)
@@ -429,24 +485,7 @@ class MainWindow(QMainWindow):
 
     def may_close(self) -> bool:
         """Answers kept in memory are saved first; if they can't be, the user decides."""
-        while self.controller.saving.unsaved and not self.controller.retry_saves():
-            saving = self.controller.saving
-            box = QMessageBox(
-                QMessageBox.Icon.Warning,
-                "Ponder could not save",
-                unsaved_on_close(len(saving.unsaved), saving.last_error),
-                QMessageBox.StandardButton.Retry
-                | QMessageBox.StandardButton.Discard
-                | QMessageBox.StandardButton.Cancel,
-                self,
-            )
-            box.setObjectName("unsavedOnClose")
-            choice = box.exec()
-            if choice == QMessageBox.StandardButton.Discard:
-                return True
-            if choice != QMessageBox.StandardButton.Retry:
-                return False
-        return True
+        return may_close(self.controller, self)
 
     def closeEvent(self, event) -> None:
         self.controller.leave()

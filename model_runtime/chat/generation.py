@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from model_runtime.chat.thinking import ThinkingEnded, ThinkingPolicy
@@ -21,6 +22,11 @@ class Message:
     reasoning: str = ""
 
 
+def chat_cache_tag(conversation_id: int) -> str:
+    """The cache tag of a saved chat's answers (GenerationParams.cache_tag)."""
+    return f"chat-{conversation_id}"
+
+
 @dataclass(frozen=True)
 class GenerationParams:
     """Sampling settings for one answer (R1's recommended temperature and top-p by default)."""
@@ -35,6 +41,37 @@ class GenerationParams:
     grammar: str | None = None  # GBNF text that constrains the output
     thinking: ThinkingPolicy = field(default_factory=ThinkingPolicy)
     keep_reasoning: bool = False  # send past reasoning back (R1's advice: don't)
+    cache_tag: str = ""  # whose KV state this is ("chat-12"): deleting the chat drops it
+
+    def for_chat(self, conversation_id: int | None) -> GenerationParams:
+        """These parameters for a saved chat's answer: its KV state is kept under its tag."""
+        if conversation_id is None:
+            return self
+        return replace(self, cache_tag=chat_cache_tag(conversation_id))
+
+
+DraftMode = Literal["lookup", "model", "off"]
+
+
+@dataclass(frozen=True)
+class Speculation:
+    """How the engine guesses tokens ahead for the model to check in one batch.
+
+    "lookup" (the default) finds the text's last tokens earlier in the conversation; "model"
+    lets a small GGUF of the same vocabulary guess. Either drafts only while it pays.
+    """
+
+    mode: DraftMode = "lookup"
+    draft_path: str = ""  # mode "model": the draft model's file
+    draft_n_gpu_layers: int = 0
+    draft_n_ctx: int = 0  # 0: the model's context
+    always: bool = False  # draft every step, paying or not (benchmarks measure acceptance)
+
+    def describe(self) -> str:
+        """'prompt lookup', 'draft model X.gguf', 'off'."""
+        if self.mode == "model":
+            return f"draft model {os.path.basename(self.draft_path)}"
+        return "prompt lookup" if self.mode == "lookup" else "off"
 
 
 @dataclass(frozen=True)
@@ -56,6 +93,9 @@ class LoadRequest:
     rpc_workers: tuple[str, ...] = ()  # llama.cpp RPC workers ("host:port") lending devices
     max_sequences: int = 1  # the most thoughts at once the plan leaves memory for (Think harder)
     sequence_ctx: int = 0  # tokens planned for each of them (0: n_ctx); fewer share the room
+    state_cache_ram: int | None = None  # bytes of KV states kept in RAM; None: the engine sizes it
+    speculation: Speculation = field(default_factory=Speculation)
+    adapt_threads: bool = True  # fewer threads while other programs contend for the cores
 
 
 @dataclass(frozen=True)
@@ -76,6 +116,8 @@ class ModelSummary:
     system_info: str = ""
     max_sequences: int = 1  # the most thoughts on one prompt at once (LoadRequest's)
     sequence_ctx: int = 0  # tokens of context planned for each of them
+    speculation: str = "off"  # how it drafts, in words ("prompt lookup", "draft model X")
+    speculation_note: str = ""  # why a requested draft model is not drafting, in words
 
 
 @dataclass(frozen=True)
@@ -102,6 +144,8 @@ class GenerationStats:
     n_prompt: int = 0  # tokens in the whole prompt
     n_cached: int = 0  # of those, reused from the previous turn's KV cache
     n_evaluated: int = 0  # of those, actually run through the model this time
+    n_restored: int = 0  # of the cached ones, restored from the KV state cache ("memory"/"disk")
+    restored_from: str = ""
     n_generated: int = 0
     n_thinking: int = 0
     ttft_seconds: float = 0.0  # request to first token
@@ -113,6 +157,11 @@ class GenerationStats:
     n_injected: int = 0  # tokens Ponder wrote into the answer (closing the reasoning)
     thinking_ended: ThinkingEnded | None = None  # set when Ponder, not the model, ended it
     finish_note: str = ""  # why Ponder stopped the answer, in words (finish_reason "loop")
+    n_threads: int = 0  # the thread count that decoded most of it
+    n_threads_planned: int = 0  # the count planned (more than n_threads: the CPU was busy)
+    n_drafted: int = 0  # tokens guessed ahead and checked by the model
+    n_accepted: int = 0  # of those, the ones it kept
+    speculation_note: str = ""  # why drafting stopped during the answer, in words
 
 
 @dataclass(frozen=True)

@@ -214,10 +214,25 @@ def print_figures(stats: Any) -> None:
         print(f"[Stopped: {stats.finish_note}]", file=sys.stderr)
     elif stats.finish_reason == "cancelled":
         print("[Stopped]", file=sys.stderr)
+    if stats.speculation_note:
+        print(f"[{stats.speculation_note}]", file=sys.stderr)
+    n_restored, tier = stats.n_restored, stats.restored_from
+    restored = f", {n_restored} restored from {tier}" if n_restored else ""
     print(
-        f"[{stats.n_prompt} prompt tokens ({stats.n_cached} cached), "
+        f"[{stats.n_prompt} prompt tokens ({stats.n_cached} cached{restored}), "
         f"{stats.n_generated} generated ({stats.n_thinking} thinking), "
         f"first token {stats.ttft_seconds:.2f} s, "
-        f"{stats.tokens_per_second:.1f} tokens/s, {stats.finish_reason}]",
+        f"{stats.tokens_per_second:.1f} tokens/s{speed_notes(stats)}, {stats.finish_reason}]",
         file=sys.stderr,
     )
+
+
+def speed_notes(stats: Any) -> str:
+    """', 1 of 2 threads (the CPU was busy), 96 of 120 drafted tokens kept'; '' when the
+    planned threads decoded it and nothing was drafted."""
+    notes = ""
+    if stats.n_threads and stats.n_threads != stats.n_threads_planned:
+        notes += f", {stats.n_threads} of {stats.n_threads_planned} threads (the CPU was busy)"
+    if stats.n_drafted:
+        notes += f", {stats.n_accepted} of {stats.n_drafted} drafted tokens kept"
+    return notes

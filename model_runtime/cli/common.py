@@ -38,8 +38,22 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_rpc_argument(parser)
     parser.add_argument(
+        "--draft",
+        metavar="MODEL|lookup|off",
+        default=None,
+        help="speculative decoding: guess tokens by prompt lookup (the default; only while it "
+        "pays), with a draft model (a GGUF with the model's vocabulary, or 'starter'), or off",
+    )
+    parser.add_argument(
         "--force", action="store_true", help="load even though the plan says it does not fit"
     )
+
+
+def draft_choice(value: str | None) -> str | None:
+    """--draft as the planner takes it: None (lookup), 'lookup', 'off', or a model's path."""
+    if value is None or value.lower() in ("lookup", "off"):
+        return value.lower() if value else None
+    return resolve_model(value)
 
 
 def plan_for(model: str, args: argparse.Namespace) -> Any:
@@ -58,6 +72,7 @@ def plan_for(model: str, args: argparse.Namespace) -> Any:
         n_threads=args.threads,
         n_gpu_layers=args.gpu_layers,
         force=args.force,
+        draft=draft_choice(args.draft),
     )
     plan = plan_load(model, hardware, overrides)
     if not plan.verdict.ok and not plan.forced:
@@ -84,5 +99,11 @@ def load_with_progress(client: Any, model: str, args: argparse.Namespace) -> Any
             f"The first try failed ({done.first_error}); loaded with {', '.join(done.changes)}.",
             file=sys.stderr,
         )
-    print(f"Loaded {done.summary.name} in {done.summary.load_seconds:.1f} s", file=sys.stderr)
+    summary = done.summary
+    print(
+        f"Loaded {summary.name} in {summary.load_seconds:.1f} s (drafting: {summary.speculation})",
+        file=sys.stderr,
+    )
+    if summary.speculation_note:
+        print(f"Note: {summary.speculation_note}", file=sys.stderr)
     return done

@@ -54,7 +54,7 @@ def import_json(db: sqlite3.Connection, data: dict[str, Any]) -> int:
         with transaction(db):
             cursor = db.execute(
                 "INSERT INTO conversations (title, model, system_prompt, params, created,"
-                " updated, title_is_auto) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " updated, title_is_auto, model_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     source["title"],
                     source["model"],
@@ -63,6 +63,7 @@ def import_json(db: sqlite3.Connection, data: dict[str, Any]) -> int:
                     source["created"],
                     source["updated"],
                     int(source.get("title_is_auto", True)),
+                    str(source.get("model_ref", "")),  # schema 5; older exports have none
                 ),
             )
             conversation_id = int(cursor.lastrowid or 0)

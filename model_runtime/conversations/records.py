@@ -55,6 +55,7 @@ class Conversation:
     updated: float
     current_leaf: int | None = None
     title_is_auto: bool = True
+    model_ref: str = ""  # the model that last answered, to load again (schema 5)
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,26 @@ class SearchHit:
     conversation_id: int
     message_id: int
     title: str
-    excerpt: str
+    excerpt: str  # the matches in [brackets], for plain text
     in_reasoning: bool
     in_file: str = ""  # the attached file's name, when the match is in a file
+    plain: str = ""  # the excerpt without brackets, for a display that shows matches itself
+    marks: tuple[tuple[int, int], ...] = ()  # (start, end) of each match in `plain`
+
+
+@dataclass(frozen=True)
+class RemovedMessages:
+    """Messages deleted together (one and all that followed it), kept to put back (undo)."""
+
+    conversation_id: int
+    leaf: int | None  # the conversation's shown branch before the delete
+    rows: tuple[dict[str, Any], ...] = ()  # every column, parents before children
+    attachments: tuple[dict[str, Any], ...] = ()  # their questions' attached files, as rows
+    files: tuple[dict[str, Any], ...] = ()  # the files those name (some may go with them)
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return tuple(int(row["id"]) for row in self.rows)
 
 
 @dataclass(frozen=True)
@@ -106,4 +124,5 @@ def conversation_from_row(row: sqlite3.Row) -> Conversation:
         updated=row["updated"],
         current_leaf=row["current_leaf"],
         title_is_auto=bool(row["title_is_auto"]),
+        model_ref=row["model_ref"],
     )

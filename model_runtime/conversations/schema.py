@@ -126,8 +126,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE messages ADD COLUMN finish_note TEXT NOT NULL DEFAULT '';
     ALTER TABLE messages ADD COLUMN ttft_seconds REAL NOT NULL DEFAULT 0;
     """,
-    # 5: reserved for the model picker's migration (issue 16), which takes this number
-    "",
+    # 5: which model last answered a conversation, as an identity that can be loaded again
+    #    (model_runtime/models/model_ref.py: store:ID, starter:, file:PATH, remote:NAME)
+    """
+    ALTER TABLE conversations ADD COLUMN model_ref TEXT NOT NULL DEFAULT '';
+    """,
     # 6: Think harder: the answers of one vote share the id of its first answer (votes.py)
     """
     ALTER TABLE messages ADD COLUMN vote_id INTEGER NOT NULL DEFAULT 0;

@@ -28,10 +28,29 @@ def search(db: sqlite3.Connection, query: str, limit: int = 50) -> list[SearchHi
     hits = []
     for row in db.execute(_SEARCH, (match, limit)):
         in_reasoning = "\x02" not in row["in_content"]  # match markers no text contains
-        excerpt = row["in_reasoning"] if in_reasoning else row["in_content"]
-        excerpt = excerpt.replace("\x02", "[").replace("\x03", "]")
-        hits.append(SearchHit(row[0], row[1], row["title"], excerpt, in_reasoning))
+        marked = row["in_reasoning"] if in_reasoning else row["in_content"]
+        excerpt = marked.replace("\x02", "[").replace("\x03", "]")
+        plain, marks = _spans(marked)
+        hits.append(
+            SearchHit(row[0], row[1], row["title"], excerpt, in_reasoning, plain=plain, marks=marks)
+        )
     return hits
+
+
+def _spans(marked: str) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """The text without FTS5's markers, and where the marked matches are in it."""
+    plain: list[str] = []
+    marks: list[tuple[int, int]] = []
+    start = length = 0
+    for char in marked:
+        if char == "\x02":
+            start = length
+        elif char == "\x03":
+            marks.append((start, length))
+        else:
+            plain.append(char)
+            length += 1
+    return "".join(plain), tuple(marks)
 
 
 _FILE_NAMES = """
@@ -72,5 +91,8 @@ def search_files(
         match = " ".join(f'"{word}"*' for word in words)
         for row in db.execute(_FILE_CONTENTS, (match, limit)):
             excerpt = row["excerpt"].replace("\x02", "[").replace("\x03", "]")
-            hits.append(SearchHit(row[0], row[1], row["title"], excerpt, False, row["name"]))
+            plain, marks = _spans(row["excerpt"])
+            hits.append(
+                SearchHit(row[0], row[1], row["title"], excerpt, False, row["name"], plain, marks)
+            )
     return hits

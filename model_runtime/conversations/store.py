@@ -26,6 +26,7 @@ from model_runtime.conversations.records import (
     Branch,
     Conversation,
     MessageState,
+    RemovedMessages,
     SearchHit,
     StoredMessage,
     conversation_from_row,
@@ -36,6 +37,42 @@ from model_runtime.conversations.search import search, search_files
 from model_runtime.paths import check_writable, data_dir, read_only_error
 
 __all__ = ["ConversationStore", "default_store"]
+
+CHANGED = "The chat changed since; the deleted messages can't go back."
+
+
+def _rows(db: Any, table: str, column: str, values: list[int]) -> list[dict[str, Any]]:
+    """Every column of the rows whose `column` is one of `values`, in the values' order."""
+    found: list[dict[str, Any]] = []
+    for value in values:
+        found += [
+            dict(row) for row in db.execute(f"SELECT * FROM {table} WHERE {column} = ?", (value,))
+        ]
+    return found
+
+
+def _insert(db: Any, table: str, row: dict[str, Any]) -> None:
+    """Put a row back as it was, its id included; a place taken since is refused."""
+    if db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (row["id"],)).fetchone() is not None:
+        raise ValueError(CHANGED)
+    columns, marks = ", ".join(row), ", ".join("?" for _ in row)
+    db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(row.values()))
+
+
+def _file_id(db: Any, file: dict[str, Any]) -> int:
+    """Where a deleted question's file is now: the row that holds its content (kept by another
+    question, or stored again since), or the row put back, under its old id if still free."""
+    found = db.execute("SELECT id FROM attachment_files WHERE sha256 = ?", (file["sha256"],))
+    row = found.fetchone()
+    if row is not None:
+        return int(row[0])
+    taken = db.execute("SELECT 1 FROM attachment_files WHERE id = ?", (file["id"],)).fetchone()
+    values = {k: v for k, v in file.items() if not (taken and k == "id")}
+    columns, marks = ", ".join(values), ", ".join("?" for _ in values)
+    cursor = db.execute(
+        f"INSERT INTO attachment_files ({columns}) VALUES ({marks})", (*values.values(),)
+    )
+    return int(cursor.lastrowid)
 
 
 class ConversationStore:
@@ -98,13 +135,19 @@ class ConversationStore:
 
     @guarded
     def create_conversation(
-        self, *, model: str = "", system_prompt: str = "", params: dict[str, Any] | None = None
+        self,
+        *,
+        model: str = "",
+        system_prompt: str = "",
+        params: dict[str, Any] | None = None,
+        model_ref: str = "",
     ) -> Conversation:
         now = time.time()
         cursor = self._db.execute(
-            "INSERT INTO conversations (title, model, system_prompt, params, created, updated)"
-            " VALUES ('', ?, ?, ?, ?, ?)",
-            (model, system_prompt, json.dumps(params or {}), now, now),
+            "INSERT INTO conversations"
+            " (title, model, system_prompt, params, created, updated, model_ref)"
+            " VALUES ('', ?, ?, ?, ?, ?, ?)",
+            (model, system_prompt, json.dumps(params or {}), now, now, model_ref),
         )
         return self.conversation(int(cursor.lastrowid or 0))
 
@@ -208,8 +251,12 @@ class ConversationStore:
         reasoning: str = "",
         model: str = "",
         figures: AnswerFigures | None = None,
+        model_ref: str | None = None,
     ) -> StoredMessage:
-        """Append a message after parent_id (default: the current leaf) and make it the leaf."""
+        """Append a message after parent_id (default: the current leaf) and make it the leaf.
+
+        model_ref: the answering model's identity (model_runtime/models/model_ref.py), kept as
+        the conversation's model, with ``model`` its name."""
         conversation = self.conversation(conversation_id)
         parent = conversation.current_leaf if parent_id == "leaf" else parent_id
         now = time.time()
@@ -232,6 +279,11 @@ class ConversationStore:
                 "UPDATE conversations SET current_leaf = ?, updated = ? WHERE id = ?",
                 (message_id, now, conversation_id),
             )
+            if model_ref is not None:
+                db.execute(
+                    "UPDATE conversations SET model = ?, model_ref = ? WHERE id = ?",
+                    (model, model_ref, conversation_id),
+                )
             if role == "user" and conversation.title_is_auto and not conversation.title:
                 db.execute(
                     "UPDATE conversations SET title = ? WHERE id = ?",
@@ -271,22 +323,46 @@ class ConversationStore:
         )
 
     @guarded
-    def delete_message(self, message_id: int) -> None:
-        """Remove a message and everything that followed it on any branch."""
+    def delete_message(self, message_id: int) -> RemovedMessages:
+        """Remove a message and everything that followed it on any branch; what was removed
+        comes back, for restore_messages to put back (undo)."""
         message = self.message(message_id)
         with schema.transaction(self._db) as db:
             doomed = branches.subtree(db, message_id)
+            rows = tuple(_rows(db, "messages", "id", doomed))
+            attachments = tuple(_rows(db, "message_attachments", "message_id", doomed))
+            file_ids = sorted({row["file_id"] for row in attachments})
+            files = tuple(_rows(db, "attachment_files", "id", file_ids))
             for doomed_id in reversed(doomed):
                 db.execute("DELETE FROM messages WHERE id = ?", (doomed_id,))
             leaf = db.execute(
                 "SELECT current_leaf FROM conversations WHERE id = ?", (message.conversation_id,)
             ).fetchone()[0]
+            removed = RemovedMessages(message.conversation_id, leaf, rows, attachments, files)
             if leaf in doomed:
                 newest = branches.newest_leaf_below(db, message.parent_id, message.conversation_id)
                 db.execute(
                     "UPDATE conversations SET current_leaf = ? WHERE id = ?",
                     (newest, message.conversation_id),
                 )
+        return removed
+
+    @guarded
+    def restore_messages(self, removed: RemovedMessages) -> None:
+        """Put deleted messages back as they were, ids and shown branch included (undo). A
+        place another message took since (ValueError) or a conversation gone (KeyError)
+        changes nothing."""
+        self.conversation(removed.conversation_id)
+        with schema.transaction(self._db) as db:
+            file_ids = {file["id"]: _file_id(db, file) for file in removed.files}
+            for row in removed.rows:
+                _insert(db, "messages", row)
+            for row in removed.attachments:
+                _insert(db, "message_attachments", {**row, "file_id": file_ids[row["file_id"]]})
+            db.execute(
+                "UPDATE conversations SET current_leaf = ? WHERE id = ?",
+                (removed.leaf, removed.conversation_id),
+            )
 
     # -- attachments -------------------------------------------------------------------------
 

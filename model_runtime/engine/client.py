@@ -23,6 +23,7 @@ from model_runtime.chat.generation import (
 )
 from model_runtime.chat.thoughts import ThoughtsEvent, ThoughtsFinished
 from model_runtime.engine import protocol, worker
+from model_runtime.engine.kv_files import forget_files
 from model_runtime.llama.log import ABORT_EXITCODES, abort_message, crash_tail, describe_exit
 
 POLL_SECONDS = 0.1
@@ -230,6 +231,19 @@ class EngineClient:
             if reply[0] == protocol.ERROR:
                 self._raise(reply)
             return int(reply[1])
+
+    def forget_states(self, tag: str | None) -> None:
+        """Drop the saved KV states of a chat (its cache tag; None: every chat's), in the
+        worker's memory and on disk. Waits for a running generation: call it off the GUI
+        thread."""
+        with self._lock:
+            if self.alive:
+                self._send((protocol.FORGET, tag))
+                reply = self._receive()
+                if reply[0] == protocol.ERROR:
+                    self._raise(reply)
+            else:
+                forget_files(paths.kv_cache_dir(), tag)
 
     def new_generation_id(self) -> int:
         return next(self._gen_ids)

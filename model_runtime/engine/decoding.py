@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import codecs
 import time
-from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
 
 from model_runtime.chat.generation import (
     Chunk,
@@ -31,6 +31,7 @@ from model_runtime.chat.thinking import (
 )
 
 if TYPE_CHECKING:
+    from model_runtime.engine.token_stream import TokenStream
     from model_runtime.engine.worker import Engine
 
 
@@ -80,6 +81,8 @@ class Decoding:
         self.ended_by: ThinkingEnded | None = None
         self.finish: FinishReason = "length"
         self.finish_note = ""
+        self.stream: TokenStream | None = None
+        engine.tuning.new_answer()
 
     def _emit(self, segments: list[Segment]) -> None:
         for segment in segments:
@@ -101,18 +104,21 @@ class Decoding:
         return self.thinking_time + running
 
     def run(self) -> None:
-        """Decode until the model stops, the length limit, Stop, or a loop Ponder stops.
-
-        Raises StopIteration when llama.cpp's generator ends (the context is full).
-        """
+        """Decode until the model stops, the length limit, Stop, or a loop Ponder stops."""
         if self.parser.in_thinking:  # asked to answer before it began, or the budget is spent
             reason, _ = self.engine.end_reason(self.policy, 0, 0.0, None)
             if self.policy.answer_now:
                 reason = "asked"
             if reason is not None and not self._end_thinking(reason, ""):
                 return
-        stream: Generator[int, None, None] = self.llm.generate(self.written, **self.sampling)
-        token = next(stream)
+        stream = self.stream = self.engine.tuning.stream(self.llm, self.sampling)
+        try:
+            self._decode(stream)
+        finally:
+            stream.stop()
+
+    def _decode(self, stream: TokenStream) -> None:
+        token = stream.start(self.written)
         while True:
             if self.first_at is None:
                 self.first_at = time.perf_counter()
@@ -129,9 +135,9 @@ class Decoding:
             if reason is not None:
                 if not self._end_thinking(reason, detail):
                     return
-                stream.close()  # a new generate() finds all but the new tokens in its KV cache
-                stream = self.llm.generate(self.written, **self.sampling)
-            token = next(stream)
+                token = stream.start(self.written)  # the cache holds all but the new tokens
+                continue
+            token = stream.next()
 
     def _take(self, token: int) -> tuple[EndReason | None, str]:
         """Stream one token's text; whether Ponder should end the reasoning now, and why.
@@ -206,4 +212,16 @@ class Decoding:
             n_injected=self.n_injected,
             thinking_ended=self.ended_by,
             finish_note=self.finish_note,
+            **self._speed_figures(),
         )
+
+    def _speed_figures(self) -> dict[str, Any]:
+        """The thread count used, and the drafted tokens the model checked and kept."""
+        tuning, stream = self.engine.tuning, self.stream
+        return {
+            "n_threads": tuning.threads.most_used(),
+            "n_threads_planned": tuning.threads.governor.planned,
+            "n_drafted": stream.n_drafted if stream is not None else 0,
+            "n_accepted": stream.n_accepted if stream is not None else 0,
+            "speculation_note": tuning.answer_note,
+        }

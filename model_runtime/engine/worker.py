@@ -13,8 +13,10 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
+from model_runtime import paths
 from model_runtime.chat.generation import (
     Finished,
     GenerationParams,
@@ -25,15 +27,14 @@ from model_runtime.chat.generation import (
 from model_runtime.chat.prompt import Prompt, PromptRenderer
 from model_runtime.chat.reasoning import CLOSE_TAG as THINK_CLOSE
 from model_runtime.chat.reasoning import OPEN_TAG as THINK_OPEN
-from model_runtime.chat.thinking import (
-    EndReason,
-    ThinkingPolicy,
-    is_r1_family,
-)
+from model_runtime.chat.thinking import EndReason, ThinkingPolicy, is_r1_family
 from model_runtime.engine import protocol
 from model_runtime.engine.decoding import Decoding
 from model_runtime.engine.grammar import check_grammar
+from model_runtime.engine.kv_cache import StateCache, next_turn
+from model_runtime.engine.kv_files import forget_files
 from model_runtime.engine.parallel import run_thoughts
+from model_runtime.engine.tuning import DecodeTuning, check_draft
 from model_runtime.errors import (
     ContextOverflow,
     EngineError,
@@ -79,6 +80,7 @@ class Engine:
         self._answer_now_flag = answer_now_flag  # likewise: "stop thinking, answer now"
         self._log_path = log_path
         self._llm: Any = None
+        self._tuning: DecodeTuning | None = None  # adaptive threads and drafting
         self._params_patch: Any = None
         self._summary: ModelSummary | None = None
         self._renderer: PromptRenderer | None = None
@@ -90,6 +92,7 @@ class Engine:
         self._longest_token = 0  # bytes of the vocabulary's longest token; 0: not yet known
         self.max_sequences = 1  # thoughts at once the load allows (LoadRequest.max_sequences)
         self.sequence_ctx = 0  # and the context planned for each of them
+        self._states: StateCache | None = None  # saved KV states of chats (kv_cache.py)
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -121,8 +124,10 @@ class Engine:
     def load(self, request: LoadRequest) -> ModelSummary:
         """Load a model; a file that can't be loaded is refused before the current one goes."""
         parts = read_model(request.model_path)  # missing, not a GGUF, truncated, a part missing
-        check_model(parts, architectures=ask_llama())  # counts llama.cpp would abort on
+        architectures = ask_llama()
+        check_model(parts, architectures=architectures)  # counts llama.cpp would abort on
         info = parts[0]
+        check_draft(request.speculation, info, architectures)  # another vocabulary: refused
         vocab = self._llama(request, vocab_only=True, n_ctx=8)  # architecture, vocabulary
         try:
             renderer = self._prompt_renderer(vocab, info.chat_template)  # a usable template
@@ -158,12 +163,15 @@ class Engine:
             )
         self._llm = llm
         self._params_patch = params_patch  # the override patterns llama.cpp was given
+        self._tuning = DecodeTuning.for_request(llm, request, n_threads, self._llama)
         self._renderer = renderer
         # R1's usage notes: make the reply start with <think> when the template doesn't
         self._force_think = not probe.starts_in_thinking and is_r1_family(
             info.name, os.path.basename(request.model_path)
         )
         self._setup_abort_callback()
+        system_info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+        self._states = StateCache.open(llm, request, system_info)  # None: no cache
         self.max_sequences = request.max_sequences
         self.sequence_ctx = request.sequence_ctx or llm.n_ctx()
         self._summary = ModelSummary(
@@ -178,9 +186,11 @@ class Engine:
             has_chat_template=bool(info.chat_template),
             starts_in_thinking=probe.starts_in_thinking or self._force_think,
             load_seconds=time.perf_counter() - started,
-            system_info=llama_cpp.llama_print_system_info().decode("utf-8", "replace"),
+            system_info=system_info,
             max_sequences=request.max_sequences,
             sequence_ctx=self.sequence_ctx,
+            speculation=self._tuning.describe(),
+            speculation_note=self._tuning.note,
         )
         return self._summary
 
@@ -194,6 +204,12 @@ class Engine:
         )
 
     def unload(self) -> None:
+        if self._states is not None:
+            self._states.close()  # lets a disk write under way finish
+            self._states = None
+        if self._tuning is not None:
+            self._tuning.close()
+            self._tuning = None
         if self._llm is not None:
             self._llm.close()
             self._llm = None
@@ -225,9 +241,11 @@ class Engine:
 
     @property
     def llm(self) -> Any:
-        if self._llm is None:
-            raise EngineError("No model is loaded.")
-        return self._llm
+        return self._llm if self._llm is not None else _no_model()
+
+    @property
+    def tuning(self) -> DecodeTuning:
+        return self._tuning if self._tuning is not None else _no_model()
 
     # -- generation ------------------------------------------------------------------------
 
@@ -345,6 +363,8 @@ class Engine:
             check_grammar(llm._model.vocab, params.grammar, self._log_path)
         prompt = self._continued(messages, params.keep_reasoning)
         tokens, n_cached = self._prompt_tokens(prompt)
+        restored = self._states.restore(tokens, n_cached) if self._states is not None else None
+        n_cached = restored.n_tokens if restored is not None else n_cached
         run = Decoding(
             self,
             gen_id,
@@ -368,7 +388,43 @@ class Engine:
             run.finish = "cancelled"  # llama_decode aborted by the callback mid-prompt
         finally:
             self.set_abort_polling(False)
-        send(Finished(gen_id, run.close(started, n_prompt=len(tokens), n_cached=n_cached)))
+        stats = run.close(started, n_prompt=len(tokens), n_cached=n_cached)
+        if restored is not None and restored.tier:
+            stats = replace(stats, n_restored=restored.n_tokens, restored_from=restored.tier)
+        send(Finished(gen_id, stats))
+        if self._states is not None:
+            self._keep_state(messages, params, prompt, len(tokens), stats.finish_reason)
+
+    def _keep_state(
+        self,
+        messages: Sequence[Message],
+        params: GenerationParams,
+        prompt: Prompt,
+        n_prompt: int,
+        finish: str,
+    ) -> None:
+        """After the answer was sent: save the context's KV state for the chat's next turn
+        (of a finished answer, as far as that turn's prompt repeats it)."""
+        llm, states = self.llm, self._states
+        assert states is not None
+        try:
+            after = None
+            if finish == "stop":
+                pieces = (self.piece(t) for t in llm.input_ids[n_prompt : llm.n_tokens].tolist())
+                written = b"".join(pieces).decode("utf-8", "replace")
+                turn = next_turn(messages, written, prompt.starts_in_thinking)
+                text = self._render(turn, params.keep_reasoning).text.encode("utf-8")
+                after = llm.tokenize(text, add_bos=False, special=True)
+            states.save(params.cache_tag, after, finished=after is not None)
+        except Exception as exc:  # the cache never costs an answer
+            print(f"KV cache: a state was not saved: {exc!r}", file=sys.stderr, flush=True)
+
+    def forget_states(self, tag: str | None) -> None:
+        """Drop a chat's saved KV states (None: all of them), in memory and on disk."""
+        if self._states is not None:
+            self._states.forget(tag)
+        else:
+            forget_files(paths.kv_cache_dir(), tag)
 
 
 def redirect_stderr(log_path: str) -> Any:
@@ -429,9 +485,16 @@ def main(conn: Any, cancel_flag: Any, answer_now_flag: Any, log_path: str) -> No
                     conn.send(error_reply(gen_id, exc))
             elif kind == protocol.TOKENIZE:
                 conn.send((protocol.TOKENS, engine.count_tokens(request[1])))
+            elif kind == protocol.FORGET:
+                engine.forget_states(request[1])
+                conn.send((protocol.FORGOTTEN,))
             elif kind == protocol.UNLOAD:
                 engine.unload()
                 conn.send((protocol.UNLOADED,))
         except Exception as exc:
             conn.send(error_reply(None, exc))
     engine.unload()
+
+
+def _no_model() -> Any:
+    raise EngineError("No model is loaded.")

@@ -4,7 +4,7 @@ file types, and the small records the reader returns for arrays and tensors."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 GGUF_MAGIC = b"GGUF"
@@ -102,10 +102,12 @@ LLAMA_FTYPE_NAMES: Mapping[int, str] = MappingProxyType(
 
 @dataclass(frozen=True)
 class GgufArray:
-    """A metadata array too long to keep: its element type and length only."""
+    """A metadata array too long to keep: its element type and length, and where its items
+    lie in the file (start, end), to read them when needed (gguf/vocabulary.py)."""
 
     item_type: str
     length: int
+    span: tuple[int, int] = field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True)

@@ -305,13 +305,14 @@ class Parser:
             if keep:
                 self.ensure(self.pos)
                 return struct.unpack_from(f"<{n}{fmt}", self.buf, start)
-            return GgufArray(_VALUE_TYPE_NAMES[itype], n)
+            return GgufArray(_VALUE_TYPE_NAMES[itype], n, (start, self.pos))
         if itype == _T_STRING:
             self.need(n * 8, f"the {n:,} strings of {key!r}")
             if n <= MAX_INLINE_ARRAY:
                 return tuple(self.string() for _ in range(n))
+            start = self.pos
             self.skip_strings(n)
-            return GgufArray("string", n)
+            return GgufArray("string", n, (start, self.pos))
         if itype == _T_ARRAY:
             raise self.damaged(f"metadata key {key!r} holds nested arrays, which llama.cpp rejects")
         raise self.damaged(f"metadata key {key!r} is an array of unknown type {itype}")

@@ -73,6 +73,7 @@ class CatalogModel:
     system_prompt: bool  # R1-0528 allows one; the original R1 and its distills do not
     temperature: float = TEMPERATURE
     top_p: float = TOP_P
+    draft: str = ""  # the catalog model that drafts for it (same tokenizer, much smaller)
 
     @property
     def is_moe(self) -> bool:
@@ -101,6 +102,7 @@ def _parse(data: dict) -> list[CatalogModel]:
                 system_prompt=m["usage"] == "r1-0528",
                 temperature=float(m.get("temperature", TEMPERATURE)),
                 top_p=float(m.get("top_p", TOP_P)),
+                draft=str(m.get("draft", "")),
             )
         )
     return models
@@ -124,6 +126,12 @@ def find_model(model_id: str) -> CatalogModel | None:
         if model.id == model_id.lower():
             return model
     return None
+
+
+def natural_draft(model: CatalogModel) -> CatalogModel | None:
+    """The catalog model that drafts for this one in speculative decoding (R1-Distill-Qwen-1.5B
+    for the Qwen distills: one tokenizer), or None."""
+    return find_model(model.draft) if model.draft else None
 
 
 def catalog_for_repo(repo_id: str) -> CatalogModel | None:

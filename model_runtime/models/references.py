@@ -1,6 +1,9 @@
 """Models used in place, not kept in the store: the starter model where pip put it, and the
 files opened by path (File → Open…), remembered in config_dir()/recent-models.json so that the
-model manager lists them beside the store. Ponder never copies, moves or deletes them."""
+model manager lists them beside the store. Ponder never copies, moves or deletes them.
+
+The same list, most recent first, holds every model loaded (the store's too): the chat's model
+picker offers them as its recent models (model_runtime/models/choices.py)."""
 
 from __future__ import annotations
 

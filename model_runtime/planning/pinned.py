@@ -1,7 +1,8 @@
 """Load settings a person pinned for one model ("Remember for this model").
 
 They live in config_dir()/model_overrides.json, keyed by the model file's absolute path, and
-hold only what the person chose: context, GPU layers, experts kept in RAM, KV cache type.
+hold only what the person chose: context, GPU layers, experts kept in RAM, KV cache type,
+drafting (a draft model whose file is gone is forgotten).
 Forcing a load that does not fit is never remembered.
 """
 
@@ -19,7 +20,7 @@ from model_runtime.planning.plan import PlanOverrides
 FILE_NAME = "model_overrides.json"
 INT_FIELDS = ("n_ctx", "n_gpu_layers", "cpu_expert_layers")
 KV_FIELDS = ("type_k", "type_v")
-PINNED_FIELDS = INT_FIELDS + KV_FIELDS
+PINNED_FIELDS = (*INT_FIELDS, *KV_FIELDS, "draft")
 
 
 def model_key(model_path: str | Path) -> str:
@@ -49,6 +50,8 @@ def _write_all(data: dict[str, Any]) -> None:
 def _valid(name: str, value: Any) -> bool:
     if name in INT_FIELDS:
         return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    if name == "draft":  # "off", or a draft model's file that is still there
+        return isinstance(value, str) and (value in ("lookup", "off") or Path(value).is_file())
     return isinstance(value, str) and value in KV_TYPES
 
 

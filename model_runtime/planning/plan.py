@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import enum
+import os
 from dataclasses import dataclass, field
 
-from model_runtime.chat.generation import LoadRequest
+from model_runtime.chat.generation import LoadRequest, Speculation
 from model_runtime.gguf.profile import ModelProfile
 from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.planning.memory_estimate import MemoryEstimate
+
+# The KV state cache may keep in RAM half of what a plan leaves spare, at most a quarter of RAM.
+STATE_CACHE_SPARE_SHARE, STATE_CACHE_RAM_SHARE = 0.5, 0.25
+
+
+def state_cache_budget(spare: int, ram_total: int) -> int:
+    """Bytes of saved KV states the engine may keep in memory, given what the load leaves
+    spare (its margin for other programs already set aside) and the machine's RAM."""
+    budget = int(max(0, spare) * STATE_CACHE_SPARE_SHARE)
+    return min(budget, int(ram_total * STATE_CACHE_RAM_SHARE)) if ram_total > 0 else budget
 
 
 class Fit(str, enum.Enum):
@@ -35,6 +46,7 @@ class PlanOverrides:
     use_mlock: bool | None = None
     use_gpu: bool = True
     force: bool = False  # load even though the verdict says it does not fit
+    draft: str | None = None  # speculative decoding: a draft GGUF's path, "lookup" or "off"
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,19 @@ class Verdict:
     def ok(self) -> bool:
         """True unless the plan does not fit."""
         return self.fit is not Fit.DOES_NOT_FIT
+
+
+@dataclass(frozen=True)
+class DraftFile:
+    """A model file that can draft for the planned model (same vocabulary), read."""
+
+    path: str
+    profile: ModelProfile = field(repr=False)
+    natural: bool = False  # the catalog pairs them (R1-Distill-Qwen-1.5B for the Qwen distills)
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
 
 
 @dataclass(frozen=True)
@@ -82,6 +107,11 @@ class LoadPlan:
     sequence_ctx: int = 0  # tokens of context planned for each of them
     profile: ModelProfile | None = field(default=None, repr=False, compare=False)
     hardware: HardwareInfo | None = field(default=None, repr=False, compare=False)
+    speculation: Speculation = field(default_factory=Speculation)  # how the engine drafts
+    draft_estimate: MemoryEstimate | None = None  # the draft model's memory, counted in verdict
+    draft_profile: ModelProfile | None = field(default=None, repr=False, compare=False)
+    # the models that could draft for it, for the load panel's choice (plan_load(candidates=…))
+    draft_candidates: tuple[DraftFile, ...] = field(default=(), repr=False, compare=False)
 
     def to_load_request(self) -> LoadRequest:
         """The engine's request for this plan."""
@@ -101,4 +131,9 @@ class LoadPlan:
             rpc_workers=self.rpc_workers,
             max_sequences=self.max_sequences,
             sequence_ctx=self.sequence_ctx,
+            state_cache_ram=state_cache_budget(
+                self.verdict.host_available - self.verdict.host_needed,
+                self.hardware.ram_total if self.hardware is not None else 0,
+            ),
+            speculation=self.speculation,
         )

@@ -6,7 +6,7 @@ plan() is a pure function; plan_load() reads the model file and detects the hard
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -15,6 +15,15 @@ from model_runtime.gguf.profile import ModelProfile, profile_from_gguf, read_mod
 from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.llama.architectures import check_runnable
 from model_runtime.llama.tensor_overrides import ALL_EXPERTS, experts_of_layers
+from model_runtime.planning.draft import (
+    LOOKUP,
+    OFF,
+    chosen_draft,
+    draft_candidates,
+    plan_with_draft,
+    read_draft,
+    speculation_for,
+)
 from model_runtime.planning.memory_estimate import (
     KV_TYPES,
     MemoryEstimate,
@@ -22,7 +31,7 @@ from model_runtime.planning.memory_estimate import (
     kv_type_usable,
     padded_ctx,
 )
-from model_runtime.planning.plan import Fit, LoadPlan, PlanOverrides, Verdict
+from model_runtime.planning.plan import DraftFile, Fit, LoadPlan, PlanOverrides, Verdict
 from model_runtime.planning.votes import max_thoughts, thought_ctx
 from model_runtime.units import MIB, gib_text
 
@@ -366,9 +375,32 @@ def plan(
     overrides: PlanOverrides | None = None,
     *,
     model_path: str = "",
+    draft_candidates: Sequence[DraftFile] = (),
 ) -> LoadPlan:
-    """Choose how to load the model on this hardware and judge whether it fits."""
+    """Choose how to load the model (and its draft model) on this hardware and judge whether
+    it fits. A draft model named in overrides.draft must be among draft_candidates (read)."""
     overrides = overrides or PlanOverrides()
+    draft = chosen_draft(overrides.draft, draft_candidates)
+    if draft is not None:
+        chosen = plan_with_draft(
+            draft, lambda reserve: _plan(profile, hardware, overrides, model_path, reserve)
+        )
+    else:
+        chosen = dataclasses.replace(
+            _plan(profile, hardware, overrides, model_path, 0),
+            speculation=speculation_for(overrides.draft),
+        )
+    return dataclasses.replace(chosen, draft_candidates=tuple(draft_candidates))
+
+
+def _plan(
+    profile: ModelProfile,
+    hardware: HardwareInfo,
+    overrides: PlanOverrides,
+    model_path: str,
+    reserve: int,
+) -> LoadPlan:
+    """The plan for the model alone, with `reserve` bytes of system memory kept for a draft."""
     notes = list(hardware.notes())
     type_k, type_v = _kv_types(profile, overrides)
     settings = _Settings(
@@ -379,6 +411,7 @@ def plan(
         n_batch=overrides.n_batch or 512,
     )
     budget = _budget(hardware, overrides.use_gpu)
+    budget = dataclasses.replace(budget, host=max(0, budget.host - reserve))
     max_ctx = _max_ctx(profile, budget, settings, overrides, profile.n_ctx_train)
     if overrides.n_ctx is None:
         settings, note = _choose_ctx(profile, budget, settings, overrides, max_ctx)
@@ -439,13 +472,21 @@ def plan_load(
     model_path: str | Path,
     hardware: HardwareInfo | None = None,
     overrides: PlanOverrides | None = None,
+    *,
+    candidates: Iterable[str] = (),
 ) -> LoadPlan:
-    """Read the model's metadata (all parts), check that llama.cpp would load it (else
-    ModelFileError), detect the hardware if not given, and plan."""
+    """Read the model's metadata (all parts) and its draft model's, check that llama.cpp would
+    load them and that the draft shares the model's vocabulary (else ModelFileError), detect
+    the hardware if not given, and plan. `candidates` are files (the store's) that may draft
+    for it: those that can are read into the plan, for the load panel's choice."""
     from model_runtime.hardware.detect import detect_hardware
 
     parts = read_model(model_path)
     check_runnable(parts)
     profile = profile_from_gguf(parts)
+    found = draft_candidates(parts[0], profile.file_size, candidates)
+    choice = overrides.draft if overrides is not None else None
+    if choice not in (None, LOOKUP, OFF) and all(c.path != choice for c in found):
+        found.append(read_draft(str(choice), parts[0]))  # can't draft: ModelFileError, in words
     hardware = hardware if hardware is not None else detect_hardware()
-    return plan(profile, hardware, overrides, model_path=str(model_path))
+    return plan(profile, hardware, overrides, model_path=str(model_path), draft_candidates=found)

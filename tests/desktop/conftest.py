@@ -8,11 +8,19 @@ from typing import Any
 
 import pytest
 
+from desktop.common.theme import release_theme_manager
 from desktop.engines.bridge import EngineBridge
 from desktop.window.main_window import MainWindow
 from model_runtime.conversations.store import ConversationStore
 from model_runtime.engine import EngineClient
 from model_runtime.hardware.detect import HardwareInfo
+
+
+@pytest.fixture(autouse=True)
+def _look_afresh() -> Iterator[None]:
+    """A theme applied in a test (Ponder's start, a View menu choice) is undone after it."""
+    yield
+    release_theme_manager()
 
 
 @pytest.fixture

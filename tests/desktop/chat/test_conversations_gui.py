@@ -20,13 +20,15 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QInputDialog, QListWidgetItem, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QListWidgetItem, QWidget
 
 import desktop.window.main_window as main_window
 from desktop.chat.messages import AssistantMessage, UserMessage
 from desktop.chat.sidebar import ID_ROLE, MESSAGE_ROLE
+from desktop.chat.sidebar_rows import DETAIL_ROLE, plain_text
 from desktop.window.actions import shortcut_rows
 from desktop.window.main_window import MainWindow
+from desktop.window.shortcuts_dialog import ShortcutsDialog
 from model_runtime.chat.generation import GenerationParams, LoadRequest
 from model_runtime.conversations.records import StoredMessage
 from model_runtime.conversations.store import ConversationStore
@@ -346,9 +348,8 @@ def test_regenerate_keeps_the_old_answer_as_a_version(loaded: MainWindow, qtbot:
 
 
 @pytest.mark.slow
-def test_edited_question_makes_a_new_branch(
-    loaded: MainWindow, qtbot: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_edited_question_makes_a_new_branch(loaded: MainWindow, qtbot: Any) -> None:
+    """The question is edited in place, in its bubble: Esc cancels, Ctrl+Enter sends."""
     window = loaded
     question = "Name a fruit."
     first, _ = ask(qtbot, window, question)
@@ -356,21 +357,28 @@ def test_edited_question_makes_a_new_branch(
     user = window.chat_view.messages[0]
     assert isinstance(user, UserMessage) and user.edit_button.isVisible()
 
-    asked: list[tuple[str, str, str]] = []
-    replies = iter([("", False), (question, True), ("Name a vegetable.", True)])
-
-    def get_text(_parent: QWidget, title: str, label: str, text: str) -> tuple[str, bool]:
-        asked.append((title, label, text))
-        return next(replies)
-
-    monkeypatch.setattr(QInputDialog, "getMultiLineText", staticmethod(get_text))
-    click(qtbot, user.edit_button)  # cancelled
-    click(qtbot, user.edit_button)  # unchanged
-    assert asked == [("Edit question", "Question:", question)] * 2
+    click(qtbot, user.edit_button)  # cancelled with Esc
+    editor = user.editor
+    assert editor is not None and editor.text.hasFocus() and editor.edited() == question
+    assert not user.label.isVisible() and not user.action_bar.isVisible()
+    assert not window.commands.stop.isEnabled()  # Esc is the editor's, not Stop's
+    qtbot.keyClick(editor.text, Qt.Key.Key_Escape)
+    assert user.editor is None and user.label.isVisible() and user.action_bar.isVisible()
+    click(qtbot, user.edit_button)  # unchanged: Save & send is off, Ctrl+Enter does nothing
+    editor = user.editor
+    assert editor is not None and not editor.save_button.isEnabled()
+    qtbot.keyClick(editor.text, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    click(qtbot, editor.cancel_button)
+    assert user.editor is None
     assert shown(window) == original and not window.controller.busy
 
+    click(qtbot, user.edit_button)
+    editor = user.editor
+    assert editor is not None
+    editor.text.selectAll()
+    qtbot.keyClicks(editor.text, "Name a vegetable.")
     with qtbot.waitSignal(window.controller.answer_finished, timeout=ANSWER_MS):
-        click(qtbot, user.edit_button)
+        qtbot.keyClick(editor.text, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     edited = window.chat_view.messages[0]
     assert isinstance(edited, UserMessage) and edited.text == "Name a vegetable."
     assert edited.action_bar.position.text() == "2/2" and edited.action_bar.isVisible()
@@ -576,9 +584,11 @@ def test_sidebar_search_rename_delete_and_undo(loaded: MainWindow, qtbot: Any) -
     word = only_reasoned[-1]
     (hit,) = search(qtbot, window, word)
     assert hit.data(ID_ROLE) == sky and hit.data(MESSAGE_ROLE) == sky_answer.id
-    title, excerpt = hit.text().split("\n")  # two lines, whatever the reasoning's breaks
-    assert title == "Why is the sky blue?" and excerpt.startswith("reasoning: ")
-    assert f"[{word}" in excerpt.lower()
+    assert hit.text() == "Why is the sky blue?"
+    runs = hit.data(DETAIL_ROLE)  # one line, whatever the reasoning's breaks; the match bold
+    assert runs[0].text == "reasoning: " and "\n" not in plain_text(runs)
+    assert [r.text.lower() for r in runs if r.bold] == [word]
+    assert "[" not in plain_text(runs)
     click_item(qtbot, window, hit)
     assert window.controller.conversation_id == sky
     assert shown(window) == stored(window, sky)
@@ -586,7 +596,7 @@ def test_sidebar_search_rename_delete_and_undo(loaded: MainWindow, qtbot: Any) -
     answer_word = max(words(colour_answer.content), key=len)
     hits = search(qtbot, window, answer_word)
     (colour_hit,) = [h for h in hits if h.data(MESSAGE_ROLE) == colour_answer.id]
-    assert colour_hit.text().split("\n")[1].startswith("chat: ")
+    assert colour_hit.data(DETAIL_ROLE)[0].text == "chat: "
     click_item(qtbot, window, colour_hit)
     assert window.controller.conversation_id == colour
     assert shown(window) == stored(window, colour)
@@ -710,7 +720,7 @@ def test_export_and_import(loaded: MainWindow, qtbot: Any, tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-def test_shortcuts(loaded: MainWindow, qtbot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_shortcuts(loaded: MainWindow, qtbot: Any) -> None:
     window = loaded
     window.controller.params = THINKING
     message, _ = ask(qtbot, window, "Why is the sky blue?")
@@ -731,18 +741,14 @@ def test_shortcuts(loaded: MainWindow, qtbot: Any, monkeypatch: pytest.MonkeyPat
     assert not [i for i in window.sidebar.items() if i.isSelected()]
     assert edit.hasFocus()
 
-    shown_help: list[tuple[str, str]] = []
-
-    def information(_parent: QWidget, title: str, text: str, *_: Any) -> Any:
-        shown_help.append((title, text))
-        return QMessageBox.StandardButton.Ok
-
-    monkeypatch.setattr(QMessageBox, "information", staticmethod(information))
     qtbot.keyClick(edit, Qt.Key.Key_F1)
-    ((title, text),) = shown_help
-    assert title == "Keyboard shortcuts"
-    for keys, what in shortcut_rows(window.commands):
-        assert f"<b>{keys}</b>" in text and what in text
+    (shortcuts,) = [w for w in QApplication.topLevelWidgets() if isinstance(w, ShortcutsDialog)]
+    assert shortcuts.isVisible() and shortcuts.windowTitle() == "Keyboard shortcuts"
+    table = shortcuts.table
+    listed = [(table.item(r, 0).text(), table.item(r, 1).text()) for r in range(table.rowCount())]
+    assert listed == shortcut_rows(window.commands)  # made from the actions themselves
+    assert ("Ctrl+Shift+R", "Open or close the last answer's reasoning") in listed
+    shortcuts.close()
 
 
 # -- failures -------------------------------------------------------------------------------

@@ -191,7 +191,7 @@ def test_pane_find_and_copy(qtbot) -> None:
     qtbot.addWidget(pane)
     pane.append("First the apples. Then the pears. Then the apples again.\n")
     pane.finish(3.0, 12)
-    assert "4 tokens/s" in pane.header.text()
+    assert pane.header.text() == "Thought for 3.0 s · 12 tokens"  # the speed is said once, below
     pane.find_box.setText("apples")
     assert pane.find_next() and pane.expanded
     first = pane.body.textCursor().selectionStart()
@@ -205,12 +205,13 @@ def test_pane_find_and_copy(qtbot) -> None:
 
 def test_the_pane_is_as_tall_as_its_reasoning_with_the_theme(qtbot) -> None:
     """No blank band under the text: the theme's border and padding are counted once."""
-    from desktop.app import load_theme
     from desktop.chat.thinking_pane import ThinkingPane
+    from desktop.common.colours import LIGHT
+    from desktop.common.theme import read_template, style_sheet
 
     for text in ("One line.", "Two\nlines.\n\n", "Three\nshort\nlines."):
         pane = ThinkingPane()
-        pane.setStyleSheet(load_theme())
+        pane.setStyleSheet(style_sheet(read_template(), LIGHT, 9.0))
         qtbot.addWidget(pane)
         pane.resize(600, 400)
         pane.show()

@@ -21,6 +21,7 @@ from desktop.dialogs.crash_reporter import CrashReporter
 from desktop.dialogs.welcome import FirstRunDialog
 from desktop.engines.hardware_probe import HardwareProbe
 from desktop.window.main_window import MainWindow
+from model_runtime import crash_log
 from model_runtime.crash_log import CrashHandler, crash_dir, pending_reports
 from model_runtime.errors import EngineError
 from model_runtime.hardware.detect import CpuInfo, HardwareInfo
@@ -90,7 +91,6 @@ def test_the_welcome_grows_when_this_computer_is_known_later(qtbot: Any) -> None
     qtbot.addWidget(dialog)
     dialog.hardware_label.setText("Looking at this computer…")  # as before detection ends
     dialog.recommend_label.setText("Choosing a model for this computer…")
-    dialog._fit()
     dialog.show()
     qtbot.waitExposed(dialog)
     dialog.show_hardware(simulated())  # several lines where one was
@@ -196,26 +196,45 @@ def test_the_first_start_welcomes_and_the_next_offers_the_crash_report(qtbot: An
     assert sys.excepthook is excepthook  # main() put the hooks back
     assert pending_reports() == []  # offered once: the next start stays quiet
 
-    raised: list[bool] = []
+    raised: list[str] = []
 
     def refuse() -> None:
         raise EngineError("The engine refused the request.")
 
+    def fail() -> None:
+        raise TypeError("import_chat() got a bool")  # a bug in a slot: Ponder goes on
+
     def second(window: MainWindow) -> bool:
         assert not top_level(FirstRunDialog) and not top_level(CrashReportsDialog)
-        # an expected error that escapes a slot is shown in words, not reported as a crash
-        if not window.banner.isVisible():
-            if not raised:
-                raised.append(True)
-                QTimer.singleShot(0, refuse)  # a slot that raises, as Qt calls it
-            return False
-        assert window.banner.label.text() == (
-            "Something went wrong. The engine refused the request."
-        )
-        return True
+        text = window.banner.label.text() if window.banner.isVisible() else ""
+        if not raised:
+            raised.append("expected")
+            QTimer.singleShot(0, refuse)  # a slot that raises, as Qt calls it
+        elif raised == ["expected"] and text:
+            # an expected error that escapes a slot is shown in words, not reported as a crash
+            assert text == "Something went wrong. The engine refused the request."
+            window.banner.hide()
+            raised.append("bug")
+            QTimer.singleShot(0, fail)
+        elif raised == ["expected", "bug"] and text:
+            assert text == (
+                "Something went wrong inside Ponder. TypeError: import_chat() got a bool. "
+                "Ponder kept running; Help → Error reports has the report."
+            )
+            return True
+        return False
 
     code, _window = run_app(second)
     assert code == 0 and pending_reports() == [] and len(list(crash_dir().glob("crash-*.txt"))) == 1
+    (survived,) = crash_dir().glob("error-*.txt")  # kept, listed, but not a crash
+    assert "Ponder kept running" in survived.read_text()
+
+    def third(window: MainWindow) -> bool:  # the next start does not say Ponder closed
+        assert not top_level(CrashReportsDialog)
+        return hardware_known(window) or window.isVisible()
+
+    code, _window = run_app(third)
+    assert code == 0 and pending_reports() == []
     for child in multiprocessing.active_children():
         child.join(10)
     assert multiprocessing.active_children() == []
@@ -236,3 +255,24 @@ def test_help_offers_the_welcome_and_about(qtbot: Any) -> None:
     welcome.close()
     window.close()
     window.bridge.shutdown()
+
+
+def test_error_reports_list_crashes_and_errors_survived(qtbot: Any) -> None:
+    """Help → Error reports: every report kept, each said to be a crash or an error Ponder
+    kept running after; with none, it says so and offers nothing to copy or delete."""
+    from desktop.dialogs.crash_reporter import show_all_reports
+
+    empty = show_all_reports(None)
+    qtbot.addWidget(empty)
+    assert empty.windowTitle() == "Error reports" and empty.list.count() == 0
+    assert not empty.copy_button.isEnabled() and not empty.delete_button.isEnabled()
+    empty.close()
+    folder = crash_dir()
+    crash_log.write_report("Ponder — a crash\nRuntimeError: died", folder)
+    crash_log.write_report("Ponder — an error\nTypeError: went on", folder, survived=True)
+    dialog = show_all_reports(None)
+    qtbot.addWidget(dialog)
+    rows = sorted(dialog.list.item(i).text().split("\n")[0] for i in range(dialog.list.count()))
+    assert [row.split(" (")[1] for row in rows] == ["crash)", "error, Ponder kept running)"]
+    assert dialog.copy_button.isEnabled()
+    assert pending_reports() and all(not r.survived for r in pending_reports())

@@ -288,3 +288,44 @@ def test_layers_on_rpc_workers_are_said_so() -> None:
     assert gpu_layers_text(only_workers).endswith("layers on the RPC worker")
     both = plan(profile, dataclasses.replace(hw, gpus=(worker, gpu)))
     assert gpu_layers_text(both).endswith("layers on the GPU and the RPC worker")
+
+
+@pytest.mark.slow
+def test_a_draft_model_is_chosen_per_model_in_the_panel(
+    open_window: Callable[..., MainWindow], qtbot: Any, smollm2: Path, tmp_path: Path
+) -> None:
+    """The panel offers the known models that can draft (the starter model shares this copy's
+    vocabulary); the plan counts the draft's memory, the engine loads it, and "Remember"
+    keeps the choice for this model."""
+    import shutil
+
+    model = tmp_path / "SmolLM2-copy.gguf"
+    shutil.copyfile(smollm2, model)
+    window = open_window(hardware=roomy_machine())
+    with qtbot.waitSignal(window.bridge.loaded, timeout=LOAD_MS) as loaded:
+        window.load_model(str(model))
+    assert loaded.args[0].speculation == "prompt lookup"
+    plan = window.loader.plan
+    assert [c.path for c in plan.draft_candidates] == [str(smollm2)]
+    click(qtbot, window.status.details_button)
+    panel = window.load_panel
+    assert panel.draft_value.text() == "prompt lookup (while it pays)"
+    assert [panel.draft.itemData(i) for i in range(panel.draft.count())] == [
+        None,
+        "off",
+        str(smollm2),
+    ]
+    alone = plan.verdict.host_needed
+    panel.draft.setCurrentIndex(2)
+    with_draft = window.loader.plan
+    assert with_draft.speculation.draft_path == str(smollm2)
+    assert with_draft.draft_estimate is not None
+    assert with_draft.verdict.host_needed == alone + with_draft.draft_estimate.host_total
+    assert panel.draft_value.text().startswith(f"{smollm2.name} (")
+    assert panel.draft_value.text().endswith(" in system memory)")
+    tick(qtbot, panel.remember)
+    with qtbot.waitSignal(window.bridge.loaded, timeout=LOAD_MS) as loaded:
+        click(qtbot, panel.load_button)
+    assert loaded.args[0].speculation == f"draft model {smollm2.name}"
+    assert pinned_overrides(model) == PlanOverrides(draft=str(smollm2))
+    assert window.status.plan_label.text().endswith(f"· draft model {smollm2.name}")

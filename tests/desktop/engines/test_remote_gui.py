@@ -98,6 +98,12 @@ def test_add_an_endpoint_and_test_it(
         qtbot.mouseClick(editor.fetch_button, Qt.MouseButton.LeftButton)
     assert [editor.model.itemText(i) for i in range(editor.model.count())] == stub.models
     assert editor.model.currentText() == "deepseek-r1"
+    assert editor.status.text() == "The server offers 2 models."
+    stub.models = ["deepseek-r1"]
+    with qtbot.waitSignal(editor.fetcher.done, timeout=WAIT_MS):
+        qtbot.mouseClick(editor.fetch_button, Qt.MouseButton.LeftButton)
+    assert editor.status.text() == "The server offers 1 model."  # not "1 model(s)"
+    stub.models = ["deepseek-r1", "other"]
     editor.buttons.accepted.emit()
     assert rows(tab) == [["lab", stub.url, "deepseek-r1", STAYS]]
     assert memory_keyring.passwords == {("ponder", "endpoint:lab"): "sk-right"}
@@ -113,7 +119,7 @@ def test_add_an_endpoint_and_test_it(
     with qtbot.waitSignal(tab.tested, timeout=WAIT_MS) as ok:
         qtbot.mouseClick(tab.test_button, Qt.MouseButton.LeftButton)
     assert ok.args[0] is True
-    assert tab.result.text() == "Connected. It offers 2 model(s): deepseek-r1, other."
+    assert tab.result.text() == "Connected. It offers 2 models: deepseek-r1, other."
 
     stub.api_key = "sk-rotated"  # the saved key is now wrong: 401
     with qtbot.waitSignal(tab.tested, timeout=WAIT_MS) as refused:

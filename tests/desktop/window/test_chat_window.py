@@ -493,7 +493,9 @@ def test_engine_death_while_idle_shows_on_the_next_question(loaded: MainWindow, 
     assert not message.answer
     assert window.controller.messages == []  # the question can be asked again
     assert window.banner.isVisible() and window.banner.reload_button.isVisible()
-    assert window.composer.button.toolTip() == "Reload the model first"
+    assert window.composer.button.toolTip().startswith("The model stopped. Reload it")
+    assert window.composer.notice.isVisible()  # said where it is seen, not only in a tooltip
+    assert window.composer.notice.text().startswith("⚠ The model stopped. Reload it")
     with qtbot.waitSignal(window.bridge.loaded, timeout=LOAD_MS):
         qtbot.mouseClick(window.banner.reload_button, Qt.MouseButton.LeftButton)
     answer, _ = ask(qtbot, window, "Say hi.")

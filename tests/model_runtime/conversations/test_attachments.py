@@ -161,3 +161,29 @@ def test_a_version_2_database_gains_the_tables_and_keeps_its_chats(tmp_path: Pat
         assert store.integrity_check() == "ok"
     finally:
         store.close()
+
+
+def test_undoing_a_deleted_question_brings_its_files_back(store: ConversationStore) -> None:
+    chat = store.create_conversation().id
+    ask(store, chat, "Soup?", Included(NOTES))
+    second = ask(store, chat, "Log?", Included(NOTES), Included(LOG))
+    removed = store.delete_message(second)
+    assert attachments.count(store._db) == (1, 1)  # the log went: no other question kept it
+    store.restore_messages(removed)
+    assert attachments.count(store._db) == (2, 3)
+    assert [a.name for a in store.attachments([second])[second]] == ["recipes.md", "server.log"]
+    assert store.search("disk", in_files=True)  # its text is searchable again
+
+
+def test_an_undo_finds_a_file_attached_again_meanwhile(store: ConversationStore) -> None:
+    """The same content was stored again under another id (an imported chat) while the undo
+    waited: the question goes back linked to that one, not to a second copy."""
+    gone = ask(store, store.create_conversation().id, "Log?", Included(LOG))
+    ask(store, store.create_conversation().id, "Soup?", Included(NOTES))
+    removed = store.delete_message(gone)
+    assert attachments.count(store._db) == (1, 1)
+    ask(store, store.create_conversation().id, "The same log?", Included(LOG))
+    store.restore_messages(removed)
+    assert attachments.count(store._db) == (2, 3)  # the log once, linked to both questions
+    [back] = store.included(store.attachments([gone])[gone])
+    assert back.file.text == LOG.text

@@ -191,6 +191,10 @@ def test_full_text_search_over_answers_and_reasoning(store: ConversationStore) -
     hit = store.search("first")[0]
     assert hit.conversation_id == bracket and not hit.in_reasoning  # a literal [ is just text
     assert "[first]" in hit.excerpt and "a[0]" in hit.excerpt
+    # for a display that marks matches itself: the text as written, and where the match is
+    assert "[first]" not in hit.plain and "a[0]" in hit.plain
+    ((start, end),) = hit.marks
+    assert hit.plain[start:end] == "first"
 
 
 def test_streamed_updates_are_searchable(store: ConversationStore) -> None:

@@ -3,6 +3,7 @@ the access token in the keyring, the offline switch and the network log."""
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from pathlib import Path
@@ -352,3 +353,19 @@ def test_a_split_quant_plans_from_its_first_part_and_a_broken_one_does_not(
     (choice,) = listing.quants
     with pytest.raises(ModelFileError, match="100,000 layers"):
         plan_hub_quant("acme/Broken-R1-GGUF", listing.revision, choice, machine)
+
+
+def test_a_download_is_read_in_big_steps(fake_hub: FakeHub) -> None:
+    """Bodies are read up to 1 MiB at a time, not httpcore's 64 KiB: on a fast link the work
+    per read, not the link, would set the speed (bench/download.py)."""
+    body = os.urandom(16 * 1024 * 1024)
+    fake_hub.add_repo("acme/Big-GGUF", {"b-Q4_0.gguf": body})
+    listing = hub.repo_listing("acme/Big-GGUF")
+    sizes = []
+    with hub.open_file("acme/Big-GGUF", listing.revision, "b-Q4_0.gguf") as stream:
+        got = bytearray()
+        for chunk in stream.chunks():
+            sizes.append(len(chunk))
+            got += chunk
+    assert got == body
+    assert max(sizes) > 64 * 1024  # the loopback sender is ahead: reads come back full

@@ -200,7 +200,25 @@ def test_plan_turns_into_the_engines_load_request() -> None:
         tensor_overrides=p.tensor_overrides,
         max_sequences=p.max_sequences,
         sequence_ctx=8192,
+        state_cache_ram=request.state_cache_ram,
     )
+    # the KV state cache may keep half of what the plan leaves spare, at most a quarter of RAM
+    spare = p.verdict.host_available - p.verdict.host_needed
+    assert request.state_cache_ram == min(spare // 2, 128 * GIB)
+
+
+def test_the_state_cache_never_takes_what_the_plan_needs() -> None:
+    """A tight plan leaves the KV state cache no memory; a roomy one gives it a share."""
+    tight = plan(PROFILES[("qwen-7b", "Q4_K_M")], MACHINES["laptop-8g"])
+    assert tight.verdict.host_needed >= tight.verdict.host_available * 0.6
+    roomy = plan(PROFILES[("qwen-1.5b", "Q4_K_M")], MACHINES["512g+2x80"])
+    for p in (tight, roomy):
+        spare = max(0, p.verdict.host_available - p.verdict.host_needed)
+        budget = p.to_load_request().state_cache_ram
+        assert budget is not None and 0 <= budget <= spare // 2 + 1
+    assert roomy.to_load_request().state_cache_ram == 128 * GIB  # a quarter of 512 GiB
+    overfull = plan(PROFILES[("llama-70b", "Q4_K_M")], MACHINES["laptop-8g"])
+    assert overfull.to_load_request().state_cache_ram == 0
 
 
 def rpc_worker(index: int, endpoint: str, gib: int) -> GpuInfo:

@@ -138,6 +138,27 @@ def test_whole_answer_is_the_engines(served: Served) -> None:
 
 
 @pytest.mark.slow
+def test_a_conversation_that_comes_back_is_restored_from_the_cache(served: Served) -> None:
+    """Each served conversation keeps its KV state (one slot per conversation prefix): another
+    client's conversation in between does not make the first one's history read again."""
+    notes = "Notes: " + " ".join(f"crate {i} holds {i * 5} apples." for i in range(40))
+    first = [{"role": "user", "content": notes + " Which crate holds 50 apples?"}]
+    reply = served.client.chat.completions.create(model="smollm2", messages=first, **GREEDY)
+    other = [{"role": "user", "content": "Spell the word banana backwards, letter by letter."}]
+    served.client.chat.completions.create(model="smollm2", messages=other, **GREEDY)
+    served.drain()
+    again = [
+        *first,
+        {"role": "assistant", "content": reply.choices[0].message.content},
+        {"role": "user", "content": "And which holds 100?"},
+    ]
+    back = served.client.chat.completions.create(model="smollm2", messages=again, **GREEDY)
+    record = served.finished_request(back.id)
+    assert record.stats.restored_from == "memory"
+    assert back.usage.prompt_tokens_details.cached_tokens >= reply.usage.prompt_tokens - 1
+
+
+@pytest.mark.slow
 def test_streamed_answer_matches_the_whole_one(served: Served) -> None:
     whole = ask(served, **GREEDY).choices[0].message.content
     chunks = list(ask(served, stream=True, stream_options={"include_usage": True}, **GREEDY))
