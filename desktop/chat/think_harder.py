@@ -50,7 +50,8 @@ class ThinkHarderButton(QToolButton):
         self.setObjectName("thinkHarderButton")
         self.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.votes = load_default_votes()
+        self.default = load_default_votes()  # the number chosen in the menu (saved)
+        self.votes = self.default  # what a click asks for: the default, or the most that fit
         self.most = 0  # what the loaded model's plan leaves memory for
         menu = QMenu(self)
         heading = menu.addAction("Thoughts at once (remembered):")
@@ -60,7 +61,7 @@ class ThinkHarderButton(QToolButton):
             action = menu.addAction(f"×{n} — {n} thoughts, then a vote")
             action.setData(n)
             action.setCheckable(True)
-            action.setChecked(n == self.votes)
+            action.setChecked(n == self.default)
             action.triggered.connect(lambda _checked=False, n=n: self._choose(n))
             group.addAction(action)
         self.setMenu(menu)
@@ -85,18 +86,15 @@ class ThinkHarderButton(QToolButton):
 
     def _choose(self, n: int) -> None:
         save_default_votes(n)
-        self.votes = n
+        self.default = n
         self._refresh()
 
     def _refresh(self) -> None:
         for n, action in self.choices.items():
             action.setEnabled(n <= self.most)
             action.setToolTip("" if n <= self.most else f"The plan leaves memory for {self.most}")
-        votes = (
-            self.votes
-            if self.votes <= self.most
-            else max([n for n in CHOICES if n <= self.most], default=self.votes)
-        )
+        fitting = [n for n in CHOICES if n <= self.most]
+        votes = self.default if self.default <= self.most else max(fitting, default=self.default)
         self.votes = votes
         self.setText(f"Think harder ×{votes}")
         self.setToolTip(

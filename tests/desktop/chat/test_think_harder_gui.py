@@ -44,11 +44,19 @@ def test_the_button_shows_where_the_plan_fits_and_remembers_its_number(qtbot: An
     assert button.isVisibleTo(composer) and button.text() == "Think harder ×4"
     assert button.choices[4].isEnabled() and not button.choices[8].isEnabled()
     composer.set_votes(64)
-    assert button.text() == "Think harder ×4"  # what fitted last, until chosen otherwise
-    button.choices[8].trigger()
-    assert button.text() == "Think harder ×8" and load_default_votes() == 8
+    assert button.text() == "Think harder ×8"  # the default (8) fits again
     button.choices[4].trigger()
+    assert button.text() == "Think harder ×4" and load_default_votes() == 4
+    composer.set_votes(5)
+    button.choices[8].trigger()  # more than fit: it can't be chosen
     assert load_default_votes() == 4
+    composer.set_votes(64)
+    button.choices[8].trigger()
+    composer.set_votes(5)  # a model with room for fewer: 4, and 8 stays the default
+    assert load_default_votes() == 8 and button.text() == "Think harder ×4"
+    composer.set_votes(64)
+    assert button.text() == "Think harder ×8"
+    button.choices[4].trigger()
     composer.edit.setPlainText("Which is bigger?")
     with qtbot.waitSignal(composer.votes_requested) as asked:
         button.click()
