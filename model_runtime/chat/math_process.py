@@ -1,0 +1,120 @@
+"""Formulas are drawn in a child process, one at a time, each within a time budget.
+
+ziamath is pure Python and can't be interrupted: a pathological formula would hold whichever
+thread draws it, and a Python thread beside the GUI's slows the window down (they share one
+interpreter lock). A child process draws on another core, and one that overruns the budget is
+killed: its formula is shown as its source ("it took longer than 2 s to draw") and the next one
+gets a fresh process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from model_runtime.chat.math import Formula
+from model_runtime.chat.math_render import RenderedFormula, check, render
+from model_runtime.errors import FormulaError
+
+BUDGET_S = 2.0
+START_S = 60.0  # to import the renderer and load its font, on a busy machine
+
+Result = RenderedFormula | str  # the drawing, or why there is none
+
+
+class FormulaRenderer:
+    """Ask for formulas from any thread; ``results()``, run on one thread, draws them in order
+    and yields (formula, drawing or words why not)."""
+
+    def __init__(self, budget: float = BUDGET_S) -> None:
+        self.budget = budget
+        self.starts = 0  # child processes started (a killed one is replaced)
+        self._requests: queue.SimpleQueue[Formula | None] = queue.SimpleQueue()
+        self._process: Any = None
+        self._conn: Any = None
+
+    def request(self, formula: Formula) -> None:
+        self._requests.put(formula)
+
+    def close(self) -> None:
+        """End ``results()`` (and the child process with it)."""
+        self._requests.put(None)
+
+    def results(self, cancel: threading.Event | None = None) -> Iterator[tuple[Formula, Result]]:
+        cancel = cancel or threading.Event()
+        try:
+            while not cancel.is_set():
+                try:
+                    formula = self._requests.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if formula is None:
+                    return
+                yield formula, self.draw(formula)
+        finally:
+            self._stop()
+
+    def draw(self, formula: Formula) -> Result:
+        """One formula's drawing (or why there is none), in the child, within the budget."""
+        reason = check(formula.source)
+        if reason is not None:
+            return reason  # said at once, without a round trip
+        try:
+            conn = self._child()
+            conn.send(formula)
+            if not conn.poll(self.budget):
+                self._stop()
+                return f"it took longer than {self.budget:g} s to draw"
+            result: Result = conn.recv()
+        except (OSError, EOFError, ValueError):
+            self._stop()
+            return "the renderer stopped while drawing it"
+        return result
+
+    def _child(self) -> Any:
+        if self._conn is not None and self._process.is_alive():
+            return self._conn
+        self._stop()
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe(duplex=True)
+        self._process = ctx.Process(target=serve, args=(child,), name="ponder-math", daemon=True)
+        self._process.start()
+        self.starts += 1
+        child.close()
+        if not parent.poll(START_S):
+            raise EOFError("the renderer did not start")
+        parent.recv()  # ready
+        self._conn = parent
+        return parent
+
+    def _stop(self) -> None:
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        if conn is not None:
+            conn.close()
+        if process is not None:
+            process.kill()
+            process.join(timeout=5)
+
+
+def serve(conn: Any) -> None:
+    """The child: draw each formula sent, answer with its drawing or the words why not."""
+    render(Formula("x", False))  # import the renderer, load its font
+    conn.send("ready")
+    while True:
+        try:
+            formula = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            result: Result = render(formula)
+        except FormulaError as exc:
+            result = str(exc)
+        except Exception as exc:  # a renderer bug must cost one formula, not the process
+            result = f"the renderer failed ({type(exc).__name__})"
+        with contextlib.suppress(OSError):
+            conn.send(result)
