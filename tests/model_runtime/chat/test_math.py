@@ -88,7 +88,7 @@ def test_inline_formulas_give_exact_spans() -> None:
     text = "a `$no$` b \\(x\\) c $y$ d \\boxed{z}"
     spans = inline_formulas(text)
     assert [text[start:end] for start, end, _ in spans] == ["\\(x\\)", "$y$", "\\boxed{z}"]
-    assert [f for _, _, f in spans][0] == Formula("x", False)
+    assert spans[0][2] == Formula("x", False)
 
 
 def test_github_export_rewrites_only_the_delimiters_github_lacks() -> None:
