@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import queue
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +23,7 @@ from model_runtime.errors import FormulaError
 
 BUDGET_S = 2.0
 START_S = 60.0  # to import the renderer and load its font, on a busy machine
+IDLE_S = 60.0  # a child with nothing to draw for this long ends (a formula starts another)
 
 Result = RenderedFormula | str  # the drawing, or why there is none
 
@@ -46,14 +48,19 @@ class FormulaRenderer:
 
     def results(self, cancel: threading.Event | None = None) -> Iterator[tuple[Formula, Result]]:
         cancel = cancel or threading.Event()
+        idle = 0.0
         try:
             while not cancel.is_set():
                 try:
                     formula = self._requests.get(timeout=0.2)
                 except queue.Empty:
+                    idle += 0.2
+                    if idle >= IDLE_S and self._process is not None:
+                        self._stop()  # frees its memory; the next formula starts another
                     continue
                 if formula is None:
                     return
+                idle = 0.0
                 yield formula, self.draw(formula)
         finally:
             self._stop()
@@ -103,6 +110,7 @@ class FormulaRenderer:
 
 def serve(conn: Any) -> None:
     """The child: draw each formula sent, answer with its drawing or the words why not."""
+    _yield_to_the_window()
     render(Formula("x", False))  # import the renderer, load its font
     conn.send("ready")
     while True:
@@ -118,3 +126,12 @@ def serve(conn: Any) -> None:
             result = f"the renderer failed ({type(exc).__name__})"
         with contextlib.suppress(OSError):
             conn.send(result)
+
+
+def _yield_to_the_window() -> None:
+    """Run at a lower priority: on a busy machine the window's thread comes first."""
+    import psutil
+
+    with contextlib.suppress(OSError, psutil.Error):
+        low = psutil.BELOW_NORMAL_PRIORITY_CLASS if sys.platform == "win32" else 10
+        psutil.Process().nice(low)

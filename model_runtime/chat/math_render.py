@@ -90,9 +90,10 @@ def check(source: str) -> str | None:
         return "a { is never closed"
     if deepest > MAX_DEPTH:
         return f"it is nested too deeply ({deepest} levels; at most {MAX_DEPTH})"
-    for found in _BEGIN.finditer(prepare(source)):
-        if found.group(1) == "begin" and found.group(2) not in SUPPORTED:
-            return f"the environment {found.group(2)} is not supported"
+    if "\\begin" in source:
+        for found in _BEGIN.finditer(prepare(source)):
+            if found.group(1) == "begin" and found.group(2) not in SUPPORTED:
+                return f"the environment {found.group(2)} is not supported"
     return None
 
 

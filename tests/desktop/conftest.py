@@ -8,11 +8,19 @@ from typing import Any
 
 import pytest
 
+from desktop.chat.formulas import stop_renderer
 from desktop.engines.bridge import EngineBridge
 from desktop.window.main_window import MainWindow
 from model_runtime.conversations.store import ConversationStore
 from model_runtime.engine import EngineClient
 from model_runtime.hardware.detect import HardwareInfo
+
+
+@pytest.fixture(autouse=True)
+def no_math_renderer_left() -> Iterator[None]:
+    """The math renderer process a test started (by showing a formula) ends with the test."""
+    yield
+    stop_renderer()
 
 
 @pytest.fixture
