@@ -17,9 +17,11 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.chat.answer_view import AnswerView
+from desktop.chat.boxed_footer import BoxedFooter
 from desktop.chat.thinking_pane import ThinkingPane
 from desktop.common.throttle import Throttle
 from model_runtime.chat.answer import Answer, AnswerFigures
+from model_runtime.chat.boxed import boxed_answer
 from model_runtime.conversations.records import Branch, StoredMessage
 
 REPAINT_MS = 40
@@ -155,6 +157,7 @@ class AssistantMessage(QFrame):
         self.thinking: ThinkingPane | None = None
         self.answer_view = AnswerView(self)
         self.answer_view.hide()
+        self.boxed_footer = BoxedFooter(self.answer_view.formulas, self)  # "Answer: x = 2"
         self.status = QLabel(self)
         self.status.setObjectName("messageStatus")
         self.status.setTextFormat(Qt.TextFormat.PlainText)
@@ -192,6 +195,7 @@ class AssistantMessage(QFrame):
         self._layout.setContentsMargins(4, 4, 4, 4)
         self._layout.setSpacing(6)
         self._layout.addWidget(self.answer_view)
+        self._layout.addWidget(self.boxed_footer)
         self._layout.addWidget(self.status)
         self._layout.addWidget(self.save_note)
         self._layout.addWidget(self.action_bar)
@@ -231,6 +235,7 @@ class AssistantMessage(QFrame):
         else:
             self.status.setText(_figures(message.figures))
         self._update_actions(message.state, message.finish_reason)
+        self.boxed_footer.show_boxed(boxed_answer(self.answer, self.reasoning))
 
     def bind(self, message_id: int, branch: Branch) -> None:
         self.message_id = message_id
@@ -270,6 +275,7 @@ class AssistantMessage(QFrame):
         """Stream more into this answer (Continue): the text so far stays."""
         self.streaming = True
         self.action_bar.hide()
+        self.boxed_footer.show_boxed(None)
         self._started = time.monotonic()
         if self.answer:
             self._answer_started = self._started
@@ -362,6 +368,7 @@ class AssistantMessage(QFrame):
             self.answer_view.finish_markdown(self.answer)
         self.status.setText(_figures(figures))
         self._update_actions("complete", stats.finish_reason)
+        self.boxed_footer.show_boxed(boxed_answer(self.answer, self.reasoning))
 
     def fail(self, title: str, message: str) -> None:
         """Show an error in place of (or after) the partial answer; what streamed stays."""
@@ -375,6 +382,7 @@ class AssistantMessage(QFrame):
             )
         if self.answer:
             self.answer_view.finish_markdown(self.answer)
+        self.boxed_footer.show_boxed(boxed_answer(self.answer, self.reasoning))
         self.status.setObjectName("messageError")
         self.status.setText(f"⚠ {title}: {message}")
         self.status.style().unpolish(self.status)
