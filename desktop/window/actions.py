@@ -31,6 +31,7 @@ class ActionSpec:
     tip: str = ""
     enabled: bool = True
     separator_before: bool = False
+    checkable: bool = False  # on or off; its handler reads the action's state
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
@@ -65,6 +66,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("conversation_settings", "Conversation &settings…", "&Chat",
                "edit_conversation_settings", "Ctrl+,",
                "Conversation settings (system prompt, sampling)"),
+    # View
+    ActionSpec("math", "Render &math", "&View", "toggle_math", checkable=True,
+               tip="Draw LaTeX in answers and reasoning (off: show its source)"),
     # Help
     ActionSpec("shortcuts", "&Keyboard shortcuts", "&Help", "show_shortcuts", Qt.Key.Key_F1,
                "This list"),
@@ -94,6 +98,7 @@ def build_actions(window: QMainWindow, specs: tuple[ActionSpec, ...] = ACTIONS) 
         if spec.tip:
             action.setToolTip(spec.tip)
         action.setEnabled(spec.enabled)
+        action.setCheckable(spec.checkable)
         action.setData(spec.help or spec.text.replace("&", "").rstrip("…"))
         if spec.slot is not None:
             slot = operator.attrgetter(spec.slot)(window)

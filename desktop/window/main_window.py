@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from desktop.chat.composer import Composer
 from desktop.chat.controller import ChatController
 from desktop.chat.conversation_settings import ConversationSettings
+from desktop.chat.formulas import shared_formulas, stop_renderer
 from desktop.chat.messages import AssistantMessage
 from desktop.chat.sidebar import Sidebar
 from desktop.chat.view import ChatView
@@ -38,6 +39,7 @@ from desktop.engines.serve_controller import ServeController
 from desktop.models.download_bridge import DownloadBridge
 from desktop.models.manager import ModelManagerDialog
 from desktop.settings.dialog import SettingsDialog
+from desktop.settings.view import ViewSettings, load_view_settings, save_view_settings
 from desktop.window.actions import build_actions, shortcut_rows
 from desktop.window.banner import NoticeBanner
 from desktop.window.engine_choice import EngineChoice
@@ -86,6 +88,8 @@ class MainWindow(QMainWindow):
         self.engines = EngineChoice(self.controller, bridge, self.status.remote_label, self)
         self.commands = build_actions(self)
         self.commands.starter.setEnabled(self.starter_path is not None)
+        self.commands.math.setChecked(load_view_settings().math)
+        shared_formulas().set_enabled(self.commands.math.isChecked())
         self.serving = ServeController(bridge, self.commands.serve, self.status.serve_label, self)
         self._connect()
         self.file_room = FileRoom(self)  # files dropped, counted and fitted to the context
@@ -274,6 +278,11 @@ class MainWindow(QMainWindow):
             self.controller.apply_settings(dialog.result_system_prompt(), dialog.result_params())
             self.file_room.refresh()  # the answer's length limit keeps its room
 
+    def toggle_math(self) -> None:
+        """View → Render math: every answer and reasoning shown follows, and it is saved."""
+        shared_formulas().set_enabled(self.commands.math.isChecked())
+        save_view_settings(ViewSettings(math=self.commands.math.isChecked()))
+
     def copy_last_answer(self) -> None:
         answers = [m for m in self.chat_view.messages if isinstance(m, AssistantMessage)]
         if answers:  # the answer alone: Shift is down for this shortcut, not for "with reasoning"
@@ -452,4 +461,5 @@ class MainWindow(QMainWindow):
         self.engines.shutdown()
         self.bridge.shutdown()
         self.downloads.close()
+        stop_renderer()  # the math renderer process, like the engine's, ends with the window
         super().closeEvent(event)
