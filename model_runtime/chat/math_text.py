@@ -100,9 +100,11 @@ class MathScanner:
             self._fence = None
 
     def _restart(self, end: int) -> None:
-        """Go on after position end of the undecided text (a line break there: the context)."""
-        self._base += end
-        self._text = self._text[end:] or "\n"
+        """Go on after position end of the undecided text (a line break there: the context;
+        at the end of the text, one that is not part of it)."""
+        rest = self._text[end:]
+        self._base += end if rest else end - 1
+        self._text = rest or "\n"
         self._line, self._plain_line, self._fence = 1, False, None
         self._decided, self._spans = 0, []
 

@@ -429,6 +429,20 @@ def test_the_thinking_pane_draws_math_and_stays_plain_text(
     assert formula_number(whole.body.document(), display) is not None
 
 
+def test_stored_reasoning_draws_its_math_when_the_pane_opens(
+    qtbot: Any, formulas: FormulaStore
+) -> None:
+    message = AssistantMessage()
+    qtbot.addWidget(message)
+    message.show()
+    message.show_stored(stored("So 2.", REASONING))  # the pane ended before its text came
+    pane = message.thinking
+    assert pane is not None and not pane.expanded
+    pane.set_expanded(True)
+    qtbot.waitUntil(lambda: not (formulas.pending or pane.writing), timeout=DRAW_MS)
+    assert pane_sources(pane, formulas) == ["x^2 = 4", "x = \\pm 2", "x = 2", "\\boxed{2}"]
+
+
 # -- a screenshot, looked at --------------------------------------------------------------
 
 

@@ -93,3 +93,14 @@ def test_long_reasoning_is_parsed_a_bounded_window_at_a_time() -> None:
     for _ in range(400):
         scanner.feed(line)
     assert scanner.undecided <= MAX_CODE + len(line) + 1  # the backtick can't hide math forever
+
+
+def test_text_after_a_finish_is_placed_where_it_is() -> None:
+    """The pane finishes its scanner when the thinking ends, perhaps before any text came (a
+    stored answer's reasoning is written later), or before a second thinking segment."""
+    scanner = MathScanner()
+    assert scanner.finish() == []
+    spans = scanner.feed("So \\(x\\) here.") + scanner.finish()
+    assert [(s.start, s.end) for s in spans] == [(3, 8)]
+    spans = scanner.feed(" Then $y$ too.") + scanner.finish()
+    assert [(s.start, s.end, s.text) for s in spans] == [(20, 23, "$y$")]
