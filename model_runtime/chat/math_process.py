@@ -2,9 +2,11 @@
 
 ziamath is pure Python and can't be interrupted: a pathological formula would hold whichever
 thread draws it, and a Python thread beside the GUI's slows the window down (they share one
-interpreter lock). A child process draws on another core, and one that overruns the budget is
-killed: its formula is shown as its source ("it took longer than 2 s to draw") and the next one
-gets a fresh process.
+interpreter lock). A child process draws on another core, at a lower priority, and one that
+overruns the budget is killed: its formula is shown as its source ("it took longer than 2 s to
+draw") and the next one gets a fresh process. The budget counts the child's CPU time, so a busy
+machine that gives it little CPU doesn't turn ordinary formulas into failed ones; WALL_S bounds
+the wait all the same.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from model_runtime.chat.math import Formula
 from model_runtime.chat.math_render import RenderedFormula, check, render
 from model_runtime.errors import FormulaError
 
-BUDGET_S = 2.0
+BUDGET_S = 2.0  # CPU seconds a formula may take
+WALL_S = 60.0  # and seconds of waiting, however busy the machine
 START_S = 60.0  # to import the renderer and load its font, on a busy machine
 IDLE_S = 60.0  # a child with nothing to draw for this long ends (a formula starts another)
 
@@ -38,6 +41,7 @@ class FormulaRenderer:
         self._requests: queue.SimpleQueue[Formula | None] = queue.SimpleQueue()
         self._process: Any = None
         self._conn: Any = None
+        self._usage: Any = None  # psutil's view of the child: its CPU time
 
     def request(self, formula: Formula) -> None:
         self._requests.put(formula)
@@ -73,7 +77,7 @@ class FormulaRenderer:
         try:
             conn = self._child()
             conn.send(formula)
-            if not conn.poll(self.budget):
+            if not self._answered(conn):
                 self._stop()
                 return f"it took longer than {self.budget:g} s to draw"
             result: Result = conn.recv()
@@ -81,6 +85,28 @@ class FormulaRenderer:
             self._stop()
             return "the renderer stopped while drawing it"
         return result
+
+    def _answered(self, conn: Any) -> bool:
+        """Wait for the child's answer while it has CPU time left in the budget (and the wait
+        is under WALL_S); False when it ran out."""
+        started, waited = self._cpu_seconds(), 0.0
+        step = min(0.05, self.budget)
+        while not conn.poll(step):
+            waited += step
+            if self._cpu_seconds() - started > self.budget or waited > WALL_S:
+                return conn.poll(0)
+        return True
+
+    def _cpu_seconds(self) -> float:
+        import psutil
+
+        try:
+            if self._usage is None or self._usage.pid != self._process.pid:
+                self._usage = psutil.Process(self._process.pid)
+            times = self._usage.cpu_times()
+        except (psutil.Error, AttributeError):
+            return float("inf")  # gone: the next poll says so
+        return float(times.user + times.system)
 
     def _child(self) -> Any:
         if self._conn is not None and self._process.is_alive():
