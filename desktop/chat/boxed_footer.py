@@ -8,10 +8,10 @@ off or stopped), it is shown all the same, marked as coming from the reasoning.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFontInfo, QGuiApplication, QPalette, QPixmap
+from PySide6.QtGui import QGuiApplication, QPalette, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
-from desktop.chat.formulas import FormulaStore
+from desktop.chat.formulas import FormulaStore, math_pixels
 from model_runtime.chat.boxed import BoxedAnswer
 from model_runtime.chat.math import Formula
 from model_runtime.chat.math_render import check
@@ -76,7 +76,7 @@ class BoxedFooter(QWidget):
         image = None
         if self._number is not None:
             colour = self.value.palette().color(QPalette.ColorRole.WindowText)
-            pixels = QFontInfo(self.value.font()).pixelSize() * 1.1
+            pixels = math_pixels(self.value.font())
             ratio = self.devicePixelRatioF()
             image = self._formulas.image(self._number, pixels, colour, ratio)
         if image is None:

@@ -22,7 +22,6 @@ from PySide6.QtGui import (
     QColor,
     QFont,
     QFontDatabase,
-    QFontInfo,
     QFontMetrics,
     QFontMetricsF,
     QHelpEvent,
@@ -35,14 +34,13 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QTextEdit, QToolTip
 
-from desktop.chat.formulas import FormulaStore, number_of
+from desktop.chat.formulas import FormulaStore, math_pixels, number_of
 from model_runtime.chat.math import delimited
 from model_runtime.chat.math_render import REF_SIZE
 
 OBJECT = "\ufffc"
 _WRAP = Qt.TextFlag.TextWordWrap | Qt.TextFlag.TextWrapAnywhere
 HIGHLIGHT = QColor(255, 214, 102, 90)  # the boxed answer: a soft amber
-FALLBACK_BACKGROUND = QColor("#f6f8fa")
 
 
 @dataclass(frozen=True)
@@ -110,11 +108,12 @@ class FormulaObjects(QPyTextObject):
                 painter.drawImage(QRectF(rect.topLeft() + QPointF(0, box.top), size), image)
             return
         failed = self._store.reason(number) is not None
-        if failed:
-            painter.fillRect(rect, FALLBACK_BACKGROUND)
+        shade = QColor(colour)
+        shade.setAlphaF(0.08 if failed else 0.55)
+        if failed:  # a tint of the text's own colour: right on light and dark themes alike
+            painter.fillRect(rect, shade)
         else:
-            colour = QColor(colour)
-            colour.setAlphaF(0.55)  # still being drawn
+            colour = shade  # still being drawn: muted
         painter.setPen(colour)
         painter.setFont(_source_font(doc, char, failed))
         painter.drawText(rect.adjusted(0, box.top, 0, 0), _WRAP, self._store.formula(number).source)
@@ -148,7 +147,7 @@ class FormulaObjects(QPyTextObject):
                 width, height = size.width(), size.height()
             ascent = metrics.ascent()
             return _pad(fmt, half_x, width + 1, ascent, height - ascent, 0.0)
-        em = QFontInfo(fmt.font().resolve(doc.defaultFont())).pixelSize() or REF_SIZE / 2
+        em = math_pixels(fmt.font().resolve(doc.defaultFont()))
         if drawing.width * em / REF_SIZE > room:
             em = max(em / 3, room * REF_SIZE / drawing.width)  # shrink a wide formula to fit
         scale = em / REF_SIZE

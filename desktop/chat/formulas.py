@@ -19,7 +19,7 @@ from collections import OrderedDict
 import shiboken6
 from markdown_it.common.utils import escapeHtml
 from PySide6.QtCore import QByteArray, QCoreApplication, QObject, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtGui import QColor, QFont, QFontInfo, QFontMetricsF, QImage, QPainter
 from PySide6.QtSvg import QSvgRenderer
 
 from desktop.common.background import Tasks
@@ -32,7 +32,9 @@ SCHEME = "ponder-math"
 KEEP_DRAWINGS = 4_000  # SVG drawings kept (a formula dropped is asked for again if shown)
 KEEP_IMAGES = 600  # images kept, at a size, colour and pixel ratio each
 BATCH_MS = 40  # drawings that arrive together are shown together: one layout, one repaint
-FALLBACK_STYLE = "font-family: monospace; background-color: #f6f8fa;"
+MATH_X_HEIGHT = 0.473  # of the math font (STIX Two Math), in ems
+MOST_SCALE = 1.25  # formulas grow to the text's x-height, at most by this much
+FALLBACK_STYLE = "font-family: monospace;"  # no background: a dark theme keeps its text
 
 
 class FormulaStore(QObject):
@@ -190,8 +192,7 @@ class FormulaStore(QObject):
     def close(self) -> None:
         """Stop the renderer process and wait for it (the window closes, the app quits); a
         formula asked for later starts it again."""
-        if self._running:
-            self._renderer.close()
+        if self._running:  # the drawing loop sees the cancel within 0.2 s, and ends the child
             self._tasks.cancel_all()
             self._tasks.wait(10)
         self._running = False
@@ -217,6 +218,14 @@ def paint(
     painter.fillRect(QRectF(0, 0, width, height), colour)  # the drawing in the text colour
     painter.end()
     return image
+
+
+def math_pixels(font: QFont) -> float:
+    """Pixels to the em for formulas in text of this font: its size, grown so that the math's
+    x-height meets the text's (as MathJax matches the font height; sans fonts are taller)."""
+    pixels = QFontInfo(font).pixelSize() or REF_SIZE / 2
+    grow = QFontMetricsF(font).xHeight() / (MATH_X_HEIGHT * pixels)
+    return pixels * min(MOST_SCALE, max(1.0, grow))
 
 
 def fallback_html(formula: Formula, reason: str, *, block: bool) -> str:
