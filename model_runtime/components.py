@@ -108,6 +108,13 @@ def core_components() -> list[Component]:
             "Apache-2.0",
             "the model catalog, search and downloads (Hugging Face Hub)",
         ),
+        Component(
+            "STIX Two Math",
+            "2.11",
+            "OFL-1.1",
+            "the math font formulas are drawn in (bundled in ziamath)",
+            "https://github.com/stipub/stixfonts",
+        ),
     ]
 
 

@@ -27,6 +27,11 @@ class GrammarError(PonderError, ValueError):
     """A GBNF grammar that llama.cpp cannot use (a syntax error, no root rule, too deep)."""
 
 
+class FormulaError(PonderError, ValueError):
+    """A formula the math renderer can't draw (malformed, unsupported, too long or slow); the
+    message says why, and the formula is shown as its LaTeX source instead."""
+
+
 class DownloadError(PonderError, OSError):
     """A download failed or was refused."""
 

@@ -4,6 +4,9 @@ An answer of any size renders in bounded steps: desktop/chat/segments.py cuts it
 bounded cost, each part is rendered once and appended (a streamed answer re-renders only its
 short unfinished tail), and what does not fit in one step goes on between events through the
 render queue (desktop/chat/render_queue.py), so no event waits long for it.
+
+Formulas are image objects drawn from desktop/chat/formulas.py (off the GUI thread, once each);
+the last one holding a \\boxed{…} is highlighted, and a copied selection keeps their LaTeX.
 """
 
 from __future__ import annotations
@@ -13,14 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QSize, QSizeF, Qt, QUrl, Signal
+from PySide6.QtCore import QEvent, QMimeData, QSize, QSizeF, Qt, QUrl, Signal
 from PySide6.QtGui import (
     QDesktopServices,
     QGuiApplication,
     QPaintEvent,
+    QPalette,
     QResizeEvent,
     QTextCursor,
-    QTextFormat,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
@@ -35,14 +38,17 @@ from PySide6.QtWidgets import (
 from desktop.chat.answer_document import (
     BlockLook,
     InertDocument,
-    NoImages,
     insert_html,
     plain_formats,
     restore_block_look,
 )
+from desktop.chat.formula_objects import FormulaObjects, selection_mime, show_tooltip
+from desktop.chat.formulas import FormulaStore, shared_formulas
 from desktop.chat.markdown import (
     COPY_SCHEME,
     SAFE_LINK_SCHEMES,
+    RenderedMarkdown,
+    document_style_sheet,
     render_code_header,
     render_code_lines,
     render_markdown,
@@ -57,22 +63,10 @@ from desktop.chat.segments import (
     Piece,
     Plain,
     Segmenter,
+    piece_cost,
 )
-from desktop.common.colours import current
 from desktop.common.theme import theme_manager
-
-HEADINGS_STYLE_SHEET = """
-h1 { font-size: x-large; }
-h2 { font-size: large; }
-h3 { font-size: medium; }
-h4, h5, h6 { font-size: medium; font-style: italic; }
-"""
-
-
-def default_style_sheet() -> str:
-    """The answer document's CSS: links in the active theme's colour, modest headings."""
-    return f"a {{ color: {current().link}; }}" + HEADINGS_STYLE_SHEET
-
+from model_runtime.chat.boxed import boxed_spans
 
 ANSWER_SCALE = 1.15  # answers a little larger than the system's text, at the chat's zoom
 _MAX_HEIGHT = 16_777_215  # QWIDGETSIZE_MAX
@@ -96,11 +90,13 @@ class AnswerView(QTextBrowser):
         parent: QWidget | None = None,
         open_url: Callable[[QUrl], bool] = QDesktopServices.openUrl,
         queue: RenderQueue | None = None,
+        formulas: FormulaStore | None = None,
     ) -> None:
         super().__init__(parent)
         self._open_url = open_url
         self._queue = queue
-        self._render = _Render()
+        self._formulas = formulas if formulas is not None else shared_formulas()
+        self._render = _Render(Segmenter(self._formulas.enabled))
         self._height = 0
         self._relayout = False  # laying the text out for a new width, in steps
         self._laid_out = 0.0  # how far down that has come
@@ -108,13 +104,13 @@ class AnswerView(QTextBrowser):
 
         document = InertDocument(self, view=self)
         document.setUndoRedoEnabled(False)
-        document.setDefaultStyleSheet(default_style_sheet())
+        document.setDefaultStyleSheet(document_style_sheet())
         document.setDocumentMargin(2)
         self.setDocument(document)
-        self._no_images = NoImages(self)
-        document.documentLayout().registerHandler(
-            QTextFormat.ObjectTypes.ImageObject, self._no_images
+        self.objects = FormulaObjects(
+            document, self._formulas, lambda: self.palette().color(QPalette.ColorRole.Text)
         )
+        self._formulas.enabled_changed.connect(self._math_switched)
 
         self.setOpenLinks(False)
         self.setOpenExternalLinks(False)
@@ -149,6 +145,11 @@ class AnswerView(QTextBrowser):
         return blocks + render.tail_code_blocks
 
     @property
+    def formulas(self) -> FormulaStore:
+        """Where this view's formulas are drawn (and whether math is rendered at all)."""
+        return self._formulas
+
+    @property
     def rendering(self) -> bool:
         """Part of the text given is still waiting to be shown (``rendered`` comes after)."""
         return self._paused or self._render_queue().pending(self)
@@ -168,7 +169,7 @@ class AnswerView(QTextBrowser):
         render.segmenter.finish()
         piece = render.segmenter.next_piece()
         if isinstance(piece, Markdown) and render.segmenter.done:  # one part: one setHtml
-            rendered = render_markdown(piece.text)
+            rendered = self._markdown(piece.text)
             render.code_blocks, render.tail_stale = rendered.code_blocks, False
             self.setHtml(rendered.html)
             self.rendered.emit()
@@ -179,7 +180,7 @@ class AnswerView(QTextBrowser):
     def _restyle(self) -> None:
         """The theme changed: render what is shown again in its colours (code, quotes, tables,
         links, formulas), through the render queue, so a long chat does not hold the switch."""
-        self.document().setDefaultStyleSheet(default_style_sheet())
+        self.document().setDefaultStyleSheet(document_style_sheet())
         if self._render.length:
             self._render_queue().add(self, self._render_again)
 
@@ -217,8 +218,37 @@ class AnswerView(QTextBrowser):
 
     def _start(self) -> None:
         self._render_queue().remove(self)
-        self._render = _Render()
+        self._render = _Render(Segmenter(self._formulas.enabled))
         self.document().clear()
+        self.objects.highlighted = None
+
+    def _math_switched(self) -> None:
+        """Math rendering was switched on or off: show the answer again."""
+        render = self._render
+        text = "".join(render.text)
+        if render.segmenter.final:
+            self.set_markdown(text)
+        elif text:
+            self._start()
+            self.append_markdown_streaming(text)
+
+    def _markdown(self, text: str, *, tail: bool = False) -> RenderedMarkdown:
+        """A part (or the tail) rendered, its formulas as the store has them; notes the last
+        boxed formula so far, which is highlighted."""
+        render = self._render
+        math = self._formulas if render.segmenter.math else None
+        rendered = render_markdown(text, len(render.code_blocks), math)
+        boxed = [f for f in rendered.formulas if boxed_spans(f.source)]
+        number = self._formulas.number(boxed[-1]) if boxed else None
+        if tail:
+            render.tail_boxed = number
+        elif number is not None:
+            render.boxed = number
+        shown = render.tail_boxed if render.tail_boxed is not None else render.boxed
+        if shown != self.objects.highlighted:
+            self.objects.highlighted = shown
+            self.viewport().update()
+        return rendered
 
     def _add(self, text: str) -> None:
         render = self._render
@@ -255,7 +285,7 @@ class AnswerView(QTextBrowser):
         cursor.beginEditBlock()
         spent = 0
         while piece is not None:
-            if spent and spent + _cost(piece) > PART_COST:
+            if spent and spent + piece_cost(piece, render.segmenter.math) > PART_COST:
                 render.waiting = piece  # for the next step
                 break
             self._remove_tail(cursor)
@@ -284,12 +314,14 @@ class AnswerView(QTextBrowser):
         render, document = self._render, self.document()
         if isinstance(piece, Plain):
             if piece.first or render.plain is None:
-                render.plain = PlainWriter(document, *plain_formats(piece.code), gap=BLOCK_GAP)
+                block, char = plain_formats(piece.code)
+                char.setToolTip(piece.note)
+                render.plain = PlainWriter(document, block, char, gap=BLOCK_GAP)
             render.plain.write(piece.text)
-            return _cost(piece)
+            return piece_cost(piece, render.segmenter.math)
         render.plain = None
         if isinstance(piece, Markdown):
-            rendered = render_markdown(piece.text, code_index_start=len(render.code_blocks))
+            rendered = self._markdown(piece.text)
             insert_html(document, cursor, rendered.html)
             render.code_blocks.extend(rendered.code_blocks)
         elif isinstance(piece, CodeOpen):
@@ -307,18 +339,19 @@ class AnswerView(QTextBrowser):
             spaced = cursor.blockFormat()
             spaced.setBottomMargin(BLOCK_GAP)  # as below a code box
             cursor.setBlockFormat(spaced)
-        return _cost(piece)
+        return piece_cost(piece, render.segmenter.math)
 
     def _show_tail(self, cursor: QTextCursor, tail: Markdown | Plain | Code | None) -> None:
         """Show what is not cut into parts yet; it is taken away again before the next part."""
         render, document = self._render, self.document()
         render.tail_stale, render.tail_code_blocks, render.tail_code = False, [], ""
+        render.tail_boxed = None
         if tail is None:
             return
         render.tail_pos = document.characterCount() - 1
         render.tail_look = BlockLook.of(document.lastBlock())
         if isinstance(tail, Markdown):
-            rendered = render_markdown(tail.text, code_index_start=len(render.code_blocks))
+            rendered = self._markdown(tail.text, tail=True)
             insert_html(document, cursor, rendered.html)
             render.tail_code_blocks = rendered.code_blocks
         elif isinstance(tail, Code):
@@ -338,11 +371,19 @@ class AnswerView(QTextBrowser):
         render.tail_pos = -1
         render.tail_code_blocks, render.tail_code = [], ""
 
-    # -- resources and links -------------------------------------------------------------
+    # -- resources, links, copies ----------------------------------------------------------
 
     def loadResource(self, type: int, name: QUrl | str) -> Any:
         """Load nothing: no images, no files, no network, whatever the HTML asks for."""
         return None
+
+    def createMimeDataFromSelection(self) -> QMimeData:
+        """A selection with formulas copies as text with their LaTeX between dollars."""
+        return selection_mime(self, self._formulas) or super().createMimeDataFromSelection()
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        """A formula's tooltip says why it is shown as its source."""
+        return show_tooltip(self, self._formulas, event) or super().viewportEvent(event)
 
     def _on_anchor_clicked(self, url: QUrl) -> None:
         scheme = url.scheme().lower()
@@ -434,22 +475,13 @@ class AnswerView(QTextBrowser):
         event.ignore()
 
 
-def _cost(piece: Piece) -> int:
-    """About what showing a piece costs, in the units of PART_COST."""
-    if isinstance(piece, Plain):
-        return len(piece.text) // 2
-    if isinstance(piece, Markdown):
-        return len(piece.text)
-    if isinstance(piece, Code):
-        return 3 * len(piece.text)
-    return 100
-
-
 @dataclass
 class _Render:
     """Where the answer shown stands: parts rendered once, then a tail shown for now."""
 
     segmenter: Segmenter = field(default_factory=Segmenter)
+    boxed: int | None = None  # the last formula holding a \\boxed{…} in the parts shown
+    tail_boxed: int | None = None  # and in the tail
     waiting: Piece | None = None  # taken from the segmenter, shown in the next step
     text: list[str] = field(default_factory=list)  # the answer as given, piece by piece
     length: int = 0

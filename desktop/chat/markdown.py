@@ -9,6 +9,10 @@ where a text's blocks start and what rendering each costs, so a long answer can 
 parts that each render quickly (desktop/chat/segments.py); code too long for one box is
 shown as a header and chunks of highlighted lines (``render_code_header``/``render_code_lines``).
 Colours come from the active theme (desktop/common/colours.py): a theme switch renders again.
+
+With formulas to draw them (desktop/chat/formulas.py), math is recognised as well
+(model_runtime/chat/math.py): each formula becomes what the formulas give for it, an image
+object or its source; without, the text renders as plain Markdown, LaTeX and all.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml, unescapeAll
@@ -29,6 +33,7 @@ from pygments.lexers import TextLexer, get_lexer_by_name
 from pygments.util import ClassNotFound
 
 from desktop.common.colours import Colours, current
+from model_runtime.chat.math import BLOCK_TYPES, INLINE_TYPES, Formula, add_math, formula_of
 
 COPY_SCHEME = "ponder-copy"
 """Scheme of the "Copy" links above code blocks: ``ponder-copy:N`` copies ``code_blocks[N]``."""
@@ -112,25 +117,49 @@ markup: Markdown's inline rules cost more than linear time on some inputs (``[[[
 # box up to a whole part (about 200 lines) must look as it always did, and takes ~40 ms.
 FRAME_COST = 250
 CELL_COST = 60
+FORMULA_COST = 150  # a formula: its image object, measured and laid out (about 0.4 ms)
+_FORMULA_MARK = re.compile(r"\$\$?|\\[(\[]|\\begin\{|\\boxed")
+
+
+def formula_cost(text: str) -> int:
+    """About what the formulas of text cost to show (a count of their opening marks)."""
+    if "$" not in text and "\\" not in text:
+        return 0
+    marks = _FORMULA_MARK.findall(text)
+    dollars = sum(mark[0] == "$" for mark in marks)
+    return FORMULA_COST * (len(marks) - dollars + dollars // 2)
 
 
 @dataclass
 class RenderedMarkdown:
-    """HTML for QTextDocument plus the raw text of each code block, in order."""
+    """HTML for QTextDocument plus the raw text of each code block and each formula, in order."""
 
     html: str
     code_blocks: list[str] = field(default_factory=list)
+    formulas: list[Formula] = field(default_factory=list)
 
 
-def render_markdown(text: str, code_index_start: int = 0) -> RenderedMarkdown:
+class FormulaHtml(Protocol):
+    def html(self, formula: Formula, *, block: bool) -> str: ...
+
+
+def render_markdown(
+    text: str, code_index_start: int = 0, formulas: FormulaHtml | None = None
+) -> RenderedMarkdown:
     """Render untrusted Markdown to safe Qt rich-text HTML.
 
     ``code_index_start`` numbers the copy links of this fragment after earlier
     fragments of the same answer (``ponder-copy:N`` with N counted from it).
+    ``formulas``: math is recognised and shown as they say; None: math is plain text.
     """
-    env: dict[str, Any] = {"code_blocks": [], "code_index_start": code_index_start}
-    html = _markdown().render(text, env).rstrip("\n")
-    return RenderedMarkdown(html=html, code_blocks=env["code_blocks"])
+    env: dict[str, Any] = {
+        "code_blocks": [],
+        "code_index_start": code_index_start,
+        "formulas": formulas,
+        "found": [],
+    }
+    html = _markdown(formulas is not None).render(text, env).rstrip("\n")
+    return RenderedMarkdown(html=html, code_blocks=env["code_blocks"], formulas=env["found"])
 
 
 def render_code_header(lang: str, index: int) -> str:
@@ -163,7 +192,7 @@ class BlockScan:
     cost: int  # of the whole text
 
 
-def scan_blocks(text: str) -> BlockScan:
+def scan_blocks(text: str, math: bool = False) -> BlockScan:
     """Find the top-level blocks of ``text`` (whose line breaks are ``\\n``), with their costs.
 
     A top-level block start on a complete line is a clean cut: rendering the text before it
@@ -178,7 +207,7 @@ def scan_blocks(text: str) -> BlockScan:
     extra = 0
     blocks: list[BlockStart] = []
     items: list[BlockStart] = []
-    for token in _block_parser().parse(text):
+    for token in _block_parser(math).parse(text):
         if token.map is not None and token.nesting != -1:
             offset = starts[token.map[0]]
             if token.level == 0:
@@ -186,6 +215,9 @@ def scan_blocks(text: str) -> BlockScan:
             elif _is_later_item(token, blocks, offset):
                 items.append(BlockStart(offset, "item", offset + extra))
         extra += _extra_cost(token)
+        if math and token.map is not None and token.nesting != -1 and token.level == 0:
+            end = starts[token.map[1]] if token.map[1] < len(starts) else len(text)
+            extra += formula_cost(text[offset:end])
     return BlockScan(blocks, items, len(text) + extra)
 
 
@@ -312,6 +344,14 @@ def _blockquote_close(self: Any, tokens: Sequence[Token], idx: int, options: Any
     return _BLOCKQUOTE_CLOSE
 
 
+def _math(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    token = tokens[idx]
+    formula = formula_of(token)
+    assert formula is not None
+    env["found"].append(formula)
+    return str(env["formulas"].html(formula, block=token.block))
+
+
 def _th_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
     tokens[idx].attrSet("bgcolor", _look(current()).header_background)
     return str(self.renderToken(tokens, idx, options, env))
@@ -339,17 +379,17 @@ def _long_inline_as_text(state: Any) -> None:
             token.type = "text"
 
 
-def _base_parser() -> MarkdownIt:
+def _base_parser(math: bool = False) -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable(["table", "strikethrough"])
     # Parse every destination; the render rules decide what may become a link.
     md.validateLink = lambda url: True  # type: ignore[method-assign]
-    return md
+    return add_math(md) if math else md
 
 
-@lru_cache(maxsize=1)
-def _markdown() -> MarkdownIt:
-    md = _base_parser()
+@lru_cache(maxsize=2)
+def _markdown(math: bool = False) -> MarkdownIt:
+    md = _base_parser(math)
     for name, rule in {
         "link_open": _link_open,
         "link_close": _link_close,
@@ -363,13 +403,28 @@ def _markdown() -> MarkdownIt:
         "blockquote_close": _blockquote_close,
     }.items():
         md.add_render_rule(name, rule)
+    for name in (*INLINE_TYPES, *BLOCK_TYPES):
+        md.add_render_rule(name, _math)
     md.core.ruler.before("inline", "long_inline_as_text", _long_inline_as_text)
     return md
 
 
-@lru_cache(maxsize=1)
-def _block_parser() -> MarkdownIt:
+@lru_cache(maxsize=2)
+def _block_parser(math: bool = False) -> MarkdownIt:
     """Block structure only: split_stable needs line maps, not inline content."""
-    md = _base_parser()
+    md = _base_parser(math)
     md.core.ruler.enableOnly(["normalize", "block"])
     return md
+
+
+HEADINGS_STYLE_SHEET = """
+h1 { font-size: x-large; }
+h2 { font-size: large; }
+h3 { font-size: medium; }
+h4, h5, h6 { font-size: medium; font-style: italic; }
+"""
+
+
+def document_style_sheet() -> str:
+    """The answer document's CSS: links in the active theme's colour, modest headings."""
+    return f"a {{ color: {current().link}; }}" + HEADINGS_STYLE_SHEET

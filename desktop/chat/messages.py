@@ -17,12 +17,14 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.chat.answer_view import AnswerView
+from desktop.chat.boxed_footer import BoxedFooter
 from desktop.chat.question_editor import QuestionEditor
 from desktop.chat.thinking_pane import ThinkingPane
 from desktop.common.figures import SPEED_TIP, speed_text
 from desktop.common.theme import theme_manager
 from desktop.common.throttle import Throttle
 from model_runtime.chat.answer import Answer, AnswerFigures
+from model_runtime.chat.boxed import boxed_answer
 from model_runtime.conversations.records import Branch, StoredMessage
 
 REPAINT_MS = 40
@@ -190,6 +192,7 @@ class AssistantMessage(QFrame):
         self.thinking: ThinkingPane | None = None
         self.answer_view = AnswerView(self)
         self.answer_view.hide()
+        self.boxed_footer = BoxedFooter(self.answer_view.formulas, self)  # "Answer: x = 2"
         self.status = QLabel(self)
         self.status.setObjectName("messageStatus")
         self.status.setTextFormat(Qt.TextFormat.PlainText)
@@ -227,6 +230,7 @@ class AssistantMessage(QFrame):
         self._layout.setContentsMargins(4, 4, 4, 4)
         self._layout.setSpacing(6)
         self._layout.addWidget(self.answer_view)
+        self._layout.addWidget(self.boxed_footer)
         self._layout.addWidget(self.status)
         self._layout.addWidget(self.save_note)
         self._layout.addWidget(self.action_bar)
@@ -267,6 +271,7 @@ class AssistantMessage(QFrame):
             self.status.setText(_figures(message.figures))
             self.status.setToolTip(SPEED_TIP if message.figures.tokens_per_second else "")
         self._update_actions(message.state, message.finish_reason)
+        self.boxed_footer.show_boxed(boxed_answer(self.answer, self.reasoning))
 
     def bind(self, message_id: int, branch: Branch) -> None:
         self.message_id = message_id
@@ -306,6 +311,7 @@ class AssistantMessage(QFrame):
         """Stream more into this answer (Continue): the text so far stays."""
         self.streaming = True
         self.action_bar.hide()
+        self.boxed_footer.show_boxed(None)
         self._started = time.monotonic()
         if self.answer:
             self._answer_started = self._started
@@ -409,6 +415,7 @@ class AssistantMessage(QFrame):
         self.status.setText(_figures(figures))
         self.status.setToolTip(SPEED_TIP if figures.tokens_per_second else "")
         self._update_actions("complete", stats.finish_reason)
+        self.boxed_footer.show_boxed(boxed_answer(self.answer, self.reasoning))
 
     def fail(self, title: str, message: str) -> None:
         """Show an error in place of (or after) the partial answer; what streamed stays."""
@@ -422,6 +429,7 @@ class AssistantMessage(QFrame):
             )
         if self.answer:
             self.answer_view.finish_markdown(self.answer)
+        self.boxed_footer.show_boxed(boxed_answer(self.answer, self.reasoning))
         self.status.setObjectName("messageError")
         self.status.setText(f"⚠ {title}: {message}")
         self.status.style().unpolish(self.status)

@@ -37,6 +37,7 @@ class PlainWriter:
         self._char_format = char_format or QTextCharFormat()
         self._breaks = 1 if own_block else 0  # blocks to start before the next text
         self._gap = gap if own_block else 0.0  # above the first block
+        self.cuts = 0  # long lines cut so far (each adds a block break the text doesn't have)
 
     def write(self, text: str) -> None:
         cursor = QTextCursor(self._document)
@@ -53,6 +54,11 @@ class PlainWriter:
     def drop_pending_breaks(self) -> None:
         """Forget line breaks not put in yet (the text they ended was trimmed)."""
         self._breaks = 0
+
+    @property
+    def pending_breaks(self) -> int:
+        """Line breaks written but not put in yet (they go in before the next text)."""
+        return self._breaks
 
     def _start_blocks(self, cursor: QTextCursor) -> None:
         first = QTextBlockFormat(self._block_format)
@@ -84,4 +90,5 @@ class PlainWriter:
         cut = max(text.rfind(" ", LINE_LIMIT * 3 // 4), text.rfind("\t", LINE_LIMIT * 3 // 4))
         cursor.setPosition(block.position() + (cut + 1 if cut >= 0 else len(text)))
         cursor.insertBlock(self._block_format, self._char_format)
+        self.cuts += 1
         cursor.movePosition(QTextCursor.MoveOperation.End)

@@ -9,7 +9,7 @@ shown another way until it ends:
 * a long list is cut between its items (each part a list of its own);
 * a long fenced code block becomes a header, then chunks of highlighted lines;
 * anything else (a huge paragraph, one endless line, an enormous table) shows its plain text,
-  a block per line.
+  a block per line; a huge display formula, its source in monospace, saying why it isn't drawn.
 
 Decisions depend only on the text, never on how it arrived, so a streamed answer ends up as
 the same answer rendered at once. Qt-free: the answer view turns the pieces into a document.
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from markdown_it.common.utils import unescapeAll
 
-from desktop.chat.markdown import CELL_COST, BlockScan, scan_blocks
+from desktop.chat.markdown import CELL_COST, BlockScan, formula_cost, scan_blocks
 from desktop.chat.nesting import NestingFlattener
 
 PART_COST = 8_000  # about 10-40 ms of work for markdown-it and Qt on a 2-core laptop
@@ -41,11 +41,13 @@ class Markdown:
 
 @dataclass(frozen=True)
 class Plain:
-    """Show as it is, a block per line; ``first`` starts a stretch of its own."""
+    """Show as it is, a block per line; ``first`` starts a stretch of its own; ``note``: the
+    tooltip that says why it is shown so."""
 
     text: str
     code: bool = False
     first: bool = False
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,16 +74,21 @@ Piece = Markdown | Plain | CodeOpen | Code | CodeClose
 _NON_SPACE = re.compile(r"[^ \t\n]")
 _FENCE_OPEN = re.compile(r"( {0,3})(`{3,}|~{3,})(.*)")
 _LIST_ITEM = re.compile(r" {0,3}(?:[-+*]|\d{1,9}[.)])( *)")
+_MATH_BLOCKS = ("math_block", "math_block_label", "math_environment")
+_DISPLAY_OPENER = re.compile(r" {0,3}(?:\$\$|\\\[|\\begin\{)")  # its closer may lie far on
+TOO_LONG_FORMULA = "Not rendered: the formula is too long to draw"
 
 
 class Segmenter:
     """Feed the answer's text, then take pieces until there are none for now.
 
     ``next_piece`` does a bounded amount of work and returns None when it needs more text
-    (or the answer is done); ``tail`` is the text not cut yet, to show for now.
+    (or the answer is done); ``tail`` is the text not cut yet, to show for now. With ``math``,
+    display math is a block of its own (never cut inside).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, math: bool = False) -> None:
+        self._math = math
         self._flattener = NestingFlattener()
         self._raw: deque[str] = deque()  # text fed and not flattened yet, in order
         self._raw_at = 0  # how much of the first of them is flattened
@@ -93,11 +100,17 @@ class Segmenter:
         self._mid_line = False  # plain or fence: the piece before ended inside a line
         self._first = False  # plain: the next piece starts the stretch
         self._code = False  # plain: monospace
+        self._note = ""  # plain: why it is shown so
         self._dedent: int | None = None  # plain: ends at a line indented less than this
         self._lines = 0  # plain: lines shown so far
         self._held = ""  # plain: blank lines that show only if the stretch goes on
         self._fence = ("`", 3, 0)  # fence: character, length, indentation
         self._tail_cost = 0
+
+    @property
+    def math(self) -> bool:
+        """Math is recognised (display math is a block of its own)."""
+        return self._math
 
     @property
     def final(self) -> bool:
@@ -179,7 +192,7 @@ class Segmenter:
             window = buf[pos:]
         else:
             window = buf[pos : buf.rfind("\n", pos, pos + PART_COST) + 1 or pos]
-        scan = scan_blocks(window)
+        scan = scan_blocks(window, self._math)
         self._tail_cost = scan.cost
         if not scan.blocks:
             if window:  # blank lines
@@ -211,20 +224,23 @@ class Segmenter:
             return self._start_plain(window)
         if kind == "fence":
             return self._start_code(window)
+        if kind in _MATH_BLOCKS or (self._math and _DISPLAY_OPENER.match(window)):
+            return self._start_plain(window, note=TOO_LONG_FORMULA)
         return self._start_plain(window)
 
     # -- plain text ----------------------------------------------------------------------
 
-    def _start_plain(self, start: str) -> Plain | None:
+    def _start_plain(self, start: str, note: str = "") -> Plain | None:
         """Show the block that begins ``start`` as plain text: until a blank line, or for a
-        list item or indented code, until a line indented less."""
-        code, dedent = start.startswith("    "), None
+        list item or indented code, until a line indented less; with a note, in monospace."""
+        indented, dedent = start.startswith("    "), None
         marker = _LIST_ITEM.match(start)
-        if code:
+        if indented:
             dedent = 4
-        elif marker is not None:
+        elif marker is not None and not note:
             dedent = marker.end() if 0 < len(marker.group(1)) <= 4 else len(marker.group()) + 1
-        self._mode, self._code, self._dedent = "plain", code, dedent
+        self._mode, self._code, self._dedent = "plain", indented or bool(note), dedent
+        self._note = note
         self._first, self._mid_line, self._lines, self._held = True, False, 0, ""
         return self._next_plain()
 
@@ -263,7 +279,7 @@ class Segmenter:
         self._pos = at
         if not size:
             return None
-        piece = Plain("".join(out), self._code, self._first)
+        piece = Plain("".join(out), self._code, self._first, self._note)
         self._first = False
         return piece
 
@@ -346,3 +362,14 @@ def _indent_to_strip(buf: str, at: int, indent: int) -> int:
     while count < indent and at + count < len(buf) and buf[at + count] == " ":
         count += 1
     return count
+
+
+def piece_cost(piece: Piece, math: bool) -> int:
+    """About what showing a piece costs, in the units of PART_COST."""
+    if isinstance(piece, Plain):
+        return len(piece.text) // 2
+    if isinstance(piece, Markdown):
+        return len(piece.text) + (formula_cost(piece.text) if math else 0)
+    if isinstance(piece, Code):
+        return 3 * len(piece.text)
+    return 100

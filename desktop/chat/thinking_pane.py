@@ -2,15 +2,22 @@
 
 Reasoning can run to megabytes, so it is written into the pane in bounded steps (the rest
 waits for the render queue), long lines become several blocks (desktop/chat/plain_text.py),
-and fitting the pane's height lays out only its first lines, never the whole text.
+and fitting the pane's height lays out only its first lines, never the whole text. It stays
+plain text, but its formulas are drawn once they are closed (desktop/chat/reasoning_math.py).
 """
 
 from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QFontMetrics, QGuiApplication, QTextCursor, QTextDocument
+from PySide6.QtCore import QEvent, QMimeData, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QFontMetrics,
+    QGuiApplication,
+    QPalette,
+    QTextCursor,
+    QTextDocument,
+)
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
@@ -21,7 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.chat.formula_objects import FormulaObjects, selection_mime, show_tooltip
+from desktop.chat.formulas import FormulaStore, shared_formulas
 from desktop.chat.plain_text import PlainWriter
+from desktop.chat.reasoning_math import ReasoningFormulas
 from desktop.chat.render_queue import RenderQueue, shared_queue
 from desktop.common.theme import theme_manager
 
@@ -39,13 +49,37 @@ def format_seconds(seconds: float) -> str:
     return f"{minutes} min {seconds} s"
 
 
+class ReasoningBody(QTextEdit):
+    """The pane's text: a copied selection keeps its formulas' LaTeX; a formula's tooltip says
+    why it is shown as its source."""
+
+    def __init__(self, formulas: FormulaStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.formulas = formulas
+        self.objects = FormulaObjects(
+            self.document(), formulas, lambda: self.palette().color(QPalette.ColorRole.Text)
+        )
+
+    def createMimeDataFromSelection(self) -> QMimeData:
+        return selection_mime(self, self.formulas) or super().createMimeDataFromSelection()
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        return show_tooltip(self, self.formulas, event) or super().viewportEvent(event)
+
+
 class ThinkingPane(QWidget):
     """Expanded and streaming while the model thinks; collapses to a summary when it answers."""
 
     toggled = Signal(bool)
 
-    def __init__(self, parent: QWidget | None = None, queue: RenderQueue | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        queue: RenderQueue | None = None,
+        formulas: FormulaStore | None = None,
+    ) -> None:
         super().__init__(parent)
+        self._formulas = formulas if formulas is not None else shared_formulas()
         self.setObjectName("thinkingPane")
         self._started = time.monotonic()
         self._thinking = True
@@ -66,7 +100,7 @@ class ThinkingPane(QWidget):
         self.header.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Tab reaches it; Space toggles
         self.header.setToolTip("Show or hide the reasoning (Space; Ctrl+Shift+R: the last one)")
         self.header.toggled.connect(self._on_toggled)
-        self.body = QTextEdit(self)
+        self.body = ReasoningBody(self._formulas, self)
         self.body.setObjectName("thinkingBody")
         self.body.setReadOnly(True)
         self.body.setFrameShape(QTextEdit.Shape.NoFrame)
@@ -76,7 +110,10 @@ class ThinkingPane(QWidget):
         self.body.document().contentsChanged.connect(self._fit_height)
         theme_manager().chat.add(self.body)  # the chat's text size, not the style sheet's
         theme_manager().zoom_changed.connect(self._fit_height)  # then fit it again
+        self.body.objects.relaid.connect(self._fit_height)
         self._writer = PlainWriter(self.body.document(), own_block=False)
+        self._math = ReasoningFormulas(self.body.document(), self._writer, self._formulas)
+        self._formulas.enabled_changed.connect(self._math_switched)
         self.find_box = QLineEdit(self)
         self.find_box.setObjectName("thinkingFind")
         self.find_box.setPlaceholderText("Find in reasoning")
@@ -149,8 +186,11 @@ class ThinkingPane(QWidget):
         at_end = bar.value() >= bar.maximum() - 2
         self._pending_at = min(len(self._pending), start + WRITE_STEP)
         self._writer.write(self._pending[start : self._pending_at])
+        self._math.written(self._pending[start : self._pending_at])
         if self._pending_at == len(self._pending):
             self._pending, self._pending_at = "", 0
+            if not self._thinking:
+                self._math.finished()
         if at_end:
             bar.setValue(bar.maximum())
         more = bool(self._pending) and self.expanded
@@ -167,6 +207,8 @@ class ThinkingPane(QWidget):
         """Thinking is over: show the summary, and collapse if it was still streaming."""
         was_thinking = self._thinking
         self._thinking = False
+        if not self._pending:
+            self._math.finished()
         self._trim_trailing_space()
         self._ticker.stop()
         self._seconds = seconds
@@ -194,6 +236,17 @@ class ThinkingPane(QWidget):
         while cursor.position() > 0 and document.characterAt(cursor.position() - 1).isspace():
             cursor.movePosition(QTextCursor.MoveOperation.Left, QTextCursor.MoveMode.KeepAnchor)
         cursor.removeSelectedText()
+        self._math.restart(self._writer)
+
+    def _math_switched(self) -> None:
+        """Math rendering was switched on or off: write the reasoning again."""
+        self._render_queue().remove(self)
+        self.body.document().clear()
+        self._writer = PlainWriter(self.body.document(), own_block=False)
+        self._math.restart(self._writer)
+        self._pending, self._pending_at = self.text(), 0
+        if self.expanded:
+            self._write_pending()
 
     def resume(self) -> None:
         """Thinking goes on (Continue, or a second thinking segment): stream and expand again."""

@@ -32,6 +32,7 @@ class ActionSpec:
     enabled: bool = True
     separator_before: bool = False
     group: str = ""  # checkable, one of its group checked at a time
+    checkable: bool = False  # on or off; its handler reads the action's state
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
@@ -80,6 +81,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
                separator_before=True),
     ActionSpec("zoom_out", "S&maller chat text", "&View", "theme.zoom_out", "Ctrl+-"),
     ActionSpec("zoom_reset", "&Normal chat text", "&View", "theme.reset_zoom", "Ctrl+0"),
+    ActionSpec("math", "Render &math", "&View", "view_menu.toggle_math", checkable=True,
+               separator_before=True,
+               tip="Draw LaTeX in answers and reasoning (off: show its source)"),
     # Help
     ActionSpec("shortcuts", "&Keyboard shortcuts", "&Help", "show_shortcuts", Qt.Key.Key_F1,
                "This list"),
@@ -111,13 +115,13 @@ def build_actions(window: QMainWindow, specs: tuple[ActionSpec, ...] = ACTIONS) 
         if spec.tip:
             action.setToolTip(spec.tip)
         action.setEnabled(spec.enabled)
+        action.setCheckable(spec.checkable or bool(spec.group))
         if spec.group:
-            action.setCheckable(True)
             groups.setdefault(spec.group, QActionGroup(window)).addAction(action)
         action.setData(spec.help or spec.text.replace("&", "").rstrip("…"))
-        if spec.slot is not None:
-            slot = operator.attrgetter(spec.slot)(window)
-            action.triggered.connect(lambda _checked=False, call=slot: call())
+        if spec.slot is not None:  # looked up when triggered: its owner may come later
+            slot = operator.attrgetter(spec.slot)
+            action.triggered.connect(lambda _checked=False, find=slot: find(window)())
         menu = menus.get(spec.menu)
         if menu is None:
             menu = menus[spec.menu] = window.menuBar().addMenu(spec.menu)

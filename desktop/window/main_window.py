@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from desktop.chat.composer import Composer
 from desktop.chat.conversation_settings import ConversationSettings
+from desktop.chat.formulas import stop_renderer
 from desktop.chat.messages import AssistantMessage
 from desktop.chat.model_picker import ModelPicker
 from desktop.chat.sidebar import Sidebar
@@ -133,6 +134,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.engines.changed.connect(self._on_engine_changed)
         self.serving.failed.connect(self.banner.show_error)
+        self.view_menu.unsaved.connect(self.banner.show_error)
         self.welcome.open_requested.connect(self.choose_model_file)
         self.welcome.starter_requested.connect(self.load_starter)
         self.composer.send_requested.connect(self.send)
@@ -284,13 +286,10 @@ class MainWindow(QMainWindow):
         dialog.endpoints_tab.use_requested.connect(self.engines.use_remote)
         dialog.serve_tab.changed.connect(self.serving.restart)
         dialog.privacy_tab.offline_changed.connect(self._offline_changed)
-        dialog.destroyed.connect(self._forget_settings)
+        dialog.destroyed.connect(lambda: setattr(self, "settings_dialog", None))
         self.settings_dialog = dialog
         dialog.show()
         return dialog
-
-    def _forget_settings(self) -> None:
-        self.settings_dialog = None
 
     def _offline_changed(self) -> None:
         if self.model_manager is not None:  # its errors and buttons follow at once
@@ -497,4 +496,5 @@ class MainWindow(QMainWindow):
         self.engines.shutdown()
         self.bridge.shutdown()
         self.downloads.close()
+        stop_renderer()  # the math renderer process, like the engine's, ends with the window
         super().closeEvent(event)

@@ -9,6 +9,7 @@ end of the text (the answer was cut off) does not count.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 
@@ -19,7 +20,7 @@ def boxed_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     position = 0
     while (match := _BOX.search(text, position)) is not None:
-        end = _closing(text, match.end())
+        end = closing_brace(text, match.end())
         if end is None:
             break  # open to the end: nothing after it can close
         spans.append((match.end(), end))
@@ -37,11 +38,13 @@ def last_boxed(text: str) -> str | None:
     return text[start:end].strip()
 
 
-def _closing(text: str, start: int) -> int | None:
-    """The index of the brace that closes the one opened just before start, or None."""
+def closing_brace(text: str, start: int, stop: int | None = None) -> int | None:
+    """The index of the brace that closes the one opened just before start (looking no further
+    than stop), or None."""
     depth = 1
     index = start
-    while index < len(text):
+    stop = len(text) if stop is None else min(stop, len(text))
+    while index < stop:
         char = text[index]
         if char == "\\":
             index += 2  # an escaped character, \{ or \} among them
@@ -54,3 +57,21 @@ def _closing(text: str, start: int) -> int | None:
                 return index
         index += 1
     return None
+
+
+@dataclass(frozen=True)
+class BoxedAnswer:
+    """The boxed result of an answer: its LaTeX, and whether it came from the reasoning (the
+    model boxed it while thinking, and the answer was cut off or stopped before it did)."""
+
+    latex: str
+    from_reasoning: bool = False
+
+
+def boxed_answer(answer: str, reasoning: str = "") -> BoxedAnswer | None:
+    """The last boxed result of the answer; when the answer has none, the reasoning's."""
+    found = last_boxed(answer)
+    if found:
+        return BoxedAnswer(found)
+    found = last_boxed(reasoning)
+    return BoxedAnswer(found, from_reasoning=True) if found else None

@@ -8,6 +8,7 @@ from dataclasses import asdict
 from typing import Any
 
 from model_runtime.attachments.files import KIND_NAMES
+from model_runtime.chat.math import github_math
 from model_runtime.conversations import attachments
 from model_runtime.conversations.attachments import StoredAttachment
 from model_runtime.conversations.records import MESSAGE_COLUMNS, Conversation, StoredMessage
@@ -115,7 +116,8 @@ def export_markdown(
     reasoning: bool = True,
     attached: dict[int, list[StoredAttachment]] | None = None,
 ) -> str:
-    """The visible branch as Markdown, reasoning in a <details> block or left out."""
+    """The visible branch as Markdown, reasoning in a <details> block or left out; math as
+    `$…$` and `$$…$$`, which GitHub renders (R1's `\\(…\\)` and `\\[…\\]` it does not)."""
     lines = [f"# {conversation.title or 'Conversation'}", ""]
     if conversation.model:
         lines += [f"*Model: {conversation.model}*", ""]
@@ -133,8 +135,8 @@ def export_markdown(
             if reasoning and message.reasoning.strip():
                 summary = f"Thought for {message.reasoning_seconds:.0f} s"
                 lines += [f"<details><summary>{summary}</summary>", ""]
-                lines += [message.reasoning.strip(), "", "</details>", ""]
-            lines += [message.content, ""]
+                lines += [github_math(message.reasoning.strip()), "", "</details>", ""]
+            lines += [github_math(message.content), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

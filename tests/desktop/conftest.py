@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from desktop.chat.formulas import stop_renderer
 from desktop.common.theme import release_theme_manager
 from desktop.engines.bridge import EngineBridge
 from desktop.window.main_window import MainWindow
@@ -21,6 +22,13 @@ def _look_afresh() -> Iterator[None]:
     """A theme applied in a test (Ponder's start, a View menu choice) is undone after it."""
     yield
     release_theme_manager()
+
+
+@pytest.fixture(autouse=True)
+def no_math_renderer_left() -> Iterator[None]:
+    """The math renderer process a test started (by showing a formula) ends with the test."""
+    yield
+    stop_renderer()
 
 
 @pytest.fixture

@@ -281,3 +281,62 @@ def test_ordinary_text_is_not_held_back() -> None:
     assert flattener.feed("Hello, wor") == "Hello, wor"
     assert flattener.feed("ld\n> > ") == "ld\n"  # could still be a deep quote
     assert flattener.feed("yes") == "> > yes"
+
+
+# -- math --------------------------------------------------------------------------------
+
+
+def math_answer(blocks: int) -> str:
+    """Paragraphs and display math R1's way: \\[ on a line after a paragraph, no blank line."""
+    out = []
+    for i in range(blocks):
+        out.append(
+            f"Step {i}: with \\(a_{{{i}}}\\) we get:\n\\[\nx_{{{i}}} = \\frac{{{i}}}{{2}}\n\\]"
+        )
+        out.append(
+            f"\\begin{{aligned}}\ny &= {i} \\\\\nz &= {i + 1}\n\\end{{aligned}}\n" + words(40, i)
+        )
+    return "\n\n".join(out) + "\n"
+
+
+def math_pieces(text: str, seed: int | None) -> list[Piece]:
+    segmenter, pieces = Segmenter(math=True), []
+    if seed is None:
+        segmenter.feed(text)
+    else:
+        rnd, at = random.Random(seed), 0
+        while at < len(text):
+            step = rnd.randint(1, 300)
+            segmenter.feed(text[at : at + step])
+            at += step
+            pieces += drain(segmenter)
+    segmenter.finish()
+    return pieces + drain(segmenter)
+
+
+def test_with_math_a_part_never_ends_inside_display_math() -> None:
+    text = math_answer(300)
+    for seed in (None, 1, 2):
+        pieces = math_pieces(text, seed)
+        assert "".join(p.text for p in pieces if isinstance(p, Markdown)) == text
+        for piece in pieces:
+            assert isinstance(piece, Markdown)
+            assert piece.text.count("\\[") == piece.text.count("\\]"), piece.text[-80:]
+            assert piece.text.count("\\begin") == piece.text.count("\\end")
+
+
+def test_formulas_count_in_the_cost_of_a_part() -> None:
+    text = " ".join(f"$x_{{{i}}}$" for i in range(400))
+    assert scan_blocks(text, math=True).cost > 100 * 400
+    assert scan_blocks(text).cost == len(text)  # without math, formulas are plain text
+    pieces = math_pieces("\n\n".join([text] * 6), None)
+    assert len(pieces) >= 6  # a paragraph of 400 formulas is a part of its own
+
+
+def test_a_display_formula_too_long_for_a_part_shows_its_source_saying_why() -> None:
+    huge = "x + " * 12_500
+    pieces = math_pieces(f"Before.\n\n$$\n{huge}\n$$\n\nAfter.\n", None)
+    plain = [p for p in pieces if isinstance(p, Plain)]
+    assert plain and all(p.code and p.note.startswith("Not rendered:") for p in plain)
+    assert "".join(p.text for p in plain).replace("\n", "") == f"$${huge}$$".replace("\n", "")
+    assert isinstance(pieces[-1], Markdown) and pieces[-1].text == "After.\n"

@@ -62,9 +62,8 @@ def test_coming_back_to_a_chat_says_its_history_came_from_the_cache(
     window.open_conversation(notes_chat)
     _, stats = ask(qtbot, window, "And which holds 60 books?")
     assert stats.n_restored >= first.n_prompt - 1
-    assert window.status.speed_label.text().endswith(
-        f" · history restored from cache ({stats.n_restored:,} tokens)"
-    )
+    restored = f"history restored from cache ({stats.n_restored:,} tokens)"
+    assert restored in window.status.speed_label.text().split(" · ")  # speculation may follow
 
     # deleting a chat deletes what was kept of it (the engine's memory and its files)
     assert notes_chat is not None and colour_chat is not None

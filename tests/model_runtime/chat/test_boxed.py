@@ -1,6 +1,12 @@
 import pytest
 
-from model_runtime.chat.boxed import boxed_spans, last_boxed
+from model_runtime.chat.boxed import (
+    BoxedAnswer,
+    boxed_answer,
+    boxed_spans,
+    closing_brace,
+    last_boxed,
+)
 
 
 @pytest.mark.parametrize(
@@ -29,3 +35,15 @@ def test_deep_nesting_and_long_text_are_linear() -> None:
     many = " ".join(f"\\boxed{{{i}}}" for i in range(20_000))
     assert last_boxed(many) == "19999"
     assert len(boxed_spans(many)) == 20_000
+
+
+def test_closing_brace_looks_no_further_than_asked() -> None:
+    text = "\\boxed{a{b}c} tail"
+    assert closing_brace(text, 7) == 12
+    assert closing_brace(text, 7, stop=12) is None  # the closing brace lies at the limit
+
+
+def test_the_boxed_answer_comes_from_the_answer_else_from_the_reasoning() -> None:
+    assert boxed_answer("So \\boxed{2}.", "I think \\boxed{3}") == BoxedAnswer("2")
+    assert boxed_answer("It was cut off at \\boxed{", "so \\boxed{3}") == BoxedAnswer("3", True)
+    assert boxed_answer("No box.", "None here either.") is None

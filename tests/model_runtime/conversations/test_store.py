@@ -302,6 +302,26 @@ def test_remove_deletes_one_conversation_at_once(store: ConversationStore) -> No
     assert [c.id for c in store.conversations()] == [kept]
 
 
+MATH_ANSWER = (
+    "Since \\(x^2 = 4\\):\n\\[\nx = \\pm 2\n\\]\nso \\boxed{x = 2} costs $5, not `\\(x\\)`."
+)
+
+
+def test_markdown_export_writes_math_as_github_renders_it(store: ConversationStore) -> None:
+    conversation_id = chat(store, ("Solve", "Try \\(x = 2\\).", MATH_ANSWER))
+    exported = store.export_markdown(conversation_id)
+    assert "Try $x = 2$." in exported
+    assert "Since $x^2 = 4$:\n$$\nx = \\pm 2\n$$\nso $\\boxed{x = 2}$ costs $5" in exported
+    assert "not `\\(x\\)`." in exported  # code stays as written
+
+
+def test_json_export_keeps_the_latex_as_written(store: ConversationStore) -> None:
+    exported = store.export_json(chat(store, ("Solve", "", MATH_ANSWER)))
+    assert exported["messages"][1]["content"] == MATH_ANSWER
+    copy = store.import_json(json.loads(json.dumps(exported)))
+    assert store.visible_messages(copy.id)[1].content == MATH_ANSWER
+
+
 def test_markdown_export_with_and_without_reasoning(store: ConversationStore) -> None:
     conversation_id = chat(store, ("Why?", "Because I thought so.", "**Because.**"))
     with_reasoning = store.export_markdown(conversation_id)

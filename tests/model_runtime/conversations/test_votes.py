@@ -79,12 +79,12 @@ def test_an_export_from_before_votes_imports(store: ConversationStore) -> None:
     assert all(m.vote_id == 0 for m in store.visible_messages(copy.id))
 
 
-def test_a_database_of_schema_4_gets_the_vote_column(tmp_path: Path) -> None:
+def test_a_database_of_schema_5_gets_the_vote_column(tmp_path: Path) -> None:
     path = tmp_path / "conversations.sqlite"
     ConversationStore(path).close()
     old = sqlite3.connect(path)
     old.execute("ALTER TABLE messages DROP COLUMN vote_id")
-    old.execute("PRAGMA user_version = 4")
+    old.execute("PRAGMA user_version = 5")  # chats' model references, no votes yet
     old.close()
     store = ConversationStore(path)
     try:
@@ -93,4 +93,4 @@ def test_a_database_of_schema_4_gets_the_vote_column(tmp_path: Path) -> None:
         assert len(store.vote(store.message(ids[1]))) == 2
     finally:
         store.close()
-    assert (tmp_path / "conversations.v4.backup.sqlite").exists()
+    assert (tmp_path / "conversations.v5.backup.sqlite").exists()
