@@ -70,14 +70,16 @@ LEAD = 10  # characters kept before the first match, so that it shows in a narro
 
 
 def hit_runs(hit: SearchHit, more: int) -> list[Run]:
-    """The second line of a search hit: where it matched (and how many more matches the chat
-    has), then the excerpt from just before its first match, the matches bold."""
+    """The second line of a search hit: where it matched, unless in a message (the common case
+    needs no label), and how many matches the chat has, then the excerpt from just before its
+    first match, the matches bold."""
     text, marks = (hit.plain, hit.marks) if hit.plain else (hit.excerpt, ())
-    where = "reasoning" if hit.in_reasoning else "chat"
-    where = f"file {hit.in_file}" if hit.in_file else where
+    where = f"file {hit.in_file}" if hit.in_file else "reasoning" if hit.in_reasoning else ""
+    count = f"{more + 1} matches" if more else ""
+    label = ", ".join(part for part in (where, count) if part)
     if hit.in_file and not marks:  # the file's name matched: its name says it all
-        return [Run(f"{where}, +{more} more" if more else where)]
-    runs = [Run(f"{where}, +{more} more: " if more else f"{where}: ")]
+        return [Run(label)]
+    runs = [Run(f"{label}: " if label else "")]
     position = 0
     for start, end in marks:
         lead = _one_line(text[position:start])

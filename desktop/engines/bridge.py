@@ -26,6 +26,7 @@ from model_runtime.engine import EngineClient
 from model_runtime.errors import EngineCrashed, EngineError
 from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.models.model_ref import ModelRef, ref_for_path
+from model_runtime.models.starter import STARTER_NAME
 from model_runtime.planning import planner
 from model_runtime.planning.draft import known_model_paths
 from model_runtime.planning.guarded_load import PlannedLoad, load_planned
@@ -148,6 +149,15 @@ class EngineBridge(ChatBridge):
     def model_ref(self) -> str:
         summary = self.client.summary
         return str(ref_for_path(summary.path)) if summary is not None else ""
+
+    @property
+    def model_name(self) -> str:
+        """The starter's own name (its file calls itself "Smollm2 135M 8k Lc100K …"), else the
+        name the model's file gives."""
+        summary = self.client.summary
+        if summary is not None and ref_for_path(summary.path).kind == "starter":
+            return STARTER_NAME
+        return self.client.model_name
 
     @property
     def context_size(self) -> int | None:

@@ -26,6 +26,7 @@ from model_runtime.models.seen_sizes import (
     now_text,
     save_seen_sizes,
 )
+from model_runtime.planning.recommend import BITS_PER_WEIGHT, approx_size
 
 CHECKING = "checking the Hub…"
 OFFLINE_NOTE = (
@@ -76,9 +77,16 @@ def list_catalog_model(model: CatalogModel) -> Listed:
 
 
 def _plain_rows(model: CatalogModel, *, pending: bool = True) -> list[QuantRow]:
-    """Rows without sizes: still to be asked of the Hub (pending), or not known ("—")."""
+    """Rows without sizes: still to be asked of the Hub (pending), or not known (about how
+    big, from the parameter count)."""
     return [
-        QuantRow(q, recommended=q == model.recommended_quant, pending=pending) for q in model.quants
+        QuantRow(
+            q,
+            recommended=q == model.recommended_quant,
+            pending=pending,
+            approx_size=approx_size(model, q) if q in BITS_PER_WEIGHT else None,
+        )
+        for q in model.quants
     ]
 
 

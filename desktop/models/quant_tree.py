@@ -25,6 +25,10 @@ ROW_HEIGHT = 28  # room for a button in each row
 ACTIVE = ("queued", "downloading", "checking", "verifying")
 CHECKED_NOTE = "Planned from the model's header, read from the Hub:"
 ESTIMATE_NOTE = "Select the row to read its header (a few MiB) and plan it exactly."
+APPROX_NOTE = (
+    "Estimated from the model's parameter count and this quantization's usual bits per "
+    "weight: the Hub has not been reached yet to give the exact size."
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class QuantRow:
     choice: QuantChoice | None = None  # its files on the Hub, once listed
     revision: str = ""  # the commit they were listed at
     pending: bool = True  # its size may still come from the Hub ("…"); False: it won't ("—")
+    approx_size: int | None = None  # where no size will come: about how big (catalog models)
 
 
 class QuantTree(QTreeWidget):
@@ -189,8 +194,13 @@ class QuantTree(QTreeWidget):
             size = (
                 row.size if row.size is not None or stored is None else stored.manifest.total_size
             )
-            unknown = "…" if self.online and row.pending else "—"  # "…": the Hub is asked
-            item.setText(SIZE, size_text(size) if size is not None else unknown)
+            waiting = self.online and row.pending  # "…": the Hub is asked
+            if size is None and not waiting and row.approx_size is not None:
+                self._show_approx(item, row.approx_size)
+                self._show_action(key, item, row)
+                return
+            item.setText(SIZE, size_text(size) if size is not None else "…" if waiting else "—")
+            item.setToolTip(SIZE, "")
             checked = self.checked.get((self._repos.get(key, ""), row.name))
             if checked is not None:
                 item.setText(FIT, f"✓ {checked.text}")
@@ -204,9 +214,25 @@ class QuantTree(QTreeWidget):
                 item.setToolTip(FIT, badge.tooltip + note)
             else:
                 item.setText(FIT, "")
+        self._show_action(key, item, row)
+
+    def _show_action(self, key: str, item: QTreeWidgetItem, row: QuantRow) -> None:
         button = self.itemWidget(item, ACTION)
         if isinstance(button, QPushButton):
             self._show_button(button, key, row)
+
+    def _show_approx(self, item: QTreeWidgetItem, size: int) -> None:
+        """A size the Hub has never given (offline on a first run): about how big, and
+        whether that would fit, both said to be estimates."""
+        item.setText(SIZE, f"≈ {size_text(size)}")
+        item.setToolTip(SIZE, APPROX_NOTE)
+        if self.hardware is None:
+            item.setText(FIT, "")
+            return
+        badge = estimate_fit(size, self.hardware)
+        item.setText(FIT, f"● {badge.text}")
+        item.setForeground(FIT, QBrush(QColor(badge.color)))
+        item.setToolTip(FIT, f"{badge.tooltip}\n{APPROX_NOTE}")
 
     def check_fit(self, item: QTreeWidgetItem | None) -> None:
         """Plan a selected Hub quant from its header (a few MiB, on a worker thread): the

@@ -75,7 +75,7 @@ def test_each_date_heading_has_room_above_it(open_window: Callable[..., MainWind
 def test_a_file_found_by_its_name_is_said_once() -> None:
     hit = SearchHit(1, 2, "Recipes", "attached manual.pdf", False, "manual.pdf")
     assert plain_text(hit_runs(hit, 0)) == "file manual.pdf"  # not ": attached manual.pdf"
-    assert plain_text(hit_runs(hit, 2)) == "file manual.pdf, +2 more"
+    assert plain_text(hit_runs(hit, 2)) == "file manual.pdf, 3 matches"
 
 
 def test_chats_with_the_same_title_are_told_apart(open_window: Callable[..., MainWindow]) -> None:
@@ -143,7 +143,7 @@ def test_search_lists_a_chat_once_with_its_matches_in_bold(
         r.text.lower().startswith("volcano") for r in runs if r.bold
     )
     assert len(runs[1].text) <= 12  # the first match starts near the row's start: it shows
-    assert text.startswith("chat, +3 more: ")  # the chat's other matches, said, not listed
+    assert text.startswith("4 matches: ")  # the chat's other matches, counted, not listed
     assert row.data(MESSAGE_ROLE) is not None
 
 

@@ -24,7 +24,7 @@ from desktop.models import store_tab
 from desktop.models.download_bridge import DownloadBridge
 from desktop.models.import_choices import cached_quants
 from desktop.models.manager import ModelManagerDialog
-from desktop.models.quant_tree import CHECKED_NOTE, ESTIMATE_NOTE, FIT, SIZE
+from desktop.models.quant_tree import APPROX_NOTE, CHECKED_NOTE, ESTIMATE_NOTE, FIT, SIZE
 from desktop.window.main_window import MainWindow
 from model_runtime import credentials, netlog
 from model_runtime.errors import (
@@ -45,6 +45,7 @@ from model_runtime.models.seen_sizes import load_seen_sizes
 from model_runtime.models.starter import STARTER_NAME
 from model_runtime.models.store import ModelStore
 from model_runtime.planning.planner import plan_load
+from model_runtime.planning.recommend import approx_size
 from model_runtime.units import size_text
 from tests.broken_models import broken_model
 from tests.gguf_factory import write_tiny_model
@@ -695,8 +696,14 @@ def test_with_no_network_the_manager_says_youre_offline_at_once(
         for model in load_catalog():  # no red error per family, and no endless "…"
             group = tab.tree.group(model.id)
             assert group is not None and group.text(FIT) == ""
+        # never listed: about how big, from the parameter count, and said to be an estimate
         q8 = tab.tree.quant_item(QWEN_15B, "Q8_0")
-        assert q8 is not None and q8.text(SIZE) == "—"
+        model = next(m for m in load_catalog() if m.id == QWEN_15B)
+        assert q8 is not None and q8.text(SIZE) == f"≈ {size_text(approx_size(model, 'Q8_0'))}"
+        assert q8.toolTip(SIZE) == APPROX_NOTE and q8.text(FIT).startswith("● ")
+        assert q8.toolTip(FIT).endswith(APPROX_NOTE)
+        unsized = tab.tree.quant_item("r1", "UD-IQ1_S")  # no typical size known: none guessed
+        assert unsized is not None and unsized.text(SIZE) == "—"
         button = tab.tree.button(QWEN_15B, "Q8_0")
         assert button is not None and not button.isEnabled()
         assert button.toolTip() == "You're offline: the Hub can't be reached."

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 import desktop.window.main_window as main_window
 from desktop.chat.messages import AssistantMessage, UserMessage
+from desktop.chat.sidebar_rows import DETAIL_ROLE
 from desktop.engines.bridge import EngineBridge
 from desktop.window.main_window import MainWindow
 from model_runtime.chat.generation import (
@@ -204,6 +205,10 @@ def test_enter_sends_and_the_answer_streams(loaded: MainWindow, qtbot: Any) -> N
     assert window.controller.messages[0].content == "What is the capital\nof France?"
     assert window.controller.messages[1].role == "assistant"
     assert window.controller.messages[1].content == message.answer
+    # the chat is filed under the starter's own name, not its file's "Smollm2 135M 8k Lc100K …"
+    conversation = window.store.conversation(window.controller.conversation_id)
+    assert conversation.model == STARTER_NAME
+    assert STARTER_NAME in window.sidebar.items()[0].data(DETAIL_ROLE)[0].text
 
     # a second turn in the same chat
     second, _ = ask(qtbot, window, "And of Italy?")
