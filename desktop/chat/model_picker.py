@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QToolButton, QWidget
 
 from desktop.chat.model_menu import add_choice, add_heading, add_missing, endpoint_text
+from desktop.common.elided_label import ElidedLabel
 from desktop.engines.bridge import EngineBridge
 from model_runtime.chat.generation import ModelSummary
 from model_runtime.conversations.store import ConversationStore
@@ -61,9 +62,8 @@ class ModelPicker(QWidget):
         self.button.setMenu(self.menu)
         self.where = QLabel(self)
         self.where.setObjectName("modelWhere")
-        self.note = QLabel(self)
+        self.note = ElidedLabel(parent=self)  # cut, not the window widened, when narrow
         self.note.setObjectName("chatModelNote")
-        self.note.setTextFormat(Qt.TextFormat.PlainText)
         self.switch_button = QPushButton(self)
         self.switch_button.setObjectName("switchModelButton")
         self.switch_button.clicked.connect(self.switch_to_chat_model)
@@ -164,11 +164,16 @@ class ModelPicker(QWidget):
         if ref.kind == "file" and self.chat_name:
             name = self.chat_name
         if self._target(ref) is None:
-            self.note.setText(f"This chat was answered by {name}, which is not here any more.")
+            self._say(f"This chat was answered by {name}, which is not here any more.")
             return
-        self.note.setText(f"This chat was answered by {name}.")
-        self.switch_button.setText(f"Switch to {name}")
+        self._say(f"This chat was answered by {name}.")
+        self.switch_button.setText("Switch to it")
+        self.switch_button.setToolTip(f"Use {name} for this chat")
         self.switch_button.setVisible(True)
+
+    def _say(self, note: str) -> None:
+        self.note.setText(note)
+        self.note.setToolTip(note)  # whole, where the header is too narrow for it
 
     def _target(self, ref: ModelRef) -> object | None:
         """What choosing a model would use: its file, or its saved endpoint (None: gone)."""
@@ -184,7 +189,7 @@ class ModelPicker(QWidget):
         target = self._target(ref)
         if target is None:
             self.refused = f"{name} is missing: it was moved or deleted, so it can't be loaded."
-            self.note.setText(self.refused)
+            self._say(self.refused)
             self.note.show()
             return
         self.refused = ""

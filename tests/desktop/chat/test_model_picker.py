@@ -196,7 +196,8 @@ def test_choosing_in_the_list_loads_and_a_chat_offers_to_switch_to_its_model(
     assert listed(picker)[0][0] == "Recent" and picker.menu.actions()[1].isChecked()
 
     window.open_conversation(asked_again.id)
-    assert picker.switch_button.text() == "Switch to Tiny-Q8_0.gguf"
+    assert picker.switch_button.text() == "Switch to it"
+    assert picker.switch_button.toolTip() == "Use Tiny-Q8_0.gguf for this chat"
     window.controller.params = GenerationParams(max_tokens=4, temperature=0.0)
     with qtbot.waitSignal(window.controller.answer_finished, timeout=LOAD_MS):
         window.send("Say hi.")  # the model loaded now answers: the chat's model from now on
@@ -212,7 +213,7 @@ def test_choosing_in_the_list_loads_and_a_chat_offers_to_switch_to_its_model(
     window.open_conversation(chat.id)  # answered by another model: said, never switched to
     assert picker.note.isVisible() and picker.switch_button.isVisible()
     assert picker.note.text() == "This chat was answered by Tiny-Q8_0.gguf."
-    assert picker.switch_button.text() == "Switch to Tiny-Q8_0.gguf"
+    assert picker.switch_button.text() == "Switch to it"
     qtbot.wait(50)
     assert asked == [str(smollm2)] and window.bridge.summary is not None
     assert window.bridge.summary.path == str(smollm2)
@@ -225,3 +226,25 @@ def test_choosing_in_the_list_loads_and_a_chat_offers_to_switch_to_its_model(
 
     window.new_chat()  # a new chat has no model of its own yet
     assert not picker.note.isVisible()
+
+
+def test_a_long_model_name_in_the_header_never_widens_the_window(
+    open_window: Callable[..., MainWindow], qtbot: Any, store: ConversationStore, tmp_path: Path
+) -> None:
+    """A chat answered by a model with a long name, on an 800×600 screen: the note is cut (its
+    whole text in the tooltip), the window keeps within the screen, and "Switch" shows whole."""
+    name = "DeepSeek-R1-Distill-Qwen-32B-abliterated-uncensored-UD-Q4_K_XL.gguf"
+    model = write_tiny_model(tmp_path / name, dtype="q8_0")
+    chat = store.create_conversation(model=name, model_ref=f"file:{model}")
+    window = open_window(store)
+    window.open_conversation(chat.id)
+    picker = window.picker
+    assert picker.switch_button.isVisibleTo(window)
+    assert window.minimumSizeHint().width() <= 800
+    window.resize(800, 560)
+    qtbot.waitUntil(lambda: window.width() == 800)
+    assert picker.note.elided() and picker.note.toolTip() == picker.note.text()
+    assert name in picker.note.text()
+    button = picker.switch_button
+    assert button.width() >= button.sizeHint().width()  # its words whole
+    assert picker.rect().contains(button.geometry())
