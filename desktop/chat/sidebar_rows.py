@@ -13,6 +13,10 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from model_runtime.conversations.records import Conversation, SearchHit
+from model_runtime.models.model_ref import ModelRef
+from model_runtime.models.starter import STARTER_NAME
+
+STARTER_REF = str(ModelRef("starter", ""))
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 MESSAGE_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -61,8 +65,9 @@ def when_text(updated: float, today: date | None = None) -> str:
 def conversation_runs(conversation: Conversation, today: date | None = None) -> list[Run]:
     """The second line of a chat's row: when, and the model it was started with."""
     parts = [when_text(conversation.updated, today)]
-    if conversation.model:
-        parts.append(conversation.model)
+    starter = conversation.model_ref == STARTER_REF  # older chats: its file's name
+    if conversation.model or starter:
+        parts.append(STARTER_NAME if starter else conversation.model)
     return [Run(" · ".join(parts))]
 
 

@@ -19,14 +19,16 @@ from desktop.chat.sidebar import ID_ROLE, MESSAGE_ROLE
 from desktop.chat.sidebar_rows import (
     DETAIL_ROLE,
     HEADING_GAP,
+    conversation_runs,
     date_group,
     hit_runs,
     plain_text,
     when_text,
 )
 from desktop.window.main_window import MainWindow
-from model_runtime.conversations.records import SearchHit
+from model_runtime.conversations.records import Conversation, SearchHit
 from model_runtime.conversations.store import ConversationStore
+from model_runtime.models.starter import STARTER_NAME
 
 LONG = (
     "A chat about the long history of the Byzantine Empire, its emperors, its wars and "
@@ -58,6 +60,22 @@ def test_headings_go_by_day_then_by_month() -> None:
     assert when_text(at("2025-06-20", "09:05"), today) == "09:05"
     assert when_text(at("2025-06-16", "09:05"), today).endswith("09:05")  # and its weekday
     assert when_text(at("2025-04-02"), today) == "2 Apr 2025"
+
+
+def test_a_row_names_the_model_and_the_starter_by_its_own_name() -> None:
+    today = date(2025, 6, 20)
+    moment = at("2025-06-20", "09:05")
+
+    def second_line(model: str, ref: str) -> str:
+        conversation = Conversation(1, "Hi", model, "", {}, moment, moment, model_ref=ref)
+        return plain_text(conversation_runs(conversation, today))
+
+    assert second_line("DeepSeek R1 Distill Qwen 7B", "file:/m/r1.gguf") == (
+        "09:05 · DeepSeek R1 Distill Qwen 7B"
+    )
+    # a chat saved with the starter file's own name ("Smollm2 135M 8k Lc100K Mix1 Ep2")
+    assert second_line("Smollm2 135M 8k Lc100K Mix1 Ep2", "starter:") == f"09:05 · {STARTER_NAME}"
+    assert second_line("", "") == "09:05"
 
 
 def test_each_date_heading_has_room_above_it(open_window: Callable[..., MainWindow]) -> None:
