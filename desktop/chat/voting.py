@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QVBoxLayout
@@ -188,10 +187,8 @@ class VoteRun(QObject):
         figures, run = thoughts.answers[self.ids.index(shown)].stats, thoughts.run
         if figures is not None and run is not None:
             self.chat.context_used.emit(figures.n_prompt + figures.n_generated)
-            # the status bar's speed: every thought's tokens together
-            self.chat.answer_finished.emit(
-                replace(figures, tokens_per_second=run.tokens_per_second)
-            )
+            # the shown answer's own speed, the figure under it: one definition of tokens/s
+            self.chat.answer_finished.emit(figures)
         self.chat.conversations_changed.emit()
 
     def _drop_silent(self, thoughts: Thoughts) -> list[int]:

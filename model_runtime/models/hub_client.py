@@ -2,6 +2,8 @@
 socket is opened; log every request as it starts and again as it ends (answered or failed, and
 the bytes that went each way); and recognise "no network" at once — a name that does not
 resolve, a network that is unreachable — instead of retrying it for half a minute.
+
+Remote engines (serving/remote.py) log their requests through the same hooks.
 """
 
 from __future__ import annotations
@@ -110,7 +112,12 @@ class _CountedStream(httpx.SyncByteStream):
 def before_request(request: httpx.Request) -> None:
     """Refuse in offline mode (before any socket), else log the request as it starts."""
     netlog.require_online(f"connect to {request.url.host}")
-    event = netlog.record(request.url.host, request.method, request.url.path)
+    log_request(request)
+
+
+def log_request(request: httpx.Request, why: str | None = None) -> None:
+    """Log a request as it starts; after_response or LoggedClient logs how it ended."""
+    event = netlog.record(request.url.host, request.method, request.url.path, why=why)
     with _open_lock:
         _open[request] = event
 
@@ -130,7 +137,12 @@ def _failed_request(exc: httpx.TransportError, fallback: httpx.Request) -> httpx
 
 
 class LoggedClient(httpx.Client):
-    """An httpx client whose failed requests are logged, and whose "no network" is final."""
+    """An httpx client whose failed requests are logged, and whose "no network" is final
+    (NoNetwork; with no_network_final=False the transport's own error goes on)."""
+
+    def __init__(self, *args: Any, no_network_final: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.no_network_final = no_network_final
 
     def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
         try:
@@ -148,7 +160,7 @@ class LoggedClient(httpx.Client):
                     sent=request_bytes(failed) if connected else 0,
                     received=0,
                 )
-            if reason is None:
+            if reason is None or not self.no_network_final:
                 raise
             host = failed.url.host
             raise NoNetwork(

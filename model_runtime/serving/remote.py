@@ -126,17 +126,24 @@ class RemoteEngine:
     @staticmethod
     def _before_request(request: Any) -> None:
         """httpx hook, before any socket opens: refuse in offline mode, else log."""
+        from model_runtime.models import hub_client
+
         netlog.require_online(f"connect to the remote engine at {request.url.host}")
-        netlog.record(request.url.host, request.method, request.url.path, why=WHY)
+        hub_client.log_request(request, why=WHY)
 
     def _client(self) -> Any:
+        """httpx's client, whose requests the network log follows to their end (answered or
+        failed, the bytes each way), as the Hub's do."""
         if self._http is None:
             import httpx2
+
+            from model_runtime.models import hub_client
 
             headers = {"User-Agent": f"ponder/{__version__}"}
             if self._api_key:
                 headers["Authorization"] = f"Bearer {self._api_key}"
-            self._http = httpx2.Client(
+            self._http = hub_client.LoggedClient(
+                no_network_final=False,  # this engine says "cannot reach" in its own words
                 headers=headers,
                 timeout=httpx2.Timeout(
                     connect=self.connect_timeout,
@@ -144,7 +151,10 @@ class RemoteEngine:
                     write=self.connect_timeout,
                     pool=self.connect_timeout,
                 ),
-                event_hooks={"request": [self._before_request]},
+                event_hooks={
+                    "request": [self._before_request],
+                    "response": [hub_client.after_response],
+                },
                 trust_env=self.leaves_this_computer,  # loopback never goes through a proxy
             )
         return self._http

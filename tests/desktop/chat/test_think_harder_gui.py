@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import signal
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,9 @@ def test_four_thoughts_stream_in_lanes_then_the_vote_and_every_thought_as_a_vers
     assert message.thinking is not None and message.reasoning == stored.reasoning
     bar = tally_bar(message)
     assert bar.tally == counted
+    # one speed for the answer shown: the status bar's is the one under it (issue 14)
+    (speed,) = re.findall(r"[\d.]+ tokens/s", message.status.text())
+    assert window.status.speed_label.text().split(" · ")[0] == speed
     assert "Vote of 4 thoughts:" in bar.text() and counted.verdict().split(":")[0] in bar.text()
     # another thought is a version away, with the same tally under it
     other = next(m for m in members if m.id != stored.id)

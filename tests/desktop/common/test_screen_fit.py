@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.chat.attachment_views import PassageDialog
 from desktop.chat.conversation_settings import ConversationSettings
 from desktop.chat.rename_dialog import RenameDialog
 from desktop.common import screen_fit
@@ -167,6 +168,9 @@ DIALOGS: dict[str, Callable[..., QDialog]] = {
     "keyboard shortcuts": lambda open_window, **_: ShortcutsDialog(
         shortcut_rows(open_window().commands)
     ),
+    "passage": lambda **_: PassageDialog(
+        "report.pdf: page 12 of a document whose name is rather long", "A line of text.\n" * 80
+    ),
     "can't start": lambda **_: CantStartDialog(
         StorageError(f"The disk that holds {LONG_PATH} is full.", problem="full", path=LONG_PATH),
         Path.cwd(),
@@ -191,6 +195,9 @@ def test_every_dialog_fits_its_screen_uncut(
     assert check(qtbot, dialog, screen) == []
     if isinstance(dialog, ModelManagerDialog):
         dialog.downloads.close()
+        # planning "On this computer"'s rows asks llama.cpp in a child process: let it end
+        dialog.tasks.cancel_all()
+        assert dialog.tasks.wait(30), "a background task did not end"
 
 
 @pytest.mark.parametrize("screen", SCREENS, ids=lambda s: f"{s.width()}x{s.height()}")

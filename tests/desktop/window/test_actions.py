@@ -1,5 +1,6 @@
-"""Every menu action and every button of the main window, triggered once on the real model:
-none raises, and each one that opens a dialog opens it (dialogs are closed as they show)."""
+"""Every menu action and every button of the main window, triggered once on the real model,
+and every entry of a chat row's menu: none raises, and each one that opens a dialog opens it
+(dialogs are closed as they show)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QAbstractButton, QApplication, QFileDialog, QMenu, QWidget
 
 import desktop.window.main_window as main_window
+from desktop.chat.sidebar import ID_ROLE
 from desktop.window.actions import ACTIONS
 from desktop.window.main_window import MainWindow
 from model_runtime.chat.answer import AnswerFigures
@@ -208,4 +210,40 @@ def test_every_button_of_the_window_can_be_pressed(
         ("statusBar", "planDetails"),
     }
     assert expected <= set(pressed), sorted(expected - set(pressed))
+    closer.timer.stop()
+
+
+# A menu pops up offscreen, where nothing can grab the keyboard.
+@pytest.mark.qt_log_ignore("This plugin does not support grabbing the keyboard")
+@pytest.mark.qt_no_exception_capture
+def test_every_entry_of_a_chat_rows_menu_runs(
+    open_window: Callable[..., MainWindow],
+    qtbot: Any,
+    raised: list[BaseException],
+    file_dialogs: list[str],
+) -> None:
+    """The sidebar's right-click menu is a menu too: each entry triggered once, as a click
+    does, raises nothing and opens what it says."""
+    window = open_window()
+    chat = window.store.create_conversation(model="SmolLM2")
+    window.store.add_message(chat.id, "user", "Why is the sky blue?")
+    window.sidebar.refresh()
+    listing = window.sidebar.list
+    (row,) = [i for i in window.sidebar.items() if i.data(ID_ROLE) == chat.id]
+    point = listing.visualItemRect(row).center()
+    closer = Closer(window)
+    opens = ["RenameDialog", "file dialog", "file dialog", "file dialog", ""]
+    seen = []
+    for index, expected in enumerate(opens):
+        listing.customContextMenuRequested.emit(point)  # as the right-click's menu event does
+        action = window.sidebar.menu.actions()[index]
+        text = action.text()  # the menu and its actions go once it closes
+        action.trigger()
+        QApplication.processEvents()
+        opened = closer.take() + (["file dialog"] if file_dialogs else [])
+        file_dialogs.clear()
+        seen.append(text)
+        assert opened == ([expected] if expected else []), text
+        assert raised == [], text
+    assert seen[-1] == "Delete" and window.sidebar.undo_bar.isVisible()  # it can come back
     closer.timer.stop()

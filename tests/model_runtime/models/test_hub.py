@@ -3,6 +3,7 @@ the access token in the keyring, the offline switch and the network log."""
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import time
@@ -270,6 +271,31 @@ def test_no_network_is_said_at_once_and_not_retried(
     for event in events:
         assert event.succeeded is False and event.sent == 0 and event.received == 0
         assert event.detail == "no network: its name could not be looked up"
+
+
+@pytest.mark.parametrize(
+    ("number", "words"),
+    [
+        (errno.ENETUNREACH, "the network is unreachable"),
+        (errno.EHOSTUNREACH, "no route leads to it"),
+        (errno.ENETDOWN, "the network is down"),
+    ],
+)
+def test_no_route_out_is_no_network_too(
+    fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch, number: int, words: str
+) -> None:
+    """A name that resolves but no way out (no route, the network down): said at once too."""
+
+    def no_way_out(*_args: object, **_kwargs: object) -> socket.socket:
+        raise OSError(number, os.strerror(number))
+
+    monkeypatch.setattr(socket, "create_connection", no_way_out)
+    started = time.monotonic()
+    with pytest.raises(NoNetwork, match=f"could not reach 127.0.0.1: {words}"):
+        hub.search_models("r1")
+    assert time.monotonic() - started < 5  # not retried
+    (event,) = netlog.read_log()
+    assert event.succeeded is False and event.detail == f"no network: {words}"
 
 
 def test_a_dropped_download_is_logged_as_failed_with_the_bytes_it_got(

@@ -142,6 +142,30 @@ def test_every_request_is_logged_as_remote_engine(stub: OpenAIStub) -> None:
     ]
 
 
+def test_the_log_says_how_each_request_ended_and_the_bytes_each_way(stub: OpenAIStub) -> None:
+    """A remote engine's requests carry the question out: the log says whether each one was
+    answered and how many bytes went each way, as for the Hub's (issue 14)."""
+    stub.script = REASONING_SCRIPT
+    with RemoteEngine(stub.url) as engine:
+        run(engine)
+    with socket.socket() as probe:  # nothing listens here: refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with (
+        RemoteEngine(f"http://127.0.0.1:{port}/v1", "m") as engine,
+        pytest.raises(RemoteUnreachable),
+    ):
+        run(engine)
+    listed, answered, refused = netlog.read_log()
+    for event in (listed, answered):
+        assert event.succeeded is True and event.detail == "HTTP 200 OK", event
+        assert event.sent is not None and event.sent > 100  # its line and headers, at least
+        assert event.received is not None and event.received > 100
+    assert answered.sent > listed.sent  # the question went out in the body
+    assert refused.succeeded is False and refused.purpose == "remote-engine"
+    assert "refused" in refused.detail.lower() and (refused.sent, refused.received) == (0, 0)
+
+
 # -- stop, faults --------------------------------------------------------------------------------
 
 
