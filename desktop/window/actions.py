@@ -52,7 +52,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("import_chat", "&Import chat…", "&File", "import_chat", separator_before=True),
     ActionSpec("settings", "Se&ttings…", "&File", "show_settings", "Ctrl+Alt+S",
                "Settings: hardware, privacy, remote engines, serving"),
-    ActionSpec("quit", "&Quit", "&File", "close", QKeySequence.StandardKey.Quit, "Quit Ponder",
+    ActionSpec("quit", "&Quit", "&File", "close", "Ctrl+Q", "Quit Ponder",
                separator_before=True),
     # Chat
     ActionSpec("stop", "&Stop answer", "&Chat", "controller.stop", Qt.Key.Key_Escape,

@@ -164,6 +164,24 @@ def _within(seconds: float, function: Any, *args: Any) -> Any:
     return result[0] if result else _TIMED_OUT
 
 
+def _register(endpoint: str) -> int:
+    """Register one reachable worker with llama.cpp; how many devices it lends."""
+    add_server = _rpc_function("ggml_backend_rpc_add_server", ctypes.c_void_p, [ctypes.c_char_p])
+    reg = _within(HANDSHAKE_SECONDS, add_server, endpoint.encode())
+    if reg is _TIMED_OUT:
+        raise EngineError(
+            f"The server at {endpoint} took the connection but did not answer as a "
+            f"llama.cpp RPC worker within {HANDSHAKE_SECONDS:.0f} s. Is it an rpc-worker "
+            "(or rpc-server) of this llama.cpp version?"
+        )
+    if not reg:
+        raise EngineError(f"The RPC worker at {endpoint} did not answer llama.cpp.")
+    ggml = _ggml()
+    ggml.ggml_backend_register(reg)
+    _registered[endpoint] = int(ggml.ggml_backend_reg_dev_count(reg))
+    return _registered[endpoint]
+
+
 def add_workers(endpoints: Iterable[str]) -> int:
     """Register the workers' devices with llama.cpp in this process; how many devices in all.
 
@@ -171,30 +189,20 @@ def add_workers(endpoints: Iterable[str]) -> int:
     add its devices twice, so each is registered once per process.
     """
     endpoints = parse_endpoints(endpoints)
-    add_server = None
     for endpoint in endpoints:
         if endpoint in _registered:
             continue
         if not is_loopback(host_of(endpoint)):
             netlog.require_online(f"use the RPC worker at {endpoint}")
-        _reachable(endpoint)
-        netlog.record(host_of(endpoint), "RPC", endpoint, WHY)
-        if add_server is None:
-            add_server = _rpc_function(
-                "ggml_backend_rpc_add_server", ctypes.c_void_p, [ctypes.c_char_p]
-            )
-        reg = _within(HANDSHAKE_SECONDS, add_server, endpoint.encode())
-        if reg is _TIMED_OUT:
-            raise EngineError(
-                f"The server at {endpoint} took the connection but did not answer as a "
-                f"llama.cpp RPC worker within {HANDSHAKE_SECONDS:.0f} s. Is it an rpc-worker "
-                "(or rpc-server) of this llama.cpp version?"
-            )
-        if not reg:
-            raise EngineError(f"The RPC worker at {endpoint} did not answer llama.cpp.")
-        ggml = _ggml()
-        ggml.ggml_backend_register(reg)
-        _registered[endpoint] = int(ggml.ggml_backend_reg_dev_count(reg))
+        # logged before the first byte; its outcome too (the bytes: llama.cpp owns the socket)
+        event = netlog.record(host_of(endpoint), "RPC", endpoint, WHY)
+        try:
+            _reachable(endpoint)
+            devices = _register(endpoint)
+        except EngineError as exc:
+            netlog.finish(event, ok=False, detail=str(exc))
+            raise
+        netlog.finish(event, ok=True, detail=f"registered with llama.cpp: {devices} devices")
     return sum(_registered.get(e, 0) for e in endpoints)
 
 

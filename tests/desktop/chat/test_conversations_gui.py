@@ -748,6 +748,7 @@ def test_shortcuts(loaded: MainWindow, qtbot: Any) -> None:
     listed = [(table.item(r, 0).text(), table.item(r, 1).text()) for r in range(table.rowCount())]
     assert listed == shortcut_rows(window.commands)  # made from the actions themselves
     assert ("Ctrl+Shift+R", "Open or close the last answer's reasoning") in listed
+    assert ("Ctrl+Q", "Quit Ponder") in listed  # Qt's standard Quit has no key on Windows
     shortcuts.close()
 
 

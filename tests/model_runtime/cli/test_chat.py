@@ -68,6 +68,17 @@ def ctrl_c(process: subprocess.Popen[str]) -> None:
 
 
 @pytest.mark.slow
+def test_loop_stop_ends_the_whole_answer_when_the_reasoning_repeats(smollm2_r1: Path) -> None:
+    process = chat(smollm2_r1, "--loop", "stop", "--max-tokens", "800")
+    out, err = process.communicate(timeout=RUN_SECONDS)
+    assert process.returncode == 0, err
+    assert "[Thinking ended: loop broken at token " in err
+    assert "[Stopped: the reasoning was repeating itself]" in err
+    assert err.rstrip().endswith(", loop]")
+    assert "Answer:" not in out  # stopped, not answered
+
+
+@pytest.mark.slow
 def test_ctrl_c_while_thinking_answers_now(smollm2_r1: Path) -> None:
     process = chat(smollm2_r1, "--loop", "off", "--max-tokens", "200")
     try:

@@ -106,6 +106,7 @@ def test_layers_on_a_worker_answer_as_on_this_computer(
         assert "offloaded 31/31 layers" in log
         (event,) = netlog.read_log()
         assert (event.host, event.purpose, event.target) == ("127.0.0.1", "rpc-worker", worker)
+        assert event.succeeded and event.detail.startswith("registered with llama.cpp: ")
 
         # Without the worker again: a fresh engine process, since llama.cpp can't forget one.
         pid = client.pid
@@ -129,6 +130,9 @@ def test_an_unreachable_worker_is_said_and_keeps_the_loaded_model(
         with pytest.raises(EngineError, match=re.escape(f"No RPC worker answers at {gone}")):
             client.load(LoadRequest(model_path=str(smollm2), n_gpu_layers=99, rpc_workers=(gone,)))
         assert client.summary is not None and answer(client)[0] == here
+        (event,) = netlog.read_log()  # the attempt is logged, and that it failed
+        assert event.target == gone and event.succeeded is False
+        assert event.detail.startswith(f"No RPC worker answers at {gone}")
     finally:
         client.close()
 
@@ -163,6 +167,8 @@ def test_a_server_that_never_answers_the_handshake_is_said_within_a_time_limit(
             )
         assert time.monotonic() - started < rpc.HANDSHAKE_SECONDS + 30  # not forever
         assert client.summary is not None and answer(client)[0] == here  # the model stayed
+        (event,) = netlog.read_log()
+        assert event.target == silent and event.succeeded is False
     finally:
         client.close()
         stop.set()
