@@ -404,6 +404,8 @@ class MainWindow(QMainWindow):
         self.welcome.set_loading(False)
         self._loading = self._crashed = False
         self._show_model(summary)
+        if summary.speculation_note:  # a draft model asked for is not drafting: say why
+            self.banner.show_error("Loaded without the draft model", summary.speculation_note)
         self.status.show_context(0, None)  # this model's context is empty until it answers
         self.pages.setCurrentWidget(self.chat_view)
         self._refresh_send()

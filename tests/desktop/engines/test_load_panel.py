@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication, QCheckBox, QMessageBox
 
 from desktop.engines.load_panel import gpu_layers_text, size_text
 from desktop.window.main_window import MainWindow
-from model_runtime.chat.generation import LoadRequest, ModelSummary
+from model_runtime.chat.generation import LoadRequest, ModelSummary, Speculation
 from model_runtime.engine import EngineClient
 from model_runtime.errors import InsufficientMemory
 from model_runtime.hardware.detect import CpuInfo, HardwareInfo
@@ -329,3 +329,25 @@ def test_a_draft_model_is_chosen_per_model_in_the_panel(
     assert loaded.args[0].speculation == f"draft model {smollm2.name}"
     assert pinned_overrides(model) == PlanOverrides(draft=str(smollm2))
     assert window.status.plan_label.text().endswith(f"· draft model {smollm2.name}")
+
+
+@pytest.mark.slow
+def test_a_draft_model_that_runs_out_of_memory_is_said_and_the_model_stays(
+    open_window: Callable[..., MainWindow], qtbot: Any, smollm2: Path
+) -> None:
+    """llama.cpp can't allocate the draft's KV cache (a context of 200 million tokens): the
+    model loads without drafting, and the window says why instead of keeping quiet."""
+    window = open_window(hardware=roomy_machine())
+    huge = Speculation("model", str(smollm2), draft_n_ctx=200_000_000)
+    request = LoadRequest(
+        model_path=str(smollm2), n_ctx=512, n_threads=1, flash_attn=True, speculation=huge
+    )
+    with qtbot.waitSignal(window.bridge.loaded, timeout=LOAD_MS) as loaded:
+        window.bridge.load(request)
+    summary = loaded.args[0]
+    assert summary.speculation == "off" and summary.speculation_note
+    assert window.bridge.summary is not None  # the model itself is loaded
+    assert window.banner.isVisible()
+    text = window.banner.label.text()
+    assert text.startswith("Loaded without the draft model. ")
+    assert summary.speculation_note in text and "drafting is off" in text

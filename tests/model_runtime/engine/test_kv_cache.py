@@ -23,6 +23,7 @@ from model_runtime.chat.generation import (
 from model_runtime.engine import EngineClient
 from model_runtime.engine.cache_settings import CacheSettings, save_cache_settings
 from model_runtime.engine.kv_files import SUFFIX, tag_in_name, usage
+from model_runtime.engine.kv_key import state_key
 from tests.conftest import THINK_GRAMMAR
 from tests.disks import Tmpfs
 
@@ -140,6 +141,25 @@ def test_another_context_kv_type_or_model_never_restores_a_stale_state(
     client = engine(smollm2)  # the model and settings it was saved for: restored
     _, stats = ask(client, follow_up(answer))
     assert stats.restored_from == "disk"
+
+
+def test_flash_attention_and_rope_are_in_the_key(smollm2: Path) -> None:
+    """Load settings that change what the KV cache holds, beyond context and KV type, give
+    states another key (so they are never restored across them); the rest do not."""
+    from llama_cpp import Llama
+
+    def key(**settings: object) -> str:
+        llm = Llama(str(smollm2), n_ctx=256, n_threads=1, verbose=False, **settings)
+        try:
+            return state_key(llm, str(smollm2), "CPU : AVX2 = 1 |").digest
+        finally:
+            llm.close()
+
+    plain = key(flash_attn=False)
+    assert key(flash_attn=False, n_threads_batch=1) == plain  # threads change no KV
+    assert key(flash_attn=True) != plain
+    assert key(flash_attn=False, rope_freq_base=20_000.0) != plain
+    assert key(flash_attn=False, rope_freq_scale=0.5) != plain
 
 
 def test_a_changed_model_file_deletes_its_states(engine, smollm2: Path, tmp_path: Path) -> None:

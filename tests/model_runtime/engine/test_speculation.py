@@ -1,6 +1,7 @@
 """Speculative decoding on the real model: the same tokens with and without it (greedy), with
-prompt lookup and with a draft model, through </think>, a budget and answer now; a draft model
-of another vocabulary refused; a draft model that fails or can't load leaves the model working.
+prompt lookup and with a draft model, through </think>, a budget, answer now and the loop
+breaker; a draft model of another vocabulary refused; a draft model that fails or can't load
+leaves the model working.
 
 The engine runs in this process here (as in test_no_network.py), so that "answer now" can be
 asked at an exact token: the test raises the flag from the event callback, between tokens.
@@ -184,6 +185,14 @@ def test_answer_now_ends_it_in_the_same_place(engines) -> None:
     ended = runs["off"].ended
     assert [e.reason for e in ended] == ["asked"] and 25 <= ended[0].at_token <= 30
     assert runs["off"].text.strip()
+
+
+def test_the_loop_breaker_ends_it_in_the_same_place(engines) -> None:
+    """Greedy with a repeat penalty below 1 this model repeats its reasoning: the loop breaker
+    ends it at the same token, and the answer after it is the same."""
+    params = GenerationParams(max_tokens=500, temperature=0.0, repeat_penalty=0.7)
+    runs = same_with_each_kind(engines, "r1", QUESTION, params)
+    assert [e.reason for e in runs["off"].ended] == ["loop"]
 
 
 def test_sampling_with_a_seed_draws_the_same_tokens(engines) -> None:
