@@ -54,14 +54,15 @@ def plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
-def plan_status(plan: LoadPlan, how: str = "Auto-tuned") -> str:
-    """The status bar's short line: 'Auto-tuned: context 8,192 · 2 threads · CPU only'."""
+def plan_status(plan: LoadPlan, how: str = "Auto-tuned", *, draft_loaded: bool = True) -> str:
+    """The status bar's short line: 'Auto-tuned: context 8,192 · 2 threads · CPU only' (a draft
+    model the engine could not load is not named)."""
     parts = [f"context {plan.n_ctx:,}", plural(plan.n_threads, "thread"), gpu_layers_text(plan)]
     if plan.type_k != "f16":
         parts.append(f"KV cache {plan.type_k}")
     if plan.cpu_expert_layers:
         parts.append(f"experts of {plan.cpu_expert_layers} layers in RAM")
-    if plan.speculation.mode == "model":
+    if plan.speculation.mode == "model" and draft_loaded:
         parts.append(f"draft model {Path(plan.speculation.draft_path).name}")
     return f"{how}: " + " · ".join(parts)
 

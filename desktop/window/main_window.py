@@ -442,7 +442,11 @@ class MainWindow(QMainWindow):
         self._on_load_failed(exc)
 
     def _on_plan_in_use(self, plan: LoadPlan, how: str) -> None:
-        self.status.show_plan(plan_status(plan, how), plan.verdict.reason)
+        summary = self.bridge.summary  # this plan's model, loaded: was its draft model too?
+        draft_loaded = summary is None or not summary.speculation_note
+        self.status.show_plan(
+            plan_status(plan, how, draft_loaded=draft_loaded), plan.verdict.reason
+        )
 
     def _on_adjusted(self, done: PlannedLoad) -> None:
         self.banner.show_error(

@@ -6,6 +6,7 @@ model "does not fit" on demand while the real engine can still load it when aske
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,14 @@ from PySide6.QtWidgets import QApplication, QCheckBox, QMessageBox
 
 from desktop.engines.load_panel import gpu_layers_text, size_text
 from desktop.window.main_window import MainWindow
-from model_runtime.chat.generation import LoadRequest, ModelSummary, Speculation
+from model_runtime.chat.generation import LoadRequest, ModelSummary
 from model_runtime.engine import EngineClient
 from model_runtime.errors import InsufficientMemory
 from model_runtime.hardware.detect import CpuInfo, HardwareInfo
 from model_runtime.paths import config_dir
 from model_runtime.planning.pinned import FILE_NAME, model_key, pinned_overrides
 from model_runtime.planning.plan import PlanOverrides
+from model_runtime.planning.planner import plan_load
 
 LOAD_MS = 60_000
 MIB, GIB = 1024**2, 1024**3
@@ -338,13 +340,16 @@ def test_a_draft_model_that_runs_out_of_memory_is_said_and_the_model_stays(
     """llama.cpp can't allocate the draft's KV cache (a context of 200 million tokens): the
     model loads without drafting, and the window says why instead of keeping quiet."""
     window = open_window(hardware=roomy_machine())
-    huge = Speculation("model", str(smollm2), draft_n_ctx=200_000_000)
-    request = LoadRequest(
-        model_path=str(smollm2), n_ctx=512, n_threads=1, flash_attn=True, speculation=huge
-    )
+    planned = plan_load(smollm2, roomy_machine(), PlanOverrides(n_ctx=512, draft=str(smollm2)))
+    huge = dataclasses.replace(planned.speculation, draft_n_ctx=200_000_000)
+    plan = dataclasses.replace(planned, speculation=huge, n_threads=1)
+    assert plan.speculation.mode == "model" and plan.flash_attn
     with qtbot.waitSignal(window.bridge.loaded, timeout=LOAD_MS) as loaded:
-        window.bridge.load(request)
+        window.bridge.load_plan(plan)
     summary = loaded.args[0]
+    # the status bar's plan does not name a draft model that is not drafting
+    assert window.status.plan_label.text().startswith("Auto-tuned: context 512")
+    assert "draft model" not in window.status.plan_label.text()
     assert summary.speculation == "off" and summary.speculation_note
     assert window.bridge.summary is not None  # the model itself is loaded
     assert window.banner.isVisible()
