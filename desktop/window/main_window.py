@@ -57,7 +57,7 @@ from model_runtime.conversations.store import ConversationStore, default_store
 from model_runtime.errors import ConversationStoreError, EngineCrashed, StorageError
 from model_runtime.hardware.detect import HardwareInfo
 from model_runtime.models.references import add_recent_model
-from model_runtime.models.starter import STARTER_NAME, starter_model_path
+from model_runtime.models.starter import starter_model_path
 from model_runtime.planning.guarded_load import PlannedLoad
 from model_runtime.planning.plan import LoadPlan
 
@@ -194,7 +194,7 @@ class MainWindow(QMainWindow):
                 self.pages.setCurrentWidget(self.welcome)  # its buttons are what to do
         elif summary is not None:
             starter = self.starter_path is not None and summary.path == str(self.starter_path)
-            self.chat_view.set_hint(ready_words(self._model_name(summary), starter=starter))
+            self.chat_view.set_hint(ready_words(self.bridge.model_name, starter=starter))
         self.composer.set_votes(self.controller.max_votes)  # Think harder, where it fits
 
     # -- actions ---------------------------------------------------------------------------
@@ -411,16 +411,12 @@ class MainWindow(QMainWindow):
         self._refresh_send()
         self.composer.edit.setFocus()
 
-    def _model_name(self, summary: ModelSummary) -> str:
-        starter = self.starter_path and summary.path == str(self.starter_path)
-        return STARTER_NAME if starter else summary.name
-
     def _show_model(self, summary: ModelSummary | None) -> None:
         """The status bar's words for the loaded model (its name is never cut)."""
         if summary is None:
             self.status.show_model("No model loaded")
             return
-        name = self._model_name(summary)
+        name = self.bridge.model_name
         self.status.show_model(
             f"{name} · {summary.quantization}",
             name,
@@ -442,11 +438,9 @@ class MainWindow(QMainWindow):
         self._on_load_failed(exc)
 
     def _on_plan_in_use(self, plan: LoadPlan, how: str) -> None:
-        summary = self.bridge.summary  # this plan's model, loaded: was its draft model too?
-        draft_loaded = summary is None or not summary.speculation_note
-        self.status.show_plan(
-            plan_status(plan, how, draft_loaded=draft_loaded), plan.verdict.reason
-        )
+        loaded = self.bridge.summary  # this plan's model: did its draft model load too?
+        text = plan_status(plan, how, draft_loaded=not (loaded and loaded.speculation_note))
+        self.status.show_plan(text, plan.verdict.reason)
 
     def _on_adjusted(self, done: PlannedLoad) -> None:
         self.banner.show_error(
