@@ -7,6 +7,10 @@ render queue (desktop/chat/render_queue.py), so no event waits long for it.
 
 Formulas are image objects drawn from desktop/chat/formulas.py (off the GUI thread, once each);
 the last one holding a \\boxed{…} is highlighted, and a copied selection keeps their LaTeX.
+
+The HTML holds the theme's colours (code boxes, quotes, tables, links): when the view is polished
+in another theme (a theme switch reaches it, at once or in its turn: desktop/common/theme.py), it
+renders the answer again, through the render queue.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ from desktop.chat.segments import (
     Segmenter,
     piece_cost,
 )
+from desktop.common.colours import current
 from desktop.common.theme import theme_manager
 from model_runtime.chat.boxed import boxed_spans
 
@@ -98,9 +103,11 @@ class AnswerView(QTextBrowser):
         self._formulas = formulas if formulas is not None else shared_formulas()
         self._render = _Render(Segmenter(self._formulas.enabled))
         self._height = 0
+        self._height_held = False  # rendering again: the height is told after the step
         self._relayout = False  # laying the text out for a new width, in steps
         self._laid_out = 0.0  # how far down that has come
         self._paused = False  # rendering waits for that
+        self._colours = current()  # the theme the text shown was rendered in
 
         document = InertDocument(self, view=self)
         document.setUndoRedoEnabled(False)
@@ -128,9 +135,7 @@ class AnswerView(QTextBrowser):
         self.highlighted.connect(self._on_link_hovered)
         document.contentsChanged.connect(self._update_height)
         document.documentLayout().documentSizeChanged.connect(self._update_height)
-        theme = theme_manager()
-        theme.chat.add(self, ANSWER_SCALE)  # the chat's text size, not the style sheet's
-        theme.theme_changed.connect(self._restyle)
+        theme_manager().chat.add(self, ANSWER_SCALE)  # the chat's text size, not the style sheet's
         self._update_height()
 
     # -- content -------------------------------------------------------------------------
@@ -177,16 +182,34 @@ class AnswerView(QTextBrowser):
         render.waiting = piece
         return self._work()
 
-    def _restyle(self) -> None:
-        """The theme changed: render what is shown again in its colours (code, quotes, tables,
-        links, formulas), through the render queue, so a long chat does not hold the switch."""
-        self.document().setDefaultStyleSheet(document_style_sheet())
-        if self._render.length:
+    def changeEvent(self, event: QEvent) -> None:
+        """Polished in another theme: render what is shown again in its colours (code, quotes,
+        tables, links, formulas), through the render queue, so a long chat does not hold the
+        switch."""
+        super().changeEvent(event)
+        polished = event.type() in (QEvent.Type.PaletteChange, QEvent.Type.StyleChange)
+        if polished and self._follow_theme() and self._render.length:
             self._render_queue().add(self, self._render_again)
 
+    def _follow_theme(self) -> bool:
+        """The document's style sheet in the active theme; True when that changed it."""
+        if self._colours == current():
+            return False
+        self._colours = current()
+        self.document().setDefaultStyleSheet(document_style_sheet())
+        return True
+
     def _render_again(self) -> bool:
+        """The answer shown again from the start, its height told once at the end of the step:
+        unchanged (a new theme), the chat's column is not laid out again for it."""
         render = self._render
-        return self._show("".join(render.text), final=render.segmenter.final)
+        self._height_held = True
+        try:
+            more = self._show("".join(render.text), final=render.segmenter.final)
+        finally:
+            self._height_held = False
+        self._update_height()
+        return more
 
     def finish_markdown(self, text: str) -> None:
         """End streaming: the complete answer, rendered again whole when it is short."""
@@ -219,6 +242,7 @@ class AnswerView(QTextBrowser):
     def _start(self) -> None:
         self._render_queue().remove(self)
         self._render = _Render(Segmenter(self._formulas.enabled))
+        self._follow_theme()
         self.document().clear()
         self.objects.highlighted = None
 
@@ -418,6 +442,8 @@ class AnswerView(QTextBrowser):
     # -- geometry ------------------------------------------------------------------------
 
     def _update_height(self, size: object = None) -> None:
+        if self._height_held:
+            return
         if self._relayout and not self._relayout_done(size):
             return  # keep the height until the text is laid out for the new width
         margins = self.contentsMargins()

@@ -5,10 +5,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+import shiboken6
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from desktop.chat.messages import AssistantMessage, UserMessage
+from desktop.chat.render_queue import RenderQueue, shared_queue
+from desktop.common.repolish import restyle_later
+from desktop.common.theme import theme_manager
 
 COLUMN_MAX_WIDTH = 860
 
@@ -17,13 +21,19 @@ class ChatView(QScrollArea):
     """Messages stacked top to bottom; stays pinned to the bottom while the user is there.
 
     A long conversation shows its last messages first; older ones are built when the user
-    scrolls to the top (or clicks "Show earlier messages"), so opening it stays fast.
+    scrolls to the top (or clicks "Show earlier messages"), so opening it stays fast. A theme
+    switch restyles the messages on screen at once and the others one per step of the render
+    queue, nearest first, or as they scroll into sight: all at once, a long chat would hold the
+    window for seconds.
     """
 
     earlier_requested = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, queue: RenderQueue | None = None) -> None:
         super().__init__(parent)
+        self._queue = queue
+        self._theme = theme_manager()
+        self.restyle_waiting: list[QWidget] = []  # in the look of the theme before; nearest last
         self.setObjectName("chatView")
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
@@ -71,9 +81,12 @@ class ChatView(QScrollArea):
         bar.rangeChanged.connect(self._on_range_changed)
         bar.actionTriggered.connect(self._on_user_scroll)  # not layout changes
         self.messages: list[QWidget] = []
+        self._theme.theme_changed.connect(self._restyle)
 
     def _on_scrolled(self, value: int) -> None:
         self._follow = value >= self.verticalScrollBar().maximum() - 8
+        if self.restyle_waiting:
+            self._restyle_on_screen()
 
     def _on_user_scroll(self, _action: int) -> None:
         """The user scrolled (wheel, keys, drag): at the top, build older messages."""
@@ -124,6 +137,7 @@ class ChatView(QScrollArea):
     def _watch(self, widgets: Sequence[QWidget]) -> None:
         for widget in widgets:
             widget.installEventFilter(self)  # a reasoning pane, an editor: new Tab stops
+            restyle_later(widget)  # a theme switch leaves it to _restyle
         self._focus_timer.start()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -156,6 +170,56 @@ class ChatView(QScrollArea):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._column.setMinimumWidth(min(COLUMN_MAX_WIDTH, max(0, self.viewport().width())))
+        if self.restyle_waiting:
+            self._restyle_on_screen()
+
+    # -- a theme switch -------------------------------------------------------------------------
+
+    def _restyle(self) -> None:
+        """The theme changed: the messages on screen take its look now, the others wait in
+        ``restyle_waiting`` for their turn."""
+        self.restyle_waiting = list(self.messages)
+        self._restyle_on_screen()
+        self._render_queue().remove(self)
+        if self.restyle_waiting:
+            self._render_queue().add(self, self._restyle_next)
+
+    def _restyle_next(self) -> bool:
+        """One step of the render queue: the nearest message waiting takes the new look. True
+        while others wait."""
+        while self.restyle_waiting:
+            message = self.restyle_waiting.pop()
+            if shiboken6.isValid(message):
+                self._theme.restyle(message)
+                break
+        return bool(self.restyle_waiting)
+
+    def _restyle_on_screen(self) -> None:
+        """Messages on screen that still wait take the new look now, before they are painted;
+        the others wait, the farthest from the screen first in the list."""
+        waiting = [m for m in self.restyle_waiting if shiboken6.isValid(m)]
+        distances = self._distances(waiting)
+        order = sorted(range(len(waiting)), key=distances.__getitem__, reverse=True)
+        self.restyle_waiting = [waiting[i] for i in order]
+        shown = [waiting[i] for i in order if distances[i] == 0 and waiting[i].isVisible()]
+        for message in shown:
+            self.restyle_waiting.remove(message)
+            self._theme.restyle(message)
+
+    def _distances(self, messages: Sequence[QWidget]) -> list[int]:
+        """How far each message is from the part of the chat on screen, in pixels (0: on it)."""
+        offset = self._column.mapTo(self.viewport(), QPoint(0, 0)).y()
+        height = self.viewport().height()
+        distances = []
+        for message in messages:
+            top = offset + message.y()
+            distances.append(max(0, top - height + 1, 1 - top - message.height()))
+        return distances
+
+    def _render_queue(self) -> RenderQueue:
+        if self._queue is None:
+            self._queue = shared_queue()
+        return self._queue
 
     def scroll_to_end(self) -> None:
         self._follow = True
@@ -180,6 +244,8 @@ class ChatView(QScrollArea):
             widget.hide()  # gone at once, not when the event loop deletes it
             widget.deleteLater()
         self.messages.clear()
+        self.restyle_waiting.clear()
+        self._render_queue().remove(self)
         self.earlier_button.hide()
         self.hint.show()
 

@@ -23,7 +23,7 @@ class ChatFonts(QObject):
         super().__init__(parent)
         self._base = QFont(base)
         self.point_size = point_size  # the chat's text size now, in points
-        self._widgets: list[tuple[QWidget, float]] = []
+        self._widgets: dict[QWidget, float] = {}  # each widget's size, relative to the chat's
 
     def font(self, scale: float = 1.0) -> QFont:
         """The system's font at the chat's size (times ``scale``)."""
@@ -33,8 +33,8 @@ class ChatFonts(QObject):
 
     def add(self, widget: QWidget, scale: float = 1.0) -> None:
         """Give a widget the chat's text size from now on (a rich-text view: its document)."""
-        self._widgets = [(w, s) for w, s in self._widgets if shiboken6.isValid(w)]
-        self._widgets.append((widget, scale))
+        self._widgets = {w: s for w, s in self._widgets.items() if shiboken6.isValid(w)}
+        self._widgets[widget] = scale
         if isinstance(widget, QTextEdit):
             widget.installEventFilter(self)
         self._set(widget, scale)
@@ -46,9 +46,15 @@ class ChatFonts(QObject):
 
     def reapply(self) -> None:
         """After a change of style sheet: the widgets' fonts again (text views kept theirs)."""
-        for widget, scale in list(self._widgets):
+        for widget, scale in list(self._widgets.items()):
             if shiboken6.isValid(widget):
                 self._set(widget, scale)
+
+    def keep(self, widget: QWidget) -> None:
+        """The widget was polished again (a theme switch): its chat size, if it has one."""
+        scale = self._widgets.get(widget)
+        if scale is not None:
+            self._set(widget, scale)
 
     def _set(self, widget: QWidget, scale: float) -> None:
         font = self.font(scale)

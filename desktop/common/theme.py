@@ -3,15 +3,19 @@ colours (desktop/common/colours.py): light, dark, or whichever the system uses, 
 
 The style sheet is resources/themes/ponder.qss with the theme's colours and the font sizes filled
 in, relative to the system's font. ThemeManager applies both to the QApplication and says so with
-``theme_changed`` (views that built their content from the colours, such as rendered answers,
-render it again). The chat's text size (zoom) is not the style sheet's: chat_fonts.py.
+``theme_changed``. The chat's text size (zoom) is not the style sheet's: chat_fonts.py.
+
+A switch polishes each widget once for the new style sheet (desktop/common/repolish.py), not in
+one go as Qt would, and leaves a chat's messages to the chat view, which restyles those on screen
+at once and the others in steps. Views built from the colours (rendered answers) render again
+when they are polished in a theme other than the one they were rendered in.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import shiboken6
@@ -37,6 +41,7 @@ from desktop.common.appearance import (
 )
 from desktop.common.chat_fonts import ChatFonts
 from desktop.common.colours import DARK, LIGHT, NAMES, THEMES, Colours, current, set_current
+from desktop.common.repolish import collector_paused, forget_rules, repolish
 from model_runtime.paths import resources_dir
 
 log = logging.getLogger("ponder.theme")
@@ -107,30 +112,31 @@ def style_sheet(template: str, c: Colours, point_size: float) -> str:
     return sheet
 
 
-def recolour_items(root: QWidget, before: Colours, after: Colours) -> None:
-    """Items of lists, tables and trees under root coloured from one theme's table (an error in
+def recolour_items(widgets: Iterable[QWidget], before: Colours, after: Colours) -> None:
+    """Items of the tables and trees among widgets coloured from one theme's table (an error in
     red, a note greyed) take the same colour of the other."""
     same = {
         getattr(before, name).lower(): QColor(getattr(after, name))
         for name in NAMES
         if name != "pygments"
     }
-    for view in root.findChildren(QTreeWidget):
-        it = QTreeWidgetItemIterator(view)
-        while it.value() is not None:
-            item = it.value()
-            for column in range(view.columnCount()):
-                colour = _counterpart(item.foreground(column), same)
-                if colour is not None:
-                    item.setForeground(column, colour)
-            it += 1
-    for table in root.findChildren(QTableWidget):
-        for row in range(table.rowCount()):
-            for column in range(table.columnCount()):
-                cell = table.item(row, column)
-                colour = _counterpart(cell.foreground(), same) if cell is not None else None
-                if cell is not None and colour is not None:
-                    cell.setForeground(colour)
+    for view in widgets:
+        if isinstance(view, QTreeWidget):
+            it = QTreeWidgetItemIterator(view)
+            while it.value() is not None:
+                item = it.value()
+                for column in range(view.columnCount()):
+                    colour = _counterpart(item.foreground(column), same)
+                    if colour is not None:
+                        item.setForeground(column, colour)
+                it += 1
+        elif isinstance(view, QTableWidget):
+            for row in range(view.rowCount()):
+                for column in range(view.columnCount()):
+                    cell = view.item(row, column)
+                    colour = _counterpart(cell.foreground(), same) if cell is not None else None
+                    if cell is not None and colour is not None:
+                        cell.setForeground(colour)
 
 
 def _counterpart(brush: QBrush, same: dict[str, QColor]) -> QColor | None:
@@ -207,15 +213,16 @@ class ThemeManager(QObject):
 
     # -- the person's choices ----------------------------------------------------------------
 
-    def set_theme(self, choice: str) -> None:
+    def set_theme(self, choice: str, *, at_once: bool = False) -> None:
         """Light, dark or "system", applied at once and remembered; an unknown one follows
-        the system (said in the log)."""
+        the system (said in the log). at_once: Qt polishes every widget in one go, the chat's
+        messages too, as switches did before (bench/theme_switch.py compares the two)."""
         choice = valid_theme(choice)
         if choice != self._choice:
             self._choice = choice
             self._save()
             self.choice_changed.emit(choice)
-        self._apply()
+        self._apply(at_once=at_once)
 
     def follow_system(self) -> None:
         self.set_theme(SYSTEM)
@@ -258,7 +265,7 @@ class ThemeManager(QObject):
         if self._choice == SYSTEM:
             self._apply()
 
-    def _apply(self, *, force: bool = False) -> None:
+    def _apply(self, *, force: bool = False, at_once: bool = False) -> None:
         colours, before = self.resolve(), self.colours
         changed = colours != before
         if not (changed or force):
@@ -266,23 +273,31 @@ class ThemeManager(QObject):
         self.colours = colours
         set_current(colours)
         self._app.setPalette(palette_for(colours))
-        self._set_style_sheet(self.style_sheet())
-        self.chat.reapply()
+        polished = self._set_style_sheet(self.style_sheet(), at_once=at_once)
         if changed:
-            for window in self._app.topLevelWidgets():
-                recolour_items(window, before, colours)
+            recolour_items(polished, before, colours)
             self.theme_changed.emit(colours)
 
-    def _set_style_sheet(self, sheet: str) -> None:
-        """Qt polishes every widget again, from a list made first: none may be deleted midway,
-        as Python's collector of cycles could do from a slot the polishing calls."""
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            self._app.setStyleSheet(sheet)
-        finally:
-            if collecting:
-                gc.enable()
+    def _set_style_sheet(self, sheet: str, *, at_once: bool) -> list[QWidget]:
+        """A new style sheet: each widget polished with it once, but those left to their
+        owners (desktop/common/repolish.py). at_once, or with no sheet before or none now, Qt
+        polishes every widget itself, once per ancestor, and sets fonts anew (the chat's are
+        set again). Returns the widgets polished (Qt's way: its trees and tables)."""
+        if at_once or not (sheet and self._app.styleSheet()):
+            with collector_paused():  # Qt walks a list of widgets made first
+                self._app.setStyleSheet(sheet)
+            self.chat.reapply()
+            windows = self._app.topLevelWidgets()
+            kinds = (QTreeWidget, QTableWidget)
+            return [view for w in windows for kind in kinds for view in w.findChildren(kind)]
+        forget_rules(self._app)
+        self._app.setStyleSheet(sheet)
+        return [widget for window in self._app.topLevelWidgets() for widget in self.restyle(window)]
+
+    def restyle(self, root: QWidget) -> list[QWidget]:
+        """Polish root and what it holds for the style sheet now (but the widgets left to their
+        owners), keeping the chat's text sizes, which polishing resets; returns the widgets."""
+        return repolish(root, self.chat.keep)
 
     def _save(self) -> None:
         save_appearance(Appearance(self._choice, self._zoom))
@@ -292,7 +307,8 @@ class ThemeManager(QObject):
         QGuiApplication.styleHints().colorSchemeChanged.disconnect(self._on_system_scheme)
         set_current(LIGHT)
         self._app.setPalette(self._system_palette)
-        self._set_style_sheet(self._system_sheet)
+        with collector_paused():
+            self._app.setStyleSheet(self._system_sheet)
 
 
 _shared: ThemeManager | None = None
