@@ -7,8 +7,8 @@ off or stopped), it is shown all the same, marked as coming from the reasoning.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication, QPalette, QPixmap
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QColor, QGuiApplication, QPalette, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
 from desktop.chat.formulas import FormulaStore, math_pixels
@@ -29,6 +29,7 @@ class BoxedFooter(QWidget):
         self.boxed: BoxedAnswer | None = None
         self._formulas = formulas
         self._number: int | None = None
+        self._ink: QColor | None = None  # the text colour the formula was drawn in
         self.title = QLabel(self)
         self.title.setObjectName("boxedTitle")
         self.value = QLabel(self)
@@ -75,7 +76,7 @@ class BoxedFooter(QWidget):
         self._number = self._formulas.number(formula) if drawable else None
         image = None
         if self._number is not None:
-            colour = self.value.palette().color(QPalette.ColorRole.WindowText)
+            colour = self._ink = self.value.palette().color(QPalette.ColorRole.WindowText)
             pixels = math_pixels(self.value.font())
             ratio = self.devicePixelRatioF()
             image = self._formulas.image(self._number, pixels, colour, ratio)
@@ -87,6 +88,14 @@ class BoxedFooter(QWidget):
         else:
             self.value.setPixmap(QPixmap.fromImage(image))
             self.value.setToolTip(boxed.latex)
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Another theme: the formula drawn again in its text colour."""
+        super().changeEvent(event)
+        restyled = event.type() in (QEvent.Type.PaletteChange, QEvent.Type.StyleChange)
+        ink = self.value.palette().color(QPalette.ColorRole.WindowText)
+        if restyled and self._ink is not None and ink != self._ink:
+            self._show_value()
 
     def _math_switched(self, _enabled: bool) -> None:
         self._show_value()

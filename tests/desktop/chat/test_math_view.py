@@ -20,6 +20,7 @@ from desktop.chat.formula_objects import HIGHLIGHT, formula_number, tooltip
 from desktop.chat.formulas import FormulaStore, number_of, shared_formulas
 from desktop.chat.markdown import render_markdown
 from desktop.chat.messages import AssistantMessage
+from desktop.common.theme import theme_manager
 from model_runtime.chat.math import Formula
 from model_runtime.chat.math_process import FormulaRenderer
 from model_runtime.chat.math_render import REF_SIZE
@@ -341,6 +342,37 @@ def test_the_boxed_answer_is_highlighted_and_repeated_with_a_copy(
         for x in range(0, image.width(), 2)
         for y in range(0, image.height(), 2)
     )
+
+
+def test_the_boxed_answer_is_drawn_again_in_another_themes_colour(
+    qtbot: Any, formulas: FormulaStore
+) -> None:
+    theme = theme_manager()
+    theme.use_light()
+    message = AssistantMessage()
+    qtbot.addWidget(message)
+    message.resize(760, 400)
+    message.show()
+    message.show_stored(stored(ANSWER))
+    settle(qtbot, formulas, message.answer_view)
+    value = message.boxed_footer.value
+    qtbot.waitUntil(lambda: not value.pixmap().isNull(), timeout=DRAW_MS)
+
+    def ink() -> int:  # the lightness of the formula's strongest ink
+        image = value.pixmap().toImage()
+        pixels = (
+            QColor.fromRgba(image.pixel(x, y))
+            for x in range(image.width())
+            for y in range(image.height())
+        )
+        return max(((c.alpha(), c.lightness()) for c in pixels), default=(0, 0))[1]
+
+    assert ink() < 100  # dark ink on the light theme
+    try:
+        theme.use_dark()
+        qtbot.waitUntil(lambda: ink() > 150, timeout=DRAW_MS)  # light ink on the dark one
+    finally:
+        theme.use_light()
 
 
 def test_a_box_only_in_the_reasoning_is_shown_as_from_the_reasoning(
