@@ -171,7 +171,12 @@ class DraftGate:
 
     def length(self, limit: int = MAX_DRAFT, *, free: bool = True) -> int:
         """Tokens to draft now (0: decode one token). A costly drafter that holds back still
-        drafts one token now and then, to see whether its guesses got better."""
+        drafts one token now and then, to see whether its guesses got better. Nothing is
+        drafted before a one-token step was timed: the price of a batch and of the drafter are
+        measured against it, and a gate that drafted from its first step would never learn
+        them (a draft model as slow as the model kept drafting at a third of the speed)."""
+        if self.single <= 0:
+            return 0
         best, best_k = MARGIN, 0
         for k in range(1, limit + 1):
             gain = self.speedup(k)

@@ -47,8 +47,15 @@ def test_prompt_lookup_grows_with_the_text_and_starts_over_for_another() -> None
     assert lookup.propose(2) == []
 
 
+def timed_gate(alpha: float = 0.5) -> DraftGate:
+    """A gate that has timed a one-token step (the price it weighs a batch against)."""
+    gate = DraftGate(alpha=alpha)
+    gate.timed(1, 0.010)
+    return gate
+
+
 def test_the_gate_drafts_when_guesses_are_taken_and_stops_when_not() -> None:
-    gate = DraftGate(alpha=0.5)
+    gate = timed_gate()
     assert gate.length() == 0  # no evidence yet: a guess is a coin toss, which doesn't pay
     for _ in range(30):
         gate.judged(8, 8)
@@ -59,7 +66,7 @@ def test_the_gate_drafts_when_guesses_are_taken_and_stops_when_not() -> None:
 
 
 def test_the_gate_drafts_less_when_batches_cost_more() -> None:
-    cheap, dear = DraftGate(alpha=0.05), DraftGate(alpha=0.9)
+    cheap, dear = timed_gate(alpha=0.05), timed_gate(alpha=0.9)
     for gate in (cheap, dear):
         for _ in range(40):
             gate.judged(4, 3)  # three guesses of four taken: p = 0.75
@@ -85,6 +92,27 @@ def test_a_costly_drafter_that_does_not_pay_still_probes_now_and_then() -> None:
     lengths = [gate.length(free=False) for _ in range(100)]
     assert 1 <= sum(lengths) <= 5  # one token every 32 steps
     assert all(gate.length(free=True) == 0 for _ in range(50))
+
+
+def test_a_gate_drafts_nothing_before_it_timed_one_token_and_then_learns_the_drafters_cost() -> (
+    None
+):
+    """A draft model as slow as the model, whose guesses are all taken: the gate first decodes a
+    token alone, then drafts (it looks like it pays), measures the drafter and stops."""
+    gate = DraftGate(alpha=0.5)
+    gate.reset_acceptance(0.7)  # a draft model's prior: drafting would look worth it at once
+    assert gate.length(free=False) == 0  # but nothing is known of what a step costs yet
+    gate.timed(1, 0.010)
+    assert gate.length(free=False) >= 1
+    for _ in range(20):
+        k = gate.length(free=False)
+        if k == 0:
+            gate.timed(1, 0.010)
+            continue
+        gate.judged(k, k)
+        gate.timed(k + 1, 0.010 + 0.005 * k, draft_seconds=0.010 * k)
+    assert gate.ratio > 0.9
+    assert sum(gate.length(free=False) for _ in range(64)) <= 2  # a probe every 32 steps
 
 
 def test_acceptance_starts_anew_for_each_answer() -> None:
