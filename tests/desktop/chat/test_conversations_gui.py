@@ -32,6 +32,7 @@ from desktop.window.shortcuts_dialog import ShortcutsDialog
 from model_runtime.chat.generation import GenerationParams, LoadRequest
 from model_runtime.conversations.records import StoredMessage
 from model_runtime.conversations.store import ConversationStore
+from model_runtime.models.starter import STARTER_NAME
 from tests.desktop.window.test_chat_window import (
     ANSWER_MS,
     ENGINE_THREADS,
@@ -176,10 +177,9 @@ def test_first_exchange_is_listed_and_saved_whole(loaded: MainWindow, qtbot: Any
     assert item.text() == "Why is the sky blue?"  # not the reasoning
     assert item.data(ID_ROLE) == conversation_id and item.isSelected()
 
-    summary = window.bridge.summary
     conversation = window.store.conversation(conversation_id)
     assert conversation.title == "Why is the sky blue?" and conversation.title_is_auto
-    assert conversation.model == summary.name
+    assert conversation.model == window.bridge.model_name == STARTER_NAME  # not its file's name
     assert conversation.params["max_tokens"] == THINKING.max_tokens
     user, answer = window.store.visible_messages(conversation_id)
     assert (user.role, user.content, user.state) == ("user", question, "complete")
@@ -195,7 +195,7 @@ def test_first_exchange_is_listed_and_saved_whole(loaded: MainWindow, qtbot: Any
     assert answer.n_prompt == stats.n_prompt > 0
     assert answer.tokens_per_second == stats.tokens_per_second > 0
     assert answer.finish_reason == stats.finish_reason in ("stop", "length")
-    assert answer.model == summary.name
+    assert answer.model == STARTER_NAME
     assert [m.content for m in window.controller.messages] == [question, message.answer]
 
 
