@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QEvent, QMimeData, QSize, QSizeF, Qt, QUrl, Signal
@@ -59,6 +58,7 @@ from desktop.chat.markdown import (
 )
 from desktop.chat.plain_text import PlainWriter
 from desktop.chat.render_queue import RenderQueue, shared_queue
+from desktop.chat.render_state import RenderState
 from desktop.chat.segments import (
     PART_COST,
     Code,
@@ -101,7 +101,7 @@ class AnswerView(QTextBrowser):
         self._open_url = open_url
         self._queue = queue
         self._formulas = formulas if formulas is not None else shared_formulas()
-        self._render = _Render(Segmenter(self._formulas.enabled))
+        self._render = RenderState(Segmenter(self._formulas.enabled))
         self._height = 0
         self._height_held = False  # rendering again: the height is told after the step
         self._relayout = False  # laying the text out for a new width, in steps
@@ -183,9 +183,8 @@ class AnswerView(QTextBrowser):
         return self._work()
 
     def changeEvent(self, event: QEvent) -> None:
-        """Polished in another theme: render what is shown again in its colours (code, quotes,
-        tables, links, formulas), through the render queue, so a long chat does not hold the
-        switch."""
+        """Polished in another theme: render it again in its colours (code, quotes, tables,
+        links, formulas), through the render queue, so a long chat does not hold the switch."""
         super().changeEvent(event)
         polished = event.type() in (QEvent.Type.PaletteChange, QEvent.Type.StyleChange)
         if polished and self._follow_theme() and self._render.length:
@@ -241,7 +240,7 @@ class AnswerView(QTextBrowser):
 
     def _start(self) -> None:
         self._render_queue().remove(self)
-        self._render = _Render(Segmenter(self._formulas.enabled))
+        self._render = RenderState(Segmenter(self._formulas.enabled))
         self._follow_theme()
         self.document().clear()
         self.objects.highlighted = None
@@ -499,24 +498,3 @@ class AnswerView(QTextBrowser):
     def wheelEvent(self, event: QWheelEvent) -> None:
         """Let the chat column scroll: this view never scrolls by itself."""
         event.ignore()
-
-
-@dataclass
-class _Render:
-    """Where the answer shown stands: parts rendered once, then a tail shown for now."""
-
-    segmenter: Segmenter = field(default_factory=Segmenter)
-    boxed: int | None = None  # the last formula holding a \\boxed{…} in the parts shown
-    tail_boxed: int | None = None  # and in the tail
-    waiting: Piece | None = None  # taken from the segmenter, shown in the next step
-    text: list[str] = field(default_factory=list)  # the answer as given, piece by piece
-    length: int = 0
-    code_blocks: list[str] = field(default_factory=list)  # those of the parts shown
-    long_code: list[str] | None = None  # the code too long for one box, while it goes on
-    long_lang: str = ""
-    plain: PlainWriter | None = None  # the stretch of plain text that goes on
-    tail_pos: int = -1  # document position where the tail starts; -1: none shown
-    tail_look: BlockLook | None = None  # the look of the block before the tail
-    tail_code_blocks: list[str] = field(default_factory=list)
-    tail_code: str = ""  # the long code's lines in the tail
-    tail_stale: bool = False  # text came since the tail was shown
