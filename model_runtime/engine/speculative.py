@@ -99,10 +99,26 @@ class DraftModel:
         self._greedy.add_greedy()
 
     def reset(self, tokens: Sequence[int]) -> None:
+        """Read the text now, while the model reads its prompt: the first guess then costs a
+        guess, and the gate times the drafter's guessing, not its reading of a long prompt."""
         self.tokens = list(tokens)
+        if len(self.tokens) < self.llm.n_ctx():  # else propose says the context is full
+            self._read(len(self.tokens) - 1)
 
     def append(self, token: int) -> None:
         self.tokens.append(token)
+
+    def _read(self, upto: int) -> None:
+        """The KV cache holds tokens[:upto], keeping the prefix it shares with them."""
+        llm, tokens = self.llm, self.tokens
+        shared = 0
+        for cached, token in zip(llm._input_ids.tolist(), tokens, strict=False):
+            if cached != token:
+                break
+            shared += 1
+        llm.n_tokens = min(shared, len(tokens) - 1)  # the last one is read for its logits
+        if upto > llm.n_tokens:
+            llm.eval(tokens[llm.n_tokens : upto])
 
     def propose(self, limit: int) -> list[int]:
         """Greedy tokens of the draft model; RuntimeError when llama.cpp fails (the caller
@@ -114,13 +130,7 @@ class DraftModel:
         limit = min(limit, n_ctx - len(tokens))
         if limit <= 0:
             raise RuntimeError(f"the draft model's context ({n_ctx:,} tokens) is full")
-        shared = 0
-        for cached, token in zip(llm._input_ids.tolist(), tokens, strict=False):
-            if cached != token:
-                break
-            shared += 1
-        llm.n_tokens = min(shared, len(tokens) - 1)  # at least one to evaluate: its logits
-        llm.eval(tokens[llm.n_tokens :])
+        self._read(len(tokens))
         draft = [self._greedy.sample(llm._ctx, -1)]
         while len(draft) < limit and draft[-1] < self.n_vocab:
             llm.eval(draft[-1:])

@@ -75,10 +75,10 @@ class TokenStream:
         if self.threads is not None:
             self.threads.prompt()
         llm.eval(tokens[reuse:])
+        if self.drafter is not None:
+            self._reset_drafter(tokens)
         if self.threads is not None:
             self.threads.decoding()
-        if self.drafter is not None:
-            self.drafter.reset(tokens)
         self.last = self.sampler.sample(llm._ctx, -1)
         return self._hand_out(self.last)
 
@@ -145,11 +145,22 @@ class TokenStream:
         try:
             return drafter.propose(k)
         except Exception as exc:  # a draft model that fails must not take the answer down
-            self.drafter = None
-            drafter.close()
-            if self.on_draft_failure is not None:
-                self.on_draft_failure(exc)
+            self._drafter_failed(exc)
             return []
+
+    def _reset_drafter(self, tokens: list[int]) -> None:
+        try:
+            if self.drafter is not None:
+                self.drafter.reset(tokens)
+        except Exception as exc:  # as in _draft: the answer goes on without drafting
+            self._drafter_failed(exc)
+
+    def _drafter_failed(self, exc: Exception) -> None:
+        drafter, self.drafter = self.drafter, None
+        if drafter is not None:
+            drafter.close()
+        if self.on_draft_failure is not None:
+            self.on_draft_failure(exc)
 
     def _judge_shadow(self) -> None:
         """Once the text shows how much of an undrafted guess was right, tell the gate."""

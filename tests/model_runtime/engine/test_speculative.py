@@ -4,8 +4,11 @@ drafts only what pays."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
-from model_runtime.engine.speculative import MAX_DRAFT, DraftGate, PromptLookup
+import pytest
+
+from model_runtime.engine.speculative import MAX_DRAFT, DraftGate, DraftModel, PromptLookup
 
 
 def test_prompt_lookup_proposes_what_followed_the_last_tokens_before() -> None:
@@ -123,3 +126,25 @@ def test_acceptance_starts_anew_for_each_answer() -> None:
     assert gate.p > 0.9
     gate.reset_acceptance()
     assert gate.p == 0.5
+
+
+@pytest.mark.slow
+def test_a_draft_model_reads_the_prompt_with_the_model_not_at_its_first_guess(
+    smollm2: Path,
+) -> None:
+    """Its first guess costs a guess: the gate times guessing, not the reading of a long
+    prompt, which made a draft model look twenty times dearer than it is."""
+    from llama_cpp import Llama
+
+    llm = Llama(str(smollm2), n_ctx=512, n_threads=1, verbose=False)
+    try:
+        drafter = DraftModel(llm, "SmolLM2", llm.n_vocab())
+        prompt = llm.tokenize(b"Count from one to twenty: one, two, three, four, five,")
+        drafter.reset(prompt)
+        assert llm.n_tokens == len(prompt) - 1  # read now, all but the last (for its logits)
+        guess = drafter.propose(3)
+        assert len(guess) == 3 and llm.n_tokens == len(prompt) + 2
+        drafter.reset([*prompt, *guess[:1]])  # the text goes on: only what is new is read
+        assert llm.n_tokens == len(prompt)
+    finally:
+        llm.close()
