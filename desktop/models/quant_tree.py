@@ -195,13 +195,14 @@ class QuantTree(QTreeWidget):
                 row.size if row.size is not None or stored is None else stored.manifest.total_size
             )
             waiting = self.online and row.pending  # "…": the Hub is asked
-            if size is None and not waiting and row.approx_size is not None:
-                self._show_approx(item, row.approx_size)
-                self._show_action(key, item, row)
-                return
-            item.setText(SIZE, size_text(size) if size is not None else "…" if waiting else "—")
-            item.setToolTip(SIZE, "")
-            checked = self.checked.get((self._repos.get(key, ""), row.name))
+            # a size the Hub never gave (offline on a first run): about how big, said so
+            approx = size is None and not waiting and row.approx_size is not None
+            size = row.approx_size if approx else size
+            unknown = "…" if waiting else "—"
+            shown = size_text(size) if size is not None else unknown
+            item.setText(SIZE, f"≈ {shown}" if approx else shown)
+            item.setToolTip(SIZE, APPROX_NOTE if approx else "")
+            checked = None if approx else self.checked.get((self._repos.get(key, ""), row.name))
             if checked is not None:
                 item.setText(FIT, f"✓ {checked.text}")
                 item.setForeground(FIT, QBrush(QColor(checked.color)))
@@ -210,29 +211,14 @@ class QuantTree(QTreeWidget):
                 badge = estimate_fit(size, self.hardware)
                 item.setText(FIT, f"● {badge.text}")
                 item.setForeground(FIT, QBrush(QColor(badge.color)))
-                note = f"\n{ESTIMATE_NOTE}" if row.choice and self.online else ""
-                item.setToolTip(FIT, badge.tooltip + note)
+                readable = row.choice is not None and self.online  # its header can be read
+                note = APPROX_NOTE if approx else ESTIMATE_NOTE if readable else ""
+                item.setToolTip(FIT, f"{badge.tooltip}\n{note}" if note else badge.tooltip)
             else:
                 item.setText(FIT, "")
-        self._show_action(key, item, row)
-
-    def _show_action(self, key: str, item: QTreeWidgetItem, row: QuantRow) -> None:
         button = self.itemWidget(item, ACTION)
         if isinstance(button, QPushButton):
             self._show_button(button, key, row)
-
-    def _show_approx(self, item: QTreeWidgetItem, size: int) -> None:
-        """A size the Hub has never given (offline on a first run): about how big, and
-        whether that would fit, both said to be estimates."""
-        item.setText(SIZE, f"≈ {size_text(size)}")
-        item.setToolTip(SIZE, APPROX_NOTE)
-        if self.hardware is None:
-            item.setText(FIT, "")
-            return
-        badge = estimate_fit(size, self.hardware)
-        item.setText(FIT, f"● {badge.text}")
-        item.setForeground(FIT, QBrush(QColor(badge.color)))
-        item.setToolTip(FIT, f"{badge.tooltip}\n{APPROX_NOTE}")
 
     def check_fit(self, item: QTreeWidgetItem | None) -> None:
         """Plan a selected Hub quant from its header (a few MiB, on a worker thread): the

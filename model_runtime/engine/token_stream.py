@@ -75,8 +75,7 @@ class TokenStream:
         if self.threads is not None:
             self.threads.prompt()
         llm.eval(tokens[reuse:])
-        if self.drafter is not None:
-            self._reset_drafter(tokens)
+        self._reset_drafter(tokens)
         if self.threads is not None:
             self.threads.decoding()
         self.last = self.sampler.sample(llm._ctx, -1)
@@ -149,6 +148,7 @@ class TokenStream:
             return []
 
     def _reset_drafter(self, tokens: list[int]) -> None:
+        """The drafter, if any, takes up the text (a draft model reads it now)."""
         try:
             if self.drafter is not None:
                 self.drafter.reset(tokens)

@@ -317,15 +317,21 @@ def stored(content: str, reasoning: str = "") -> StoredMessage:
     return StoredMessage(1, 1, None, "assistant", content, reasoning, reasoning_seconds=2.0)
 
 
+def shown(qtbot: Any, formulas: FormulaStore, message: StoredMessage) -> AssistantMessage:
+    """A saved answer shown in a message of its own, its formulas drawn."""
+    view = AssistantMessage()
+    qtbot.addWidget(view)
+    view.resize(760, 400)
+    view.show()
+    view.show_stored(message)
+    settle(qtbot, formulas, view.answer_view)
+    return view
+
+
 def test_the_boxed_answer_is_highlighted_and_repeated_with_a_copy(
     qtbot: Any, formulas: FormulaStore
 ) -> None:
-    message = AssistantMessage()
-    qtbot.addWidget(message)
-    message.resize(760, 400)
-    message.show()
-    message.show_stored(stored(ANSWER))
-    settle(qtbot, formulas, message.answer_view)
+    message = shown(qtbot, formulas, stored(ANSWER))
     footer = message.boxed_footer
     assert footer.isVisible() and footer.title.text() == "Answer:"
     qtbot.waitUntil(lambda: not footer.value.pixmap().isNull(), timeout=DRAW_MS)
@@ -349,13 +355,7 @@ def test_the_boxed_answer_is_drawn_again_in_another_themes_colour(
 ) -> None:
     theme = theme_manager()
     theme.use_light()
-    message = AssistantMessage()
-    qtbot.addWidget(message)
-    message.resize(760, 400)
-    message.show()
-    message.show_stored(stored(ANSWER))
-    settle(qtbot, formulas, message.answer_view)
-    value = message.boxed_footer.value
+    value = shown(qtbot, formulas, stored(ANSWER)).boxed_footer.value
     qtbot.waitUntil(lambda: not value.pixmap().isNull(), timeout=DRAW_MS)
 
     def ink() -> int:  # the lightness of the formula's strongest ink
