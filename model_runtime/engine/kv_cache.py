@@ -13,8 +13,13 @@ Only exact states are kept: positions computed by reading tokens in batches, as 
 the conversation computes them. The tokens the model writes are decoded one at a time, which
 differs from a batched read in the last bits, enough to change a greedy answer later on; a
 finished answer that the next prompt repeats is read again before its state is kept. So coming
-back to a chat answers exactly as a fresh read of its history would. Models whose memory is
-not per position (recurrent, hybrid, sliding-window) are not cached.
+back to a chat answers as a fresh read of its history would. Exactly so where the new tokens are
+read as a fresh read reads them; llama.cpp (0.3.36) computes the attention of a batch of 64
+tokens or more in tiles whose last bits depend on where the batch begins, so when the fresh
+read's last batch is that long, the new tokens read on their own differ from it in the last
+bits (up to 1.1 in a logit, measured on SmolLM2), and a greedy answer can take another word
+where two are nearly tied. Models whose memory is not per position (recurrent, hybrid,
+sliding-window) are not cached.
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ position in turn; while its pick equals the guess, the next position's logits ar
 The first pick that differs (or the pick after the last guess) ends the step, and the
 rejected guesses are removed from the KV cache. Every token comes from the model's own
 sampling given the tokens before it, so the output is what decoding one token at a time
-would write (identical under greedy sampling; with a seed, the same random draws), only
-sooner when guesses are taken.
+would write (identical under greedy sampling; with a seed, the same random draws, wherever
+llama.cpp computes a batch as it computes one token: see engine/tuning.py), only sooner when
+guesses are taken.
 
 The stream owns the KV cache's tail: llm.input_ids[:llm.n_tokens] is always what the cache
 holds, as llama-cpp-python's own generate() keeps it.

@@ -26,6 +26,7 @@ from model_runtime.chat.generation import (
 )
 from model_runtime.chat.thinking import ThinkingEnded, ThinkingPolicy
 from model_runtime.engine import EngineClient
+from model_runtime.engine.cache_settings import CacheSettings, save_cache_settings
 from model_runtime.engine.worker import Engine
 from model_runtime.errors import ModelFileError
 from tests.conftest import THINK_GRAMMAR
@@ -333,3 +334,34 @@ def test_without_flash_attention_it_does_not_draft(smollm2: Path, tmp_path: Path
         assert "needs flash attention" in summary.speculation_note
     finally:
         engine.unload()
+
+
+def test_a_long_code_edit_is_the_same_with_speculation(smollm2: Path, tmp_path: Path) -> None:
+    """Past 512 cached tokens llama.cpp computes one token's attention in parts (one per
+    thread) and adds them up; with one thread that is exactly a batch's sum, so the answers
+    are still the same. Each engine reads the prompt itself (no saved state: a state read
+    back puts the prompt's last token in a batch of its own, which rounds differently from
+    the fresh read's last batch; engine/kv_cache.py)."""
+    function = "\n".join(f"    total = total + weight_{i} * {i}  # step {i}" for i in range(1, 41))
+    messages = [
+        Message(
+            "user",
+            f"def score(total):\n{function}\n    return total\n\n"
+            "Change step 30 to subtract instead of add, and write out the whole function again.",
+        )
+    ]
+    params = GenerationParams(max_tokens=120, temperature=0.0)
+    save_cache_settings(CacheSettings(enabled=False))
+    try:
+        runs = {}
+        for name, speculation in (("off", OFF), ("lookup", LOOKUP)):
+            engine = InProcess(smollm2, speculation, tmp_path / "engine.log")
+            runs[name] = engine.run(messages, params)
+            engine.close()
+    finally:
+        save_cache_settings(CacheSettings())
+    plain, lookup = runs["off"], runs["lookup"]
+    assert plain.stats.n_prompt >= 512
+    assert lookup.text == plain.text
+    assert lookup.stats.n_generated == plain.stats.n_generated == 120
+    assert lookup.stats.n_accepted > 0
