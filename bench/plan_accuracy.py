@@ -13,7 +13,10 @@ generated models of each architecture are measured the same way, and SmolLM2 onc
 Printed per model, context and flash-attention setting: llama.cpp's figures, Ponder's
 estimate (memory_estimate.estimate_memory, from the GGUF metadata alone) and the error of
 the total. The last line is the worst error; --strict exits 1 when it exceeds --target.
-Everything runs on the CPU backend: GPU placement is estimated, not measured, here.
+Everything runs on the CPU backend unless --gpu: then every layer and the output head are
+offloaded (n_gpu_layers 999, one GPU). Under no_alloc llama.cpp (0.3.36) logs the compute
+buffers per device (CUDA0, and CUDA_Host: pinned system memory) but not the weights' or the
+KV cache's, so those two are compared per device, and the rest by the totals.
 """
 
 from __future__ import annotations
@@ -62,13 +65,31 @@ def models(folder: Path, only: list[str]) -> list[tuple[str, Path]]:
     return out
 
 
-def row(label: str, path: Path, n_ctx: int, flash_attn: bool, real: bool) -> dict:
+def on_device(buffers: dict[str, int]) -> int:
+    """The bytes of the buffers in GPU memory (CUDA0, Vulkan0, …; not CPU or pinned host)."""
+    return sum(
+        n for name, n in buffers.items() if not name.startswith("CPU") and "Host" not in name
+    )
+
+
+def row(
+    label: str, path: Path, n_ctx: int, flash_attn: bool, real: bool, gpu: bool = False
+) -> dict:
     """Measure one load and estimate it."""
     started = time.perf_counter()
-    m = measure_load(str(path), n_ctx=n_ctx, flash_attn=flash_attn, no_alloc=not real)
-    e = estimate_memory(profile_from_gguf(read_model(path)), n_ctx=n_ctx, flash_attn=flash_attn)
+    layers = 999 if gpu else 0
+    m = measure_load(
+        str(path), n_ctx=n_ctx, flash_attn=flash_attn, no_alloc=not real, n_gpu_layers=layers
+    )
+    e = estimate_memory(
+        profile_from_gguf(read_model(path)),
+        n_ctx=n_ctx,
+        flash_attn=flash_attn,
+        n_gpu_layers=layers,
+        n_gpus=1 if gpu else 0,
+    )
     measured, estimated = m.total_bytes, e.buffers_total
-    return {
+    result = {
         "model": label,
         "n_ctx": n_ctx,
         "flash_attn": flash_attn,
@@ -82,9 +103,9 @@ def row(label: str, path: Path, n_ctx: int, flash_attn: bool, real: bool) -> dic
             "rss": m.rss_bytes if real else None,
         },
         "estimated": {
-            "weights": e.weights_host,
+            "weights": e.weights_host + e.weights_device,
             "kv": e.kv_bytes,
-            "compute": e.compute_host,
+            "compute": e.compute_host + e.compute_device,
             "output": e.output_host,
             "total": estimated,
             "host_total": e.host_total,
@@ -92,6 +113,14 @@ def row(label: str, path: Path, n_ctx: int, flash_attn: bool, real: bool) -> dic
         "error": estimated / measured - 1,
         "seconds": time.perf_counter() - started,
     }
+    if gpu:  # under no_alloc llama.cpp logs the compute buffers per device, not the others
+        device = on_device(dict(m.compute_buffers))
+        result["measured"]["gpu_compute"] = device
+        result["measured"]["host_compute"] = m.compute_bytes - device
+        result["estimated"]["gpu_compute"] = e.compute_device
+        result["estimated"]["host_compute"] = e.compute_host
+        result["device_error"] = e.compute_device / device - 1 if device else float("nan")
+    return result
 
 
 def mib(n: float) -> str:
@@ -104,6 +133,11 @@ def print_row(r: dict) -> None:
     extra = ""
     if r["real"]:
         extra = f"  rss {m['rss'] / MIB:.0f} MiB ≤ estimate {e['host_total'] / MIB:.0f} MiB"
+    if "gpu_compute" in m:
+        extra += (
+            f"  GPU compute{mib(m['gpu_compute'])}{mib(e['gpu_compute'])} "
+            f"{r['device_error']:+7.2%}  pinned{mib(m['host_compute'])}{mib(e['host_compute'])}"
+        )
     print(
         f"{r['model'][:34]:34} {r['n_ctx']:>6} {fa} "
         f"{mib(m['kv'])}{mib(e['kv'])} {mib(m['compute'])}{mib(e['compute'])} "
@@ -121,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", type=float, default=0.10, help="worst error allowed")
     parser.add_argument("--strict", action="store_true", help="exit 1 above --target")
     parser.add_argument("--json", type=Path, default=None, help="save every row here")
+    parser.add_argument("--gpu", action="store_true", help="offload everything to one GPU")
     args = parser.parse_args(argv)
     contexts = [int(c) for c in args.contexts.split(",")]
     settings = [False] if args.no_flash_attn_only else [False, True]
@@ -135,13 +170,24 @@ def main(argv: list[str] | None = None) -> int:
         for label, path in models(Path(tmp), args.models):
             for n_ctx in contexts:
                 for flash_attn in settings:
-                    r = row(label, path, n_ctx, flash_attn, real=False)
+                    r = row(label, path, n_ctx, flash_attn, real=False, gpu=args.gpu)
                     rows.append(r)
                     print_row(r)
             if args.real and "starter" in label:
                 r = row(label, path, 8192, False, real=True)
                 rows.append(r)
                 print_row(r)
+    if args.gpu:
+        logged = [r for r in rows if r["measured"]["gpu_compute"]]
+        if not logged:
+            print("\nno GPU buffer in llama.cpp's log: this llama.cpp build has no GPU backend")
+        else:
+            on_gpu = max(logged, key=lambda r: abs(r["device_error"]))
+            print(
+                f"\nworst GPU compute buffer error: {on_gpu['device_error']:+.2%} "
+                f"({on_gpu['model']}, n_ctx {on_gpu['n_ctx']}, "
+                f"flash attention {'on' if on_gpu['flash_attn'] else 'off'})"
+            )
     worst = max(rows, key=lambda r: abs(r["error"]))
     ok = abs(worst["error"]) <= args.target
     print(

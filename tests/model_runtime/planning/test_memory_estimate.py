@@ -80,6 +80,34 @@ def test_layers_go_to_the_gpu_last_first_and_the_head_last_of_all() -> None:
     assert some.kv_device == sum(kv_layer_bytes(p, 4096)[-4:])
 
 
+# What llama.cpp 0.3.36 (CUDA, sm_90) allocated on an H200 with every layer and the head on the
+# GPU: (model, n_ctx, flash attention) -> MiB of its CUDA0 and CUDA_Host compute buffers.
+H200_COMPUTE = {
+    ("qwen-7b", 4096, False): (304.0, 24.0),
+    ("qwen-7b", 4096, True): (304.0, 18.0),
+    ("qwen-7b", 32768, False): (1886.0, 80.0),
+    ("qwen-7b", 32768, True): (304.0, 46.0),
+    ("qwen-32b", 32768, False): (2668.0, 88.0),
+    ("qwen-32b", 32768, True): (307.0, 52.0),
+    ("llama-70b", 4096, True): (266.5, 36.0),
+    ("llama-70b", 32768, False): (4228.0, 100.0),
+    ("qwen3-8b", 32768, True): (304.8, 48.0),
+    ("r1-671b", 32768, True): (412.0, 60.0),
+}
+
+
+@pytest.mark.parametrize(("key", "n_ctx", "flash_attn"), list(H200_COMPUTE))
+def test_gpu_compute_buffers_match_an_h200(key: str, n_ctx: int, flash_attn: bool) -> None:
+    """The GPU's compute buffer is never under what llama.cpp took, and at most 7 % over; the
+    pinned host one (the graph's inputs, the attention mask first) within 4 MiB."""
+    quant = "UD-IQ1_S" if key == "r1-671b" else "Q4_K_M"
+    p = profile_from_gguf(gguf_info(key, quant))
+    e = estimate_memory(p, n_ctx=n_ctx, flash_attn=flash_attn, n_gpu_layers=999, n_gpus=1)
+    device, host = H200_COMPUTE[key, n_ctx, flash_attn]
+    assert device <= e.compute_device / MIB <= device * 1.07
+    assert abs(e.compute_host / MIB - host) <= 4
+
+
 def test_experts_kept_in_ram_leave_the_gpu() -> None:
     p, n = R1, R1.n_layer
     all_on_gpu = estimate_memory(p, n_ctx=8192, n_gpu_layers=n + 1, n_gpus=2)
