@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from model_runtime import errors, paths
+from model_runtime import engine_process, errors, paths
 from model_runtime.chat.generation import (
     Event,
     Finished,
@@ -22,7 +22,7 @@ from model_runtime.chat.generation import (
     ModelSummary,
 )
 from model_runtime.chat.thoughts import ThoughtsEvent, ThoughtsFinished
-from model_runtime.engine import protocol, worker
+from model_runtime.engine import protocol
 from model_runtime.engine.kv_files import forget_files
 from model_runtime.llama.log import ABORT_EXITCODES, abort_message, crash_tail, describe_exit
 
@@ -104,7 +104,7 @@ class EngineClient:
         self._answer_now_flag = ctx.RawValue("q", 0)
         parent, child = ctx.Pipe(duplex=True)
         self._process = ctx.Process(
-            target=worker.main,
+            target=engine_process.main,
             args=(child, self._cancel_flag, self._answer_now_flag, str(self.log_path)),
             name="ponder-engine",
             daemon=True,

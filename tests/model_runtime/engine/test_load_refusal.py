@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from model_runtime import engine_process
 from model_runtime.chat.generation import Finished, GenerationParams, LoadRequest, Message
 from model_runtime.engine import EngineClient, worker
 from model_runtime.errors import EngineCrashed, ModelFileError
@@ -53,7 +54,8 @@ def test_an_abort_names_the_failed_check_and_shows_no_backtrace(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path, _ = broken_model(tmp_path, "block-count-100000")
-    monkeypatch.setattr(worker, "main", worker_without_file_checks)  # the spawned child's target
+    # the spawned child's target
+    monkeypatch.setattr(engine_process, "main", worker_without_file_checks)
     client = EngineClient(log_dir=tmp_path)
     try:
         with pytest.raises(EngineCrashed) as caught:
