@@ -8,7 +8,15 @@ don't move the figures) and flash attention, which drafting needs:
 
 * off: no drafting (Ponder's decode loop, one token a step);
 * lookup: prompt lookup as Ponder ships it (it drafts only while its guesses pay);
-* draft: a draft model (--draft, by default the model itself: the only model here).
+* draft: a draft model (--draft, by default the model itself: the only model here);
+* "every step" sides draft MAX_DRAFT tokens at every step, paying or not: how often the
+  guesses are right.
+
+After the rounds, the price of checking guesses is measured on the model itself (llama.cpp in
+this process, the same threads and flash attention): a one-token step and a batch of
+MAX_DRAFT + 1 tokens, at the code edit's context length. With that price and how many tokens
+"lookup, every step" took from its guesses, it prints the most any gate could make of prompt
+lookup's guesses: drafting exactly the ones that are right, and nothing else.
 
 Two prompts, greedy, each round's system message tagged so no side finds it in its cache:
 
@@ -30,6 +38,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +55,7 @@ from model_runtime.chat.generation import (
     Speculation,
 )
 from model_runtime.engine import EngineClient
+from model_runtime.engine.speculative import MAX_DRAFT
 from model_runtime.models.starter import starter_model_path
 
 FUNCTION = "\n".join(
@@ -110,6 +120,7 @@ def load(model: str, args: argparse.Namespace, spec: Speculation, logs: Path) ->
             model_path=model,
             n_ctx=args.ctx,
             n_threads=args.threads,
+            n_gpu_layers=args.gpu_layers,
             flash_attn=True,
             adapt_threads=False,
             speculation=spec,
@@ -132,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="GGUF file (default: the SmolLM2 starter)")
     parser.add_argument("--draft", help="draft model GGUF (default: the model itself)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--gpu-layers", type=int, default=0, help="layers offloaded (999: all)")
     parser.add_argument("--ctx", type=int, default=4096)
     parser.add_argument("--max-tokens", type=int, default=600)
     parser.add_argument("--rounds", type=int, default=3)
@@ -141,7 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     model = args.model or str(starter_model_path())
     draft = args.draft or model
-    sides = {"off": Speculation("off"), "lookup": Speculation("lookup")}
+    sides = {
+        "off": Speculation("off"),
+        "lookup": Speculation("lookup"),
+        "lookup, every step": Speculation("lookup", always=True),
+    }
     if not args.no_draft_model:
         sides["draft"] = Speculation("model", draft)
         sides["draft, every step"] = Speculation("model", draft, always=True)
@@ -163,7 +179,50 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for client in clients.values():
             client.close()
-    return summary(results, args.strict)
+    verdict = summary(results, args.strict)
+    ceiling(model, args, results["code edit"])
+    return verdict
+
+
+def batch_price(model: str, args: argparse.Namespace) -> tuple[int, float]:
+    """A batch of MAX_DRAFT + 1 tokens' time over a one-token step's, halfway through the
+    code edit's answer; and how many tokens in that is."""
+    import llama_cpp
+
+    llm = llama_cpp.Llama(
+        model, n_ctx=args.ctx, n_threads=args.threads, n_threads_batch=args.threads,
+        n_gpu_layers=args.gpu_layers, flash_attn=True, verbose=False,
+    )  # fmt: skip
+    context = len(llm.tokenize(CODE_EDIT.encode())) + args.max_tokens // 2
+    tokens = llm.tokenize(CODE_EDIT.encode() * 8)[: context + MAX_DRAFT + 1]
+    llm.eval(tokens[:context])
+    times: dict[int, list[float]] = {1: [], MAX_DRAFT + 1: []}
+    for _ in range(7):
+        for n in times:
+            llm._ctx.kv_cache_seq_rm(-1, context, -1)
+            llm._batch.set_batch(tokens[context : context + n], context, logits_all=n > 1)
+            start = time.perf_counter()
+            llm._ctx.decode(llm._batch)
+            times[n].append(time.perf_counter() - start)
+    llm.close()
+    return context, statistics.median(times[MAX_DRAFT + 1]) / statistics.median(times[1])
+
+
+def ceiling(model: str, args: argparse.Namespace, sides: dict[str, list[Result]]) -> None:
+    """What the best possible gate could make of prompt lookup's guesses on the code edit."""
+    every = sides["lookup, every step"]
+    generated = sum(r.n_generated for r in every)
+    taken = sum(r.n_accepted for r in every)
+    context, price = batch_price(model, args)
+    alpha = (price - 1) / MAX_DRAFT  # what each extra token of a batch costs, in steps
+    best = generated / (generated - taken + alpha * taken)
+    print(
+        f"\nprice of checking guesses, {context:,} tokens in, {args.threads} thread(s), "
+        f"{args.gpu_layers} layers on the GPU: a batch "
+        f"of {MAX_DRAFT + 1} costs {price:.1f} one-token steps ({alpha:.2f} a guess)\n"
+        f"code edit: {taken:,} of {generated:,} tokens could come from lookup's guesses; "
+        f"drafting exactly those and nothing else, lookup/off would be at most {best:.2f}"
+    )
 
 
 def summary(results: dict[str, dict[str, list[Result]]], strict: bool) -> int:
