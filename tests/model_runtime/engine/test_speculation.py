@@ -34,14 +34,23 @@ from tests.gguf_factory import write_tiny_model
 
 pytestmark = pytest.mark.slow
 
-FUNCTION = "\n".join(f"    total = total + weight_{i} * {i}  # step {i}" for i in range(1, 13))
-CODE_EDIT = [
-    Message(
-        "user",
-        f"def score(total):\n{FUNCTION}\n    return total\n\n"
-        "Change step 7 to subtract instead of add, and write out the whole function again.",
+
+def code_edit(steps: int, changed: int) -> list[Message]:
+    """A function of `steps` lines, to write out again with one of them changed."""
+    function = "\n".join(
+        f"    total = total + weight_{i} * {i}  # step {i}" for i in range(1, steps + 1)
     )
-]
+    return [
+        Message(
+            "user",
+            f"def score(total):\n{function}\n    return total\n\n"
+            f"Change step {changed} to subtract instead of add, and write out the whole "
+            "function again.",
+        )
+    ]
+
+
+CODE_EDIT = code_edit(12, 7)
 QUESTION = [Message("user", "What is the sum of the first ten odd numbers?")]
 LOOKUP = Speculation("lookup", always=True)  # draft every step: the check is all that decides
 OFF = Speculation("off")
@@ -342,14 +351,7 @@ def test_a_long_code_edit_is_the_same_with_speculation(smollm2: Path, tmp_path: 
     are still the same. Each engine reads the prompt itself (no saved state: a state read
     back puts the prompt's last token in a batch of its own, which rounds differently from
     the fresh read's last batch; engine/kv_cache.py)."""
-    function = "\n".join(f"    total = total + weight_{i} * {i}  # step {i}" for i in range(1, 41))
-    messages = [
-        Message(
-            "user",
-            f"def score(total):\n{function}\n    return total\n\n"
-            "Change step 30 to subtract instead of add, and write out the whole function again.",
-        )
-    ]
+    messages = code_edit(40, 30)
     params = GenerationParams(max_tokens=120, temperature=0.0)
     save_cache_settings(CacheSettings(enabled=False))
     try:
