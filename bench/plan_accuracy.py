@@ -16,7 +16,7 @@ the total. The last line is the worst error; --strict exits 1 when it exceeds --
 Everything runs on the CPU backend unless --gpu: then every layer and the output head are
 offloaded (n_gpu_layers 999, one GPU). Under no_alloc llama.cpp (0.3.36) logs the compute
 buffers per device (CUDA0, and CUDA_Host: pinned system memory) but not the weights' or the
-KV cache's, so those two are compared per device, and the rest by the totals.
+KV cache's, so the compute buffers are compared per device, and the rest by the totals.
 """
 
 from __future__ import annotations

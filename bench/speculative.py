@@ -193,8 +193,9 @@ def batch_price(model: str, args: argparse.Namespace) -> tuple[int, float]:
         model, n_ctx=args.ctx, n_threads=args.threads, n_threads_batch=args.threads,
         n_gpu_layers=args.gpu_layers, flash_attn=True, verbose=False,
     )  # fmt: skip
-    context = len(llm.tokenize(CODE_EDIT.encode())) + args.max_tokens // 2
-    tokens = llm.tokenize(CODE_EDIT.encode() * 8)[: context + MAX_DRAFT + 1]
+    prompt = llm.tokenize(CODE_EDIT.encode())
+    context = len(prompt) + args.max_tokens // 2
+    tokens = (prompt * 8)[: context + MAX_DRAFT + 1]
     llm.eval(tokens[:context])
     times: dict[int, list[float]] = {1: [], MAX_DRAFT + 1: []}
     for _ in range(7):

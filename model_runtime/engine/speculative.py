@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from model_runtime.engine.kv_entries import as_tokens, common_prefix
+
 MAX_DRAFT = 8  # tokens drafted at most per step
 NGRAM_SIZES = (3, 2)  # the trailing n-grams looked up, longest first
 MARGIN = 1.05  # drafting must promise at least this much more speed than not drafting
@@ -111,11 +113,7 @@ class DraftModel:
     def _read(self, upto: int) -> None:
         """The KV cache holds tokens[:upto], keeping the prefix it shares with them."""
         llm, tokens = self.llm, self.tokens
-        shared = 0
-        for cached, token in zip(llm._input_ids.tolist(), tokens, strict=False):
-            if cached != token:
-                break
-            shared += 1
+        shared = common_prefix(llm._input_ids, as_tokens(tokens))
         llm.n_tokens = min(shared, len(tokens) - 1)  # the last one is read for its logits
         if upto > llm.n_tokens:
             llm.eval(tokens[llm.n_tokens : upto])

@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+from model_runtime.engine.kv_entries import as_tokens, common_prefix
 from model_runtime.engine.speculative import MAX_DRAFT, Drafter, DraftGate
 from model_runtime.engine.threads import AdaptiveThreads
 
@@ -179,11 +180,7 @@ class TokenStream:
     def stop(self) -> None:
         """The run ends: the KV cache keeps only tokens of the text (no guesses past it)."""
         llm = self.llm
-        keep = 0
-        for cached, token in zip(llm._input_ids.tolist(), self.text, strict=False):
-            if cached != token:
-                break
-            keep += 1
+        keep = common_prefix(llm._input_ids, as_tokens(self.text))
         if keep < llm.n_tokens:
             llm.n_tokens = keep
             llm._ctx.kv_cache_seq_rm(-1, keep, -1)

@@ -127,6 +127,13 @@ def kv_layer_bytes(
     return tuple(out)
 
 
+def mask_per_token(n_ctx: int, *, flash_attn: bool) -> int:
+    """The attention mask's size per token of a batch, in f32 values: n_kv f32 values, or
+    f16 with flash attention."""
+    n_kv = padded_ctx(n_ctx)
+    return n_kv // 2 if flash_attn else n_kv
+
+
 def compute_bytes(
     profile: ModelProfile, n_ctx: int, *, flash_attn: bool, n_batch: int = 512
 ) -> int:
@@ -141,9 +148,9 @@ def compute_bytes(
         base = 2 * q_dim + 8 * p.n_embd
     else:
         base = 3 * p.n_embd + 2 * q_dim + kv_heads * (p.key_length + p.value_length) + 5
-    # The mask lives from the first attention to the last: n_kv f32 values per token, or f16
-    # with flash attention. Without it, the scores take n_head more rows of n_kv.
-    mask = n_kv // 2 if flash_attn else n_kv
+    # The mask lives from the first attention to the last. Without flash attention, the
+    # scores take n_head more rows of n_kv.
+    mask = mask_per_token(n_ctx, flash_attn=flash_attn)
     attention = mask + base + (0 if flash_attn else p.n_head * n_kv)
     n_ff = max(p.n_expert_used * p.n_ff_exp, p.n_ff) if p.is_moe else p.n_ff
     ffn = mask + 3 * n_ff + 2 * p.n_embd + 5
@@ -201,9 +208,9 @@ def estimate_memory(
         if cpu_expert_layers and p.is_moe:
             host = max(host, 3 * p.n_expert_used * p.n_ff_exp + 3 * p.n_embd)
         # The graph's inputs stay in pinned system memory for the whole graph: the biggest is
-        # the attention mask, n_kv values a token (f32, f16 with flash attention). Measured on
-        # an H200 (CUDA_Host buffer, 0.3.36): 18-100 MiB, from 4,096 to 32,768 tokens.
-        host += padded_ctx(n_ctx) // (2 if flash_attn else 1)
+        # the attention mask. Measured on an H200 (CUDA_Host buffer, 0.3.36): 18-100 MiB,
+        # from 4,096 to 32,768 tokens.
+        host += mask_per_token(n_ctx, flash_attn=flash_attn)
         compute_host = n_ub * 4 * host
         if first_gpu > 0 or (cpu_expert_layers and p.is_moe):
             # A big batch runs RAM-resident weights on the GPU, copying one tensor at a time.
