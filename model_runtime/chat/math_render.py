@@ -142,6 +142,8 @@ def render(formula: Formula, size: float = REF_SIZE) -> RenderedFormula:
     except Exception as exc:  # the renderer's own: its words are for LaTeX experts
         raise FormulaError(_WORDS.get(type(exc).__name__, _unreadable(exc))) from exc
     box = math.node.bbox
+    if box.ymax < box.ymin:  # an empty box (\boxed{}): ziamath's sentinel extents, ±9999
+        raise FormulaError("there is nothing in it to draw")
     margin = math.margin
     return RenderedFormula(
         svg=svg,

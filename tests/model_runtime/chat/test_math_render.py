@@ -47,6 +47,8 @@ BAD = [
     ("{" * (MAX_DEPTH + 1) + "x" + "}" * (MAX_DEPTH + 1), "it is nested too deeply"),
     ("x" * 50_000, "it is too long (50,000 characters"),
     ("  ", "it is empty"),
+    ("\\boxed{}", "there is nothing in it to draw"),  # drawn, it had a height of -20,000
+    ("\\boxed{ }", "there is nothing in it to draw"),
 ]
 
 
